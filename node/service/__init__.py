@@ -1,0 +1,1 @@
+"""The trio service that wires the node together."""
