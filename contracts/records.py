@@ -1,0 +1,298 @@
+"""State record types (stored RLP-encoded with the payload codec). Fields are in storage order."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from contracts.types import (
+    U16,
+    U32,
+    U64,
+    Address,
+    Hash32,
+    Id,
+    Label,
+    Name,
+    OrgType,
+    Role,
+    StorageKind,
+    Temp,
+    Text,
+)
+
+
+class ShipmentStatus(enum.IntEnum):
+    """EPCIS-like disposition of a shipment."""
+
+    IN_TRANSIT = 1
+    RECEIVED = 2
+    REJECTED = 3
+
+
+class QuarantineCause(enum.IntEnum):
+    """Why units were isolated."""
+
+    HEAT_BREACH = 1
+    FREEZE_BREACH = 2
+    STRICT_BREACH = 3
+    RETURNED = 4  # shipment rejected by the receiver
+    MANUAL = 5  # isolated by the holder (art. 40)
+
+
+class QuarantineStatus(enum.IntEnum):
+    """Quality decision state."""
+
+    OPEN = 1
+    RELEASED = 2
+    CONDEMNED = 3
+
+
+class AlertKind(enum.IntEnum):
+    """Kinds of alerts kept in state (queried by site and time)."""
+
+    TEMPERATURE_EXCURSION = 1  # one out-of-range sample
+    HEAT_BREACH = 2
+    FREEZE_BREACH = 3
+    STRICT_BREACH = 4
+    QUANTITY_MISMATCH = 5
+    RECALL = 6
+    SUSPECT_UNIT = 7  # reported counterfeit / repeated unit code
+    SHIPMENT_REJECTED = 8
+
+
+class DestroyReason(enum.IntEnum):
+    """Why units were destroyed (CBV dispositions: expired, damaged, destroyed...)."""
+
+    EXPIRED = 1
+    DAMAGED = 2
+    BREACH = 3
+    RECALLED = 4
+    LOST = 5  # shortfall found at receipt
+    OTHER = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A member organisation of the chain."""
+
+    org_id: Id
+    org_type: OrgType
+    name: Name
+    active: bool
+    admitted_by: Id  # admitting organisation, or "genesis"
+    admitted_height: U64
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A signing account of an organisation."""
+
+    address: Address
+    org_id: Id
+    role: Role
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StorageUnit:
+    """A fridge, freezer, cold room or vehicle of an organisation, with its rule counters."""
+
+    unit_id: Id
+    org_id: Id
+    kind: StorageKind
+    name: Name
+    min_temp: Temp
+    max_temp: Temp
+    active: bool
+    breach_count: U32  # bumped by every breach; shipments and opened vials compare snapshots
+    last_sample_s: U64  # latest sample time from any bound logger (0 = none)
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A temperature logger with its own key, bound to one storage unit."""
+
+    address: Address
+    org_id: Id
+    unit_id: Id
+    serial: Name
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """Running rule counters of one logger: O(1) per sample, never the history."""
+
+    samples: U64
+    last_time_s: U64
+    last_temp: Temp
+    heat_start_s: U64 | None
+    heat_breached: bool
+    freeze_start_s: U64 | None
+    freeze_breached: bool
+    strict_start_s: U64 | None
+    strict_breached: bool
+    window_start_s: U64
+    window_heat_s: U64
+    window_breached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A vaccine product registered by its MAH and approved by the regulator."""
+
+    product_code: str  # GTIN-14 or 7-digit Chinese product identifier
+    manufacturer: Id
+    name: Name
+    programme: bool  # national immunisation programme vaccine
+    storage_min: Temp
+    storage_max: Temp
+    freeze_sensitive: bool
+    doses_per_vial: U16
+    opened_vial_hours: U16
+    series: Id  # series/antigen id shared by interchangeable products
+    min_intervals_days: tuple[U16, ...]  # per dose number: minimum days since the previous dose
+    approved: bool
+    approval_hash: Hash32 | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """A lot with its unit commitment and conservation counters (held units live in Holding records)."""
+
+    lot_id: str  # "<product_code>:<lot_number>"
+    product_code: str
+    lot_number: str
+    manufacturer: Id
+    manufactured_date: U32  # YYYYMMDD
+    expiry_date: U32  # YYYYMMDD, last valid day (local time)
+    units: U64
+    release_cert_hash: Hash32
+    unit_root: Hash32
+    commissioned_ms: U64
+    in_transit: U64
+    administered: U64  # units (vials) opened for administration
+    destroyed: U64
+    quarantined: U64  # held units currently quarantined (subset of held)
+    doses: U64
+    subjects: U64
+    recalled: bool
+    recall_reason: Text
+    recall_height: U64
+    breaches: U32
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """Units of one lot in one storage unit."""
+
+    available: U64
+    quarantined: U64
+
+
+@dataclass(frozen=True, slots=True)
+class UnitLots:
+    """Lots with units in a storage unit (so a breach quarantines them without a scan)."""
+
+    lot_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """One custody leg; the id is the ship tx hash."""
+
+    shipment_id: Hash32
+    lot_id: str
+    quantity: U64
+    from_org: Id
+    from_unit: Id
+    to_org: Id
+    vehicle: Id | None
+    shipped_ms: U64
+    vehicle_breaches_at_ship: U32
+    status: ShipmentStatus
+    to_unit: Id | None
+    counted: U64 | None
+    closed_ms: U64 | None
+    reason: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """Isolated units awaiting a quality decision by the CDC or regulator."""
+
+    quarantine_id: Hash32
+    lot_id: str
+    unit_id: Id
+    org_id: Id
+    quantity: U64
+    cause: QuarantineCause
+    since_s: U64 | None  # start of the excursion for breach quarantines
+    created_ms: U64
+    status: QuarantineStatus
+    decided_by: Id | None
+    decision_hash: Hash32 | None
+    decided_ms: U64 | None
+    note: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert kept in state, indexed by organisation and time."""
+
+    time_ms: U64
+    org_id: Id
+    kind: AlertKind
+    unit_id: Id | None
+    lot_id: str | None
+    device: Address | None
+    temperature: Temp | None
+    detail: Text
+    tx_hash: Hash32
+
+
+@dataclass(frozen=True, slots=True)
+class UnitUse:
+    """A unit (vial) opened for administration."""
+
+    trace_code: str  # canonical unit code
+    lot_id: str
+    site: Id
+    unit_id: Id
+    opened_ms: U64
+    doses: U16
+    first_tx: Hash32
+    breach_epoch: U32  # storage unit's breach_count when opened
+
+
+@dataclass(frozen=True, slots=True)
+class DoseRecord:
+    """One administered dose (the subject is pseudonymous; the clinical record stays off chain)."""
+
+    subject: Hash32
+    series: Id
+    dose_number: U16
+    product_code: str
+    lot_id: str
+    trace_code: str
+    site: Id
+    vaccinator: Address
+    administered_ms: U64
+    record_hash: Hash32
+    tx_hash: Hash32
+    block_height: U64
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """An anchored document hash: who, when, what."""
+
+    document_hash: Hash32
+    sender: Address
+    org_id: Id | None
+    label: Label
+    media_type: Name
+    block_height: U64
+    block_time_ms: U64
+    tx_hash: Hash32

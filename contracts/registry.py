@@ -1,0 +1,215 @@
+"""Transaction kinds, the one authorization table, the payload codec entry points and `execute`."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from contracts import codec
+from contracts.errors import (
+    DeviceInactive,
+    OrganisationSuspended,
+    PayloadDecodeError,
+    PayloadEncodeError,
+    Unauthorized,
+    UnknownDevice,
+    UnknownKind,
+    UnknownOrganisation,
+)
+from contracts.interfaces import Context, State
+from contracts.kinds import attest
+from contracts.records import Account, Device, Organisation
+from contracts.statekeys import key, load
+from contracts.types import OrgType
+
+
+class Signer(enum.IntEnum):
+    """Which kind of key may sign a transaction kind."""
+
+    ACCOUNT = 1  # an active account of an active organisation whose type PERMISSIONS allows
+    DEVICE = 2  # an active temperature logger
+    ANY = 3  # an active account or an active device (checked by the kind itself)
+
+
+# The one table: which organisation type may submit which kind (by name). Kinds signed by devices or by
+# anyone registered are not listed here; see `_SIGNERS`.
+PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
+    {
+        OrgType.MANUFACTURER: frozenset(
+            {
+                "set_account",
+                "register_storage_unit",
+                "set_device",
+                "register_product",
+                "register_lot",
+                "ship",
+                "receive",
+                "reject_shipment",
+                "quarantine",
+                "destroy",
+                "recall_lot",
+                "report_suspect_unit",
+            }
+        ),
+        OrgType.DISTRIBUTOR: frozenset(
+            {
+                "set_account",
+                "register_storage_unit",
+                "set_device",
+                "ship",
+                "receive",
+                "reject_shipment",
+                "quarantine",
+                "destroy",
+                "report_suspect_unit",
+            }
+        ),
+        OrgType.CDC: frozenset(
+            {
+                "admit_organisation",
+                "set_account",
+                "register_storage_unit",
+                "set_device",
+                "ship",
+                "receive",
+                "reject_shipment",
+                "quarantine",
+                "quality_decision",
+                "destroy",
+                "report_suspect_unit",
+            }
+        ),
+        OrgType.SITE: frozenset(
+            {
+                "set_account",
+                "register_storage_unit",
+                "set_device",
+                "ship",
+                "receive",
+                "reject_shipment",
+                "quarantine",
+                "destroy",
+                "record_dose",
+                "report_suspect_unit",
+            }
+        ),
+        OrgType.REGULATOR: frozenset(
+            {
+                "admit_organisation",
+                "set_organisation_status",
+                "set_account",
+                "approve_product",
+                "quality_decision",
+                "recall_lot",
+                "report_suspect_unit",
+            }
+        ),
+        OrgType.HEALTH_COMMISSION: frozenset({"set_account"}),
+        OrgType.SCHOOL: frozenset({"set_account"}),
+    }
+)
+
+_SIGNERS: Mapping[str, Signer] = MappingProxyType({"attest": Signer.ANY, "record_readings": Signer.DEVICE})
+
+
+@dataclass(frozen=True, slots=True)
+class TxKind:
+    """A transaction kind: wire code, name, payload dataclass and apply rule.
+
+    `allowed` is derived from PERMISSIONS: the org types that may submit it, or None when any active
+    account or device may (`attest`); device-signed kinds have an empty set and `signer` DEVICE.
+    """
+
+    code: int
+    name: str
+    payload_type: type
+    apply: Callable[[State, Context, Any], None]
+    allowed: frozenset[OrgType] | None
+    signer: Signer = Signer.ACCOUNT
+
+
+def _kind(code: int, name: str, payload_type: type, apply: Callable[[State, Context, Any], None]) -> TxKind:
+    signer = _SIGNERS.get(name, Signer.ACCOUNT)
+    allowed: frozenset[OrgType] | None
+    if signer is Signer.ANY:
+        allowed = None
+    else:
+        allowed = frozenset(t for t, names in PERMISSIONS.items() if name in names)
+    return TxKind(code, name, payload_type, apply, allowed, signer)
+
+
+_KINDS: list[TxKind] = [
+    _kind(1, "attest", attest.Attest, attest.apply_attest),
+]
+
+REGISTRY: Mapping[int, TxKind] = MappingProxyType({k.code: k for k in _KINDS})
+BY_NAME: Mapping[str, TxKind] = MappingProxyType({k.name: k for k in _KINDS})
+BY_TYPE: Mapping[type, TxKind] = MappingProxyType({k.payload_type: k for k in _KINDS})
+
+
+def decode_payload(kind_code: int, data: bytes) -> Any:
+    """Decode canonical payload bytes of a kind; PayloadDecodeError for anything malformed."""
+    kind = REGISTRY.get(kind_code) if isinstance(kind_code, int) else None
+    if kind is None:
+        raise PayloadDecodeError(kind_code if isinstance(kind_code, int) else -1, "unknown kind")
+    try:
+        return codec.decode(kind.payload_type, data)
+    except codec.CodecError as e:
+        raise PayloadDecodeError(kind_code, str(e)) from None
+
+
+def encode_payload(payload: Any) -> bytes:
+    """Canonical RLP bytes of a payload; PayloadEncodeError for an unknown type or out-of-bounds field."""
+    kind = BY_TYPE.get(type(payload))
+    if kind is None:
+        raise PayloadEncodeError(type(payload).__name__, "not a payload type of any kind")
+    try:
+        return codec.encode(payload)
+    except codec.CodecError as e:
+        raise PayloadEncodeError(kind.name, str(e)) from None
+
+
+def kind_of(payload: Any) -> TxKind:
+    """The kind whose payload type this value has."""
+    kind = BY_TYPE.get(type(payload))
+    if kind is None:
+        raise PayloadEncodeError(type(payload).__name__, "not a payload type of any kind")
+    return kind
+
+
+def authorize(state: State, ctx: Context, kind: TxKind) -> None:
+    """Check the sender against the kind's signer rule and the PERMISSIONS table."""
+    if kind.signer is Signer.ANY:
+        return  # the kind checks the sender itself
+    if kind.signer is Signer.DEVICE:
+        dev = load(state, key("dev", ctx.sender), Device)
+        if dev is None:
+            raise UnknownDevice(ctx.sender)
+        if not dev.active:
+            raise DeviceInactive(ctx.sender)
+        return
+    acct = load(state, key("acct", ctx.sender), Account)
+    if acct is None or not acct.active:
+        raise Unauthorized(ctx.sender, kind.name, "sender is not an active account")
+    org = load(state, key("org", acct.org_id), Organisation)
+    if org is None:
+        raise UnknownOrganisation(acct.org_id)
+    if not org.active:
+        raise OrganisationSuspended(org.org_id)
+    if kind.allowed is None or org.org_type not in kind.allowed:
+        raise Unauthorized(ctx.sender, kind.name, f"organisation type {org.org_type.name.lower()} may not")
+
+
+def execute(state: State, ctx: Context, kind_code: int, payload: Any) -> None:
+    """Authorize the sender, then run the kind's apply rule (a ContractError means: discard the writes)."""
+    kind = REGISTRY.get(kind_code)
+    if kind is None:
+        raise UnknownKind(kind_code)
+    if type(payload) is not kind.payload_type:
+        got, want = type(payload).__name__, kind.payload_type.__name__
+        raise PayloadDecodeError(kind_code, f"payload is a {got}, not {want}")
+    authorize(state, ctx, kind)
+    kind.apply(state, ctx, payload)
