@@ -1,1 +1,36 @@
-"""node/net."""
+"""node.net: gossip and request/response between vaxchain nodes over py-libp2p (127.0.0.1 only).
+
+Only node/net/p2p.py imports libp2p; everything the node needs is re-exported here.
+"""
+
+from node.net.config import NetConfig
+from node.net.errors import (
+    ConfigError,
+    FramingError,
+    KeyFileError,
+    MessageTooLarge,
+    NetworkError,
+    NotRunning,
+    PublishRejected,
+    RequestFailed,
+)
+from node.net.keys import load_or_create_node_key
+from node.net.p2p import PING_PROTOCOL, Handler, Network, Validator, peer_id_from_seed
+
+__all__ = [
+    "PING_PROTOCOL",
+    "ConfigError",
+    "FramingError",
+    "Handler",
+    "KeyFileError",
+    "MessageTooLarge",
+    "NetConfig",
+    "Network",
+    "NetworkError",
+    "NotRunning",
+    "PublishRejected",
+    "RequestFailed",
+    "Validator",
+    "load_or_create_node_key",
+    "peer_id_from_seed",
+]
