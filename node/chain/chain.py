@@ -1,0 +1,280 @@
+"""The chain: validates, executes and commits blocks on top of the chain store.
+
+``execute_block`` checks every consensus rule of a block against the current head and returns what it would
+write; ``commit`` writes it in one batch. A block that breaks a rule raises InvalidBlock and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from contracts.genesis import seed_genesis
+
+from node.chain.genesis import Genesis
+from node.chain.seal import CommitRule
+from node.chain.validators import Validator, decode_validators, encode_validators, validator_set_hash
+from node.core import merkle
+from node.core.blocks import Block, Header, commit_hash, evidence_root, receipts_root, tx_root
+from node.core.errors import InvalidBlock, InvalidTransaction
+from node.core.hashing import ZERO_HASH
+from node.core.receipts import Receipt
+from node.core.transactions import Transaction, check_stateless
+from node.state.overlay import BlockOverlay, PrefixedReader
+from node.state.transition import (
+    APP_PREFIX,
+    VALIDATORS_KEY,
+    BlockContext,
+    apply_transaction,
+    get_nonce,
+    state_root,
+)
+from node.store.chainstore import ChainStore, Head
+
+log = logging.getLogger("vaxchain.chain")
+
+ZERO_ADDRESS = b"\x00" * 20
+MAX_FUTURE_DRIFT_MS = 15_000
+
+
+class GenesisMismatch(InvalidBlock):
+    """The datadir was initialised with another genesis."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutedBlock:
+    """A block with the receipts and state writes its execution produced."""
+
+    block: Block
+    receipts: tuple[Receipt, ...]
+    writes: dict[bytes, bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedTransaction:
+    """A candidate the proposer left out, and why."""
+
+    tx: Transaction
+    reason: str
+
+
+def build_genesis_block(genesis: Genesis) -> ExecutedBlock:
+    """The height-0 block and the state the genesis file seeds."""
+    overlay = BlockOverlay(lambda _key: None)
+    app_state = overlay.journal(APP_PREFIX)
+    seed_genesis(app_state, genesis.organisations, genesis.params)
+    app_state.commit()
+    validators = [Validator(v.address, v.name) for v in genesis.validators]
+    overlay.set(VALIDATORS_KEY, encode_validators(validators))
+    header = Header(
+        chain_id=genesis.chain_id,
+        height=0,
+        time_ms=genesis.genesis_time_ms,
+        parent_hash=ZERO_HASH,
+        proposer=ZERO_ADDRESS,
+        tx_root=merkle.EMPTY_ROOT,
+        receipts_root=merkle.EMPTY_ROOT,
+        state_root=state_root(ZERO_HASH, overlay.writes),
+        validators_hash=validator_set_hash([v.address for v in validators]),
+        last_commit_hash=ZERO_HASH,
+        evidence_root=merkle.EMPTY_ROOT,
+    )
+    return ExecutedBlock(Block(header, (), b"", ()), (), overlay.writes)
+
+
+class Chain:
+    """Validated chain over a ChainStore."""
+
+    def __init__(self, store: ChainStore, genesis: Genesis, commit_rule: CommitRule) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.commit_rule = commit_rule
+        genesis_block = build_genesis_block(genesis)
+        stored = store.genesis_hash()
+        if stored is None:
+            store.commit_block(genesis_block.block, [], b"", genesis_block.writes, genesis=True)
+            log.info(
+                "event=genesis_written hash=0x%s chain_id=%d",
+                genesis_block.block.hash.hex(),
+                genesis.chain_id,
+            )
+        elif stored != genesis_block.block.hash:
+            raise GenesisMismatch(
+                f"datadir holds genesis 0x{stored.hex()}, the genesis file gives 0x{genesis_block.block.hash.hex()}"
+            )
+        head = store.head()
+        if head is None:
+            raise InvalidBlock("chain store has a genesis but no head")
+        self._head = head
+        block = store.block(head.hash)
+        if block is None:
+            raise InvalidBlock("head block missing from the store", head.height)
+        self._head_header = block.header
+
+    # --- reads -----------------------------------------------------------------------------------------------
+    @property
+    def chain_id(self) -> int:
+        """This chain's id."""
+        return self.genesis.chain_id
+
+    @property
+    def head(self) -> Head:
+        """The committed head."""
+        return self._head
+
+    @property
+    def head_header(self) -> Header:
+        """Header of the committed head."""
+        return self._head_header
+
+    def validators(self) -> tuple[Validator, ...]:
+        """The validator set that signs the next block."""
+        raw = self.store.state_get(VALIDATORS_KEY)
+        return () if raw is None else decode_validators(raw)
+
+    def validator_addresses(self) -> tuple[bytes, ...]:
+        """Sorted addresses of the current validators."""
+        return tuple(v.address for v in self.validators())
+
+    def next_nonce(self, sender: bytes) -> int:
+        """The nonce the next transaction from ``sender`` must carry (committed state)."""
+        return get_nonce(BlockOverlay(self.store.state_get), sender)
+
+    def app_reader(self) -> PrefixedReader:
+        """Committed application state, for the contracts' queries."""
+        return PrefixedReader(self.store.state_get, self.store.state_iterate, APP_PREFIX)
+
+    def iter_blocks(self, start: int, end: int) -> Iterator[tuple[Block, bytes]]:
+        """Canonical blocks with their commits, heights start..end inclusive."""
+        for height in range(start, min(end, self._head.height) + 1):
+            block = self.store.block_at(height)
+            if block is None:
+                return
+            yield block, self.store.commit_bytes(block.hash) or b""
+
+    # --- building and executing --------------------------------------------------------------------------------
+    def _context(self, height: int, time_ms: int) -> BlockContext:
+        return BlockContext(self.chain_id, height, time_ms, self.genesis.params)
+
+    def build_block(
+        self,
+        candidates: Iterable[Transaction],
+        proposer: bytes,
+        time_ms: int,
+        last_commit: bytes,
+        evidence: tuple[bytes, ...] = (),
+        max_txs: int = 20_000,
+    ) -> tuple[ExecutedBlock, list[RejectedTransaction]]:
+        """Execute candidates on top of the head into a new block, leaving out invalid ones."""
+        parent = self._head_header
+        time_ms = max(time_ms, parent.time_ms + 1)
+        overlay = BlockOverlay(self.store.state_get)
+        ctx = self._context(parent.height + 1, time_ms)
+        included: list[Transaction] = []
+        receipts: list[Receipt] = []
+        rejected: list[RejectedTransaction] = []
+        for tx in candidates:
+            if len(included) >= max_txs:
+                break
+            try:
+                check_stateless(tx, self.chain_id)
+                receipts.append(apply_transaction(overlay, tx, ctx))
+            except InvalidTransaction as exc:
+                rejected.append(RejectedTransaction(tx, exc.reason))
+                continue
+            included.append(tx)
+        header = self._make_header(
+            parent, proposer, time_ms, included, receipts, overlay, last_commit, evidence
+        )
+        return ExecutedBlock(
+            Block(header, tuple(included), last_commit, evidence), tuple(receipts), overlay.writes
+        ), rejected
+
+    def _make_header(
+        self,
+        parent: Header,
+        proposer: bytes,
+        time_ms: int,
+        txs: list[Transaction],
+        receipts: list[Receipt],
+        overlay: BlockOverlay,
+        last_commit: bytes,
+        evidence: tuple[bytes, ...],
+    ) -> Header:
+        return Header(
+            chain_id=self.chain_id,
+            height=parent.height + 1,
+            time_ms=time_ms,
+            parent_hash=parent.hash,
+            proposer=proposer,
+            tx_root=tx_root(txs),
+            receipts_root=receipts_root(receipts),
+            state_root=state_root(parent.state_root, overlay.writes),
+            validators_hash=validator_set_hash(self.validator_addresses()),
+            last_commit_hash=commit_hash(last_commit),
+            evidence_root=evidence_root(evidence),
+        )
+
+    def execute_block(self, block: Block, *, now_ms: int | None = None) -> ExecutedBlock:
+        """Check every rule of ``block`` on top of the head; return its execution without writing anything."""
+        header = block.header
+        parent = self._head_header
+        height = header.height
+        if header.chain_id != self.chain_id:
+            raise InvalidBlock(f"chain id {header.chain_id}, expected {self.chain_id}", height)
+        if height != parent.height + 1:
+            raise InvalidBlock(f"height {height} does not follow head {parent.height}", height)
+        if header.parent_hash != parent.hash:
+            raise InvalidBlock("parent hash is not the head", height)
+        if header.time_ms <= parent.time_ms:
+            raise InvalidBlock("time does not increase", height)
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        if header.time_ms > now_ms + MAX_FUTURE_DRIFT_MS:
+            raise InvalidBlock("time is too far in the future", height)
+        validators = self.validator_addresses()
+        if header.proposer not in validators:
+            raise InvalidBlock("proposer is not a validator", height)
+        if header.validators_hash != validator_set_hash(validators):
+            raise InvalidBlock("validator set hash mismatch", height)
+        if header.last_commit_hash != commit_hash(block.last_commit):
+            raise InvalidBlock("last commit hash mismatch", height)
+        if height > 1:
+            # The parent's certificate, as this proposer saw it, must itself be valid.
+            self.commit_rule.verify(parent, block.last_commit, validators)
+        if header.tx_root != tx_root(block.transactions):
+            raise InvalidBlock("transactions root mismatch", height)
+        if header.evidence_root != evidence_root(block.evidence):
+            raise InvalidBlock("evidence root mismatch", height)
+        overlay = BlockOverlay(self.store.state_get)
+        ctx = self._context(height, header.time_ms)
+        receipts: list[Receipt] = []
+        try:
+            for tx in block.transactions:
+                check_stateless(tx, self.chain_id)
+                receipts.append(apply_transaction(overlay, tx, ctx))
+        except InvalidTransaction as exc:
+            raise InvalidBlock(f"invalid transaction: {exc}", height) from None
+        if header.receipts_root != receipts_root(receipts):
+            raise InvalidBlock("receipts root mismatch", height)
+        if header.state_root != state_root(parent.state_root, overlay.writes):
+            raise InvalidBlock("state root mismatch", height)
+        return ExecutedBlock(block, tuple(receipts), overlay.writes)
+
+    def commit(self, executed: ExecutedBlock, commit: bytes) -> None:
+        """Write an executed block with its commit certificate atomically and move the head."""
+        block = executed.block
+        if block.header.parent_hash != self._head.hash:
+            raise InvalidBlock("block no longer extends the head", block.height)
+        self.commit_rule.verify(block.header, commit, self.validator_addresses())
+        self.store.commit_block(block, list(executed.receipts), commit, executed.writes)
+        self._head = Head(block.height, block.hash)
+        self._head_header = block.header
+
+    def import_block(self, block: Block, commit: bytes, *, now_ms: int | None = None) -> ExecutedBlock:
+        """Verify the commit, execute and commit a block received from elsewhere (sync, import)."""
+        self.commit_rule.verify(block.header, commit, self.validator_addresses())
+        executed = self.execute_block(block, now_ms=now_ms)
+        self.commit(executed, commit)
+        return executed

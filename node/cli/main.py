@@ -1,0 +1,317 @@
+"""The `vaxchain` command: keys, node set-up and running, status, chain export/import.
+
+Every command explains itself with --help; errors are one clear line on stderr and a non-zero exit, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import trio
+import typer
+
+from node.chain.export import export_blocks, import_blocks
+from node.chain.genesis import load_genesis, parse_genesis
+from node.cli.keys import keys_app
+from node.core.errors import VaxchainError
+from node.core.keys import PrivateKey, to_checksum_address
+from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
+from node.service.config import CONFIG_FILE, GENESIS_FILE, ConfigError, load_config, render_config
+from node.service.logs import setup_logging
+from node.service.node import Node, load_validator_key, open_chain
+from node.service.status import chain_status, read_status_file
+from node.store.db import StorageError
+
+app = typer.Typer(
+    name="vaxchain",
+    help="vaxchain: a Proof-of-Authority blockchain node that traces vaccines from the factory to the arm.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(keys_app, name="keys")
+chain_app = typer.Typer(help="Export and import the chain as an RLP file of blocks.", no_args_is_help=True)
+app.add_typer(chain_app, name="chain")
+
+REPO_GENESIS_DIR = Path(__file__).resolve().parents[2] / "genesis"
+DEV_PASSWORD = "vaxchain-dev-password"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one line on stderr and build the exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def clean_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the node's named errors into one line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (VaxchainError, KeystoreError) as exc:
+            raise fail(str(exc)) from None
+        except OSError as exc:
+            raise fail(f"{exc.filename or ''}: {exc.strerror}") from None
+
+    return wrapper
+
+
+DatadirOpt = Annotated[Path, typer.Option("--datadir", help="Node directory (config.toml, databases, logs).")]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def write_node_dir(
+    datadir: Path,
+    genesis_src: Path | dict[str, Any],
+    *,
+    name: str,
+    validator_key: Path | None,
+    password_file: Path | None,
+    p2p_listen: str,
+    peers: list[str],
+    rpc_listen: str,
+    explorer_listen: str,
+    explorer_enabled: bool,
+) -> None:
+    """Create a node directory: genesis copy, keys, config.toml."""
+    datadir.mkdir(parents=True, exist_ok=True)
+    if (datadir / CONFIG_FILE).exists():
+        raise ConfigError(str(datadir / CONFIG_FILE), "already exists; this datadir is initialised")
+    if isinstance(genesis_src, Path):
+        shutil.copyfile(genesis_src, datadir / GENESIS_FILE)
+    else:
+        (datadir / GENESIS_FILE).write_text(json.dumps(genesis_src, indent=2), encoding="utf-8")
+    validator: dict[str, Any] = {}
+    if validator_key is not None:
+        keys = datadir / "keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        shutil.copyfile(validator_key, keys / "validator.json")
+        (keys / "validator.json").chmod(0o600)
+        validator["key_file"] = "keys/validator.json"
+        if password_file is not None:
+            shutil.copyfile(password_file, keys / "password.txt")
+            (keys / "password.txt").chmod(0o600)
+            validator["password_file"] = "keys/password.txt"
+    sections: dict[str, dict[str, Any]] = {
+        "node": {"name": name, "genesis_file": GENESIS_FILE},
+        "validator": validator,
+        "p2p": {"listen": p2p_listen, "peers": peers, "node_key_file": "node_key"},
+        "rpc": {"listen": rpc_listen, "cors_origins": [f"http://{explorer_listen}"]},
+        "explorer": {"enabled": explorer_enabled, "listen": explorer_listen},
+        "mempool": {"max_txs": 100_000, "max_per_sender": 2_000},
+        "producer": {"max_block_txs": 20_000},
+        "storage": {"sync_writes": True},
+        "log": {"level": "info", "format": "kv"},
+    }
+    (datadir / CONFIG_FILE).write_text(render_config(sections), encoding="utf-8")
+
+
+@app.command()
+@clean_errors
+def init(
+    genesis: Annotated[Path, typer.Option("--genesis", help="Genesis JSON file (see genesis/).")],
+    datadir: DatadirOpt,
+    validator_key: Annotated[
+        Path | None, typer.Option("--validator-key", help="Keystore file of this node's validator key.")
+    ] = None,
+    password_file: Annotated[
+        Path | None, typer.Option("--password-file", help="File holding the validator keystore's password.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="A name for this node in logs and status.")] = "node",
+    p2p_listen: Annotated[str, typer.Option(help="libp2p listen multiaddr.")] = "/ip4/127.0.0.1/tcp/26656",
+    rpc_listen: Annotated[str, typer.Option(help="JSON-RPC host:port.")] = "127.0.0.1:8545",
+    explorer_listen: Annotated[str, typer.Option(help="Block explorer host:port.")] = "127.0.0.1:8080",
+) -> None:
+    """Create a node directory: validate the genesis, copy it and the key, write config.toml and genesis block."""
+    parsed = load_genesis(genesis)
+    if validator_key is not None:
+        key = load_keystore(validator_key, read_password(password_file))
+        if key.address not in {v.address for v in parsed.validators}:
+            raise fail(f"key {to_checksum_address(key.address)} is not a validator in {genesis}")
+    write_node_dir(
+        datadir,
+        genesis,
+        name=name,
+        validator_key=validator_key,
+        password_file=password_file,
+        p2p_listen=p2p_listen,
+        peers=[],
+        rpc_listen=rpc_listen,
+        explorer_listen=explorer_listen,
+        explorer_enabled=False,
+    )
+    opened = open_chain(datadir)
+    head = opened.chain.head
+    opened.db.close()
+    typer.echo(
+        f"initialised {datadir} (chain {parsed.chain_name}, id {parsed.chain_id}, genesis 0x{head.hash.hex()})"
+    )
+
+
+@app.command()
+@clean_errors
+def run(datadir: DatadirOpt) -> None:
+    """Run the node in the foreground until Ctrl-C (SIGINT) or SIGTERM."""
+    config = load_config(datadir)
+    setup_logging(config.log_level, config.log_format, datadir / "logs" / "node.log")
+    opened = open_chain(datadir)
+    try:
+        key = load_validator_key(config)
+    except BaseException:
+        opened.db.close()
+        raise
+    node = Node(opened, key)
+    trio.run(node.run)
+
+
+@app.command()
+@clean_errors
+def status(
+    datadir: DatadirOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Head height and hash, validators and last block time: from the datadir, or the running node."""
+    try:
+        opened = open_chain(datadir)
+    except StorageError:
+        # LevelDB allows one process: a running node holds the lock and keeps status.json current.
+        info = read_status_file(datadir)
+        if info is None:
+            raise fail(f"{datadir}: database is locked and no status file exists") from None
+    else:
+        try:
+            info = chain_status(opened.chain)
+            info["running"] = False
+        finally:
+            opened.db.close()
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    typer.echo(f"chain      {info['chain_name']} (id {info['chain_id']})")
+    typer.echo(f"height     {info['height']}")
+    typer.echo(f"head       {info['head_hash']}")
+    typer.echo(f"last block {info['last_block_time_ms']} ms")
+    typer.echo(f"running    {info.get('running', False)}")
+    for validator in info["validators"]:
+        typer.echo(f"validator  {validator['address']} {validator['name']}")
+
+
+@app.command()
+@clean_errors
+def testnet(
+    out: Annotated[Path, typer.Option("--out", help="Directory to create node0, node1, … in.")],
+    validators: Annotated[
+        int, typer.Option("--validators", min=1, max=64, help="Number of validator nodes.")
+    ] = 4,
+    observers: Annotated[
+        int, typer.Option("--observers", min=0, max=64, help="Number of observer nodes.")
+    ] = 0,
+    genesis: Annotated[
+        Path,
+        typer.Option("--genesis", help="Base genesis (organisations, parameters); validators are replaced."),
+    ] = REPO_GENESIS_DIR / "chancheng.json",
+    block_interval_ms: Annotated[
+        int | None, typer.Option(help="Override the genesis block interval.")
+    ] = None,
+) -> None:
+    """Write ready-to-run node directories with keys, one shared genesis and configs that peer with each other."""
+    base: dict[str, Any] = json.loads(json.dumps(load_genesis(genesis).raw))  # a deep copy to edit
+    out.mkdir(parents=True, exist_ok=True)
+    total = validators + observers
+    password_file = out / "password.txt"
+    password_file.write_text(DEV_PASSWORD + "\n", encoding="utf-8")
+    password_file.chmod(0o600)
+    keys = [PrivateKey.generate() for _ in range(validators)]
+    base["validators"] = [
+        {"address": to_checksum_address(k.address), "name": f"validator-{i}"} for i, k in enumerate(keys)
+    ]
+    if block_interval_ms is not None:
+        base["block_interval_ms"] = block_interval_ms
+    parse_genesis(base)
+    (out / GENESIS_FILE).write_text(json.dumps(base, indent=2), encoding="utf-8")
+    ports = [(free_port(), free_port(), free_port()) for _ in range(total)]
+    for i in range(total):
+        node_dir = out / f"node{i}"
+        key_file = None
+        if i < validators:
+            key_file = save_keystore(keys[i], DEV_PASSWORD, out / "keystores", light=True)
+        p2p_port, rpc_port, explorer_port = ports[i]
+        write_node_dir(
+            node_dir,
+            base,
+            name=f"node{i}",
+            validator_key=key_file,
+            password_file=password_file if key_file else None,
+            p2p_listen=f"/ip4/127.0.0.1/tcp/{p2p_port}",
+            peers=[],
+            rpc_listen=f"127.0.0.1:{rpc_port}",
+            explorer_listen=f"127.0.0.1:{explorer_port}",
+            explorer_enabled=True,
+        )
+        role = "validator" if i < validators else "observer"
+        typer.echo(f"{node_dir}  {role}  rpc=127.0.0.1:{rpc_port}  explorer=http://127.0.0.1:{explorer_port}")
+    typer.echo(f"wrote {total} node directories under {out} (dev password in {password_file})")
+
+
+@chain_app.command("export")
+@clean_errors
+def chain_export(
+    datadir: DatadirOpt,
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    start: Annotated[int, typer.Option("--from", min=1, help="First height.")] = 1,
+    end: Annotated[int | None, typer.Option("--to", min=1, help="Last height (default: head).")] = None,
+) -> None:
+    """Write blocks with their commit certificates to an RLP file (the node must be stopped)."""
+    opened = open_chain(datadir)
+    try:
+        with out.open("wb") as fh:
+            count = export_blocks(opened.chain, fh, start, end)
+    finally:
+        opened.db.close()
+    typer.echo(f"exported {count} blocks to {out}")
+
+
+@chain_app.command("import")
+@clean_errors
+def chain_import(
+    datadir: DatadirOpt,
+    file: Annotated[Path, typer.Option("--file", help="RLP file written by `vaxchain chain export`.")],
+) -> None:
+    """Import blocks from an RLP file, re-validating every one (the node must be stopped)."""
+    opened = open_chain(datadir)
+    try:
+        with file.open("rb") as fh:
+            count = import_blocks(opened.chain, fh)
+        height = opened.chain.head.height
+    finally:
+        opened.db.close()
+    typer.echo(f"imported {count} blocks; head is now {height}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

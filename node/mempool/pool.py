@@ -1,0 +1,189 @@
+"""The mempool: signed transactions waiting for a block, in per-sender nonce order.
+
+Admission runs every stateless check (signature recovery is the expensive one) so a proposer only spends time
+on transactions that can be included. Each rejection names its reason. When the pool is full the oldest
+transaction is evicted together with the later nonces of its sender, which could no longer be included.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from node.core.errors import InvalidTransaction, VaxchainError
+from node.core.transactions import Transaction, check_stateless
+from node.state.transition import check_kind_and_payload
+
+
+class MempoolRejected(VaxchainError):
+    """A transaction the mempool did not accept, with the reason code and a readable message."""
+
+    def __init__(self, code: str, message: str, tx_hash: bytes) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.tx_hash = tx_hash
+
+    def fields(self) -> dict[str, object]:
+        return {"error": self.code, "message": self.message, "tx_hash": "0x" + self.tx_hash.hex()}
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolLimits:
+    """Size limits of the mempool."""
+
+    max_txs: int = 100_000
+    max_per_sender: int = 2_000
+    max_bytes: int = 128 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Entry:
+    tx: Transaction
+    sender: bytes
+
+
+class Mempool:
+    """Pending transactions, ordered per sender by nonce and globally by arrival."""
+
+    def __init__(
+        self, chain_id: int, committed_nonce: Callable[[bytes], int], limits: MempoolLimits | None = None
+    ) -> None:
+        self.chain_id = chain_id
+        self.limits = limits or MempoolLimits()
+        self._committed_nonce = committed_nonce
+        self._by_hash: OrderedDict[bytes, _Entry] = OrderedDict()  # arrival order: first is oldest
+        self._by_sender: dict[bytes, dict[int, _Entry]] = {}
+        self._bytes = 0
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def __contains__(self, tx_hash: object) -> bool:
+        return tx_hash in self._by_hash
+
+    @property
+    def size_bytes(self) -> int:
+        """Total encoded size of pending transactions."""
+        return self._bytes
+
+    def get(self, tx_hash: bytes) -> Transaction | None:
+        """A pending transaction by hash."""
+        entry = self._by_hash.get(tx_hash)
+        return None if entry is None else entry.tx
+
+    def pending_nonce(self, sender: bytes) -> int:
+        """The nonce a new transaction from ``sender`` should carry, counting pending ones."""
+        nonce = self._committed_nonce(sender)
+        pending = self._by_sender.get(sender, {})
+        while nonce in pending:
+            nonce += 1
+        return nonce
+
+    def add(self, tx: Transaction) -> bytes:
+        """Admit ``tx`` or raise MempoolRejected; returns its hash."""
+        tx_hash = tx.hash
+        if tx_hash in self._by_hash:
+            raise MempoolRejected("AlreadyKnown", "transaction is already in the mempool", tx_hash)
+        try:
+            sender = check_stateless(tx, self.chain_id)
+            check_kind_and_payload(tx)
+        except InvalidTransaction as exc:
+            raise MempoolRejected("InvalidTransaction", exc.reason, tx_hash) from None
+        committed = self._committed_nonce(sender)
+        if tx.nonce < committed:
+            raise MempoolRejected(
+                "NonceTooLow", f"nonce {tx.nonce} already used; next is {committed}", tx_hash
+            )
+        if tx.nonce >= committed + self.limits.max_per_sender:
+            raise MempoolRejected(
+                "NonceTooHigh",
+                f"nonce {tx.nonce} is more than {self.limits.max_per_sender} ahead of {committed}",
+                tx_hash,
+            )
+        pending = self._by_sender.get(sender)
+        if pending is not None and tx.nonce in pending:
+            raise MempoolRejected(
+                "NonceTaken", f"another transaction with nonce {tx.nonce} is pending", tx_hash
+            )
+        size = len(tx.encode())
+        while self._by_hash and (
+            len(self._by_hash) >= self.limits.max_txs or self._bytes + size > self.limits.max_bytes
+        ):
+            self._evict_oldest()
+        entry = _Entry(tx, sender)
+        self._by_hash[tx_hash] = entry
+        self._by_sender.setdefault(sender, {})[tx.nonce] = entry
+        self._bytes += size
+        return tx_hash
+
+    def _evict_oldest(self) -> None:
+        _, oldest = next(iter(self._by_hash.items()))
+        pending = self._by_sender[oldest.sender]
+        for nonce in [n for n in pending if n >= oldest.tx.nonce]:
+            self._drop(pending[nonce])
+            self.evicted += 1
+
+    def _drop(self, entry: _Entry) -> None:
+        self._by_hash.pop(entry.tx.hash, None)
+        pending = self._by_sender.get(entry.sender)
+        if pending is not None:
+            pending.pop(entry.tx.nonce, None)
+            if not pending:
+                del self._by_sender[entry.sender]
+        self._bytes -= len(entry.tx.encode())
+
+    def select(self, max_txs: int, max_bytes: int = 16 * 1024 * 1024) -> list[Transaction]:
+        """Ready transactions (consecutive nonces from each sender's committed nonce), senders in arrival order."""
+        chosen: list[Transaction] = []
+        total = 0
+        seen: set[bytes] = set()
+        for entry in self._by_hash.values():
+            sender = entry.sender
+            if sender in seen:
+                continue
+            seen.add(sender)
+            pending = self._by_sender[sender]
+            nonce = self._committed_nonce(sender)
+            while nonce in pending:
+                tx = pending[nonce].tx
+                size = len(tx.encode())
+                if len(chosen) >= max_txs or total + size > max_bytes:
+                    return chosen
+                chosen.append(tx)
+                total += size
+                nonce += 1
+        return chosen
+
+    def remove_included(self, txs: Iterable[Transaction]) -> None:
+        """Forget transactions a committed block included, and any that its nonces made stale."""
+        senders: set[bytes] = set()
+        for tx in txs:
+            entry = self._by_hash.get(tx.hash)
+            if entry is not None:
+                self._drop(entry)
+            senders.add(tx.sender)
+        for sender in senders:
+            pending = self._by_sender.get(sender)
+            if not pending:
+                continue
+            committed = self._committed_nonce(sender)
+            for nonce in [n for n in pending if n < committed]:
+                self._drop(pending[nonce])
+
+    def drop(self, tx_hash: bytes) -> None:
+        """Remove one transaction (e.g. a proposer found it invalid)."""
+        entry = self._by_hash.get(tx_hash)
+        if entry is not None:
+            self._drop(entry)
+
+    def stats(self) -> dict[str, int]:
+        """Counts for status and metrics."""
+        return {
+            "pending": len(self._by_hash),
+            "senders": len(self._by_sender),
+            "bytes": self._bytes,
+            "evicted": self.evicted,
+        }

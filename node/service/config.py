@@ -1,0 +1,162 @@
+"""Node configuration: ``config.toml`` in the datadir, read with tomllib, validated with clear errors.
+
+Keys other tools rely on (keep them): ``p2p.listen``, ``p2p.peers``, ``rpc.listen``, ``validator.key_file``,
+``validator.password_file``, ``explorer.listen``. Relative paths are relative to the datadir.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from node.core.errors import VaxchainError
+
+CONFIG_FILE = "config.toml"
+GENESIS_FILE = "genesis.json"
+
+
+class ConfigError(VaxchainError):
+    """A config.toml that cannot be used: names the key and the reason."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"config.toml: {key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Everything a node reads from its datadir's config.toml."""
+
+    datadir: Path
+    name: str = "node"
+    genesis_file: str = GENESIS_FILE
+    validator_key_file: str | None = None
+    validator_password_file: str | None = None
+    p2p_listen: str = "/ip4/127.0.0.1/tcp/26656"
+    p2p_peers: tuple[str, ...] = ()
+    p2p_allowlist: tuple[str, ...] = ()
+    p2p_node_key_file: str = "node_key"
+    rpc_listen: str = "127.0.0.1:8545"
+    rpc_cors_origins: tuple[str, ...] = ()
+    rpc_rate_per_s: float = 500.0
+    explorer_enabled: bool = False
+    explorer_listen: str = "127.0.0.1:8080"
+    mempool_max_txs: int = 100_000
+    mempool_max_per_sender: int = 2_000
+    max_block_txs: int = 20_000
+    sync_writes: bool = True
+    log_level: str = "info"
+    log_format: str = "kv"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, relative: str) -> Path:
+        """Resolve a configured path against the datadir."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.datadir / candidate
+
+    @property
+    def is_validator(self) -> bool:
+        """True when a validator key is configured."""
+        return self.validator_key_file is not None
+
+
+def _get(section: dict[str, Any], name: str, key: str, kind: type, default: Any) -> Any:
+    if key not in section:
+        return default
+    value = section[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{name}.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _strings(section: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
+    value = section.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{name}.{key}", "expected a list of strings")
+    return tuple(value)
+
+
+def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(name, "expected a table")
+    return value
+
+
+def parse_listen(value: str, key: str) -> tuple[str, int]:
+    """Split ``host:port``; the port may be 0 (any free port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(key, f"expected host:port, got {value!r}")
+    return host, int(port)
+
+
+def load_config(datadir: Path) -> NodeConfig:
+    """Read ``datadir/config.toml``."""
+    path = datadir / CONFIG_FILE
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "missing: run `vaxchain init` first") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+    node, validator, p2p, rpc = (_section(doc, n) for n in ("node", "validator", "p2p", "rpc"))
+    explorer, mempool, producer, storage, log = (
+        _section(doc, n) for n in ("explorer", "mempool", "producer", "storage", "log")
+    )
+    config = NodeConfig(
+        datadir=datadir,
+        name=_get(node, "node", "name", str, "node"),
+        genesis_file=_get(node, "node", "genesis_file", str, GENESIS_FILE),
+        validator_key_file=_get(validator, "validator", "key_file", str, None),
+        validator_password_file=_get(validator, "validator", "password_file", str, None),
+        p2p_listen=_get(p2p, "p2p", "listen", str, "/ip4/127.0.0.1/tcp/26656"),
+        p2p_peers=_strings(p2p, "p2p", "peers"),
+        p2p_allowlist=_strings(p2p, "p2p", "allowlist"),
+        p2p_node_key_file=_get(p2p, "p2p", "node_key_file", str, "node_key"),
+        rpc_listen=_get(rpc, "rpc", "listen", str, "127.0.0.1:8545"),
+        rpc_cors_origins=_strings(rpc, "rpc", "cors_origins"),
+        rpc_rate_per_s=_get(rpc, "rpc", "rate_per_s", float, 500.0),
+        explorer_enabled=_get(explorer, "explorer", "enabled", bool, False),
+        explorer_listen=_get(explorer, "explorer", "listen", str, "127.0.0.1:8080"),
+        mempool_max_txs=_get(mempool, "mempool", "max_txs", int, 100_000),
+        mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
+        max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
+        sync_writes=_get(storage, "storage", "sync_writes", bool, True),
+        log_level=_get(log, "log", "level", str, "info"),
+        log_format=_get(log, "log", "format", str, "kv"),
+        extra=doc,
+    )
+    parse_listen(config.rpc_listen, "rpc.listen")
+    parse_listen(config.explorer_listen, "explorer.listen")
+    if config.log_format not in ("kv", "json"):
+        raise ConfigError("log.format", "expected kv or json")
+    if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("log.level", "expected debug, info, warning or error")
+    return config
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def render_config(sections: dict[str, dict[str, Any]]) -> str:
+    """Write a config.toml document (tables of scalars and lists)."""
+    lines = ["# vaxchain node configuration. Relative paths are relative to this directory.", ""]
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items() if value is not None)
+        lines.append("")
+    return "\n".join(lines)

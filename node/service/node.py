@@ -1,0 +1,159 @@
+"""The node service: opens the datadir and wires storage, chain, mempool and block production under trio."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from node.chain.chain import Chain, ExecutedBlock
+from node.chain.genesis import Genesis, load_genesis
+from node.chain.seal import SealRule
+from node.core.keys import PrivateKey, to_checksum_address
+from node.core.keystore import load_keystore, read_password
+from node.mempool.pool import Mempool, MempoolLimits
+from node.producer.solo import ProducerConfig, SoloProducer
+from node.service.config import NodeConfig, load_config
+from node.service.status import STATUS_FILE, chain_status, write_status_file
+from node.store.chainstore import ChainStore
+from node.store.db import Database
+
+log = logging.getLogger("vaxchain.node")
+
+CHAIN_DB = "chain"
+
+
+@dataclass(slots=True)
+class OpenedNode:
+    """The pieces of a node whose datadir is open."""
+
+    config: NodeConfig
+    genesis: Genesis
+    db: Database
+    chain: Chain
+
+
+def open_chain(datadir: Path, *, sync_writes: bool | None = None) -> OpenedNode:
+    """Open a datadir's config, genesis and chain database (writing genesis on first open)."""
+    config = load_config(datadir)
+    genesis = load_genesis(config.path(config.genesis_file))
+    db = Database(datadir / CHAIN_DB, sync_writes=config.sync_writes if sync_writes is None else sync_writes)
+    try:
+        chain = Chain(ChainStore(db), genesis, SealRule())
+    except BaseException:
+        db.close()
+        raise
+    return OpenedNode(config, genesis, db, chain)
+
+
+def load_validator_key(config: NodeConfig) -> PrivateKey | None:
+    """Decrypt the validator key named in config.toml, if any."""
+    if config.validator_key_file is None:
+        return None
+    password_file = config.path(config.validator_password_file) if config.validator_password_file else None
+    password = read_password(password_file, prompt=False)
+    return load_keystore(config.path(config.validator_key_file), password)
+
+
+class Node:
+    """A running node: chain, mempool, producer; later also p2p, RPC and explorer."""
+
+    def __init__(self, opened: OpenedNode, validator_key: PrivateKey | None) -> None:
+        self.config = opened.config
+        self.genesis = opened.genesis
+        self.db = opened.db
+        self.chain = opened.chain
+        self.validator_key = validator_key
+        self.mempool = Mempool(
+            self.chain.chain_id,
+            self.chain.next_nonce,
+            MempoolLimits(
+                max_txs=self.config.mempool_max_txs, max_per_sender=self.config.mempool_max_per_sender
+            ),
+        )
+        self.producer: SoloProducer | None = None
+        if validator_key is not None:
+            self.producer = SoloProducer(
+                self.chain,
+                self.mempool,
+                validator_key,
+                ProducerConfig(
+                    block_interval_ms=self.genesis.block_interval_ms,
+                    empty_block_interval_ms=self.genesis.empty_block_interval_ms,
+                    max_block_txs=self.config.max_block_txs,
+                ),
+                self.on_commit,
+            )
+
+    def status(self) -> dict[str, object]:
+        """Current status, as the status file and RPC show it."""
+        status = chain_status(self.chain)
+        status.update(
+            {
+                "node": self.config.name,
+                "pid": os.getpid(),
+                "running": True,
+                "mempool": self.mempool.stats(),
+                "validator": None
+                if self.validator_key is None
+                else to_checksum_address(self.validator_key.address),
+                "rpc": self.config.rpc_listen,
+            }
+        )
+        return status
+
+    def on_commit(self, executed: ExecutedBlock) -> None:
+        """Called after every committed block."""
+        block = executed.block
+        failed = sum(1 for r in executed.receipts if not r.ok)
+        log.info(
+            "event=block_committed height=%d hash=0x%s txs=%d failed=%d",
+            block.height,
+            block.hash.hex()[:16],
+            len(block.transactions),
+            failed,
+        )
+        write_status_file(self.config.datadir, self.status())
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled or SIGINT/SIGTERM; always leaves the database closed and consistent."""
+        write_status_file(self.config.datadir, self.status())
+        log.info(
+            "event=node_started name=%s height=%d datadir=%s validator=%s",
+            self.config.name,
+            self.chain.head.height,
+            self.config.datadir,
+            self.validator_key is not None,
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_signals, nursery.cancel_scope)
+                if self.producer is not None:
+                    await nursery.start(self.producer.run)
+                task_status.started()
+        finally:
+            self.close()
+
+    async def _watch_signals(self, scope: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("event=shutdown signal=%s", signal.Signals(signum).name)
+                scope.cancel()
+                return
+
+    def close(self) -> None:
+        """Close the database and mark the status file stopped."""
+        if not self.db.closed:
+            status = self.status()
+            status["running"] = False
+            status["pid"] = None
+            write_status_file(self.config.datadir, status)
+            self.db.close()
+            log.info("event=node_stopped height=%d", self.chain.head.height)
+
+
+__all__ = ["STATUS_FILE", "Node", "OpenedNode", "load_validator_key", "open_chain"]

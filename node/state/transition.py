@@ -1,0 +1,105 @@
+"""The state transition: apply a block's transactions to state, producing receipts and a state root.
+
+Rules that make a transaction *invalid* (wrong nonce, undecodable payload, unknown kind) make the whole block
+invalid: such a transaction must never be included. Rules of the application (contracts) that a transaction
+breaks make it *fail*: it is included, consumes its nonce, leaves no other write and gets a failure receipt that
+names the error, so supervisors see the attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from contracts.errors import ContractError
+from contracts.interfaces import Context
+from contracts.params import Params
+from contracts.registry import REGISTRY, decode_payload, execute
+from node.core import codec
+from node.core.errors import InvalidTransaction
+from node.core.hashing import sha256
+from node.core.receipts import LogEvent, Receipt, canonical_json, failure_receipt, success_receipt
+from node.core.transactions import Transaction
+from node.state.overlay import BlockOverlay
+
+log = logging.getLogger("vaxchain.state")
+
+APP_PREFIX = b"c/"
+NONCE_PREFIX = b"n/nonce/"
+VALIDATORS_KEY = b"n/validators"
+PARAMS_KEY = b"n/params"
+
+
+@dataclass(frozen=True, slots=True)
+class BlockContext:
+    """What every transaction of a block sees of the block."""
+
+    chain_id: int
+    height: int
+    time_ms: int
+    params: Params
+
+
+def get_nonce(state: BlockOverlay, sender: bytes) -> int:
+    """Next nonce expected from ``sender``."""
+    raw = state.get(NONCE_PREFIX + sender)
+    return 0 if raw is None else int.from_bytes(raw, "big")
+
+
+def set_nonce(state: BlockOverlay, sender: bytes, nonce: int) -> None:
+    """Record the next nonce expected from ``sender``."""
+    state.set(NONCE_PREFIX + sender, nonce.to_bytes(8, "big"))
+
+
+def check_kind_and_payload(tx: Transaction) -> object:
+    """Decode the payload for its kind; an unknown kind or malformed payload makes the transaction invalid."""
+    if tx.kind not in REGISTRY:
+        raise InvalidTransaction(f"unknown transaction kind {tx.kind}", tx.hash)
+    try:
+        return decode_payload(tx.kind, tx.payload)
+    except ContractError as exc:
+        raise InvalidTransaction(f"malformed payload: {exc}", tx.hash) from None
+
+
+def apply_transaction(state: BlockOverlay, tx: Transaction, block: BlockContext) -> Receipt:
+    """Apply one transaction; raise InvalidTransaction if it may not be included at all."""
+    sender = tx.sender
+    expected = get_nonce(state, sender)
+    if tx.nonce != expected:
+        raise InvalidTransaction(f"nonce {tx.nonce}, expected {expected}", tx.hash)
+    payload = check_kind_and_payload(tx)
+    # The nonce is consumed whatever the rule decides: a failed attempt cannot be replayed.
+    set_nonce(state, sender, expected + 1)
+    journal = state.journal(APP_PREFIX)
+    ctx = Context(
+        sender=sender,
+        tx_hash=tx.hash,
+        block_height=block.height,
+        block_time_ms=block.time_ms,
+        chain_id=block.chain_id,
+        params=block.params,
+    )
+    try:
+        execute(journal, ctx, tx.kind, payload)
+    except ContractError as exc:
+        return failure_receipt(tx.hash, exc.code, exc.fields())
+    except Exception as exc:  # a bug in a rule must not halt the chain; every node fails it the same way
+        log.exception("event=contract_crash tx=0x%s kind=%d", tx.hash.hex(), tx.kind)
+        return failure_receipt(tx.hash, "InternalError", {"exception": type(exc).__name__})
+    journal.commit()
+    events = tuple(LogEvent(ev.name, canonical_json(ev.data)) for ev in ctx.events)
+    return success_receipt(tx.hash, events)
+
+
+def apply_transactions(state: BlockOverlay, txs: Iterable[Transaction], block: BlockContext) -> list[Receipt]:
+    """Apply every transaction in order; any invalid one propagates InvalidTransaction."""
+    return [apply_transaction(state, tx, block) for tx in txs]
+
+
+def state_root(parent_root: bytes, writes: Mapping[bytes, bytes | None]) -> bytes:
+    """Chain the parent root with a digest of this block's sorted write set (see docs/adr/0001)."""
+    entries: Sequence[list[bytes]] = [
+        [key, b"\x00" if value is None else b"\x01" + value] for key, value in sorted(writes.items())
+    ]
+    return sha256(parent_root + sha256(codec.encode(list(entries))))

@@ -1,0 +1,148 @@
+"""Chain store: blocks, canonical height index, transaction index, receipts, commits, state, head.
+
+Key layout (one LevelDB, one byte of prefix per table):
+
+    b"B" + block hash          -> encoded block
+    b"C" + block hash          -> encoded commit certificate of that block
+    b"N" + height (8 bytes BE) -> block hash (canonical chain)
+    b"T" + tx hash             -> height (8) + index (4)
+    b"R" + block hash          -> encoded receipt list
+    b"S" + state key           -> state value
+    b"M" + name                -> metadata (head, genesis hash, chain id)
+
+Every block commits in ONE write batch that holds all of the above for that block, the head pointer last in
+meaning but not in time: LevelDB applies the batch atomically, so after a crash the store holds the previous
+block or this one, never half of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from node.core.blocks import Block, decode_block
+from node.core.receipts import Receipt, decode_receipts, encode_receipts
+from node.store.db import Database
+
+_BLOCK = b"B"
+_COMMIT = b"C"
+_HEIGHT = b"N"
+_TX = b"T"
+_RECEIPTS = b"R"
+STATE_PREFIX = b"S"
+_META = b"M"
+_HEAD = _META + b"head"
+_GENESIS = _META + b"genesis"
+
+
+def height_key(height: int) -> bytes:
+    """Big-endian height, so LevelDB's key order is height order."""
+    return height.to_bytes(8, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class TxLocation:
+    """Where a transaction sits: block height and index in the block."""
+
+    height: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The committed tip of the chain."""
+
+    height: int
+    hash: bytes
+
+
+class ChainStore:
+    """Typed access to the chain tables of one Database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- reads ---------------------------------------------------------------------------------------------
+    def head(self) -> Head | None:
+        """The committed head, or None before genesis."""
+        raw = self.db.get(_HEAD)
+        if raw is None:
+            return None
+        return Head(int.from_bytes(raw[:8], "big"), raw[8:])
+
+    def genesis_hash(self) -> bytes | None:
+        """Hash of the genesis block this store was initialised with."""
+        return self.db.get(_GENESIS)
+
+    def block_hash_at(self, height: int) -> bytes | None:
+        """Canonical block hash at ``height``."""
+        return self.db.get(_HEIGHT + height_key(height))
+
+    def block_bytes(self, block_hash: bytes) -> bytes | None:
+        """Encoded block, as stored."""
+        return self.db.get(_BLOCK + block_hash)
+
+    def block(self, block_hash: bytes) -> Block | None:
+        """Decoded block by hash."""
+        raw = self.block_bytes(block_hash)
+        return None if raw is None else decode_block(raw)
+
+    def block_at(self, height: int) -> Block | None:
+        """Decoded canonical block at ``height``."""
+        block_hash = self.block_hash_at(height)
+        return None if block_hash is None else self.block(block_hash)
+
+    def commit_bytes(self, block_hash: bytes) -> bytes | None:
+        """Encoded commit certificate that finalised the block."""
+        return self.db.get(_COMMIT + block_hash)
+
+    def receipts(self, block_hash: bytes) -> list[Receipt] | None:
+        """Receipts of a block's transactions, in order."""
+        raw = self.db.get(_RECEIPTS + block_hash)
+        return None if raw is None else decode_receipts(raw)
+
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        """Where an included transaction is."""
+        raw = self.db.get(_TX + tx_hash)
+        if raw is None:
+            return None
+        return TxLocation(int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:12], "big"))
+
+    def state_get(self, key: bytes) -> bytes | None:
+        """Committed state value."""
+        return self.db.get(STATE_PREFIX + key)
+
+    def state_iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Committed state entries under ``prefix``, keys without the table prefix."""
+        cut = len(STATE_PREFIX)
+        for key, value in self.db.iterate(STATE_PREFIX + prefix):
+            yield key[cut:], value
+
+    # --- the one write ---------------------------------------------------------------------------------------
+    def commit_block(
+        self,
+        block: Block,
+        receipts: list[Receipt],
+        commit: bytes,
+        state_writes: Mapping[bytes, bytes | None],
+        *,
+        genesis: bool = False,
+    ) -> None:
+        """Store a block with everything it changes in one atomic batch."""
+        block_hash = block.hash
+        puts: dict[bytes, bytes | None] = {STATE_PREFIX + k: v for k, v in state_writes.items()}
+        puts[_BLOCK + block_hash] = block.encode()
+        puts[_COMMIT + block_hash] = commit
+        puts[_RECEIPTS + block_hash] = encode_receipts(receipts)
+        puts[_HEIGHT + height_key(block.height)] = block_hash
+        height_bytes = height_key(block.height)
+        for index, tx in enumerate(block.transactions):
+            puts[_TX + tx.hash] = height_bytes + index.to_bytes(4, "big")
+        if genesis:
+            puts[_GENESIS] = block_hash
+        puts[_HEAD] = height_bytes + block_hash
+        self.db.write(puts)
+
+    def put_commit(self, block_hash: bytes, commit: bytes) -> None:
+        """Replace a block's stored certificate (a later, larger certificate for the same block)."""
+        self.db.write({_COMMIT + block_hash: commit})
