@@ -1,1 +1,1 @@
-"""rpc."""
+"""rpc: generic JSON-RPC 2.0 over HTTP and WebSocket (server, registry, subscriptions, client)."""
