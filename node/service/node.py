@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
+from node.api.methods import ApiContext, register_chain_methods
+from node.api.views import header_view
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import Genesis, load_genesis
 from node.chain.seal import SealRule
@@ -17,10 +21,13 @@ from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import load_keystore, read_password
 from node.mempool.pool import Mempool, MempoolLimits
 from node.producer.solo import ProducerConfig, SoloProducer
-from node.service.config import NodeConfig, load_config
+from node.service.config import NodeConfig, load_config, parse_listen
 from node.service.status import STATUS_FILE, chain_status, write_status_file
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from rpc.registry import MethodRegistry
+from rpc.server import RpcServerConfig, serve
+from rpc.subscriptions import SubscriptionHub
 
 log = logging.getLogger("vaxchain.node")
 
@@ -89,6 +96,17 @@ class Node:
                 self.on_commit,
             )
 
+        self.registry = MethodRegistry()
+        self.hub = SubscriptionHub()
+        self.api = ApiContext(self.chain, self.mempool)
+        register_chain_methods(self.registry, self.api)
+        self.hub.add_topic("newHeads", description="Every committed (final) block header.")
+        self.hub.add_topic(
+            "finalizedBlocks", description="Every finalized block: header and transaction count."
+        )
+        self.hub.add_topic("transactions", description="Every included transaction with its receipt status.")
+        self.rpc_port: int | None = None
+
     def status(self) -> dict[str, object]:
         """Current status, as the status file and RPC show it."""
         status = chain_status(self.chain)
@@ -101,7 +119,9 @@ class Node:
                 "validator": None
                 if self.validator_key is None
                 else to_checksum_address(self.validator_key.address),
-                "rpc": self.config.rpc_listen,
+                "rpc": self.config.rpc_listen
+                if self.rpc_port is None
+                else f"{self.config.rpc_listen.rpartition(':')[0]}:{self.rpc_port}",
             }
         )
         return status
@@ -118,6 +138,35 @@ class Node:
             failed,
         )
         write_status_file(self.config.datadir, self.status())
+        head = header_view(block.header)
+        self.hub.publish("newHeads", head)
+        self.hub.publish("finalizedBlocks", {"header": head, "tx_count": len(block.transactions)})
+        for tx, receipt in zip(block.transactions, executed.receipts, strict=True):
+            self.hub.publish(
+                "transactions",
+                {
+                    "hash": "0x" + tx.hash.hex(),
+                    "kind": tx.kind,
+                    "height": block.height,
+                    "status": "success" if receipt.ok else "failure",
+                    "error": receipt.error_code or None,
+                },
+            )
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """Healthy when the head is recent enough for the configured intervals."""
+        age_ms = int(time.time() * 1000) - self.chain.head_header.time_ms
+        limit = self.genesis.empty_block_interval_ms * 3 + 5_000
+        return age_ms <= limit, {"height": self.chain.head.height, "head_age_ms": age_ms, "syncing": False}
+
+    def metrics(self) -> dict[str, float]:
+        """Gauges for /metrics."""
+        return {
+            "vaxchain_height": float(self.chain.head.height),
+            "vaxchain_mempool_size": float(len(self.mempool)),
+            "vaxchain_peers": float(len(self.api.peers())),
+            "vaxchain_head_age_seconds": max(0.0, time.time() - self.chain.head_header.time_ms / 1000),
+        }
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled or SIGINT/SIGTERM; always leaves the database closed and consistent."""
@@ -132,11 +181,39 @@ class Node:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals, nursery.cancel_scope)
+                host, port = parse_listen(self.config.rpc_listen, "rpc.listen")
+                rpc_config = RpcServerConfig(
+                    host=host,
+                    port=port,
+                    rate_per_s=self.config.rpc_rate_per_s,
+                    cors_origins=self.config.rpc_cors_origins,
+                    admin_token=self.admin_token(),
+                )
+                self.rpc_port = await nursery.start(
+                    lambda task_status: serve(
+                        self.registry,
+                        rpc_config,
+                        self.hub,
+                        health=self.health,
+                        metrics=self.metrics,
+                        task_status=task_status,
+                    )
+                )
+                write_status_file(self.config.datadir, self.status())
+                log.info("event=rpc_listening url=http://%s:%d", host, self.rpc_port)
                 if self.producer is not None:
                     await nursery.start(self.producer.run)
                 task_status.started()
         finally:
             self.close()
+
+    def admin_token(self) -> str:
+        """The bearer token for admin RPC methods, created once in the datadir (mode 0600)."""
+        path = self.config.datadir / "admin_token"
+        if not path.exists():
+            path.write_text(secrets.token_hex(24), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
 
     async def _watch_signals(self, scope: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

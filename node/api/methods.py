@@ -1,0 +1,262 @@
+"""The node's JSON-RPC methods: chain, tx and (with the contracts' queries) vax namespaces.
+
+Handlers are trio functions registered on ``rpc.registry.MethodRegistry``; ``rpc/`` knows nothing of the node.
+Domain failures become application errors (-32010..-32099) whose ``data`` names the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.api.views import block_view, header_view, hex0x, proof_view, receipt_view, tx_view
+from node.chain.chain import Chain
+from node.core import merkle
+from node.core.errors import DecodeError
+from node.core.keys import InvalidAddress, parse_address
+from node.core.transactions import decode_transaction
+from node.mempool.pool import Mempool, MempoolRejected
+from rpc.errors import RpcApplicationError
+from rpc.registry import MethodRegistry
+
+TX_REJECTED = -32010
+NOT_FOUND = -32011
+BAD_INPUT = -32012
+
+HASH_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
+ADDRESS_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
+HEIGHT_SCHEMA = {"type": "integer", "minimum": 0}
+
+
+@dataclass
+class ApiContext:
+    """What the handlers read: the chain, the mempool and live facts the service supplies."""
+
+    chain: Chain
+    mempool: Mempool
+    peers: Callable[[], list[dict[str, Any]]] = lambda: []
+    syncing: Callable[[], bool] = lambda: False
+    on_new_tx: Callable[[bytes], None] = lambda _raw: None
+    extra_status: Callable[[], dict[str, Any]] = field(default=lambda: {})
+
+
+def not_found(what: str, key: str) -> RpcApplicationError:
+    """The named error for a missing object."""
+    return RpcApplicationError(
+        NOT_FOUND, f"{what} not found", {"error": "NotFound", "what": what, "key": key}
+    )
+
+
+def _hash(value: str) -> bytes:
+    return bytes.fromhex(value[2:])
+
+
+def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
+    """chain_* and tx_* methods."""
+    chain = api.chain
+
+    async def chain_status(params: dict[str, Any]) -> dict[str, Any]:
+        header = chain.head_header
+        status = {
+            "chain_id": chain.chain_id,
+            "chain_name": chain.genesis.chain_name,
+            "height": header.height,
+            "head_hash": hex0x(header.hash),
+            "finalized_height": header.height,  # BFT finality: every committed block is final
+            "last_block_time_ms": header.time_ms,
+            "peers": len(api.peers()),
+            "syncing": api.syncing(),
+            "mempool": api.mempool.stats(),
+            "validators": [{"address": v["address"], "name": v["name"]} for v in _validators(chain)],
+        }
+        status.update(api.extra_status())
+        return status
+
+    async def get_block_by_height(params: dict[str, Any]) -> dict[str, Any]:
+        block = chain.store.block_at(params["height"])
+        if block is None:
+            raise not_found("block", str(params["height"]))
+        return block_view(block, chain.store.commit_bytes(block.hash), params.get("full", False))
+
+    async def get_block_by_hash(params: dict[str, Any]) -> dict[str, Any]:
+        block = chain.store.block(_hash(params["hash"]))
+        if block is None:
+            raise not_found("block", params["hash"])
+        return block_view(block, chain.store.commit_bytes(block.hash), params.get("full", False))
+
+    def _locate(tx_hash_hex: str) -> tuple[Any, int, int]:
+        location = chain.store.tx_location(_hash(tx_hash_hex))
+        if location is None:
+            raise not_found("transaction", tx_hash_hex)
+        block = chain.store.block_at(location.height)
+        if block is None:
+            raise not_found("block", str(location.height))
+        return block, location.height, location.index
+
+    async def get_transaction(params: dict[str, Any]) -> dict[str, Any]:
+        pending = api.mempool.get(_hash(params["hash"]))
+        if pending is not None:
+            return {**tx_view(pending), "status": "pending", "block_height": None, "index": None}
+        block, height, index = _locate(params["hash"])
+        receipts = chain.store.receipts(block.hash) or []
+        view = tx_view(block.transactions[index])
+        view.update(
+            {
+                "status": "included",
+                "block_height": height,
+                "block_hash": hex0x(block.hash),
+                "index": index,
+                "receipt": receipt_view(receipts[index], height, index) if index < len(receipts) else None,
+            }
+        )
+        return view
+
+    async def get_receipt(params: dict[str, Any]) -> dict[str, Any]:
+        block, height, index = _locate(params["hash"])
+        receipts = chain.store.receipts(block.hash) or []
+        return receipt_view(receipts[index], height, index)
+
+    async def get_proof(params: dict[str, Any]) -> dict[str, Any]:
+        block, height, index = _locate(params["hash"])
+        receipts = chain.store.receipts(block.hash) or []
+        tx_leaves = [tx.hash for tx in block.transactions]
+        receipt_leaves = [r.encode() for r in receipts]
+        return {
+            "tx_hash": params["hash"],
+            "block_height": height,
+            "header": header_view(block.header),
+            "header_rlp": hex0x(block.header.encode()),
+            "commit": hex0x(chain.store.commit_bytes(block.hash) or b""),
+            "tx_proof": proof_view(merkle.prove(tx_leaves, index)),
+            "receipt": hex0x(receipt_leaves[index]),
+            "receipt_proof": proof_view(merkle.prove(receipt_leaves, index)),
+        }
+
+    async def validators(params: dict[str, Any]) -> list[dict[str, Any]]:
+        return _validators(chain)
+
+    async def peers(params: dict[str, Any]) -> list[dict[str, Any]]:
+        return api.peers()
+
+    async def syncing(params: dict[str, Any]) -> dict[str, Any]:
+        return {"syncing": api.syncing(), "height": chain.head.height}
+
+    async def send_raw(params: dict[str, Any]) -> str:
+        raw_hex: str = params["tx"]
+        try:
+            raw = bytes.fromhex(raw_hex[2:] if raw_hex.startswith("0x") else raw_hex)
+            tx = decode_transaction(raw)
+        except (ValueError, DecodeError) as exc:
+            raise RpcApplicationError(
+                TX_REJECTED, "transaction rejected", {"error": "DecodeError", "reason": str(exc)}
+            ) from None
+        try:
+            tx_hash = api.mempool.add(tx)
+        except MempoolRejected as exc:
+            raise RpcApplicationError(TX_REJECTED, "transaction rejected", exc.fields()) from None
+        api.on_new_tx(raw)
+        return hex0x(tx_hash)
+
+    async def get_nonce(params: dict[str, Any]) -> int:
+        try:
+            address = parse_address(params["address"])
+        except InvalidAddress as exc:
+            raise RpcApplicationError(
+                BAD_INPUT, "bad address", {"error": "InvalidAddress", "reason": str(exc)}
+            ) from None
+        if params.get("pending", True):
+            return api.mempool.pending_nonce(address)
+        return chain.next_nonce(address)
+
+    async def mempool_status(params: dict[str, Any]) -> dict[str, Any]:
+        return api.mempool.stats()
+
+    full = {"type": "boolean", "description": "Include full transactions instead of hashes."}
+    registry.add(
+        "chain_status",
+        chain_status,
+        params={"type": "object", "properties": {}},
+        description="Head height and hash, finalized height, peers, syncing, validators.",
+    )
+    registry.add(
+        "chain_getBlockByHeight",
+        get_block_by_height,
+        params={
+            "type": "object",
+            "properties": {"height": HEIGHT_SCHEMA, "full": full},
+            "required": ["height"],
+        },
+        description="A canonical block by height, with its commit certificate.",
+    )
+    registry.add(
+        "chain_getBlockByHash",
+        get_block_by_hash,
+        params={"type": "object", "properties": {"hash": HASH_SCHEMA, "full": full}, "required": ["hash"]},
+        description="A block by hash, with its commit certificate.",
+    )
+    registry.add(
+        "chain_getTransaction",
+        get_transaction,
+        params={"type": "object", "properties": {"hash": HASH_SCHEMA}, "required": ["hash"]},
+        description="A transaction (pending or included, with its receipt).",
+    )
+    registry.add(
+        "chain_getReceipt",
+        get_receipt,
+        params={"type": "object", "properties": {"hash": HASH_SCHEMA}, "required": ["hash"]},
+        description="The receipt of an included transaction: success, or the named error.",
+    )
+    registry.add(
+        "chain_getProof",
+        get_proof,
+        params={"type": "object", "properties": {"hash": HASH_SCHEMA}, "required": ["hash"]},
+        description="Merkle inclusion proofs of a transaction and its receipt against the header, plus the header's commit.",
+    )
+    registry.add(
+        "chain_validators",
+        validators,
+        params={"type": "object", "properties": {}},
+        description="The current validator set.",
+    )
+    registry.add(
+        "chain_peers", peers, params={"type": "object", "properties": {}}, description="Connected peers."
+    )
+    registry.add(
+        "chain_syncing",
+        syncing,
+        params={"type": "object", "properties": {}},
+        description="Whether the node is catching up.",
+    )
+    registry.add(
+        "tx_sendRawTransaction",
+        send_raw,
+        params={
+            "type": "object",
+            "properties": {"tx": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength": 140000}},
+            "required": ["tx"],
+        },
+        description="Submit a signed transaction (0x-hex RLP); returns its hash or a precise rejection.",
+    )
+    registry.add(
+        "tx_getNonce",
+        get_nonce,
+        params={
+            "type": "object",
+            "properties": {"address": ADDRESS_SCHEMA, "pending": {"type": "boolean"}},
+            "required": ["address"],
+        },
+        description="The next nonce for an address (counting pending transactions unless pending=false).",
+    )
+    registry.add(
+        "tx_mempoolStatus",
+        mempool_status,
+        params={"type": "object", "properties": {}},
+        description="Mempool counts.",
+    )
+
+
+def _validators(chain: Chain) -> list[dict[str, Any]]:
+    from node.core.keys import to_checksum_address
+
+    return [{"address": to_checksum_address(v.address), "name": v.name} for v in chain.validators()]

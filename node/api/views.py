@@ -1,0 +1,99 @@
+"""JSON views of core types for RPC results: hex strings, checksummed addresses, decoded payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.errors import ContractError
+from contracts.jsonable import to_json
+from contracts.registry import REGISTRY, decode_payload
+from node.core.blocks import Block, Header
+from node.core.keys import to_checksum_address
+from node.core.merkle import MerkleProof
+from node.core.receipts import Receipt
+from node.core.transactions import Transaction
+
+
+def hex0x(data: bytes) -> str:
+    """0x-prefixed lower-case hex."""
+    return "0x" + data.hex()
+
+
+def header_view(header: Header) -> dict[str, Any]:
+    """A header as JSON."""
+    return {
+        "hash": hex0x(header.hash),
+        "chain_id": header.chain_id,
+        "height": header.height,
+        "time_ms": header.time_ms,
+        "parent_hash": hex0x(header.parent_hash),
+        "proposer": to_checksum_address(header.proposer),
+        "tx_root": hex0x(header.tx_root),
+        "receipts_root": hex0x(header.receipts_root),
+        "state_root": hex0x(header.state_root),
+        "validators_hash": hex0x(header.validators_hash),
+        "last_commit_hash": hex0x(header.last_commit_hash),
+        "evidence_root": hex0x(header.evidence_root),
+    }
+
+
+def tx_view(tx: Transaction) -> dict[str, Any]:
+    """A transaction as JSON, its payload decoded where the kind is known."""
+    kind = REGISTRY.get(tx.kind)
+    payload: Any
+    try:
+        payload = to_json(decode_payload(tx.kind, tx.payload))
+    except ContractError:
+        payload = None
+    return {
+        "hash": hex0x(tx.hash),
+        "chain_id": tx.chain_id,
+        "nonce": tx.nonce,
+        "kind": tx.kind,
+        "kind_name": kind.name if kind else None,
+        "sender": to_checksum_address(tx.sender),
+        "payload": payload,
+        "payload_hex": hex0x(tx.payload),
+        "signature": hex0x(tx.signature),
+    }
+
+
+def receipt_view(receipt: Receipt, height: int | None = None, index: int | None = None) -> dict[str, Any]:
+    """A receipt as JSON."""
+    return {
+        "tx_hash": hex0x(receipt.tx_hash),
+        "status": "success" if receipt.ok else "failure",
+        "error": receipt.error_code or None,
+        "error_data": None if receipt.ok else _json_or_hex(receipt.error_data),
+        "events": [{"name": e.name, "data": e.decoded()} for e in receipt.events],
+        "block_height": height,
+        "index": index,
+    }
+
+
+def _json_or_hex(data: bytes) -> Any:
+    import orjson
+
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return hex0x(data)
+
+
+def block_view(block: Block, commit: bytes | None, full: bool) -> dict[str, Any]:
+    """A block as JSON: header, transactions (hashes or full), commit."""
+    return {
+        "hash": hex0x(block.hash),
+        "height": block.height,
+        "header": header_view(block.header),
+        "transactions": [tx_view(tx) if full else hex0x(tx.hash) for tx in block.transactions],
+        "tx_count": len(block.transactions),
+        "last_commit": hex0x(block.last_commit),
+        "evidence": [hex0x(e) for e in block.evidence],
+        "commit": None if commit is None else hex0x(commit),
+    }
+
+
+def proof_view(proof: MerkleProof) -> dict[str, Any]:
+    """A Merkle proof as JSON."""
+    return {"index": proof.index, "size": proof.size, "siblings": [hex0x(s) for s in proof.siblings]}
