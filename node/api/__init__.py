@@ -1,1 +1,19 @@
-"""node/api."""
+"""The node's JSON-RPC method handlers (registered on rpc/)."""
+
+from __future__ import annotations
+
+from node.api.methods import ApiContext, register_chain_methods
+from rpc.registry import MethodRegistry
+
+
+def register_all(registry: MethodRegistry, api: ApiContext) -> None:
+    """Register every namespace the node serves."""
+    register_chain_methods(registry, api)
+    try:
+        from node.api.vax import register_vax_methods
+    except ImportError:  # the vax namespace lands with the contracts' queries
+        return
+    register_vax_methods(registry, api)
+
+
+__all__ = ["ApiContext", "register_all"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import trio
 
-from node.api.methods import ApiContext, register_chain_methods
+from node.api import ApiContext, register_all
 from node.api.views import header_view
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import Genesis, load_genesis
@@ -99,7 +99,7 @@ class Node:
         self.registry = MethodRegistry()
         self.hub = SubscriptionHub()
         self.api = ApiContext(self.chain, self.mempool)
-        register_chain_methods(self.registry, self.api)
+        register_all(self.registry, self.api)
         self.hub.add_topic("newHeads", description="Every committed (final) block header.")
         self.hub.add_topic(
             "finalizedBlocks", description="Every finalized block: header and transaction count."

@@ -1,0 +1,1 @@
+"""Developer tools behind scripts/: benchmarks, load generators, dev genesis files."""
