@@ -354,7 +354,9 @@ class _Server:
                     break
                 limited = self.rate_check(remote)
                 if limited is not None:
-                    conn.responses.append(orjson.dumps({"jsonrpc": "2.0", "id": None, "error": limited.to_json()}))
+                    conn.responses.append(
+                        orjson.dumps({"jsonrpc": "2.0", "id": _id_of(msg.data), "error": limited.to_json()})
+                    )
                     conn.wake.set()
                     continue
                 await inflight.acquire()  # back-pressure: stop reading while too many calls run
@@ -411,6 +413,16 @@ class _Server:
 
 
 _KNOWN_PATHS = frozenset({"/", "/ws", "/health", "/metrics"})
+
+
+def _id_of(data: bytes) -> Any:
+    """Best-effort id of a refused WebSocket request, so the client can match the error."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    return rid if rid is None or (isinstance(rid, str | int | float) and not isinstance(rid, bool)) else None
 
 
 async def _call_maybe_async(fn: Callable[[], Any] | None) -> Any:
