@@ -9,11 +9,6 @@ from rpc.registry import MethodRegistry
 def register_all(registry: MethodRegistry, api: ApiContext) -> None:
     """Register every namespace the node serves."""
     register_chain_methods(registry, api)
-    try:
-        from node.api.vax import register_vax_methods
-    except ImportError:  # the vax namespace lands with the contracts' queries
-        return
-    register_vax_methods(registry, api)
 
 
 __all__ = ["ApiContext", "register_all"]

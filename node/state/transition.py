@@ -8,15 +8,15 @@ names the error, so supervisors see the attempt.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from contracts.errors import ContractError
 from contracts.interfaces import Context
 from contracts.params import Params
 from contracts.registry import REGISTRY, decode_payload, execute
-from node.core import codec
 from node.core.errors import InvalidTransaction
 from node.core.hashing import sha256
 from node.core.receipts import LogEvent, Receipt, canonical_json, failure_receipt, success_receipt
@@ -98,8 +98,15 @@ def apply_transactions(state: BlockOverlay, txs: Iterable[Transaction], block: B
 
 
 def state_root(parent_root: bytes, writes: Mapping[bytes, bytes | None]) -> bytes:
-    """Chain the parent root with a digest of this block's sorted write set (see docs/adr/0001)."""
-    entries: Sequence[list[bytes]] = [
-        [key, b"\x00" if value is None else b"\x01" + value] for key, value in sorted(writes.items())
-    ]
-    return sha256(parent_root + sha256(codec.encode(list(entries))))
+    """Chain the parent root with a digest of this block's sorted write set (see docs/adr/0001).
+
+    Each entry is hashed as len(key) || key || flag || len(value) || value, so no two write sets share a digest.
+    """
+    digest = hashlib.sha256()
+    for key, value in sorted(writes.items()):
+        digest.update(len(key).to_bytes(4, "big") + key)
+        if value is None:
+            digest.update(b"\x00")
+        else:
+            digest.update(b"\x01" + len(value).to_bytes(4, "big") + value)
+    return sha256(parent_root + digest.digest())

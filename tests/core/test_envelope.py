@@ -168,3 +168,18 @@ def test_tx_inclusion_proof_against_header() -> None:
     merkle.verify(txs[9].hash, proof, header.tx_root)
     with pytest.raises(merkle.InvalidProof):
         merkle.verify(txs[8].hash, proof, header.tx_root)
+
+
+rlp_items = st.recursive(
+    st.binary(max_size=70) | st.integers(min_value=0, max_value=2**80),
+    lambda children: st.lists(children, max_size=6),
+    max_leaves=30,
+)
+
+
+@given(rlp_items)
+@settings(max_examples=300, deadline=None)
+def test_fast_encoder_matches_pyrlp(item: object) -> None:
+    import rlp
+
+    assert codec.encode(item) == rlp.encode(item)
