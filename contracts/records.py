@@ -296,3 +296,28 @@ class Attestation:
     block_height: U64
     block_time_ms: U64
     tx_hash: Hash32
+
+
+@dataclass(frozen=True, slots=True)
+class BreachRecord:
+    """A breach of one storage unit, with the lots it quarantined."""
+
+    cause: QuarantineCause
+    since_s: U64
+    at_s: U64
+    device: Address
+    lots: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectReport:
+    """A reported suspect (e.g. repeated or unknown) unit code."""
+
+    trace_code: str
+    lot_id: str | None
+    org_id: Id
+    reporter: Address
+    evidence_hash: Hash32
+    note: Text
+    time_ms: U64
+    tx_hash: Hash32

@@ -20,7 +20,7 @@ from contracts.errors import (
     UnknownOrganisation,
 )
 from contracts.interfaces import Context, State
-from contracts.kinds import attest
+from contracts.kinds import attest, custody, doses, organisations, products, readings
 from contracts.records import Account, Device, Organisation
 from contracts.statekeys import key, load
 from contracts.types import OrgType
@@ -143,6 +143,34 @@ def _kind(code: int, name: str, payload_type: type, apply: Callable[[State, Cont
 
 _KINDS: list[TxKind] = [
     _kind(1, "attest", attest.Attest, attest.apply_attest),
+    _kind(2, "admit_organisation", organisations.AdmitOrganisation, organisations.apply_admit_organisation),
+    _kind(
+        3,
+        "set_organisation_status",
+        organisations.SetOrganisationStatus,
+        organisations.apply_set_organisation_status,
+    ),
+    _kind(4, "set_account", organisations.SetAccount, organisations.apply_set_account),
+    _kind(
+        5,
+        "register_storage_unit",
+        organisations.RegisterStorageUnit,
+        organisations.apply_register_storage_unit,
+    ),
+    _kind(6, "set_device", organisations.SetDevice, organisations.apply_set_device),
+    _kind(7, "register_product", products.RegisterProduct, products.apply_register_product),
+    _kind(8, "approve_product", products.ApproveProduct, products.apply_approve_product),
+    _kind(9, "register_lot", products.RegisterLot, products.apply_register_lot),
+    _kind(10, "ship", custody.Ship, custody.apply_ship),
+    _kind(11, "receive", custody.Receive, custody.apply_receive),
+    _kind(12, "reject_shipment", custody.RejectShipment, custody.apply_reject_shipment),
+    _kind(13, "record_readings", readings.RecordReadings, readings.apply_record_readings),
+    _kind(14, "quarantine", custody.QuarantineUnits, custody.apply_quarantine_units),
+    _kind(15, "quality_decision", custody.QualityDecision, custody.apply_quality_decision),
+    _kind(16, "destroy", custody.Destroy, custody.apply_destroy),
+    _kind(17, "record_dose", doses.RecordDose, doses.apply_record_dose),
+    _kind(18, "recall_lot", products.RecallLot, products.apply_recall_lot),
+    _kind(19, "report_suspect_unit", doses.ReportSuspectUnit, doses.apply_report_suspect_unit),
 ]
 
 REGISTRY: Mapping[int, TxKind] = MappingProxyType({k.code: k for k in _KINDS})

@@ -38,9 +38,9 @@ def check_text(field: str, value: str, *, required: bool = True) -> None:
         raise InvalidPayload(field, "must not contain control characters")
 
 
-def emit(ctx: Context, name: str, **data: Any) -> None:
+def emit(ctx: Context, event_name: str, /, **data: Any) -> None:
     """Emit an event with JSON-able data."""
-    ctx.emit(Event(name, to_json(data)))
+    ctx.emit(Event(event_name, to_json(data)))
 
 
 def sender_account(state: State, ctx: Context, kind: str) -> tuple[Account, Organisation]:

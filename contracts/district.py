@@ -1,0 +1,516 @@
+"""A seeded, deterministic district: roster (genesis material) and one simulated day of activity.
+
+No crypto here: senders are account LABELS; the node derives a key per label and passes label -> address.
+Used by the node's benchmarks, the devnet and the scenario test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.genesis import GenesisDevice, GenesisOrganisation, GenesisStorageUnit
+from contracts.kinds.attest import Attest
+from contracts.kinds.custody import QualityDecision, Receive, Ship, quarantine_id
+from contracts.kinds.doses import RecordDose, UnitProof
+from contracts.kinds.products import ApproveProduct, LotRef, RecallLot, RegisterLot, RegisterProduct
+from contracts.kinds.readings import RecordReadings, Sample
+from contracts.records import QuarantineCause
+from contracts.registry import kind_of
+from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code
+from contracts.types import OrgType, StorageKind
+
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class RosterUnit:
+    """A storage unit and the labels of its loggers."""
+
+    unit_id: str
+    kind: StorageKind
+    name: str
+    min_temp: int
+    max_temp: int
+    device_labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RosterOrg:
+    """An organisation with its account labels (admins first) and storage units."""
+
+    org_id: str
+    org_type: OrgType
+    name: str
+    admin_labels: tuple[str, ...]
+    staff_labels: tuple[str, ...]
+    units: tuple[RosterUnit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The district's organisations; every label needs an address before genesis."""
+
+    orgs: tuple[RosterOrg, ...]
+
+    def org(self, org_id: str) -> RosterOrg:
+        """Organisation by id."""
+        for o in self.orgs:
+            if o.org_id == org_id:
+                return o
+        raise KeyError(org_id)
+
+    @property
+    def sites(self) -> tuple[RosterOrg, ...]:
+        """The vaccination sites in order."""
+        return tuple(o for o in self.orgs if o.org_type is OrgType.SITE)
+
+    def account_labels(self) -> tuple[str, ...]:
+        """Every account label."""
+        return tuple(lbl for o in self.orgs for lbl in (*o.admin_labels, *o.staff_labels))
+
+    def device_labels(self) -> tuple[str, ...]:
+        """Every logger label."""
+        return tuple(lbl for o in self.orgs for u in o.units for lbl in u.device_labels)
+
+    def labels(self) -> tuple[str, ...]:
+        """Accounts then devices."""
+        return self.account_labels() + self.device_labels()
+
+    def to_genesis(self, addresses: Mapping[str, bytes]) -> tuple[GenesisOrganisation, ...]:
+        """Genesis organisations with the node's label -> address mapping applied."""
+        return tuple(
+            GenesisOrganisation(
+                o.org_id,
+                o.org_type,
+                o.name,
+                tuple(addresses[lbl] for lbl in o.admin_labels),
+                tuple(addresses[lbl] for lbl in o.staff_labels),
+                tuple(
+                    GenesisStorageUnit(
+                        u.unit_id,
+                        u.kind,
+                        u.name,
+                        u.min_temp,
+                        u.max_temp,
+                        tuple(GenesisDevice(addresses[d], d) for d in u.device_labels),
+                    )
+                    for u in u_list
+                ),
+            )
+            for o in self.orgs
+            for u_list in [o.units]
+        )
+
+
+def _unit(unit_id: str, kind: StorageKind, name: str, loggers: int = 1) -> RosterUnit:
+    lo, hi = (-5000, -2000) if kind is StorageKind.FREEZER else (200, 800)
+    return RosterUnit(unit_id, kind, name, lo, hi, tuple(f"{unit_id}/logger-{i + 1}" for i in range(loggers)))
+
+
+def _org(org_id: str, t: OrgType, name: str, staff: int = 1, units: tuple[RosterUnit, ...] = ()) -> RosterOrg:
+    return RosterOrg(
+        org_id, t, name, (f"{org_id}/admin",), tuple(f"{org_id}/staff-{i + 1}" for i in range(staff)), units
+    )
+
+
+def district_roster(sites: int = 47, seed: int = 0) -> Roster:
+    """Regulator, health commission, CDC, one MAH, one distributor and `sites` vaccination sites."""
+    rng = random.Random(f"roster:{seed}")
+    orgs = [
+        _org("regulator", OrgType.REGULATOR, "District Medical Products Administration"),
+        _org("health-commission", OrgType.HEALTH_COMMISSION, "District Health Commission"),
+        _org(
+            "cdc",
+            OrgType.CDC,
+            "District Center for Disease Control",
+            staff=2,
+            units=(
+                _unit("cdc-coldroom", StorageKind.COLD_ROOM, "CDC cold room"),
+                _unit("cdc-van-1", StorageKind.VEHICLE, "CDC refrigerated van 1"),
+                _unit("cdc-van-2", StorageKind.VEHICLE, "CDC refrigerated van 2"),
+            ),
+        ),
+        _org(
+            "mah",
+            OrgType.MANUFACTURER,
+            "Example Biologics Co., Ltd.",
+            units=(_unit("mah-coldroom", StorageKind.COLD_ROOM, "MAH finished-goods cold room"),),
+        ),
+        _org(
+            "distributor",
+            OrgType.DISTRIBUTOR,
+            "Example Cold-Chain Logistics",
+            units=(
+                _unit("dist-coldroom", StorageKind.COLD_ROOM, "Distributor cold room"),
+                _unit("dist-truck-1", StorageKind.VEHICLE, "Refrigerated truck 1"),
+            ),
+        ),
+    ]
+    for i in range(1, sites + 1):
+        sid = f"site-{i:02d}"
+        fridges = 2 if rng.random() < 0.2 else 1
+        units = tuple(
+            _unit(f"{sid}-fridge-{k + 1}", StorageKind.FRIDGE, f"Vaccine fridge {k + 1}")
+            for k in range(fridges)
+        )
+        orgs.append(_org(sid, OrgType.SITE, f"Township Health Centre {i}", staff=2, units=units))
+    return Roster(tuple(orgs))
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One transaction to submit at (or after) `time_ms`, signed by the key behind `sender_label`."""
+
+    time_ms: int
+    sender_label: str
+    kind_code: int
+    payload: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LotPlan:
+    """A lot of the day with its unit codes (in commitment order) and tree."""
+
+    ref: LotRef
+    product_code: str
+    codes: tuple[str, ...]  # printed/scanned unit codes
+    tree: UnitTree
+    expiry_date: int
+
+
+@dataclass
+class DayPlan:
+    """What the day will do, for checks: ids, quotas, the failing fridge, the recall."""
+
+    lots: dict[str, LotPlan] = field(default_factory=dict)
+    quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # site -> lot_id -> units shipped
+    doses: dict[str, dict[str, int]] = field(default_factory=dict)  # site -> lot_id -> doses
+    vials_opened: dict[str, dict[str, int]] = field(default_factory=dict)  # site -> lot_id -> units used
+    failing_unit: str | None = None
+    failing_site: str | None = None
+    fail_start_s: int | None = None
+    breach_s: int | None = None
+    condemned: dict[str, int] = field(default_factory=dict)  # lot_id -> units condemned at the failing fridge
+    quarantine_ids: dict[str, bytes] = field(default_factory=dict)  # lot_id -> id at the failing fridge
+    recalled_lot: str | None = None
+    recall_ms: int | None = None
+    hot_samples: int = 0  # out-of-range samples of the failing fridge
+
+
+def _gtin(base13: str) -> str:
+    total = sum(int(c) * (3 if i % 2 == 0 else 1) for i, c in enumerate(base13))
+    return base13 + str((10 - total % 10) % 10)
+
+
+HEPB_GTIN = _gtin("0690123456789")
+IPV_CN = "8612345"
+
+
+def _h(*parts: object) -> bytes:
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+
+
+class DistrictDay:
+    """Iterate the day's actions in time order (deterministic for roster, seed and day_start_ms).
+
+    Timeline (offsets from day_start_ms): 00:00 products (first day) and lots; 01:00 MAH -> distributor;
+    03:30 distributor -> CDC; 05:30 CDC -> sites; 08:00-17:00 doses; a reading batch per logger every
+    `reading_interval_s`. Optionally one site fridge runs at 12 C from 03:00 (heat breach at 13:00, the CDC
+    condemns at 18:00) and the MAH recalls one lot at 15:00.
+    """
+
+    def __init__(
+        self,
+        roster: Roster,
+        seed: int,
+        day_start_ms: int,
+        addresses: Mapping[str, bytes],
+        *,
+        first_day: bool = True,
+        doses: int = 2000,
+        reading_interval_s: int = 300,
+        sample_interval_s: int = 60,
+        failing_fridge: bool = True,
+        recall: bool = True,
+        utc_offset_minutes: int = 480,
+    ) -> None:
+        if day_start_ms % 1000 or reading_interval_s % sample_interval_s:
+            raise ValueError(
+                "day_start_ms must be whole seconds; reading interval a multiple of the sample one"
+            )
+        self.roster, self.seed, self.t0, self.addresses = roster, seed, day_start_ms, addresses
+        self.first_day, self.n_doses = first_day, doses
+        self.reading_interval_s, self.sample_interval_s = reading_interval_s, sample_interval_s
+        self.failing_fridge, self.recall = failing_fridge, recall
+        self.utc_offset_minutes = utc_offset_minutes
+        self.plan = DayPlan()
+        self._actions: list[tuple[int, int, Action]] | None = None
+
+    def __iter__(self) -> Iterator[Action]:
+        if self._actions is None:
+            self._actions = self._build()
+        return (a for _, _, a in self._actions)
+
+    # -- building ----------------------------------------------------------------------------------
+
+    def _build(self) -> list[tuple[int, int, Action]]:
+        rng = random.Random(f"day:{self.seed}:{self.t0}")
+        out: list[tuple[int, int, Action]] = []
+
+        def add(offset_ms: int, sender: str, payload: Any) -> None:
+            out.append(
+                (
+                    self.t0 + offset_ms,
+                    len(out),
+                    Action(self.t0 + offset_ms, sender, kind_of(payload).code, payload),
+                )
+            )
+
+        sites = self.roster.sites
+        day_no = self.t0 // 86_400_000
+        local = dt.datetime.fromtimestamp(self.t0 / 1000, dt.UTC) + dt.timedelta(
+            minutes=self.utc_offset_minutes
+        )
+        today = local.year * 10000 + local.month * 100 + local.day
+        expiry = (local.year + 2) * 10000 + local.month * 100 + min(local.day, 28)
+        if self.first_day:
+            add(
+                0,
+                "mah/admin",
+                RegisterProduct(
+                    HEPB_GTIN,
+                    "Hepatitis B vaccine (rDNA) 10ug",
+                    True,
+                    200,
+                    800,
+                    True,
+                    1,
+                    0,
+                    "HepB",
+                    (0, 28, 150),
+                ),
+            )
+            add(
+                0,
+                "mah/admin",
+                RegisterProduct(
+                    IPV_CN,
+                    "Inactivated poliovirus vaccine, 5-dose vial",
+                    True,
+                    200,
+                    800,
+                    True,
+                    5,
+                    6,
+                    "IPV",
+                    (0, 28, 28),
+                ),
+            )
+            add(MINUTE_MS, "regulator/admin", ApproveProduct(HEPB_GTIN, True, _h("approval", HEPB_GTIN)))
+            add(MINUTE_MS, "regulator/admin", ApproveProduct(IPV_CN, True, _h("approval", IPV_CN)))
+        # three lots: HepB A (main), HepB B (recalled later), IPV
+        quota_a, quota_b, quota_ipv, spare = 40, 20, 8, 20
+        n = len(sites)
+        specs = [
+            (HEPB_GTIN, f"HB{day_no % 100000:05d}A", quota_a),
+            (HEPB_GTIN, f"HB{day_no % 100000:05d}B", quota_b),
+            (IPV_CN, f"IPV{day_no % 100000:05d}", quota_ipv),
+        ]
+        lots: list[LotPlan] = []
+        for li, (code, lot_no, quota) in enumerate(specs):
+            units = quota * n + spare
+            yymmdd = f"{expiry // 10000 % 100:02d}{expiry // 100 % 100:02d}{expiry % 100:02d}"
+            if code == HEPB_GTIN:
+                codes = tuple(
+                    gs1_hri(code, yymmdd, lot_no, f"{li}{day_no % 1000:03d}{k:07d}") for k in range(units)
+                )
+            else:
+                codes = tuple(
+                    f"{IPV_CN}{day_no % 10000:04d}{k:05d}{rng.randrange(10000):04d}" for k in range(units)
+                )
+            tree = UnitTree([parse_trace_code(c).canonical for c in codes])
+            plan = LotPlan(LotRef(code, lot_no), code, codes, tree, expiry)
+            lots.append(plan)
+            self.plan.lots[plan.ref.lot_id] = plan
+            cert = _h("release-cert", plan.ref.lot_id)
+            add(
+                2 * MINUTE_MS,
+                "mah/admin",
+                RegisterLot(plan.ref, today, expiry, units, cert, tree.root, "mah-coldroom"),
+            )
+            add(
+                3 * MINUTE_MS,
+                "mah/admin",
+                Attest(cert, f"Lot release certificate {lot_no}", "application/pdf"),
+            )
+        quotas = {lots[0].ref.lot_id: quota_a, lots[1].ref.lot_id: quota_b, lots[2].ref.lot_id: quota_ipv}
+        # custody legs
+        for li, lp in enumerate(lots):
+            qty = quotas[lp.ref.lot_id] * n
+            s1, s2 = _h("ship", self.seed, lp.ref.lot_id, "mah"), _h("ship", self.seed, lp.ref.lot_id, "dist")
+            add(
+                1 * HOUR_MS + li * MINUTE_MS,
+                "mah/staff-1",
+                Ship(s1, lp.ref, qty, "mah-coldroom", "distributor", "dist-truck-1"),
+            )
+            add(3 * HOUR_MS + li * MINUTE_MS, "distributor/staff-1", Receive(s1, "dist-coldroom", qty))
+            add(
+                3 * HOUR_MS + 30 * MINUTE_MS + li * MINUTE_MS,
+                "distributor/staff-1",
+                Ship(s2, lp.ref, qty, "dist-coldroom", "cdc", "dist-truck-1"),
+            )
+            add(5 * HOUR_MS + li * MINUTE_MS, "cdc/staff-1", Receive(s2, "cdc-coldroom", qty))
+        for si, site in enumerate(sites):
+            fridge = site.units[0].unit_id
+            self.plan.quotas[site.org_id] = {}
+            for li, lp in enumerate(lots):
+                q = quotas[lp.ref.lot_id]
+                sid = _h("ship", self.seed, lp.ref.lot_id, site.org_id)
+                van = f"cdc-van-{si % 2 + 1}"
+                add(
+                    5 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000,
+                    "cdc/staff-2",
+                    Ship(sid, lp.ref, q, "cdc-coldroom", site.org_id, van),
+                )
+                add(
+                    6 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000,
+                    f"{site.org_id}/staff-1",
+                    Receive(sid, fridge, q),
+                )
+                self.plan.quotas[site.org_id][lp.ref.lot_id] = q
+        # failing fridge and recall
+        if self.failing_fridge and sites:
+            fs = sites[rng.randrange(len(sites))]
+            self.plan.failing_site, self.plan.failing_unit = fs.org_id, fs.units[0].unit_id
+            self.plan.fail_start_s = (self.t0 + 3 * HOUR_MS) // 1000
+            self.plan.breach_s = self.plan.fail_start_s + 10 * 3600
+        if self.recall:
+            self.plan.recalled_lot, self.plan.recall_ms = lots[1].ref.lot_id, self.t0 + 15 * HOUR_MS
+            add(
+                15 * HOUR_MS,
+                "mah/admin",
+                RecallLot(lots[1].ref, "potency below specification in stability test"),
+            )
+        self._readings(add, rng)
+        self._doses(add, rng, lots, quotas)
+        if self.plan.failing_site is not None and self.plan.fail_start_s is not None:
+            for lot_id, left in self._left_at_failing.items():
+                if left:
+                    qid = quarantine_id(
+                        self.plan.failing_unit or "",
+                        lot_id,
+                        QuarantineCause.HEAT_BREACH,
+                        self.plan.fail_start_s,
+                        b"",
+                    )
+                    self.plan.quarantine_ids[lot_id] = qid
+                    self.plan.condemned[lot_id] = left
+                    add(
+                        18 * HOUR_MS,
+                        "cdc/admin",
+                        QualityDecision(
+                            qid,
+                            False,
+                            _h("vvm-inspection", lot_id),
+                            "VVM stage 3 after 10 h at 12 C: condemned",
+                        ),
+                    )
+        out.sort(key=lambda x: (x[0], x[1]))
+        return out
+
+    def _readings(self, add: Any, rng: random.Random) -> None:
+        step, every = self.sample_interval_s, self.reading_interval_s
+        t0s = self.t0 // 1000
+        for o in self.roster.orgs:
+            for u in o.units:
+                failing = u.unit_id == self.plan.failing_unit
+                for lbl in u.device_labels:
+                    drift = rng.randrange(-60, 60)
+                    for b in range(1, 86400 // every + 1):
+                        samples = []
+                        for t in range(t0s + (b - 1) * every + step, t0s + b * every + 1, step):
+                            if failing and self.plan.fail_start_s is not None and t >= self.plan.fail_start_s:
+                                temp = 1200 + rng.randrange(-30, 30)
+                                self.plan.hot_samples += 1
+                            else:
+                                temp = 500 + drift + rng.randrange(-120, 120)
+                            samples.append(Sample(t, temp))
+                        add(b * every * 1000, lbl, RecordReadings(tuple(samples)))
+
+    def _doses(self, add: Any, rng: random.Random, lots: list[LotPlan], quotas: Mapping[str, int]) -> None:
+        sites = self.roster.sites
+        hep_a, hep_b, ipv = lots
+        next_code = {lp.ref.lot_id: 0 for lp in lots}  # codes handed out in order, never reused
+        self._left_at_failing: dict[str, int] = {}
+        per_site = (
+            [
+                self.n_doses // len(sites) + (1 if i < self.n_doses % len(sites) else 0)
+                for i in range(len(sites))
+            ]
+            if sites
+            else []
+        )
+        for si, site in enumerate(sites):
+            fridge = site.units[0].unit_id
+            stock = dict(quotas)
+            doses_here: dict[str, int] = {}
+            opened: dict[str, int] = {}
+            failing = site.org_id == self.plan.failing_site
+            stop_ms = (self.plan.breach_s or 0) * 1000 - 10 * MINUTE_MS if failing else self.t0 + 17 * HOUR_MS
+            times = sorted(rng.randrange(8 * HOUR_MS, 17 * HOUR_MS) for _ in range(per_site[si]))
+            vial: tuple[int, int, int] | None = None  # (code index, doses given, opened at)
+            for k, off in enumerate(times):
+                at = self.t0 + off
+                if at >= stop_ms:
+                    break
+                if rng.random() < 0.3:
+                    lp = ipv
+                    if vial is None or vial[1] >= 5 or at - vial[2] > 6 * HOUR_MS:
+                        if stock[lp.ref.lot_id] == 0:
+                            continue
+                        stock[lp.ref.lot_id] -= 1
+                        opened[lp.ref.lot_id] = opened.get(lp.ref.lot_id, 0) + 1
+                        vial = (next_code[lp.ref.lot_id], 0, at)
+                        next_code[lp.ref.lot_id] += 1
+                    idx = vial[0]
+                    code = lp.codes[idx]
+                    vial = (idx, vial[1] + 1, vial[2])
+                else:
+                    recalled = self.plan.recall_ms is not None and at >= self.plan.recall_ms
+                    lp = hep_b if stock[hep_b.ref.lot_id] and not recalled else hep_a
+                    if stock[lp.ref.lot_id] == 0:
+                        continue
+                    stock[lp.ref.lot_id] -= 1
+                    opened[lp.ref.lot_id] = opened.get(lp.ref.lot_id, 0) + 1
+                    idx = next_code[lp.ref.lot_id]
+                    next_code[lp.ref.lot_id] += 1
+                    code = lp.codes[idx]
+                doses_here[lp.ref.lot_id] = doses_here.get(lp.ref.lot_id, 0) + 1
+                subject = _h("subject", self.seed, self.t0, site.org_id, k)
+                series_len = 3
+                nurse = site.staff_labels[k % len(site.staff_labels)]
+                add(
+                    off,
+                    nurse,
+                    RecordDose(
+                        code,
+                        lp.ref,
+                        UnitProof(idx, lp.tree.proof(idx)),
+                        fridge,
+                        1 + rng.randrange(series_len),
+                        at,
+                        self.addresses[nurse],
+                        subject,
+                        _h("clinical-record", subject),
+                    ),
+                )
+            self.plan.doses[site.org_id] = doses_here
+            self.plan.vials_opened[site.org_id] = opened
+            if failing:
+                self._left_at_failing = {lid: n for lid, n in stock.items()}

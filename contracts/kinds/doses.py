@@ -1,0 +1,231 @@
+"""Doses (bizStep dispensing) and suspect-unit reports.
+
+A repeated unit code makes the dose tx fail with UnitAlreadyUsed, whose fields (first site, first tx) land in
+the failure receipt the node keeps; since a failed tx writes nothing, the site also submits
+`report_suspect_unit`, which stores a SUSPECT_UNIT alert (see docs/adr/0003-unit-commitments.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Annotated
+
+from contracts.errors import (
+    DoseAlreadyRecorded,
+    DoseIntervalTooShort,
+    InvalidPayload,
+    InvalidTraceCode,
+    LotExpired,
+    LotQuarantined,
+    LotRecalled,
+    OpenedVialExpired,
+    UnitAlreadyUsed,
+    UnitNotInLot,
+)
+from contracts.interfaces import Context, State
+from contracts.records import Account, AlertKind, DoseRecord, Lot, StorageUnit, SuspectReport, UnitUse
+from contracts.statekeys import add_int, key, load, store
+from contracts.tracecodes import TraceCode, day_end_ms, parse_trace_code, verify_unit
+from contracts.types import U16, U64, Address, Hash32, Id, MaxLen, Text
+
+from .common import check_text, emit, get_lot, get_unit, new_alert, own_unit, raise_alert, sender_account
+from .products import LotRef, get_product, validate_lot_ref
+from .stock import take_available
+
+TraceText = Annotated[str, MaxLen(128)]
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class UnitProof:
+    """Merkle proof that a unit code is leaf `index` of its lot's committed unit set."""
+
+    index: U64
+    siblings: Annotated[tuple[Hash32, ...], MaxLen(64)]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDose:
+    """One dose given at the sending site; the subject is a pseudonymous 32-byte id, never personal data."""
+
+    trace_code: TraceText
+    lot: LotRef
+    proof: UnitProof
+    storage_unit: Id
+    dose_number: U16
+    administered_ms: U64
+    vaccinator: Address
+    subject: Hash32
+    record_hash: Hash32
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSuspectUnit:
+    """Report a suspect unit code (repeated, unknown, damaged packaging...) so it shows up as an alert."""
+
+    trace_code: TraceText
+    lot: LotRef | None
+    evidence_hash: Hash32
+    note: Text
+
+
+def check_unit_in_lot(tc: TraceCode, text: str, lot: Lot, proof: UnitProof, max_depth: int) -> None:
+    """Product, printed lot and expiry must match the lot, and the proof must reach its unit root."""
+    if tc.product_code != lot.product_code:
+        raise UnitNotInLot(text, lot.lot_id, f"code is for product {tc.product_code}")
+    if tc.lot_number is not None and tc.lot_number != lot.lot_number:
+        raise UnitNotInLot(text, lot.lot_id, f"code carries lot {tc.lot_number}")
+    if tc.expiry_date is not None and tc.expiry_date != lot.expiry_date:
+        raise UnitNotInLot(text, lot.lot_id, f"code carries expiry {tc.expiry_date}")
+    if len(proof.siblings) > max_depth:
+        raise InvalidPayload("proof.siblings", f"at most {max_depth} hashes")
+    if not verify_unit(lot.unit_root, lot.units, tc.canonical, proof.index, proof.siblings):
+        raise UnitNotInLot(text, lot.lot_id, "not in the lot's committed unit set (bad Merkle proof)")
+
+
+def validate_dose_time(p: RecordDose, ctx: Context) -> None:
+    """Dose time not in the future and not older than the catch-up window."""
+    if p.administered_ms > ctx.block_time_ms + ctx.params.max_future_skew_s * 1000:
+        raise InvalidPayload("administered_ms", "in the future")
+    if p.administered_ms < ctx.block_time_ms - ctx.params.max_past_dose_hours * 3_600_000:
+        raise InvalidPayload("administered_ms", "older than max_past_dose_hours")
+
+
+def _use_unit(
+    state: State,
+    ctx: Context,
+    p: RecordDose,
+    tc: TraceCode,
+    lot: Lot,
+    unit: StorageUnit,
+    doses_per_vial: int,
+    opened_hours: int,
+) -> tuple[Lot, UnitUse]:
+    """Open the unit (taking it from stock) or give another dose from an already opened multi-dose vial."""
+    use = load(state, key("used", tc.canonical), UnitUse)
+    if use is None:
+        take_available(state, unit.unit_id, unit.org_id, lot.lot_id, 1)
+        use = UnitUse(
+            tc.canonical,
+            lot.lot_id,
+            unit.org_id,
+            unit.unit_id,
+            p.administered_ms,
+            1,
+            ctx.tx_hash,
+            unit.breach_count,
+        )
+        return dataclasses.replace(lot, administered=lot.administered + 1), use
+    if (
+        doses_per_vial == 1
+        or use.doses >= doses_per_vial
+        or use.site != unit.org_id
+        or use.lot_id != lot.lot_id
+    ):
+        raise UnitAlreadyUsed(p.trace_code, lot.lot_id, use.site, use.first_tx)
+    if p.administered_ms - use.opened_ms > opened_hours * 3_600_000:
+        raise OpenedVialExpired(p.trace_code, use.opened_ms, opened_hours)
+    if get_unit(state, use.unit_id).breach_count != use.breach_epoch:
+        raise LotQuarantined(lot.lot_id, use.unit_id)  # the open vial sat in a fridge that breached
+    return lot, dataclasses.replace(use, doses=use.doses + 1)
+
+
+def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
+    """All dose checks, then stock, unit use, subject series and lot counters."""
+    validate_lot_ref(p.lot)
+    validate_dose_time(p, ctx)
+    _, org = sender_account(state, ctx, "record_dose")
+    unit = own_unit(state, ctx, "record_dose", org, p.storage_unit)
+    vaccinator = load(state, key("acct", p.vaccinator), Account)
+    if vaccinator is None or not vaccinator.active or vaccinator.org_id != org.org_id:
+        raise InvalidPayload("vaccinator", "must be an active account of the site")
+    tc = parse_trace_code(p.trace_code)
+    lot = get_lot(state, p.lot.lot_id)
+    check_unit_in_lot(tc, p.trace_code, lot, p.proof, ctx.params.max_proof_depth)
+    if lot.recalled:
+        raise LotRecalled(lot.lot_id)
+    if p.administered_ms >= day_end_ms(lot.expiry_date, ctx.params.utc_offset_minutes):
+        raise LotExpired(lot.lot_id, lot.expiry_date)
+    prod = get_product(state, lot.product_code)
+    if not 1 <= p.dose_number <= len(prod.min_intervals_days):
+        raise InvalidPayload("dose_number", f"series {prod.series} has {len(prod.min_intervals_days)} doses")
+    dose_k = key("subj", p.subject, prod.series, p.dose_number)
+    if state.get(dose_k) is not None:
+        raise DoseAlreadyRecorded(p.subject, prod.series, p.dose_number)
+    if p.dose_number > 1:
+        # earlier doses given before the chain existed are not on chain: only check what is known
+        prev = load(state, key("subj", p.subject, prod.series, p.dose_number - 1), DoseRecord)
+        min_days = prod.min_intervals_days[p.dose_number - 1]
+        if prev is not None and p.administered_ms - prev.administered_ms < min_days * DAY_MS:
+            raise DoseIntervalTooShort(p.subject, p.dose_number, prev.administered_ms, min_days)
+    lot, use = _use_unit(state, ctx, p, tc, lot, unit, prod.doses_per_vial, prod.opened_vial_hours)
+    store(state, key("used", tc.canonical), use)
+    subj_k = key("lotsubj", lot.lot_id, p.subject)
+    new_subject = state.get(subj_k) is None
+    if new_subject:
+        state.set(subj_k, b"")
+    lot = dataclasses.replace(lot, doses=lot.doses + 1, subjects=lot.subjects + int(new_subject))
+    store(state, key("lot", lot.lot_id), lot)
+    store(
+        state,
+        dose_k,
+        DoseRecord(
+            p.subject,
+            prod.series,
+            p.dose_number,
+            prod.product_code,
+            lot.lot_id,
+            tc.canonical,
+            org.org_id,
+            p.vaccinator,
+            p.administered_ms,
+            p.record_hash,
+            ctx.tx_hash,
+            ctx.block_height,
+        ),
+    )
+    add_int(state, key("lotsite", lot.lot_id, org.org_id), 1)
+    add_int(state, key("sitedoses", org.org_id), 1)
+    emit(
+        ctx,
+        "DoseAdministered",
+        biz_step="dispensing",
+        disposition="dispensed",
+        lot_id=lot.lot_id,
+        trace_code=tc.canonical,
+        site=org.org_id,
+        storage_unit=unit.unit_id,
+        dose_number=p.dose_number,
+        series=prod.series,
+        subject=p.subject,
+        administered_ms=p.administered_ms,
+        vial_doses=use.doses,
+    )
+
+
+def apply_report_suspect_unit(state: State, ctx: Context, p: ReportSuspectUnit) -> None:
+    """Store the report and a SUSPECT_UNIT alert; an unparseable code is kept as typed."""
+    check_text("note", p.note, required=False)
+    if p.lot is not None:
+        validate_lot_ref(p.lot)
+    _, org = sender_account(state, ctx, "report_suspect_unit")
+    try:
+        canonical = parse_trace_code(p.trace_code).canonical
+    except InvalidTraceCode:
+        canonical = "raw:" + p.trace_code
+    check_text("trace_code", p.trace_code)
+    lot_id = None if p.lot is None else p.lot.lot_id
+    store(
+        state,
+        key("suspect", canonical, ctx.block_time_ms, ctx.tx_hash),
+        SuspectReport(
+            canonical, lot_id, org.org_id, ctx.sender, p.evidence_hash, p.note, ctx.block_time_ms, ctx.tx_hash
+        ),
+    )
+    raise_alert(
+        state,
+        ctx,
+        new_alert(ctx, AlertKind.SUSPECT_UNIT, org.org_id, lot_id=lot_id, detail=f"{canonical}: {p.note}"),
+        0,
+    )

@@ -1,0 +1,46 @@
+"""Holdings of lots in storage units, with the indexes that keep breach quarantine and queries scan-free."""
+
+from __future__ import annotations
+
+from contracts.errors import InsufficientStock, LotQuarantined
+from contracts.interfaces import State
+from contracts.records import Holding, UnitLots
+from contracts.statekeys import key, load, store
+
+
+def get_holding(state: State, unit_id: str, lot_id: str) -> Holding:
+    """Units of a lot in a storage unit (zero when absent)."""
+    return load(state, key("hold", unit_id, lot_id), Holding) or Holding(0, 0)
+
+
+def put_holding(state: State, unit_id: str, org_id: str, lot_id: str, h: Holding) -> None:
+    """Write a holding and keep the unit->lots and lot->holders indexes in step."""
+    k = key("hold", unit_id, lot_id)
+    lots_k = key("unitlots", unit_id)
+    lots = load(state, lots_k, UnitLots) or UnitLots(())
+    if h.available == 0 and h.quarantined == 0:
+        state.delete(k)
+        state.delete(key("lotholder", lot_id, org_id, unit_id))
+        if lot_id in lots.lot_ids:
+            store(state, lots_k, UnitLots(tuple(x for x in lots.lot_ids if x != lot_id)))
+        return
+    store(state, k, h)
+    state.set(key("lotholder", lot_id, org_id, unit_id), b"")
+    if lot_id not in lots.lot_ids:
+        store(state, lots_k, UnitLots((*lots.lot_ids, lot_id)))
+
+
+def add_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:
+    """Credit available units."""
+    h = get_holding(state, unit_id, lot_id)
+    put_holding(state, unit_id, org_id, lot_id, Holding(h.available + n, h.quarantined))
+
+
+def take_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:
+    """Debit available units; quarantined units never count as available."""
+    h = get_holding(state, unit_id, lot_id)
+    if h.available < n:
+        if h.quarantined > 0:
+            raise LotQuarantined(lot_id, unit_id)
+        raise InsufficientStock(lot_id, unit_id, h.available, n)
+    put_holding(state, unit_id, org_id, lot_id, Holding(h.available - n, h.quarantined))

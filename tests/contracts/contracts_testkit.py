@@ -1,0 +1,123 @@
+"""Test helpers: an in-memory journaled State and a tiny chain that runs payloads like the node does."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.district import Roster, district_roster
+from contracts.errors import ContractError
+from contracts.genesis import seed_genesis
+from contracts.interfaces import Context, Event
+from contracts.params import Params
+from contracts.registry import decode_payload, encode_payload, execute, kind_of
+
+
+def addr(label: str) -> bytes:
+    """Deterministic 20-byte address for a label (tests only; the node derives real keys)."""
+    return hashlib.sha256(b"addr:" + label.encode()).digest()[:20]
+
+
+class MemoryState:
+    """Dict-backed State and ReadState with sorted prefix iteration."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self._sorted: list[bytes] | None = None
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        if key not in self.data:
+            self._sorted = None
+        self.data[key] = value
+
+    def delete(self, key: bytes) -> None:
+        if key in self.data:
+            del self.data[key]
+            self._sorted = None
+
+    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        if self._sorted is None:
+            self._sorted = sorted(self.data)
+        keys = self._sorted
+        i = bisect.bisect_left(keys, prefix)
+        while i < len(keys) and keys[i].startswith(prefix):
+            yield keys[i], self.data[keys[i]]
+            i += 1
+
+
+class Overlay:
+    """Copy-on-write journal over a MemoryState: commit on success, drop on ContractError."""
+
+    def __init__(self, base: MemoryState) -> None:
+        self.base = base
+        self.writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.base.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            raise TypeError("keys and values are bytes")
+        self.writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.writes[key] = None
+
+    def commit(self) -> None:
+        for k, v in self.writes.items():
+            if v is None:
+                self.base.delete(k)
+            else:
+                self.base.set(k, v)
+
+
+@dataclass
+class Chain:
+    """Runs transactions through encode -> decode -> execute with a journal, like the node."""
+
+    params: Params = field(default_factory=Params)
+    state: MemoryState = field(default_factory=MemoryState)
+    height: int = 0
+    time_ms: int = 1_767_225_600_000  # 2026-01-01 00:00 UTC
+    nonce: int = 0
+    failures: list[tuple[str, ContractError]] = field(default_factory=list)
+    wire: bool = True  # round-trip every payload through the codec
+
+    def submit(self, sender: bytes, payload: Any, *, time_ms: int | None = None) -> list[Event]:
+        """Apply one tx in its own block; raises the ContractError (state untouched) on failure."""
+        kind = kind_of(payload)
+        if self.wire:
+            payload = decode_payload(kind.code, encode_payload(payload))
+        self.nonce += 1
+        self.height += 1
+        if time_ms is not None:
+            self.time_ms = max(self.time_ms, time_ms)
+        tx_hash = hashlib.sha256(b"tx:%d" % self.nonce).digest()
+        ctx = Context(sender, tx_hash, self.height, self.time_ms, 1, self.params)
+        overlay = Overlay(self.state)
+        try:
+            execute(overlay, ctx, kind.code, payload)
+        except ContractError as e:
+            self.failures.append((kind.name, e))
+            raise
+        overlay.commit()
+        return ctx.events
+
+
+def district_chain(
+    sites: int = 3, seed: int = 0, params: Params | None = None
+) -> tuple[Chain, Roster, Mapping[str, bytes]]:
+    """A chain seeded with a small district roster (labels -> test addresses)."""
+    roster = district_roster(sites=sites, seed=seed)
+    addresses = {lbl: addr(lbl) for lbl in roster.labels()}
+    chain = Chain(params=params or Params())
+    seed_genesis(chain.state, roster.to_genesis(addresses), chain.params)
+    return chain, roster, addresses
