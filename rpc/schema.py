@@ -97,9 +97,9 @@ def _type_ok(name: str, value: Any) -> bool:
     if name == "boolean":
         return isinstance(value, bool)
     if name == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
+        # strict: 1.0 is not an integer here, so integer literals orjson had to read as floats
+        # (beyond 64 bits) are refused instead of silently losing precision
+        return isinstance(value, int) and not isinstance(value, bool)
     if name == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
     if name == "string":
