@@ -19,7 +19,8 @@ from node.chain.validators import Validator, decode_validators, encode_validator
 from node.core import merkle
 from node.core.blocks import Block, Header, commit_hash, evidence_root, receipts_root, tx_root
 from node.core.errors import InvalidBlock, InvalidTransaction
-from node.core.hashing import ZERO_HASH
+from node.core.hashing import ZERO_HASH, sha256
+from node.core.receipts import canonical_json
 from node.core.receipts import Receipt
 from node.core.transactions import Transaction, check_stateless
 from node.state.overlay import BlockOverlay, PrefixedReader
@@ -60,6 +61,11 @@ class RejectedTransaction:
     reason: str
 
 
+def genesis_document_hash(genesis: Genesis) -> bytes:
+    """SHA-256 of the genesis document in canonical JSON (sorted keys, no spaces)."""
+    return sha256(canonical_json(genesis.raw))
+
+
 def build_genesis_block(genesis: Genesis) -> ExecutedBlock:
     """The height-0 block and the state the genesis file seeds."""
     overlay = BlockOverlay(lambda _key: None)
@@ -72,7 +78,8 @@ def build_genesis_block(genesis: Genesis) -> ExecutedBlock:
         chain_id=genesis.chain_id,
         height=0,
         time_ms=genesis.genesis_time_ms,
-        parent_hash=ZERO_HASH,
+        # The genesis block's parent is the genesis document itself, so every parameter is part of the chain's id.
+        parent_hash=genesis_document_hash(genesis),
         proposer=ZERO_ADDRESS,
         tx_root=merkle.EMPTY_ROOT,
         receipts_root=merkle.EMPTY_ROOT,

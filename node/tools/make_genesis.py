@@ -1,0 +1,70 @@
+"""Write the repository's genesis files from the district roster: genesis/devnet.json and genesis/chancheng.json.
+
+Accounts and loggers of the sample district get keys derived from their labels (``dev_key``): anyone can recreate
+them, which is what a devnet and its load generator need, and exactly why these files are never for production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from contracts.district import Roster, district_roster
+from contracts.genesis import organisations_to_json
+from node.core.keys import PrivateKey, to_checksum_address
+
+CHANCHENG_CHAIN_ID = 86_0604
+DEVNET_CHAIN_ID = 1337
+GENESIS_TIME = "2026-11-01T00:00:00+08:00"
+VALIDATOR_NAMES = ("district-cdc", "drug-regulator", "health-commission", "vaccine-mah")
+
+
+def dev_key(label: str) -> PrivateKey:
+    """The derived development key of a roster label (an account or a logger)."""
+    return PrivateKey.from_seed(f"vaxchain-dev/chancheng/{label}")
+
+
+def dev_validator_key(index: int) -> PrivateKey:
+    """The derived development key of validator ``index``."""
+    return PrivateKey.from_seed(f"vaxchain-dev/validator/{index}")
+
+
+def district_genesis(roster: Roster, chain_id: int, validators: int, chain_name: str) -> dict[str, Any]:
+    """A genesis document for the roster with ``validators`` derived validator keys."""
+    addresses = {label: dev_key(label).address for label in roster.labels()}
+    return {
+        "comment": "Sample district for development and tests. Keys are derived from public labels: NEVER use in production.",
+        "chain_id": chain_id,
+        "chain_name": chain_name,
+        "genesis_time": GENESIS_TIME,
+        "block_interval_ms": 1000,
+        "empty_block_interval_ms": 30_000,
+        "validators": [
+            {"address": to_checksum_address(dev_validator_key(i).address), "name": VALIDATOR_NAMES[i % len(VALIDATOR_NAMES)]}
+            for i in range(validators)
+        ],
+        "organisations": organisations_to_json(roster.to_genesis(addresses)),
+        "parameters": {},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "genesis")
+    parser.add_argument("--sites", type=int, default=47)
+    args = parser.parse_args()
+    roster = district_roster(sites=args.sites)
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "chancheng.json": district_genesis(roster, CHANCHENG_CHAIN_ID, 4, "chancheng"),
+        "devnet.json": district_genesis(roster, DEVNET_CHAIN_ID, 1, "devnet"),
+    }
+    for name, doc in files.items():
+        (args.out / name).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out / name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Chain: genesis, production, validation of every header rule, failure receipts, export/import, genesis errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts.kinds.attest import Attest
+from contracts.registry import BY_NAME, encode_payload
+from node.chain.chain import Chain, GenesisMismatch
+from node.chain.export import export_blocks, import_blocks
+from node.chain.genesis import GenesisError, load_genesis, parse_genesis
+from node.chain.seal import SealRule, make_seal
+from node.core.blocks import Block
+from node.core.errors import DecodeError, InvalidBlock
+from node.core.keys import PrivateKey
+from node.core.transactions import Transaction, sign_transaction
+from node.mempool.pool import Mempool
+from node.producer.solo import ProducerConfig, SoloProducer
+from node.store.chainstore import ChainStore
+from node.store.db import Database, StorageError
+from node.tools.devgenesis import dev_genesis
+
+CHAIN_ID = 31
+VALIDATOR = PrivateKey.from_seed("chain-test/validator")
+ALICE = PrivateKey.from_seed("chain-test/alice")
+STRANGER = PrivateKey.from_seed("chain-test/stranger")
+ATTEST = BY_NAME["attest"].code
+GENESIS = dev_genesis(CHAIN_ID, [VALIDATOR], [ALICE])
+
+
+def attest(key: PrivateKey, nonce: int, label: str = "certificate") -> Transaction:
+    payload = encode_payload(Attest(hashlib.sha256(label.encode()).digest(), label, "application/pdf"))
+    return sign_transaction(key, CHAIN_ID, nonce, ATTEST, payload)
+
+
+class Clock:
+    def __init__(self, start: int) -> None:
+        self.now = start
+
+    def __call__(self) -> int:
+        self.now += 1000
+        return self.now
+
+
+def open_chain(path: Path, genesis: dict[str, object] = GENESIS) -> tuple[Database, Chain]:
+    db = Database(path, sync_writes=False)
+    return db, Chain(ChainStore(db), parse_genesis(genesis), SealRule())
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Chain:
+    db, chain = open_chain(tmp_path / "chain")
+    yield chain
+    db.close()
+
+
+def producer_for(chain: Chain) -> tuple[SoloProducer, Mempool]:
+    pool = Mempool(CHAIN_ID, chain.next_nonce)
+    clock = Clock(chain.head_header.time_ms)
+    return SoloProducer(chain, pool, VALIDATOR, ProducerConfig(block_interval_ms=1000), lambda _e: None, clock), pool
+
+
+def test_genesis_is_written_once_and_checked(tmp_path: Path) -> None:
+    db, chain = open_chain(tmp_path / "c")
+    genesis_hash = chain.head.hash
+    assert chain.head.height == 0
+    assert chain.validator_addresses() == (VALIDATOR.address,)
+    db.close()
+    db, chain = open_chain(tmp_path / "c")
+    assert chain.head.hash == genesis_hash
+    db.close()
+    other = dict(GENESIS, chain_name="another")
+    with pytest.raises(GenesisMismatch):
+        open_chain(tmp_path / "c", other)
+
+
+def test_second_process_cannot_open_the_database(tmp_path: Path) -> None:
+    db, _ = open_chain(tmp_path / "c")
+    with pytest.raises(StorageError, match="already running"):
+        Database(tmp_path / "c")
+    db.close()
+
+
+def test_blocks_carry_success_and_failure_receipts(chain: Chain) -> None:
+    producer, pool = producer_for(chain)
+    pool.add(attest(ALICE, 0))
+    pool.add(attest(STRANGER, 0))  # not an account: the rule fails, but it is included and its nonce used
+    executed = producer.produce_once()
+    assert executed is not None and len(executed.block.transactions) == 2
+    by_sender = {tx.sender: r for tx, r in zip(executed.block.transactions, executed.receipts, strict=True)}
+    assert by_sender[ALICE.address].ok
+    assert by_sender[ALICE.address].events[0].name == "Attested"
+    failed = by_sender[STRANGER.address]
+    assert not failed.ok and failed.error_code == "Unauthorized"
+    assert chain.next_nonce(STRANGER.address) == 1
+    assert len(pool) == 0
+    stored = chain.store.receipts(executed.block.hash)
+    assert stored == list(executed.receipts)
+    location = chain.store.tx_location(executed.block.transactions[1].hash)
+    assert location is not None and location.height == 1 and location.index == 1
+
+
+def test_idle_chain_waits_for_the_heartbeat(chain: Chain) -> None:
+    producer, _ = producer_for(chain)
+    assert not producer.due(chain.head_header.time_ms + 5_000, pending=0)
+    assert producer.due(chain.head_header.time_ms + 30_000, pending=0)
+    assert producer.due(chain.head_header.time_ms + 1_000, pending=1)
+
+
+def _next_block(chain: Chain, txs: list[Transaction]) -> Block:
+    last = chain.store.commit_bytes(chain.head.hash) or b""
+    executed, rejected = chain.build_block(txs, VALIDATOR.address, chain.head_header.time_ms + 1000, last)
+    assert not rejected
+    return executed.block
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, height=h.height + 1)), "does not follow"),
+        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, parent_hash=b"\x01" * 32)), "parent hash"),
+        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, chain_id=99)), "chain id"),
+        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, state_root=b"\x02" * 32)), "state root"),
+        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, receipts_root=b"\x02" * 32)), "receipts root"),
+        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, time_ms=0)), "time"),
+        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, proposer=STRANGER.address)), "proposer"),
+        (lambda b, h: dataclasses.replace(b, transactions=b.transactions[:1]), "transactions root"),
+    ],
+)
+def test_execute_block_rejects_broken_rules_without_writing(chain: Chain, change: object, message: str) -> None:
+    block = _next_block(chain, [attest(ALICE, 0), attest(ALICE, 1, "second")])
+    bad = change(block, block.header)  # type: ignore[operator]
+    head_before = chain.head
+    with pytest.raises(InvalidBlock, match=message):
+        chain.execute_block(bad)
+    assert chain.head == head_before
+    chain.commit(chain.execute_block(block), make_seal(VALIDATOR, block.header))
+    assert chain.head.height == 1
+
+
+def test_block_with_a_wrong_nonce_is_invalid(chain: Chain) -> None:
+    good = _next_block(chain, [attest(ALICE, 0)])
+    replayed = Block(
+        dataclasses.replace(good.header), (attest(ALICE, 5),), good.last_commit, good.evidence
+    )
+    with pytest.raises(InvalidBlock):
+        chain.execute_block(replayed)
+
+
+def test_seal_must_be_the_proposers(chain: Chain) -> None:
+    block = _next_block(chain, [attest(ALICE, 0)])
+    executed = chain.execute_block(block)
+    with pytest.raises(InvalidBlock, match="seal"):
+        chain.commit(executed, make_seal(STRANGER, block.header))
+    with pytest.raises(InvalidBlock, match="malformed seal"):
+        chain.commit(executed, b"\x01\x02")
+    assert chain.head.height == 0
+
+
+def test_export_then_import_reproduces_the_chain(tmp_path: Path, chain: Chain) -> None:
+    producer, pool = producer_for(chain)
+    for n in range(6):
+        pool.add(attest(ALICE, n, f"doc {n}"))
+        producer.produce_once()
+    out = io.BytesIO()
+    assert export_blocks(chain, out) == 6
+    db, fresh = open_chain(tmp_path / "imported")
+    assert import_blocks(fresh, io.BytesIO(out.getvalue())) == 6
+    assert fresh.head == chain.head
+    assert fresh.head_header.state_root == chain.head_header.state_root
+    assert import_blocks(fresh, io.BytesIO(out.getvalue())) == 0  # already held: skipped
+    tampered = bytearray(out.getvalue())
+    tampered[-40] ^= 0xFF
+    db.close()
+    db, fresh2 = open_chain(tmp_path / "tampered")
+    with pytest.raises((InvalidBlock, DecodeError)):
+        import_blocks(fresh2, io.BytesIO(bytes(tampered)))
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (lambda g: g.pop("chain_id"), "chain_id"),
+        (lambda g: g.update(chain_id="7"), "chain_id"),
+        (lambda g: g.update(validators=[]), "validators"),
+        (lambda g: g["validators"][0].update(address="0x123"), "validators[0].address"),
+        (lambda g: g.update(genesis_time="yesterday"), "genesis_time"),
+        (lambda g: g.update(block_interval_ms=1), "block_interval_ms"),
+        (lambda g: g["organisations"][0].update(org_type="pharmacy"), "organisations[0].org_type"),
+        (lambda g: g["organisations"][2].update(accounts=["0xzz"]), "organisations[2].accounts[0]"),
+        (lambda g: g.update(surprise=1), "surprise"),
+    ],
+)
+def test_genesis_errors_name_the_field(tmp_path: Path, edit: object, path: str) -> None:
+    doc = json.loads(json.dumps(GENESIS))
+    edit(doc)  # type: ignore[operator]
+    file = tmp_path / "genesis.json"
+    file.write_text(json.dumps(doc))
+    with pytest.raises(GenesisError) as info:
+        load_genesis(file)
+    assert info.value.path == path
+
+
+def test_genesis_invalid_json_names_line(tmp_path: Path) -> None:
+    file = tmp_path / "g.json"
+    file.write_text('{\n  "chain_id": 1,\n  oops\n}')
+    with pytest.raises(GenesisError, match=r":3:"):
+        load_genesis(file)
+
+
+def test_repository_genesis_files_are_valid() -> None:
+    root = Path(__file__).resolve().parents[2] / "genesis"
+    for name in ("devnet.json", "chancheng.json"):
+        genesis = load_genesis(root / name)
+        assert genesis.validators
+    district = load_genesis(root / "chancheng.json")
+    sites = [o for o in district.organisations if o.org_type.name == "SITE"]
+    assert len(sites) == 47
