@@ -33,6 +33,11 @@ def parse_peer_addr(addr: str) -> tuple[int, str]:
     return int(m.group(1)), m.group(2)
 
 
+def is_peer_id(text: str) -> bool:
+    """Cheap shape check of a base58 peer id (the library accepts any base58 string)."""
+    return _PEER_ID_RE.match(text) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class NetConfig:
     """How a Network listens, whom it keeps connected, and its limits.
@@ -63,7 +68,7 @@ class NetConfig:
         for p in self.peers:
             parse_peer_addr(p)
         for pid in self.allowlist:
-            if not _PEER_ID_RE.match(pid):
+            if not is_peer_id(pid):
                 raise ConfigError("allowlist", f"{pid!r} is not a base58 peer id")
         positive = {
             "heartbeat_s": self.heartbeat_s,

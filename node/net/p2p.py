@@ -35,7 +35,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from node.net.config import NetConfig, parse_listen_addr, parse_peer_addr
+from node.net.config import NetConfig, is_peer_id, parse_listen_addr, parse_peer_addr
 from node.net.errors import (
     ConfigError,
     FramingError,
@@ -63,6 +63,7 @@ PING_PROTOCOL = "/vaxchain/ping/1"
 _MESH_D, _MESH_D_LOW, _MESH_D_HIGH = 6, 4, 12
 _BACKPRESSURE_POLL_S = 0.002
 _CLOSE_GRACE_S = 1.0
+_SHUTDOWN_S = 3.0
 
 
 def _key_pair(seed: bytes) -> Any:
@@ -77,6 +78,8 @@ def peer_id_from_seed(seed: bytes) -> str:
 
 
 def _parse_peer_id(peer_id: str) -> Any:
+    if not is_peer_id(peer_id):
+        raise RequestFailed(peer_id, "invalid peer id")
     try:
         return ID.from_base58(peer_id)
     except Exception as exc:  # base58 raises ValueError, but be strict about "never leaks"
@@ -248,26 +251,46 @@ class Network:
                 background_trio_service(self._pubsub),
                 background_trio_service(self._router),
             ):
+                # The library auto-connector dials every peerstore entry (strangers included) to
+                # reach 150 connections and logs at INFO every 10 s; we dial static peers only.
+                await self._host.get_network().auto_connector.stop()
                 # NOTES: a Pubsub constructed but not started makes every connect() hang.
                 await self._pubsub.wait_until_ready()
                 self.listen_addrs = [str(a) for a in self._host.get_addrs()]
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
-                    self._state = "running"
-                    for topic in list(self._topics):
-                        await nursery.start(self._pump, topic)
-                    for pid, info in self._static.items():
-                        # Never trim a static peer's connection in favour of another one.
-                        self._host.get_network().protect(info.peer_id, "vaxchain-static")
-                        nursery.start_soon(self._keep_connected, pid, info)
-                    nursery.start_soon(self._liveness_loop)
-                    task_status.started(self.listen_addrs[0])
-                    await trio.sleep_forever()
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        self._state = "running"
+                        for topic in list(self._topics):
+                            await nursery.start(self._pump, topic)
+                        for pid, info in self._static.items():
+                            # Never trim a static peer's connection in favour of another one.
+                            self._host.get_network().protect(info.peer_id, "vaxchain-static")
+                            nursery.start_soon(self._keep_connected, pid, info)
+                        nursery.start_soon(self._liveness_loop)
+                        task_status.started(self.listen_addrs[0])
+                        await trio.sleep_forever()
+                finally:
+                    self._state = "stopping"
+                    await self._close_host()
         finally:
             self._state = "stopped"
             self._nursery = None
             for t in self._topics.values():
                 t.send.close()  # consumers see EndOfChannel
+
+    async def _close_host(self) -> None:
+        """Close connections and listeners explicitly, shielded and bounded.
+
+        py-libp2p's own cleanup runs in ``finally`` blocks under cancellation, where its awaits
+        fail at once: the TCP listener (a trio system task) then stays bound and keeps accepting
+        connections after the node is gone, so a restart on the same port is impossible.
+        """
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + _SHUTDOWN_S):
+            try:
+                await self._host.close()
+            except Exception:
+                log.warning("error while closing the libp2p host", exc_info=True)
 
     def _require_running(self, operation: str) -> trio.Nursery:
         if self._state != "running" or self._nursery is None:
@@ -372,6 +395,10 @@ class Network:
     def connected_peers(self) -> list[str]:
         """Peer ids with an open connection."""
         return [p.to_base58() for p, conns in self._host.get_network().get_connections_map().items() if conns]
+
+    def mesh_peers(self, topic: str) -> list[str]:
+        """Peers we exchange full messages with on ``topic`` (the GossipSub mesh)."""
+        return sorted(p.to_base58() for p in self._router.mesh.get(topic, ()))
 
     def peer_info(self) -> list[dict[str, Any]]:
         """Connected and static peers, for RPC ``admin_peers``.

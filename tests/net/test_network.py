@@ -1,0 +1,335 @@
+"""Real libp2p Networks on 127.0.0.1 in one process: gossip, relay, validators, req/resp, restart."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import trio
+from net_helpers import config, free_port, launch, seed, wait_until
+
+from node.net import (
+    MessageTooLarge,
+    NetConfig,
+    Network,
+    NotRunning,
+    PublishRejected,
+    RequestFailed,
+)
+
+TOPIC = "/vaxchain/test/1"
+
+
+async def recv(ch: trio.MemoryReceiveChannel[tuple[str, bytes]], timeout: float = 5.0) -> tuple[str, bytes]:
+    with trio.fail_after(timeout):
+        return await ch.receive()
+
+
+async def nothing_arrives(ch: trio.MemoryReceiveChannel[tuple[str, bytes]], wait: float = 1.0) -> None:
+    with trio.move_on_after(wait):
+        got = await ch.receive()
+        raise AssertionError(f"unexpected message {got!r}")
+
+
+async def mesh_ready(net: Network, *peers: Network, topic: str = TOPIC) -> None:
+    await wait_until(
+        lambda: all(p.peer_id in net.mesh_peers(topic) for p in peers), what=f"mesh of {net.peer_id[-6:]}"
+    )
+
+
+async def test_two_nodes_gossip_both_ways_without_echo(nursery: trio.Nursery) -> None:
+    a = Network(config(), seed(1))
+    inbox_a = a.subscribe(TOPIC)  # before run()
+    ra = await launch(nursery, a)
+    assert ra.addr == f"{a.listen_addrs[0]}" and ra.addr.endswith("/p2p/" + a.peer_id)
+
+    b = Network(config(peers=(ra.addr,)), seed(2))
+    await launch(nursery, b)
+    inbox_b = b.subscribe(TOPIC)  # after run()
+    await wait_until(lambda: a.peer_id in b.connected_peers(), what="connect")
+    assert b.peer_id in a.connected_peers()
+    await mesh_ready(a, b)
+    await mesh_ready(b, a)
+
+    await b.publish(TOPIC, b"from b")
+    assert await recv(inbox_a) == (b.peer_id, b"from b")
+    await a.publish(TOPIC, b"from a")
+    assert await recv(inbox_b) == (a.peer_id, b"from a")
+    await nothing_arrives(inbox_a, 0.5)  # own message not echoed back to b either way
+    await nothing_arrives(inbox_b, 0.1)
+
+    info = {p["id"]: p for p in b.peer_info()}
+    assert info[a.peer_id]["connected"] and info[a.peer_id]["static"]
+    assert info[a.peer_id]["direction"] == "outbound"
+    assert {p["direction"] for p in a.peer_info()} == {"inbound"}
+
+
+async def test_line_topology_relays_through_middle(nursery: trio.Nursery) -> None:
+    """A - B - C: A and C are not connected; gossip crosses B in both directions."""
+    b = Network(config(), seed(11))
+    inbox_b = b.subscribe(TOPIC)
+    rb = await launch(nursery, b)
+    a = Network(config(peers=(rb.addr,)), seed(12))
+    c = Network(config(peers=(rb.addr,)), seed(13))
+    inbox_a, inbox_c = a.subscribe(TOPIC), c.subscribe(TOPIC)
+    await launch(nursery, a)
+    await launch(nursery, c)
+    await mesh_ready(b, a, c)
+    await mesh_ready(a, b)
+    await mesh_ready(c, b)
+    assert c.peer_id not in a.connected_peers()
+
+    await a.publish(TOPIC, b"hello from a")
+    assert await recv(inbox_b) == (a.peer_id, b"hello from a")
+    assert await recv(inbox_c) == (a.peer_id, b"hello from a")  # originator, not the relay
+    await c.publish(TOPIC, b"hello from c")
+    assert await recv(inbox_a) == (c.peer_id, b"hello from c")
+    await nothing_arrives(inbox_c, 0.3)
+
+
+async def test_validator_rejection_stops_relay(nursery: trio.Nursery) -> None:
+    calls: list[tuple[str, bytes]] = []
+
+    def b_validator(origin: str, data: bytes) -> bool:
+        calls.append((origin, data))
+        if data == b"explode":
+            raise RuntimeError("validator bug")  # must be contained (NOTES: would crash Pubsub)
+        return not data.startswith(b"bad")
+
+    b = Network(config(), seed(21))
+    inbox_b = b.subscribe(TOPIC, validator=b_validator)
+    rb = await launch(nursery, b)
+    a = Network(config(peers=(rb.addr,)), seed(22))
+    c = Network(config(peers=(rb.addr,)), seed(23))
+    inbox_c = c.subscribe(TOPIC)
+    a.subscribe(TOPIC)
+    await launch(nursery, a)
+    await launch(nursery, c)
+    await mesh_ready(b, a, c)
+    await mesh_ready(a, b)
+
+    await a.publish(TOPIC, b"bad block")
+    await a.publish(TOPIC, b"explode")
+    await a.publish(TOPIC, b"good block")
+    # Order is not guaranteed by gossipsub, but the rejected ones never arrive anywhere past B.
+    assert await recv(inbox_b) == (a.peer_id, b"good block")
+    assert await recv(inbox_c) == (a.peer_id, b"good block")
+    await nothing_arrives(inbox_b, 0.5)
+    await nothing_arrives(inbox_c, 0.1)
+    assert (a.peer_id, b"bad block") in calls and (a.peer_id, b"explode") in calls
+
+    # B survived its validator raising, and its own publishes go through its validator first.
+    with pytest.raises(PublishRejected):
+        await b.publish(TOPIC, b"bad idea")
+    await b.publish(TOPIC, b"fine")
+    assert await recv(inbox_c) == (b.peer_id, b"fine")
+
+
+async def test_publish_limits_and_state(nursery: trio.Nursery) -> None:
+    a = Network(NetConfig(max_message_bytes=1000), seed(31))
+    with pytest.raises(NotRunning):
+        await a.publish(TOPIC, b"x")
+    await launch(nursery, a)
+    with pytest.raises(MessageTooLarge) as info:
+        await a.publish(TOPIC, b"x" * 1001)
+    assert (info.value.size, info.value.limit) == (1001, 1000)
+    await a.publish(TOPIC, b"x" * 1000)  # no peers, no subscription: fine
+    with pytest.raises(RequestFailed, match="not connected"):
+        await a.request(Network(NetConfig(), seed(32)).peer_id, "/x/1", b"")
+
+
+async def test_oversized_gossip_from_peer_is_dropped(nursery: trio.Nursery) -> None:
+    """A receiver with a smaller limit drops what a peer with a bigger limit publishes."""
+    small = Network(config(max_message_bytes=100), seed(35))
+    inbox = small.subscribe(TOPIC)
+    rs = await launch(nursery, small)
+    big = Network(config(peers=(rs.addr,), max_message_bytes=10_000), seed(36))
+    big.subscribe(TOPIC)
+    await launch(nursery, big)
+    await mesh_ready(big, small)
+    await big.publish(TOPIC, b"y" * 5000)
+    await big.publish(TOPIC, b"small enough")
+    assert await recv(inbox) == (big.peer_id, b"small enough")
+    await nothing_arrives(inbox, 0.3)
+
+
+async def test_request_response(nursery: trio.Nursery) -> None:
+    big = os.urandom(5 * 1024 * 1024)
+    server = Network(config(), seed(41))
+
+    async def echo(peer: str, data: bytes) -> bytes:
+        return peer.encode() + b":" + data
+
+    async def blocks(peer: str, data: bytes) -> bytes:
+        return big
+
+    async def broken(peer: str, data: bytes) -> bytes:
+        raise ValueError("no such block")
+
+    async def slow(peer: str, data: bytes) -> bytes:
+        await trio.sleep(5)
+        return b"late"
+
+    server.set_request_handler("/vaxchain/echo/1", echo)
+    server.set_request_handler("/vaxchain/sync/1", blocks)
+    server.set_request_handler("/vaxchain/broken/1", broken)
+    rs = await launch(nursery, server)
+    server.set_request_handler("/vaxchain/slow/1", slow)  # after run() works too
+
+    client = Network(config(peers=(rs.addr,)), seed(42))
+    await launch(nursery, client)
+    await wait_until(lambda: server.peer_id in client.connected_peers())
+
+    assert await client.request(server.peer_id, "/vaxchain/echo/1", b"hi") == client.peer_id.encode() + b":hi"
+    got = await client.request(server.peer_id, "/vaxchain/sync/1", b"")
+    assert got == big
+
+    with pytest.raises(RequestFailed) as info:
+        await client.request(server.peer_id, "/vaxchain/broken/1", b"")
+    assert info.value.peer_id == server.peer_id
+    assert "ValueError" in info.value.reason and "no such block" in info.value.reason
+    assert server.counters["requests_handler_errors"] == 1
+
+    with pytest.raises(RequestFailed, match="timeout"):
+        await client.request(server.peer_id, "/vaxchain/slow/1", b"", timeout_s=0.3)
+    with pytest.raises(RequestFailed):
+        await client.request(server.peer_id, "/vaxchain/unknown/1", b"")
+    with pytest.raises(RequestFailed, match="invalid peer id"):
+        await client.request("nonsense", "/vaxchain/echo/1", b"")
+
+    # The server is still fine after all that, in both directions.
+    assert (
+        await client.request(server.peer_id, "/vaxchain/echo/1", b"again")
+        == client.peer_id.encode() + b":again"
+    )
+    client.set_request_handler("/vaxchain/echo/1", echo)
+    assert (
+        await server.request(client.peer_id, "/vaxchain/echo/1", b"back")
+        == server.peer_id.encode() + b":back"
+    )
+
+
+async def test_request_and_response_size_limits(nursery: trio.Nursery) -> None:
+    server = Network(config(max_request_bytes=1000, max_response_bytes=2000), seed(45))
+
+    async def sized(peer: str, data: bytes) -> bytes:
+        return b"z" * int(data)
+
+    server.set_request_handler("/vaxchain/sized/1", sized)
+    rs = await launch(nursery, server)
+    client = Network(config(peers=(rs.addr,), max_response_bytes=1500), seed(46))
+    await launch(nursery, client)
+    await wait_until(lambda: server.peer_id in client.connected_peers())
+
+    assert await client.request(server.peer_id, "/vaxchain/sized/1", b"1500") == b"z" * 1500
+    with pytest.raises(RequestFailed, match="response too large"):  # client's own limit
+        await client.request(server.peer_id, "/vaxchain/sized/1", b"1501")
+    with pytest.raises(RequestFailed, match="remote: response too large"):  # server's limit
+        await client.request(server.peer_id, "/vaxchain/sized/1", b"2001")
+    with pytest.raises(RequestFailed, match="remote: request too large"):
+        await client.request(server.peer_id, "/vaxchain/sized/1", b"1" + b"0" * 1000)
+    with pytest.raises(MessageTooLarge):
+        await server.request(client.peer_id, "/vaxchain/sized/1", b"0" * 1001)
+    assert await client.request(server.peer_id, "/vaxchain/sized/1", b"3") == b"zzz"
+
+
+async def test_peer_restart_is_redialed(nursery: trio.Nursery) -> None:
+    """Restart B (same key, same port): A and C redial it by themselves; gossip flows again."""
+    port_b = free_port()
+    b_addr = f"/ip4/127.0.0.1/tcp/{port_b}/p2p/" + Network(NetConfig(), seed(52)).peer_id
+    a = Network(config(peers=(b_addr,)), seed(51))
+    c = Network(config(peers=(b_addr,)), seed(53))
+    inbox_a, inbox_c = a.subscribe(TOPIC), c.subscribe(TOPIC)
+    await launch(nursery, a)
+    await launch(nursery, c)  # B is not up yet: A and C are in their backoff loops
+
+    b1 = Network(config(listen=f"/ip4/127.0.0.1/tcp/{port_b}"), seed(52))
+    b1.subscribe(TOPIC)
+    rb1 = await launch(nursery, b1)
+    await mesh_ready(b1, a, c)
+    await b1.publish(TOPIC, b"before restart")
+    assert (await recv(inbox_a))[1] == b"before restart"
+    assert (await recv(inbox_c))[1] == b"before restart"
+
+    await rb1.stop()
+    await wait_until(lambda: not a.connected_peers() and not c.connected_peers(), what="disconnect")
+
+    # The new B has no static peers: reconnection must come from A's and C's redial loops.
+    b2 = Network(config(listen=f"/ip4/127.0.0.1/tcp/{port_b}"), seed(52))
+    b2.subscribe(TOPIC)
+    start = trio.current_time()
+    await launch(nursery, b2)
+    await wait_until(lambda: len(b2.connected_peers()) == 2, timeout=5, what="redial after restart")
+    elapsed = trio.current_time() - start
+    assert elapsed < 5
+    await mesh_ready(b2, a, c)
+    await b2.publish(TOPIC, b"after restart")
+    assert await recv(inbox_a) == (b2.peer_id, b"after restart")
+    assert await recv(inbox_c) == (b2.peer_id, b"after restart")
+
+
+async def test_second_node_on_same_port_is_refused(nursery: trio.Nursery) -> None:
+    """py-libp2p listens with SO_REUSEPORT; without our check both nodes would share the port."""
+    port = free_port()
+    await launch(nursery, Network(NetConfig(listen=f"/ip4/127.0.0.1/tcp/{port}"), seed(55)))
+    twin = Network(NetConfig(listen=f"/ip4/127.0.0.1/tcp/{port}"), seed(56))
+    with pytest.raises(Exception, match="in use"):
+        await twin.run()
+
+
+async def test_allowlist_rejects_stranger(nursery: trio.Nursery) -> None:
+    friend_seed, stranger_seed = seed(62), seed(63)
+    friend_id = Network(NetConfig(), friend_seed).peer_id
+    a = Network(config(allowlist=(friend_id,)), seed(61))
+    inbox_a = a.subscribe(TOPIC)
+
+    async def echo(peer: str, data: bytes) -> bytes:
+        return data
+
+    a.set_request_handler("/vaxchain/echo/1", echo)
+    ra = await launch(nursery, a)
+
+    friend = Network(config(peers=(ra.addr,)), friend_seed)
+    friend.subscribe(TOPIC)
+    stranger = Network(config(peers=(ra.addr,), reconnect_min_s=0.2, reconnect_max_s=0.2), stranger_seed)
+    stranger.subscribe(TOPIC)
+    await launch(nursery, friend)
+    await launch(nursery, stranger)
+
+    await mesh_ready(a, friend)
+    await wait_until(lambda: a.counters["peers_rejected"] >= 1, what="stranger rejected")
+    await friend.publish(TOPIC, b"from friend")
+    assert await recv(inbox_a) == (friend.peer_id, b"from friend")
+    for i in range(5):  # the stranger keeps trying; nothing of it gets through
+        with trio.move_on_after(0.3):
+            await wait_until(lambda: a.peer_id in stranger.connected_peers(), timeout=0.3)
+            with pytest.raises(RequestFailed):
+                await stranger.request(a.peer_id, "/vaxchain/echo/1", b"let me in")
+            with trio.move_on_after(0.2):
+                await stranger.publish(TOPIC, b"stranger %d" % i)
+    await nothing_arrives(inbox_a, 0.5)
+    assert stranger.peer_id not in a.mesh_peers(TOPIC)
+
+
+async def test_liveness_pings_measure_rtt(nursery: trio.Nursery) -> None:
+    a = Network(config(ping_interval_s=0.2), seed(71))
+    ra = await launch(nursery, a)
+    b = Network(config(peers=(ra.addr,), ping_interval_s=0.2), seed(72))
+    await launch(nursery, b)
+
+    def rtt_known() -> bool:
+        return any(p["rtt_ms"] is not None for p in b.peer_info())
+
+    await wait_until(rtt_known, what="ping rtt")
+    assert b.counters["pings_failed"] == 0
+
+
+async def test_subscription_channel_closes_when_network_stops(nursery: trio.Nursery) -> None:
+    a = Network(config(), seed(81))
+    inbox = a.subscribe(TOPIC)
+    ra = await launch(nursery, a)
+    await ra.stop()
+    with trio.fail_after(2), pytest.raises(trio.EndOfChannel):
+        await inbox.receive()
+    with pytest.raises(Exception, match="only once"):
+        await a.run()
