@@ -43,6 +43,8 @@ from consensus.types import (
 MAX_FUTURE_ROUNDS_PER_VALIDATOR = 4
 # Messages kept per validator for the next height while we finish the current one.
 MAX_BUFFERED_PER_VALIDATOR = 64
+# Conflicting votes kept per validator, round and type (only an equivocator has more than one).
+MAX_VOTES_PER_SLOT = 3
 
 _NO_SIGNATURE = bytes(65)
 
@@ -167,7 +169,8 @@ class Consensus:
         self.valid_round = -1
         self.valid_block_id: bytes | None = None
         self._proposals: dict[int, Proposal] = {}
-        self._votes: dict[tuple[int, VoteType], dict[bytes, Vote]] = {}
+        # Votes by (round, type) and validator: the first, then any conflicting ones (an equivocator).
+        self._votes: dict[tuple[int, VoteType], dict[bytes, list[Vote]]] = {}
         self._rounds_of: dict[bytes, set[int]] = {}  # rounds in which each validator has a stored message
         self._valid_blocks: set[bytes] = set()  # ids of blocks the node delivered (so has and validated)
         self._evidence_seen: set[tuple[bytes, int, VoteType]] = set()
@@ -201,7 +204,8 @@ class Consensus:
             return ()
         out: list[Vote] = []
         for t in VoteType:
-            out.extend(self._votes.get((round, t), {}).values())
+            for slot in self._votes.get((round, t), {}).values():
+                out.extend(slot)
         return tuple(out)
 
     def gossip_messages(self) -> list[ConsensusMessage]:
@@ -213,7 +217,8 @@ class Consensus:
             if proposal.pol_round >= 0:
                 msgs.extend(
                     v
-                    for v in self._votes.get((proposal.pol_round, VoteType.PREVOTE), {}).values()
+                    for slot in self._votes.get((proposal.pol_round, VoteType.PREVOTE), {}).values()
+                    for v in slot
                     if v.block_id == proposal.block_id
                 )
         msgs.extend(self.votes_for(self.height, self.round))
@@ -248,8 +253,20 @@ class Consensus:
             if rec.locked_round >= 0 and rec.locked_block_id is not None:
                 self.locked_round = self.valid_round = rec.locked_round
                 self.locked_block_id = self.valid_block_id = rec.locked_block_id
+                # The node kept the locked block (contract), so it stays proposable and decidable.
+                self._valid_blocks.add(rec.locked_block_id)
         out: list[Output] = []
         self._start_round(first_round, now_ms, out)
+        if rec is not None and rec.height == height:
+            # Take back what we signed in this round before the crash: it counts, and gossip re-sends it.
+            for msg in rec.signed:
+                if isinstance(msg, Proposal):
+                    self._store_proposal(msg)
+                else:
+                    self._store_vote(msg)
+            # And the POL of our lock, so we can show others why we hold it (they need it to follow L28).
+            for vote in rec.pol:
+                self._store_vote(vote)
         for msgs in buffered.values():
             for msg in msgs:
                 self._receive(msg, out)
@@ -287,12 +304,12 @@ class Consensus:
             return out
         if self.valid_block_id is not None and block_id != self.valid_block_id:
             raise MisuseError("must re-propose the valid block given in RequestProposal")
+        if not self._may_sign(Step.PROPOSE):
+            return out
         pol_round = self.valid_round if self.valid_block_id is not None else -1  # L15-L19
         unsigned = Proposal(
             height, round, block_id, pol_round, self._timestamp(now_ms), self._own(), _NO_SIGNATURE
         )
-        if not self._may_sign(Step.PROPOSE):
-            return out
         proposal = dataclasses.replace(unsigned, signature=self._sign(unsigned.sign_bytes(self.chain_id)))
         self._emit_signed(proposal, Step.PROPOSE, out)
         self._store_proposal(proposal)
@@ -365,15 +382,23 @@ class Consensus:
             return True
         if msg.validator not in vs:
             return False
-        existing = self._votes.get((msg.round, msg.type), {}).get(msg.validator)
-        if existing == msg:
-            return False  # plain duplicate: skip the signature check
+        slot = self._votes.get((msg.round, msg.type), {}).get(msg.validator, [])
+        if any(v.block_id == msg.block_id for v in slot):
+            return False  # this validator's choice is known already: skip the signature check
         if not self._signature_ok(msg):
             return False
-        if existing is not None:
-            if existing.block_id != msg.block_id:
-                self._report(DuplicateVoteEvidence.of(existing, msg), out)
-            return False
+        if slot:
+            self._report(DuplicateVoteEvidence.of(slot[0], msg), out)
+            # The paper counts messages per value, so an equivocator's vote counts for each value it signed
+            # (safe: quorums for two values would need f+1 equivocators). Without this, peers that saw
+            # different halves of an equivocation could never agree on a POL that includes it. Keep only
+            # votes that can matter (nil or a block we have), a few per validator.
+            if len(slot) >= MAX_VOTES_PER_SLOT or (
+                msg.block_id is not None and msg.block_id not in self._valid_blocks
+            ):
+                return False
+            slot.append(msg)
+            return True
         if not self._make_room(msg.validator, msg.round):
             return False
         self._store_vote(msg)
@@ -423,14 +448,17 @@ class Consensus:
         self._valid_blocks.add(proposal.block_id)
 
     def _store_vote(self, vote: Vote) -> None:
-        self._votes.setdefault((vote.round, vote.type), {})[vote.validator] = vote
+        slot = self._votes.setdefault((vote.round, vote.type), {}).setdefault(vote.validator, [])
+        if all(v.block_id != vote.block_id for v in slot):
+            slot.append(vote)
         self._rounds_of.setdefault(vote.validator, set()).add(vote.round)
 
     # ----------------------------------------------------------------------------------------------
     # The upon-rules.
 
     def _count(self, round: int, type: VoteType, block_id: bytes | None) -> int:
-        return sum(1 for v in self._votes.get((round, type), {}).values() if v.block_id == block_id)
+        slots = self._votes.get((round, type), {}).values()
+        return sum(1 for slot in slots if any(v.block_id == block_id for v in slot))
 
     def _total(self, round: int, type: VoteType) -> int:
         return len(self._votes.get((round, type), {}))
@@ -453,13 +481,15 @@ class Consensus:
         for (rnd, t), votes in self._votes.items():
             if t != VoteType.PRECOMMIT or len(votes) < q:
                 continue
-            for block_id in {v.block_id for v in votes.values()}:
+            for block_id in {v.block_id for slot in votes.values() for v in slot}:
                 if (
                     block_id is not None
                     and block_id in self._valid_blocks
                     and self._count(rnd, t, block_id) >= q
                 ):
-                    cert = make_certificate(self.height, rnd, block_id, list(votes.values()))
+                    cert = make_certificate(
+                        self.height, rnd, block_id, [v for slot in votes.values() for v in slot]
+                    )
                     self._decide(cert, out)
                     return True
         # L55: f+1 validators already in a higher round: at least one honest one is there, follow it.
@@ -518,7 +548,7 @@ class Consensus:
         """StartRound (L11-L21): the proposer asks the node for a value; everyone arms timeoutPropose."""
         self.round = round
         self.step = Step.PROPOSE
-        if self._is_proposer():
+        if self._is_proposer() and self._may_sign(Step.PROPOSE):
             out.append(RequestProposal(self.height, round, self.valid_block_id))
         # The proposer arms it too, so a node that never answers RequestProposal cannot stall the round.
         self._schedule(Step.PROPOSE, out)
@@ -572,7 +602,20 @@ class Consensus:
         self._store_vote(vote)
 
     def _emit_signed(self, msg: Proposal | Vote, step: Step, out: list[Output]) -> None:
-        record = SignRecord(self.height, self.round, step, self.locked_round, self.locked_block_id)
+        prev = self._last_signed
+        same_round = prev is not None and (prev.height, prev.round) == (self.height, self.round)
+        signed = (*prev.signed, msg) if prev is not None and same_round else (msg,)
+        pol: tuple[Vote, ...] = ()
+        if self.locked_round >= 0:
+            pol = tuple(
+                v
+                for slot in self._votes.get((self.locked_round, VoteType.PREVOTE), {}).values()
+                for v in slot
+                if v.block_id == self.locked_block_id
+            )
+        record = SignRecord(
+            self.height, self.round, step, self.locked_round, self.locked_block_id, signed, pol
+        )
         self._last_signed = record
         out.append(PersistSignRecord(record))
         out.append(Broadcast(msg))

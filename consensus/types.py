@@ -227,10 +227,13 @@ class DuplicateVoteEvidence:
 
 @dataclass(frozen=True, slots=True)
 class SignRecord:
-    """The last (height, round, step) this validator signed, plus its lock: persisted before sending.
+    """The last (height, round, step) this validator signed, its lock, and what it signed in that round.
 
-    The lock travels with the record because a validator that forgot its lock after a crash could prevote
-    against it in a later round, which is as dangerous as equivocating.
+    Persisted before sending. The lock travels with the record because a validator that forgot its lock
+    after a crash could prevote against it later, as dangerous as equivocating. The round's signed
+    messages travel with it so a restarted validator can re-send (never re-sign) them: otherwise a vote
+    lost in the crash could leave a round one vote short of a quorum forever. `pol` holds the prevotes
+    that justified the lock, which others need (L28) before they can follow a re-proposal of it.
     """
 
     height: int
@@ -238,6 +241,8 @@ class SignRecord:
     step: Step
     locked_round: int = -1
     locked_block_id: bytes | None = None
+    signed: tuple[Proposal | Vote, ...] = ()
+    pol: tuple[Vote, ...] = ()
 
     def position(self) -> tuple[int, int, int]:
         """(height, round, step): a validator signs only at positions strictly after the recorded one."""

@@ -82,7 +82,7 @@ def _samples() -> list[bytes]:
     return out
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(st.sampled_from(_samples()), st.data())
 def test_fuzz_mutated_encodings(data: bytes, draw: st.DataObject) -> None:
     buf = bytearray(data)

@@ -90,11 +90,12 @@ def test_own_proposal_persists_before_each_broadcast() -> None:
     out = m.on_proposal_value(H, 0, V, 1_050)
     kinds = [type(o) for o in out]
     assert kinds == [PersistSignRecord, Broadcast, PersistSignRecord, Broadcast]
-    assert out[0] == PersistSignRecord(SignRecord(H, 0, Step.PROPOSE))
     prop = sent(out)[0]
+    assert out[0] == PersistSignRecord(SignRecord(H, 0, Step.PROPOSE, signed=(prop,)))
     assert isinstance(prop, Proposal) and prop.block_id == V and prop.pol_round == -1
     assert recover(prop.sign_bytes(CHAIN_ID), prop.signature) == m.own_address
-    assert out[2] == PersistSignRecord(SignRecord(H, 0, Step.PREVOTE))
+    assert isinstance(out[2], PersistSignRecord) and out[2].record.position() == (H, 0, Step.PREVOTE)
+    assert out[2].record.signed == (prop, sent(out)[1])  # everything signed this round, for a restart
     assert sent(out)[1] == vote(m.own_address or b"", PREVOTE, H, 0, V, 1_050)  # L22 on our own proposal
     # Stale or repeated answers are ignored.
     assert m.on_proposal_value(H, 0, V, 1_060) == []
@@ -145,7 +146,9 @@ def test_l34_l36_lock_and_precommit() -> None:
     out = m.on_message(vote(o[1], PREVOTE, H, 0, V), 1_000)  # with ours: 3 = quorum
     assert of(out, ScheduleTimeout) == [ScheduleTimeout(Timeout(H, 0, Step.PREVOTE), 100)]  # L34
     assert [x for x in sent(out)] == [vote(m.own_address or b"", PRECOMMIT, H, 0, V)]  # L36
-    assert of(out, PersistSignRecord) == [PersistSignRecord(SignRecord(H, 0, Step.PRECOMMIT, 0, V))]
+    (rec,) = [o.record for o in of(out, PersistSignRecord)]
+    assert (rec.position(), rec.locked_round, rec.locked_block_id) == ((H, 0, Step.PRECOMMIT), 0, V)
+    assert sorted(v.validator for v in rec.pol) == sorted([m.own_address or b"", *o[:2]])  # lock's POL
     assert (m.locked_round, m.locked_block_id, m.valid_round, m.valid_block_id) == (0, V, 0, V)
     assert m.step == Step.PRECOMMIT
 
@@ -303,10 +306,12 @@ def test_never_sign_twice_across_restart() -> None:
     prop = proposal(VS.proposer(H, 0), H, 0, V)
     out = m.on_message(prop, 1_000)
     (rec,) = [o.record for o in of(out, PersistSignRecord)]
-    assert rec == SignRecord(H, 0, Step.PREVOTE)
+    assert rec.position() == (H, 0, Step.PREVOTE) and rec.signed == tuple(sent(out))
     # Crash: in-memory state lost; restarted from the persisted record.
     restarted, out = machine(idx, rec)
     assert restarted.round == 0
+    # It re-sends (never re-signs) what it signed before the crash: gossip carries its old prevote.
+    assert rec.signed[0] in restarted.gossip_messages()
     out = restarted.on_message(prop, 1_000)
     assert sent(out) == []  # would be a second prevote at (H, 0): never
     # It may still precommit in round 0 (a later step), and persists first.
@@ -408,3 +413,37 @@ def test_vote_timestamps_follow_parent_block_time() -> None:
     out = m.on_timeout(Timeout(H, 0, Step.PROPOSE), 1_000)  # our clock lags the parent block
     (v,) = sent(out)
     assert isinstance(v, Vote) and v.timestamp_ms == 5_001
+
+
+def test_restart_restores_lock_pol_for_reproposal() -> None:
+    p1 = A.index(VS.proposer(H, 1))
+    m, _ = machine(p1)
+    m.on_message(proposal(VS.proposer(H, 0), H, 0, V), 1_000)
+    out = replay(m, votes(PREVOTE, 0, V, others(m)[:2]), 1_000)
+    (rec,) = [o.record for o in of(out, PersistSignRecord)]
+    assert rec.locked_block_id == V and len(rec.pol) == 3
+    restarted, _ = machine(p1, rec)
+    assert (restarted.locked_round, restarted.valid_block_id) == (0, V)
+    out = restarted.on_timeout(Timeout(H, 0, Step.PRECOMMIT), 1_000)
+    assert of(out, RequestProposal) == [RequestProposal(H, 1, V)]
+    out = restarted.on_proposal_value(H, 1, V, 1_000)
+    gossip = restarted.gossip_messages()
+    assert all(v in gossip for v in rec.pol)  # others can check the re-proposal's POL
+
+
+def test_equivocator_vote_counts_for_each_value() -> None:
+    m, _ = machine(non_proposer())
+    o = others(m)
+    byz = o[0]
+    m.on_message(proposal(VS.proposer(H, 0), H, 0, V), 1_000)  # we prevote V
+    m.on_message(vote(byz, PREVOTE, H, 0, None), 1_000)  # the half of the equivocation we saw first
+    out = m.on_message(vote(byz, PREVOTE, H, 0, V), 1_000)  # the other half, relayed by gossip
+    assert of(out, EvidenceFound)
+    out = m.on_message(vote(o[1], PREVOTE, H, 0, V), 1_000)
+    # us + o[1] + the equivocator's V vote = quorum for V: lock and precommit.
+    assert [x.block_id for x in sent(out) if isinstance(x, Vote)] == [V]
+    assert len([v for v in m.votes_for(H, 0) if v.validator == byz]) == 2
+    # Conflicting votes for blocks nobody proposed are not kept.
+    m.on_message(vote(o[1], PRECOMMIT, H, 0, W), 1_000)
+    m.on_message(vote(o[1], PRECOMMIT, H, 0, block("junk")), 1_000)
+    assert len([v for v in m.votes_for(H, 0) if v.validator == o[1] and v.type == PRECOMMIT]) == 1
