@@ -1,0 +1,895 @@
+"""The BFT engine: drives the sans-IO Tendermint machine over libp2p gossip, the chain and the mempool.
+
+One driver task owns the `Consensus` machine; everything else (gossip receivers, timers, block building and
+validation in worker threads, block sync) talks to it through one event channel, so the machine is never
+re-entered. Rules the engine keeps (docs/adr/0007-bft-engine.md):
+
+- A proposal is delivered to the machine only after its block was executed against the head and found valid,
+  including the block-time rule (median of the parent's precommits) and its evidence.
+- Every ``PersistSignRecord`` is written and fsynced before the message it protects is handed to the network.
+- A proposal travels with its block in one gossip message (< 1 MiB: blocks are capped at ``max_block_bytes``).
+- After a commit the next height starts after ``timeouts.commit_ms`` and, while no transaction is ready, not
+  before ``empty_block_interval_ms`` (or as soon as a peer starts it), so an idle chain does not grow fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from consensus.certificate import verify_evidence
+from consensus.codec import decode_certificate, decode_message, encode_certificate, encode_message
+from consensus.errors import ConsensusError
+from consensus.machine import (
+    Broadcast,
+    Commit,
+    Consensus,
+    EvidenceFound,
+    Output,
+    PersistSignRecord,
+    RequestProposal,
+    ScheduleTimeout,
+    Timeout,
+    TimeoutConfig,
+)
+from consensus.types import (
+    CommitCertificate,
+    ConsensusMessage,
+    DuplicateVoteEvidence,
+    Proposal,
+    SignRecord,
+    Step,
+    ValidatorSet,
+    Vote,
+)
+from node.chain.certrule import (
+    check_block_time,
+    consensus_recover,
+    consensus_signer,
+    expected_block_time,
+)
+from node.chain.chain import Chain, ExecutedBlock
+from node.core.blocks import MAX_EVIDENCE, Block, decode_block
+from node.core.errors import DecodeError, InvalidBlock, VaxchainError
+from node.core.keys import PrivateKey
+from node.core.transactions import decode_transaction
+from node.mempool.pool import Mempool, MempoolRejected
+from node.producer import wire
+from node.producer.sync import BlockSync, SyncConfig, SyncError
+from node.producer.wire import GossipNetwork
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
+
+log = logging.getLogger("vaxchain.bft")
+
+_BLOCK_OVERHEAD_BYTES = 4_096  # header, list prefixes and the proposal around the transactions
+_MAX_FUTURE_PROPOSALS = 32
+_MAX_PENDING_EVIDENCE = 1_000
+
+
+class ProducerError(VaxchainError):
+    """Base of the BFT engine's own errors."""
+
+
+class BftConfigError(ProducerError):
+    """A BftConfig field is out of range."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"invalid bft config {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class SignRecordError(ProducerError):
+    """The sign record file cannot be read or written: refuse to sign rather than risk signing twice."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"sign record {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class BftConfig:
+    """Timeouts, block bounds, transaction gossip batching and sync pacing of the engine."""
+
+    timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
+    empty_block_interval_ms: int = 30_000
+    max_block_txs: int = 20_000
+    max_block_bytes: int = 900_000
+    tx_flush_ms: int = 25
+    tx_batch_bytes: int = 256 * 1024
+    regossip_ms: int = 1_000
+    sync: SyncConfig = field(default_factory=SyncConfig)
+
+    def __post_init__(self) -> None:
+        if not 1_000 <= self.max_block_bytes <= 950_000:
+            # A proposal and its block travel in one gossip message, and py-libp2p drops > 1 MiB silently.
+            raise BftConfigError("max_block_bytes", "must be in 1000..950000")
+        for name in (
+            "empty_block_interval_ms",
+            "max_block_txs",
+            "tx_flush_ms",
+            "tx_batch_bytes",
+            "regossip_ms",
+        ):
+            if getattr(self, name) < 1:
+                raise BftConfigError(name, "must be >= 1")
+        if self.tx_batch_bytes > 900_000:
+            raise BftConfigError("tx_batch_bytes", "must be <= 900000 (one gossip message)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The sign record file.
+
+
+def load_sign_record(path: Path) -> SignRecord | None:
+    """The last record written at ``path`` (None if there is no file yet); SignRecordError if unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SignRecordError(str(path), f"cannot read ({exc.strerror})") from None
+    try:
+        obj = json.loads(text)
+        locked = obj["locked_block_id"]
+        return SignRecord(
+            height=int(obj["height"]),
+            round=int(obj["round"]),
+            step=Step(int(obj["step"])),
+            locked_round=int(obj["locked_round"]),
+            locked_block_id=None if locked is None else bytes.fromhex(locked),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SignRecordError(str(path), f"corrupt ({type(exc).__name__}: {exc})") from None
+
+
+def save_sign_record(path: Path, record: SignRecord) -> None:
+    """Write ``record`` atomically and durably: temp file, fsync, rename, fsync of the directory."""
+    text = json.dumps(
+        {
+            "height": record.height,
+            "round": record.round,
+            "step": int(record.step),
+            "locked_round": record.locked_round,
+            "locked_block_id": None if record.locked_block_id is None else record.locked_block_id.hex(),
+        }
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise SignRecordError(str(path), f"cannot write ({exc.strerror})") from None
+
+
+def now_ms() -> int:
+    """Wall-clock unix milliseconds."""
+    return int(time.time() * 1000)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Events for the driver task.
+
+
+@dataclass(frozen=True, slots=True)
+class _Inbound:
+    msg: ConsensusMessage
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ProposalArrived:
+    proposal: Proposal
+    block: Block
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Validated:
+    block_id: bytes
+    executed: ExecutedBlock | None  # None: invalid
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    height: int
+    round: int
+    executed: ExecutedBlock
+
+
+@dataclass(frozen=True, slots=True)
+class _TimerFired:
+    timeout: Timeout
+
+
+@dataclass(frozen=True, slots=True)
+class _StartNext:
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class _NoticeSeen:
+    certificate: CommitCertificate
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class _HeadAdvanced:
+    pass
+
+
+_Event = (
+    _Inbound | _ProposalArrived | _Validated | _Built | _TimerFired | _StartNext | _NoticeSeen | _HeadAdvanced
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """Evidence of an equivocation, and the height of the block that included it (None: still pending)."""
+
+    evidence: DuplicateVoteEvidence
+    included_at: int | None
+
+
+@dataclass(slots=True)
+class _HeightCache:
+    """Blocks seen for the height after the head; dropped at every commit."""
+
+    executed: dict[bytes, ExecutedBlock] = field(default_factory=dict)
+    raw: dict[bytes, bytes] = field(default_factory=dict)
+    invalid: set[bytes] = field(default_factory=set)
+    validating: dict[bytes, list[Proposal]] = field(default_factory=dict)
+    proposals: list[Proposal] = field(default_factory=list)  # delivered (valid) proposals
+
+
+class BftEngine:
+    """Tendermint BFT block production and finality for a validator (or an observer when key is None)."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        mempool: Mempool,
+        key: PrivateKey | None,
+        network: GossipNetwork,
+        config: BftConfig,
+        on_commit: Callable[[ExecutedBlock], None],
+        sign_record_path: Path,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.chain = chain
+        self.mempool = mempool
+        self.key = key
+        self.network = network
+        self.config = config
+        self.on_commit = on_commit
+        self.sign_record_path = Path(sign_record_path)
+        self.clock = clock
+        self.address = None if key is None else key.address
+        sign = consensus_signer(key) if key is not None else _observer_cannot_sign
+        self.machine = Consensus(
+            chain.chain_id,
+            self.address,
+            sign,
+            consensus_recover,
+            config.timeouts,
+            last_signed=load_sign_record(self.sign_record_path),
+        )
+        self.sync = BlockSync(chain, network, config.sync, self._import_synced)
+        self.counters: dict[str, int] = {
+            "blocks_committed": 0,
+            "blocks_synced": 0,
+            "proposals_made": 0,
+            "invalid_blocks": 0,
+            "txs_gossiped": 0,
+            "txs_received": 0,
+            "txs_rejected": 0,
+            "bad_gossip": 0,
+            "rounds_above_zero": 0,
+        }
+        self._send, self._recv = trio.open_memory_channel[_Event](10_000)
+        self._out_send, self._out_recv = trio.open_memory_channel[tuple[str, bytes]](10_000)
+        self._lock = trio.Lock()  # the chain: one executor or committer at a time
+        self._cache = _HeightCache()
+        self._future: list[tuple[Proposal, Block, str]] = []  # proposals for head + 2, with their blocks
+        self._tx_buffer: list[bytes] = []
+        self._tx_buffer_bytes = 0
+        self._pending_evidence: dict[bytes, DuplicateVoteEvidence] = {}
+        self._committed_evidence: dict[bytes, tuple[int, DuplicateVoteEvidence]] = {}
+        self._waiting_for: int | None = None  # the height we will start once it is due
+        self._peer_started: int = 0  # highest height a peer was seen working on
+        self._last_commit_at = 0.0
+        self._nursery: trio.Nursery | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def syncing(self) -> bool:
+        """Whether block sync is importing right now."""
+        return self.sync.syncing
+
+    def submit_local(self, raw_tx: bytes) -> None:
+        """Gossip a transaction this node's clients submitted (call after the mempool admitted it)."""
+        self._tx_buffer.append(raw_tx)
+        self._tx_buffer_bytes += len(raw_tx) + 4
+
+    def evidence(self) -> list[EvidenceRecord]:
+        """Evidence known to this node: included in blocks (with the height) and still pending."""
+        out = [EvidenceRecord(ev, h) for h, ev in self._committed_evidence.values()]
+        out.extend(EvidenceRecord(ev, None) for ev in self._pending_evidence.values())
+        return out
+
+    def status(self) -> dict[str, object]:
+        """Consensus position, sync state and counters, for RPC and the status file."""
+        m = self.machine
+        return {
+            "height": m.height,
+            "round": m.round,
+            "step": m.step.name.lower(),
+            "validator": self.address is not None and self.address in self.chain.validator_addresses(),
+            "syncing": self.sync.syncing,
+            "peer_heights": {pid: p.height for pid, p in self.sync.stats.peers.items()},
+            "sync": {
+                "blocks_imported": self.sync.stats.blocks_imported,
+                "failures": self.sync.stats.failures,
+                "served_blocks": self.sync.stats.served_blocks,
+            },
+            "evidence_pending": len(self._pending_evidence),
+            "evidence_included": len(self._committed_evidence),
+            **self.counters,
+        }
+
+    async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run consensus until cancelled (the network must be running, or started by the caller alongside)."""
+        if self._started:
+            raise ProducerError("BftEngine.run() may be called only once")
+        self._started = True
+        if self.address is not None and self.address not in self.chain.validator_addresses():
+            log.warning("event=not_a_validator: this node's key is not in the validator set; observing only")
+        subscriptions = {
+            topic: self.network.subscribe(topic, _topic_validator(topic))
+            for topic in (wire.TOPIC_CONSENSUS, wire.TOPIC_BLOCKS, wire.TOPIC_TXS, wire.TOPIC_EVIDENCE)
+        }
+        self.sync.register()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for topic, channel in subscriptions.items():
+                nursery.start_soon(self._receive_loop, topic, channel)
+            nursery.start_soon(self._publisher)
+            nursery.start_soon(self._tx_flusher)
+            nursery.start_soon(self._regossip_loop)
+            await nursery.start(self.sync.run)
+            await self._start_height(self.chain.head.height + 1, restarted=True)
+            nursery.start_soon(self._driver)
+            task_status.started()
+
+    # ------------------------------------------------------------------ driver
+
+    async def _driver(self) -> None:
+        async for event in self._recv:
+            await self._handle(event)
+
+    async def _handle(self, ev: _Event) -> None:
+        m = self.machine
+        if isinstance(ev, _Inbound):
+            await self._on_inbound(ev.msg, ev.peer)
+        elif isinstance(ev, _ProposalArrived):
+            self._on_proposal_arrived(ev.proposal, ev.block, ev.peer)
+        elif isinstance(ev, _Validated):
+            await self._on_validated(ev.block_id, ev.executed)
+        elif isinstance(ev, _Built):
+            if ev.height == m.height and ev.height == self.chain.head.height + 1:
+                block = ev.executed.block
+                self._cache.executed[block.hash] = ev.executed
+                self._cache.raw.setdefault(block.hash, block.encode())
+                await self._apply(m.on_proposal_value(ev.height, ev.round, block.hash, self.clock()))
+        elif isinstance(ev, _TimerFired):
+            await self._apply(m.on_timeout(ev.timeout, self.clock()))
+        elif isinstance(ev, _StartNext):
+            if self._waiting_for == ev.height:
+                await self._start_height(ev.height)
+        elif isinstance(ev, _NoticeSeen):
+            await self._on_notice(ev.certificate, ev.peer)
+        else:
+            head = self.chain.head.height
+            if m.height <= head:
+                await self._start_height(head + 1)
+
+    async def _start_height(self, height: int, *, restarted: bool = False) -> None:
+        """Begin deciding ``height`` (the head must be height - 1) and replay what we hold for it."""
+        m = self.machine
+        if height <= m.height or self.chain.head.height + 1 != height:
+            return
+        self._waiting_for = None
+        head = self.chain.head_header
+        last_commit = self.chain.store.commit_bytes(head.hash) or b""
+        try:
+            block_time = expected_block_time(head, last_commit, self.chain.genesis.genesis_time_ms)
+        except InvalidBlock:
+            block_time = head.time_ms + 1
+        vset = ValidatorSet.of(self.chain.validator_addresses())
+        outs = m.start_height(height, vset, self.clock(), last_block_time_ms=block_time)
+        await self._apply(outs)
+        rec = m.last_signed
+        if restarted and rec is not None and rec.height == height:
+            # Restarted inside a round we already signed in: we may not sign there again, and with too few
+            # peers (one validator) nobody else would end the round. A node-side timer ends it.
+            delay = m.timeouts.duration(Step.PROPOSE, rec.round) + m.timeouts.duration(
+                Step.PRECOMMIT, rec.round
+            )
+            self._schedule(Timeout(height, rec.round, Step.PRECOMMIT), delay)
+        for proposal in list(self._cache.proposals):
+            await self._apply(m.on_message(proposal, self.clock()))
+
+    async def _apply(self, outs: list[Output]) -> None:
+        """Carry out the machine's outputs in order."""
+        for out in outs:
+            if isinstance(out, PersistSignRecord):
+                # Durable before the Broadcast that follows it leaves this process (never sign twice).
+                await trio.to_thread.run_sync(save_sign_record, self.sign_record_path, out.record)
+            elif isinstance(out, Broadcast):
+                self._broadcast(out.msg)
+            elif isinstance(out, ScheduleTimeout):
+                self._schedule(out.timeout, out.delay_ms)
+            elif isinstance(out, RequestProposal):
+                if out.round > 0:
+                    self.counters["rounds_above_zero"] += 1
+                self._spawn(self._build_proposal, out)
+            elif isinstance(out, Commit):
+                await self._commit(out)
+            elif isinstance(out, EvidenceFound):
+                self._add_evidence(out.evidence, gossip=True)
+
+    def _spawn(self, fn: Callable[..., object], *args: object) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(fn, *args)  # type: ignore[arg-type]
+
+    def _schedule(self, timeout: Timeout, delay_ms: int) -> None:
+        async def fire() -> None:
+            await trio.sleep(delay_ms / 1000)
+            await self._send.send(_TimerFired(timeout))
+
+        self._spawn(fire)
+
+    def _broadcast(self, msg: ConsensusMessage) -> None:
+        if isinstance(msg, Proposal):
+            raw = self._cache.raw.get(msg.block_id)
+            if raw is None:
+                log.error("event=proposal_without_block height=%d round=%d", msg.height, msg.round)
+                return
+            self.counters["proposals_made"] += 1
+            self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), encode_message(msg), raw))
+        elif isinstance(msg, Vote):
+            self._publish(wire.TOPIC_CONSENSUS, wire.VoteBatch(self.clock(), (encode_message(msg),)))
+        else:
+            self._publish(wire.TOPIC_EVIDENCE, wire.EvidenceGossip(encode_message(msg)))
+
+    def _publish(self, topic: str, msg: wire.GossipMessage) -> None:
+        try:
+            self._out_send.send_nowait((topic, wire.encode(msg)))
+        except trio.WouldBlock:
+            log.warning("event=outbox_full topic=%s: dropping a message", topic)
+
+    async def _publisher(self) -> None:
+        """Publish in order (a vote after the record that protects it was written)."""
+        async for topic, data in self._out_recv:
+            try:
+                await self.network.publish(topic, data)
+            except Exception as exc:  # node.net errors (too large, not running): log, never crash consensus
+                log.warning("event=publish_failed topic=%s error=%s", topic, exc)
+
+    # ------------------------------------------------------------------ inbound consensus messages
+
+    async def _on_inbound(self, msg: ConsensusMessage, peer: str) -> None:
+        m = self.machine
+        if isinstance(msg, DuplicateVoteEvidence):
+            if msg.height == m.height:
+                await self._apply(m.on_message(msg, self.clock()))
+            else:
+                self._add_evidence(msg, gossip=False, verify=True)
+            return
+        if msg.height > m.height + 1:
+            self.sync.note_peer_height(peer, msg.height - 1)
+            return
+        if msg.height == m.height + 1:
+            self._peer_started = max(self._peer_started, msg.height)
+            self.sync.note_peer_height(peer, msg.height - 1)
+        await self._apply(m.on_message(msg, self.clock()))
+
+    async def _on_notice(self, cert: CommitCertificate, peer: str) -> None:
+        m = self.machine
+        head = self.chain.head.height
+        if cert.height <= head:
+            return
+        if cert.height == m.height and m.decision is None and cert.block_id in self._cache.executed:
+            try:
+                outs = m.commit_from_certificate(cert)
+            except ConsensusError as exc:
+                log.info("event=bad_commit_notice peer=%s reason=%s", peer, exc)
+                return
+            await self._apply(outs)
+            return
+        # A decided height whose block we lack (or a later one): fetch it rather than wait for timeouts.
+        self.sync.note_peer_height(peer, cert.height, urgent=True)
+
+    # ------------------------------------------------------------------ proposals and their blocks
+
+    def _on_proposal_arrived(self, p: Proposal, block: Block, peer: str) -> None:
+        head = self.chain.head.height
+        if p.height == head + 2:
+            if len(self._future) < _MAX_FUTURE_PROPOSALS:
+                self._future.append((p, block, peer))
+            self.sync.note_peer_height(peer, p.height - 1)
+            return
+        if p.height != head + 1:
+            if p.height > head + 2:
+                self.sync.note_peer_height(peer, p.height - 1)
+            return
+        if p.height == self.machine.height + 1:
+            self._peer_started = max(self._peer_started, p.height)
+        vset = self.chain.validator_addresses()
+        # Cheap checks first, so an unsigned or misattributed block never costs an execution.
+        if ValidatorSet.of(vset).proposer(p.height, p.round) != p.proposer:
+            return
+        if consensus_recover(p.sign_bytes(self.chain.chain_id), p.signature) != p.proposer:
+            return
+        cache = self._cache
+        block_id = p.block_id
+        if block_id in cache.executed:
+            self._deliver(p)
+        elif block_id in cache.invalid:
+            return
+        elif block_id in cache.validating:
+            cache.validating[block_id].append(p)
+        else:
+            cache.validating[block_id] = [p]
+            self._spawn(self._validate, block)
+
+    def _deliver(self, p: Proposal) -> None:
+        if p not in self._cache.proposals:
+            self._cache.proposals.append(p)
+        self._spawn(self._send.send, _Inbound(p, ""))
+
+    async def _validate(self, block: Block) -> None:
+        """Execute a proposed block against the head (worker thread); report valid or invalid."""
+        executed: ExecutedBlock | None = None
+        async with self._lock:
+            if block.header.parent_hash != self.chain.head.hash:
+                return  # stale: the head moved on while it waited
+            try:
+                self._check_block_extras(block)
+                executed = await trio.to_thread.run_sync(self._execute, block)
+            except InvalidBlock as exc:
+                self.counters["invalid_blocks"] += 1
+                log.warning(
+                    "event=invalid_block height=%d hash=0x%s reason=%s",
+                    block.height,
+                    block.hash.hex()[:16],
+                    exc,
+                )
+        await self._send.send(_Validated(block.hash, executed))
+
+    def _execute(self, block: Block) -> ExecutedBlock:
+        return self.chain.execute_block(block, now_ms=self.clock())
+
+    def _check_block_extras(self, block: Block) -> None:
+        """What the BFT chain requires beyond Chain.execute_block: the block time rule and valid evidence."""
+        head = self.chain.head_header
+        check_block_time(block.header, head, block.last_commit, self.chain.genesis.genesis_time_ms)
+        vset = ValidatorSet.of(self.chain.validator_addresses())
+        seen: set[bytes] = set()
+        for raw in block.evidence:
+            if raw in seen:
+                raise InvalidBlock("duplicate evidence", block.height)
+            seen.add(raw)
+            try:
+                ev = decode_message(raw)
+                if not isinstance(ev, DuplicateVoteEvidence):
+                    raise InvalidBlock("evidence is not a duplicate-vote proof", block.height)
+                # Equal voting power and a fixed set: today's set is the set of the evidence's height.
+                verify_evidence(ev, vset, self.chain.chain_id, consensus_recover)
+            except ConsensusError as exc:
+                raise InvalidBlock(f"invalid evidence: {exc.reason}", block.height) from None
+
+    async def _on_validated(self, block_id: bytes, executed: ExecutedBlock | None) -> None:
+        cache = self._cache
+        waiting = cache.validating.pop(block_id, [])
+        if executed is None:
+            cache.invalid.add(block_id)
+            return
+        if executed.block.header.parent_hash != self.chain.head.hash:
+            return
+        cache.executed[block_id] = executed
+        for p in waiting:
+            self._deliver(p)
+
+    async def _build_proposal(self, req: RequestProposal) -> None:
+        """Answer RequestProposal: re-propose the valid block, or build a new one from the mempool."""
+        if req.valid_block_id is not None:
+            executed = self._cache.executed.get(req.valid_block_id)
+            if executed is None:
+                log.error("event=valid_block_missing height=%d round=%d", req.height, req.round)
+                return
+            await self._send.send(_Built(req.height, req.round, executed))
+            return
+        proposer = self.address
+        if proposer is None:
+            return
+        async with self._lock:
+            if self.chain.head.height + 1 != req.height:
+                return
+            head = self.chain.head_header
+            last_commit = self.chain.store.commit_bytes(head.hash) or b""
+            time_ms = expected_block_time(head, last_commit, self.chain.genesis.genesis_time_ms)
+            evidence = tuple(list(self._pending_evidence)[:MAX_EVIDENCE])
+            budget = (
+                self.config.max_block_bytes
+                - _BLOCK_OVERHEAD_BYTES
+                - len(last_commit)
+                - sum(map(len, evidence))
+            )
+            candidates = self.mempool.select(self.config.max_block_txs, max(budget, 0))
+            built, rejected = await trio.to_thread.run_sync(
+                lambda: self.chain.build_block(
+                    candidates, proposer, time_ms, last_commit, evidence, self.config.max_block_txs
+                )
+            )
+        for item in rejected:
+            self.mempool.drop(item.tx.hash)
+            log.info("event=tx_dropped tx=0x%s reason=%r", item.tx.hash.hex(), item.reason)
+        await self._send.send(_Built(req.height, req.round, built))
+
+    # ------------------------------------------------------------------ committing
+
+    async def _commit(self, c: Commit) -> None:
+        cert = encode_certificate(c.certificate)
+        if c.height == self.chain.head.height + 1:
+            executed = self._cache.executed.get(c.block_id)
+            if executed is None:
+                # Unreachable by the machine's contract (it decides only delivered blocks); sync recovers.
+                log.error("event=decided_block_missing height=%d", c.height)
+                self.sync.note_peer_height("", c.height, urgent=True)
+                return
+            async with self._lock:
+                try:
+                    self.chain.commit(executed, cert)
+                except InvalidBlock as exc:
+                    log.error("event=commit_failed height=%d reason=%s", c.height, exc)
+                    return
+            self.counters["blocks_committed"] += 1
+            self._after_commit(executed)
+            self._publish(wire.TOPIC_CONSENSUS, wire.CommitNotice(c.height, cert))
+        self._waiting_for = self.chain.head.height + 1
+        self._spawn(self._start_when_due, self._waiting_for)
+
+    def _after_commit(self, executed: ExecutedBlock) -> None:
+        """Bookkeeping after any commit (consensus or sync); synchronous, so the driver sees it at once."""
+        block = executed.block
+        self._last_commit_at = trio.current_time()
+        self.mempool.remove_included(block.transactions)
+        for raw in block.evidence:
+            ev = self._pending_evidence.pop(raw, None)
+            if ev is None:
+                try:
+                    decoded = decode_message(raw)
+                except ConsensusError:
+                    continue
+                if not isinstance(decoded, DuplicateVoteEvidence):
+                    continue
+                ev = decoded
+            self._committed_evidence[raw] = (block.height, ev)
+        self._cache = _HeightCache()
+        future, self._future = self._future, []
+        for p, b, peer in future:
+            self._on_proposal_arrived(p, b, peer)
+        try:
+            self.on_commit(executed)
+        except Exception:
+            log.exception("event=on_commit_failed height=%d", block.height)
+
+    async def _start_when_due(self, height: int) -> None:
+        """Start ``height`` after commit_ms, and while idle not before the empty-block interval."""
+        await trio.sleep(self.config.timeouts.commit_ms / 1000)
+        deadline = self._last_commit_at + self.config.empty_block_interval_ms / 1000
+        while self._waiting_for == height:
+            if trio.current_time() >= deadline or self._peer_started >= height or self.mempool.select(1):
+                await self._send.send(_StartNext(height))
+                return
+            await trio.sleep(0.02)
+
+    # ------------------------------------------------------------------ sync
+
+    async def _import_synced(self, peer: str, pairs: list[tuple[bytes, bytes]]) -> int:
+        """Verify and commit blocks a peer served, in order; raises SyncError on the first bad one."""
+        try:
+            blocks = await trio.to_thread.run_sync(lambda: [decode_block(raw) for raw, _ in pairs])
+        except DecodeError as exc:
+            raise SyncError(peer, f"undecodable block: {exc.reason}") from None
+        imported = 0
+        for block, (_, commit) in zip(blocks, pairs, strict=True):
+            async with self._lock:
+                if block.height <= self.chain.head.height:
+                    continue
+                try:
+                    self._check_block_extras(block)
+                    executed = await trio.to_thread.run_sync(self._import, block, commit)
+                except InvalidBlock as exc:
+                    raise SyncError(peer, exc.reason, block.height) from None
+            imported += 1
+            self.counters["blocks_synced"] += 1
+            self._after_commit(executed)
+        if imported:
+            await self._send.send(_HeadAdvanced())
+        return imported
+
+    def _import(self, block: Block, commit: bytes) -> ExecutedBlock:
+        return self.chain.import_block(block, commit, now_ms=self.clock())
+
+    # ------------------------------------------------------------------ evidence
+
+    def _add_evidence(self, ev: DuplicateVoteEvidence, *, gossip: bool, verify: bool = False) -> None:
+        raw = encode_message(ev)
+        if raw in self._pending_evidence or raw in self._committed_evidence:
+            return
+        if verify:
+            try:
+                vset = ValidatorSet.of(self.chain.validator_addresses())
+                verify_evidence(ev, vset, self.chain.chain_id, consensus_recover)
+            except ConsensusError:
+                return
+        if len(self._pending_evidence) >= _MAX_PENDING_EVIDENCE:
+            return
+        log.warning(
+            "event=equivocation validator=0x%s height=%d round=%d",
+            ev.validator.hex(),
+            ev.height,
+            ev.vote_a.round,
+        )
+        self._pending_evidence[raw] = ev
+        if gossip:
+            self._publish(wire.TOPIC_EVIDENCE, wire.EvidenceGossip(raw))
+
+    # ------------------------------------------------------------------ gossip in
+
+    async def _receive_loop(self, topic: str, channel: trio.MemoryReceiveChannel[tuple[str, bytes]]) -> None:
+        async for peer, data in channel:
+            try:
+                msg = wire.decode_gossip(data)
+            except DecodeError:
+                self.counters["bad_gossip"] += 1
+                continue
+            if isinstance(msg, wire.TxBatch):
+                await self._receive_txs(msg)
+            elif isinstance(msg, wire.VoteBatch):
+                for raw in msg.messages:
+                    try:
+                        decoded = decode_message(raw)
+                    except ConsensusError:
+                        self.counters["bad_gossip"] += 1
+                        continue
+                    # Proposals are only delivered with their blocks (the blocks topic).
+                    if isinstance(decoded, Vote):
+                        await self._send.send(_Inbound(decoded, peer))
+            elif isinstance(msg, wire.CommitNotice):
+                try:
+                    cert = decode_certificate(msg.certificate)
+                except ConsensusError:
+                    self.counters["bad_gossip"] += 1
+                    continue
+                await self._send.send(_NoticeSeen(cert, peer))
+            elif isinstance(msg, wire.EvidenceGossip):
+                try:
+                    ev = decode_message(msg.evidence)
+                except ConsensusError:
+                    self.counters["bad_gossip"] += 1
+                    continue
+                if isinstance(ev, DuplicateVoteEvidence):
+                    await self._send.send(_Inbound(ev, peer))
+            else:
+                await self._receive_proposal(msg, peer)
+
+    async def _receive_proposal(self, msg: wire.ProposalBlock, peer: str) -> None:
+        try:
+            proposal = decode_message(msg.proposal)
+            block = await trio.to_thread.run_sync(decode_block, msg.block)
+        except (ConsensusError, DecodeError):
+            self.counters["bad_gossip"] += 1
+            return
+        if (
+            not isinstance(proposal, Proposal)
+            or block.hash != proposal.block_id
+            or block.height != proposal.height
+            or block.header.proposer != proposal.proposer
+        ):
+            self.counters["bad_gossip"] += 1
+            return
+        await self._send.send(_ProposalArrived(proposal, block, peer))
+
+    async def _receive_txs(self, batch: wire.TxBatch) -> None:
+        for i, raw in enumerate(batch.txs):
+            try:
+                self.mempool.add(decode_transaction(raw))
+                self.counters["txs_received"] += 1
+            except (DecodeError, MempoolRejected):
+                self.counters["txs_rejected"] += 1
+            if i % 256 == 255:
+                await trio.sleep(0)  # signature checks are CPU: let consensus and the network breathe
+
+    # ------------------------------------------------------------------ gossip out (periodic)
+
+    async def _tx_flusher(self) -> None:
+        """Batch locally submitted transactions into gossip messages every tx_flush_ms (chunked when big)."""
+        while True:
+            await trio.sleep(self.config.tx_flush_ms / 1000)
+            while self._tx_buffer:
+                batch, size = self._take_tx_chunk(self.config.tx_batch_bytes)
+                self._tx_buffer_bytes -= size
+                self.counters["txs_gossiped"] += len(batch)
+                self._publish(wire.TOPIC_TXS, wire.TxBatch(tuple(batch)))
+
+    def _take_tx_chunk(self, limit: int) -> tuple[list[bytes], int]:
+        size = 0
+        n = 0
+        for raw in self._tx_buffer:
+            if n and size + len(raw) + 4 > limit:
+                break
+            size += len(raw) + 4
+            n += 1
+        batch = self._tx_buffer[:n]
+        del self._tx_buffer[:n]
+        return batch, size
+
+    async def _regossip_loop(self) -> None:
+        """Re-send our view of a round that makes no progress, so a peer that missed messages catches up."""
+        last: tuple[int, int, int] | None = None
+        stuck = 0
+        while True:
+            await trio.sleep(self.config.regossip_ms / 1000)
+            m = self.machine
+            position = (m.height, m.round, int(m.step))
+            if position != last or m.decision is not None:
+                last, stuck = position, 0
+                continue
+            stuck += 1
+            msgs = m.gossip_messages()
+            votes = tuple(encode_message(v) for v in msgs if isinstance(v, Vote))
+            if votes:
+                self._publish(wire.TOPIC_CONSENSUS, wire.VoteBatch(self.clock(), votes))
+            for p in msgs:
+                raw = self._cache.raw.get(p.block_id) if isinstance(p, Proposal) else None
+                if isinstance(p, Proposal) and raw is not None and stuck % 2 == 0:
+                    self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), encode_message(p), raw))
+
+
+def _observer_cannot_sign(message: bytes) -> bytes:
+    raise ProducerError("an observer has no key and never signs")
+
+
+def _topic_validator(topic: str) -> Callable[[str, bytes], bool]:
+    """Relay only messages whose tag belongs to the topic (cheap; the receiver decodes fully)."""
+    allowed = wire.TOPIC_TAGS[topic]
+
+    def validate(peer_id: str, data: bytes) -> bool:
+        return wire.peek_tag(data) in allowed
+
+    return validate
