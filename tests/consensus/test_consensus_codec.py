@@ -134,3 +134,19 @@ def test_non_minimal_integer_rejected() -> None:
     assert decode_message(good) == v
     with pytest.raises(InvalidMessage):
         decode_message(bad)
+
+
+nested = st.recursive(
+    st.binary(max_size=70) | st.integers(min_value=0, max_value=2**80),
+    lambda children: st.lists(children, max_size=5),
+    max_leaves=20,
+)
+
+
+@given(nested)
+def test_local_rlp_encoder_matches_pyrlp(item: object) -> None:
+    import rlp
+
+    from consensus.types import rlp_encode
+
+    assert rlp_encode(item) == rlp.encode(item)
