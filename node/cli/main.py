@@ -10,7 +10,6 @@ import functools
 import json
 import shutil
 import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -235,6 +234,10 @@ def testnet(
     ] = None,
 ) -> None:
     """Write ready-to-run node directories with keys, one shared genesis and configs that peer with each other."""
+    # libp2p is slow to import; only this command (and `run`) needs it.
+    from node.net.keys import load_or_create_node_key
+    from node.net.p2p import peer_id_from_seed
+
     base: dict[str, Any] = json.loads(json.dumps(load_genesis(genesis).raw))  # a deep copy to edit
     out.mkdir(parents=True, exist_ok=True)
     total = validators + observers
@@ -250,6 +253,12 @@ def testnet(
     parse_genesis(base)
     (out / GENESIS_FILE).write_text(json.dumps(base, indent=2), encoding="utf-8")
     ports = [(free_port(), free_port(), free_port()) for _ in range(total)]
+    addrs = []
+    for i in range(total):
+        node_dir = out / f"node{i}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        peer_id = peer_id_from_seed(load_or_create_node_key(node_dir / "node_key"))
+        addrs.append(f"/ip4/127.0.0.1/tcp/{ports[i][0]}/p2p/{peer_id}")
     for i in range(total):
         node_dir = out / f"node{i}"
         key_file = None
@@ -263,7 +272,7 @@ def testnet(
             validator_key=key_file,
             password_file=password_file if key_file else None,
             p2p_listen=f"/ip4/127.0.0.1/tcp/{p2p_port}",
-            peers=[],
+            peers=[addr for j, addr in enumerate(addrs) if j != i],
             rpc_listen=f"127.0.0.1:{rpc_port}",
             explorer_listen=f"127.0.0.1:{explorer_port}",
             explorer_enabled=True,
