@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,7 +24,9 @@ def run_cli(*args: str, check: bool = True, timeout: float = 60) -> subprocess.C
     """Run `vaxchain ARGS` in a subprocess."""
     proc = subprocess.run([*VAXCHAIN, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
     if check and proc.returncode != 0:
-        raise AssertionError(f"vaxchain {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"vaxchain {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -40,7 +43,10 @@ class NodeProcess:
     def start(self, wait: bool = True) -> NodeProcess:
         stderr = self.stderr_path.open("ab")
         self.proc = subprocess.Popen(
-            [*VAXCHAIN, "run", "--datadir", str(self.datadir)], stdout=subprocess.DEVNULL, stderr=stderr, cwd=REPO
+            [*VAXCHAIN, "run", "--datadir", str(self.datadir)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=REPO,
         )
         stderr.close()
         if wait:
@@ -54,7 +60,9 @@ class NodeProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"node exited with {self.proc.returncode}: {self.stderr_path.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"node exited with {self.proc.returncode}: {self.stderr_path.read_text()[-3000:]}"
+                )
             try:
                 with self.client() as client:
                     client.call("chain_status")
@@ -95,7 +103,5 @@ def node_procs() -> Iterator[list[NodeProcess]]:
     procs: list[NodeProcess] = []
     yield procs
     for proc in procs:
-        try:
+        with contextlib.suppress(Exception):
             proc.kill9()
-        except Exception:
-            pass

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from contracts.genesis import seed_genesis
-
 from node.chain.genesis import Genesis
 from node.chain.seal import CommitRule
 from node.chain.validators import Validator, decode_validators, encode_validators, validator_set_hash
@@ -20,8 +19,7 @@ from node.core import merkle
 from node.core.blocks import Block, Header, commit_hash, evidence_root, receipts_root, tx_root
 from node.core.errors import InvalidBlock, InvalidTransaction
 from node.core.hashing import ZERO_HASH, sha256
-from node.core.receipts import canonical_json
-from node.core.receipts import Receipt
+from node.core.receipts import Receipt, canonical_json
 from node.core.transactions import Transaction, check_stateless
 from node.state.overlay import BlockOverlay, PrefixedReader
 from node.state.transition import (

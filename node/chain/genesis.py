@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.genesis import GenesisOrganisation, parse_organisations
-
 from contracts.errors import ContractError
+from contracts.genesis import GenesisOrganisation, parse_organisations
 from contracts.params import Params
 from node.core.errors import VaxchainError
 

@@ -47,7 +47,9 @@ def open_chain(path: Path, genesis_doc: dict[str, object], sync: bool) -> tuple[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--txs", type=int, default=20_000, help="transactions to import (>= 20000 for the goal)")
+    parser.add_argument(
+        "--txs", type=int, default=20_000, help="transactions to import (>= 20000 for the goal)"
+    )
     parser.add_argument("--block-txs", type=int, default=2_000, help="transactions per block")
     parser.add_argument("--senders", type=int, default=200, help="distinct sending accounts")
     parser.add_argument("--no-sync", action="store_true", help="do not fsync each block's batch")
@@ -62,7 +64,9 @@ def main() -> None:
     t0 = time.perf_counter()
     txs = build_transactions(chain_id, senders, args.txs)
     sign_s = time.perf_counter() - t0
-    print(f"signed {len(txs)} transactions in {sign_s:.2f} s ({len(txs) / sign_s:,.0f}/s, backend {backend.name})")
+    print(
+        f"signed {len(txs)} transactions in {sign_s:.2f} s ({len(txs) / sign_s:,.0f}/s, backend {backend.name})"
+    )
 
     with tempfile.TemporaryDirectory(prefix="vax-bench-") as tmp:
         db_a, producer = open_chain(Path(tmp) / "a", genesis_doc, sync=False)
@@ -72,14 +76,23 @@ def main() -> None:
             time_ms += 1000
             last_commit = producer.store.commit_bytes(producer.head.hash) or b""
             executed, rejected = producer.build_block(
-                txs[start : start + args.block_txs], validator.address, time_ms, last_commit, max_txs=args.block_txs
+                txs[start : start + args.block_txs],
+                validator.address,
+                time_ms,
+                last_commit,
+                max_txs=args.block_txs,
             )
             if rejected:
                 raise SystemExit(f"producer rejected {len(rejected)} transactions: {rejected[0].reason}")
             seal = make_seal(validator, executed.block.header)
             producer.commit(executed, seal)
             wire.append((executed.block.encode(), seal))
-        failed = sum(1 for b in range(1, producer.head.height + 1) for r in producer.store.receipts(producer.store.block_hash_at(b) or b"") or [] if not r.ok)
+        failed = sum(
+            1
+            for b in range(1, producer.head.height + 1)
+            for r in producer.store.receipts(producer.store.block_hash_at(b) or b"") or []
+            if not r.ok
+        )
         db_a.close()
         print(f"produced {len(wire)} blocks ({failed} failed receipts)")
 
@@ -104,7 +117,9 @@ def main() -> None:
     recover_per_s = len(txs) / recover_s
     ratio = import_tps / recover_per_s
     print(f"bare signature recovery: {recover_per_s:,.0f}/s ({backend.name})")
-    print(f"import_tps={import_tps:.0f} recover_per_s={recover_per_s:.0f} ratio={ratio:.3f} txs={len(txs)} backend={backend.name}")
+    print(
+        f"import_tps={import_tps:.0f} recover_per_s={recover_per_s:.0f} ratio={ratio:.3f} txs={len(txs)} backend={backend.name}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,10 @@ def district_genesis(roster: Roster, chain_id: int, validators: int, chain_name:
         "block_interval_ms": 1000,
         "empty_block_interval_ms": 30_000,
         "validators": [
-            {"address": to_checksum_address(dev_validator_key(i).address), "name": VALIDATOR_NAMES[i % len(VALIDATOR_NAMES)]}
+            {
+                "address": to_checksum_address(dev_validator_key(i).address),
+                "name": VALIDATOR_NAMES[i % len(VALIDATOR_NAMES)],
+            }
             for i in range(validators)
         ],
         "organisations": organisations_to_json(roster.to_genesis(addresses)),

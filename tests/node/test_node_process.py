@@ -67,7 +67,9 @@ class Load:
                 time.sleep(0.05)  # node down or restarting
 
 
-def test_node_runs_accepts_transactions_and_stops_cleanly(tmp_path: Path, node_procs: list[NodeProcess]) -> None:
+def test_node_runs_accepts_transactions_and_stops_cleanly(
+    tmp_path: Path, node_procs: list[NodeProcess]
+) -> None:
     datadir = make_testnet(tmp_path)
     node = NodeProcess(datadir).start()
     node_procs.append(node)
@@ -93,12 +95,15 @@ def test_node_runs_accepts_transactions_and_stops_cleanly(tmp_path: Path, node_p
     assert running["running"] is True and running["height"] >= 1
     assert node.stop() == 0
     stopped = json.loads(run_cli("status", "--datadir", str(datadir), "--json").stdout)
-    assert stopped["running"] is False and stopped["head_hash"] == json.loads(
-        (datadir / "status.json").read_text()
-    )["head_hash"]
+    assert (
+        stopped["running"] is False
+        and stopped["head_hash"] == json.loads((datadir / "status.json").read_text())["head_hash"]
+    )
 
 
-def test_kill_minus_nine_never_leaves_a_half_applied_block(tmp_path: Path, node_procs: list[NodeProcess]) -> None:
+def test_kill_minus_nine_never_leaves_a_half_applied_block(
+    tmp_path: Path, node_procs: list[NodeProcess]
+) -> None:
     datadir = make_testnet(tmp_path)
     node = NodeProcess(datadir)
     node_procs.append(node)
