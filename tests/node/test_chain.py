@@ -63,7 +63,9 @@ def chain(tmp_path: Path) -> Chain:
 def producer_for(chain: Chain) -> tuple[SoloProducer, Mempool]:
     pool = Mempool(CHAIN_ID, chain.next_nonce)
     clock = Clock(chain.head_header.time_ms)
-    return SoloProducer(chain, pool, VALIDATOR, ProducerConfig(block_interval_ms=1000), lambda _e: None, clock), pool
+    return SoloProducer(
+        chain, pool, VALIDATOR, ProducerConfig(block_interval_ms=1000), lambda _e: None, clock
+    ), pool
 
 
 def test_genesis_is_written_once_and_checked(tmp_path: Path) -> None:
@@ -123,17 +125,34 @@ def _next_block(chain: Chain, txs: list[Transaction]) -> Block:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, height=h.height + 1)), "does not follow"),
-        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, parent_hash=b"\x01" * 32)), "parent hash"),
+        (
+            lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, height=h.height + 1)),
+            "does not follow",
+        ),
+        (
+            lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, parent_hash=b"\x01" * 32)),
+            "parent hash",
+        ),
         (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, chain_id=99)), "chain id"),
-        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, state_root=b"\x02" * 32)), "state root"),
-        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, receipts_root=b"\x02" * 32)), "receipts root"),
+        (
+            lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, state_root=b"\x02" * 32)),
+            "state root",
+        ),
+        (
+            lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, receipts_root=b"\x02" * 32)),
+            "receipts root",
+        ),
         (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, time_ms=0)), "time"),
-        (lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, proposer=STRANGER.address)), "proposer"),
+        (
+            lambda b, h: dataclasses.replace(b, header=dataclasses.replace(h, proposer=STRANGER.address)),
+            "proposer",
+        ),
         (lambda b, h: dataclasses.replace(b, transactions=b.transactions[:1]), "transactions root"),
     ],
 )
-def test_execute_block_rejects_broken_rules_without_writing(chain: Chain, change: object, message: str) -> None:
+def test_execute_block_rejects_broken_rules_without_writing(
+    chain: Chain, change: object, message: str
+) -> None:
     block = _next_block(chain, [attest(ALICE, 0), attest(ALICE, 1, "second")])
     bad = change(block, block.header)  # type: ignore[operator]
     head_before = chain.head
@@ -146,9 +165,7 @@ def test_execute_block_rejects_broken_rules_without_writing(chain: Chain, change
 
 def test_block_with_a_wrong_nonce_is_invalid(chain: Chain) -> None:
     good = _next_block(chain, [attest(ALICE, 0)])
-    replayed = Block(
-        dataclasses.replace(good.header), (attest(ALICE, 5),), good.last_commit, good.evidence
-    )
+    replayed = Block(dataclasses.replace(good.header), (attest(ALICE, 5),), good.last_commit, good.evidence)
     with pytest.raises(InvalidBlock):
         chain.execute_block(replayed)
 
