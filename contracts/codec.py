@@ -293,10 +293,45 @@ def encode(value: Any) -> bytes:
     return rlp_encode(field_codec(type(value)).encode(value))
 
 
-def decode(cls: type[T], data: bytes) -> T:
-    """Decode canonical bytes into `cls`; raises CodecError for anything else."""
+def _rlp_item(data: bytes, pos: int) -> tuple[Item, int]:
+    """Decode one item of trusted RLP (our own state records) starting at `pos`."""
+    b = data[pos]
+    if b < 0x80:
+        return data[pos : pos + 1], pos + 1
+    if b < 0xB8:
+        end = pos + 1 + b - 0x80
+        return data[pos + 1 : end], end
+    if b < 0xC0:
+        n = b - 0xB7
+        end = pos + 1 + n + int.from_bytes(data[pos + 1 : pos + 1 + n], "big")
+        return data[pos + 1 + n : end], end
+    if b < 0xF8:
+        start, end = pos + 1, pos + 1 + b - 0xC0
+    else:
+        n = b - 0xF7
+        start = pos + 1 + n
+        end = start + int.from_bytes(data[pos + 1 : start], "big")
+    out: list[Any] = []
+    while start < end:
+        item, start = _rlp_item(data, start)
+        out.append(item)
+    return out, end
+
+
+def decode(cls: type[T], data: bytes, *, check_canonical: bool = True) -> T:
+    """Decode canonical bytes into `cls`; raises CodecError for anything else.
+
+    State records written by `encode` skip the re-encoding check (`check_canonical=False`); payloads never do.
+    """
     if not isinstance(data, bytes):
         raise CodecError("data must be bytes")
+    if not check_canonical:
+        # trusted bytes we encoded ourselves: skip pyrlp's (slow) validating decoder
+        try:
+            item, _ = _rlp_item(data, 0)
+            return field_codec(cls).decode(item)  # type: ignore[no-any-return]
+        except (IndexError, CodecError, ValueError) as e:
+            raise CodecError(f"corrupt state record: {e}") from None
     try:
         item = rlp.decode(data, strict=True)
     except (rlp.exceptions.RLPException, RecursionError, ValueError, IndexError, TypeError) as e:
@@ -306,6 +341,6 @@ def decode(cls: type[T], data: bytes) -> T:
     except RecursionError:
         raise CodecError("nesting too deep") from None
     # belt and braces: only the one canonical encoding is accepted
-    if rlp_encode(field_codec(cls).encode(value)) != data:
+    if check_canonical and rlp_encode(field_codec(cls).encode(value)) != data:
         raise CodecError("non-canonical encoding")
     return value  # type: ignore[no-any-return]

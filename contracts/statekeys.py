@@ -38,7 +38,7 @@ def prefix(*parts: str | bytes | int) -> bytes:
 def load(state: State | ReadState, k: bytes, cls: type[T]) -> T | None:
     """Decode the record at `k`, or None when absent."""
     raw = state.get(k)
-    return None if raw is None else codec.decode(cls, raw)
+    return None if raw is None else codec.decode(cls, raw, check_canonical=False)
 
 
 def store(state: State, k: bytes, value: Any) -> None:

@@ -250,7 +250,24 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
             r.strict_start_s, r.strict_breached = None, False
         r.last_time_s, r.last_temp = t, temp
         r.samples += 1
-    store(state, key("devstate", dev.address), DeviceState(**dataclasses.asdict(r)))
+    store(
+        state,
+        key("devstate", dev.address),
+        DeviceState(
+            r.samples,
+            r.last_time_s,
+            r.last_temp,
+            r.heat_start_s,
+            r.heat_breached,
+            r.freeze_start_s,
+            r.freeze_breached,
+            r.strict_start_s,
+            r.strict_breached,
+            r.window_start_s,
+            r.window_heat_s,
+            r.window_breached,
+        ),
+    )
     store(
         state,
         key("unit", unit.unit_id),

@@ -121,3 +121,46 @@ def district_chain(
     chain = Chain(params=params or Params())
     seed_genesis(chain.state, roster.to_genesis(addresses), chain.params)
     return chain, roster, addresses
+
+
+def strategy_for(tp: Any) -> Any:
+    """A hypothesis strategy generating valid values of a payload/record field type."""
+    import dataclasses
+    import enum
+    import types as pytypes
+    import typing
+
+    from hypothesis import strategies as st
+
+    from contracts.types import U64_MAX, Len, MaxLen, Range
+
+    meta: tuple[Any, ...] = ()
+    if typing.get_origin(tp) is typing.Annotated:
+        args = typing.get_args(tp)
+        tp, meta = args[0], tuple(args[1:])
+    exact = next((m.n for m in meta if isinstance(m, Len)), None)
+    most = next((m.n for m in meta if isinstance(m, MaxLen)), None)
+    bounds = next((m for m in meta if isinstance(m, Range)), None)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, pytypes.UnionType):
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
+        return st.none() | strategy_for(inner)
+    if origin is tuple:
+        return st.lists(strategy_for(typing.get_args(tp)[0]), max_size=min(most or 4, 4)).map(tuple)
+    if tp is bool:
+        return st.booleans()
+    if isinstance(tp, type) and issubclass(tp, enum.IntEnum):
+        return st.sampled_from(list(tp))
+    if tp is int:
+        lo, hi = (bounds.lo, bounds.hi) if bounds else (0, U64_MAX)
+        return st.integers(lo, hi)
+    if tp is bytes:
+        if exact is not None:
+            return st.binary(min_size=exact, max_size=exact)
+        return st.binary(max_size=most or 64)
+    if tp is str:
+        return st.text(max_size=min(most or 40, 40))
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp, include_extras=True)
+        return st.builds(tp, *[strategy_for(hints[f.name]) for f in dataclasses.fields(tp)])
+    raise TypeError(tp)

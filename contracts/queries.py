@@ -1,0 +1,371 @@
+"""Read-only queries over ReadState, returning JSON-able values (they become RPC results).
+
+They read the records and secondary indexes the apply rules maintain; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from contracts import codec
+from contracts.errors import InvalidTraceCode
+from contracts.interfaces import ReadState
+from contracts.jsonable import to_json
+from contracts.params import Params
+from contracts.records import (
+    Account,
+    Alert,
+    Attestation,
+    BreachRecord,
+    Device,
+    DeviceState,
+    DoseRecord,
+    Holding,
+    Lot,
+    Organisation,
+    Product,
+    Quarantine,
+    QuarantineStatus,
+    Shipment,
+    StorageUnit,
+    SuspectReport,
+    UnitUse,
+)
+from contracts.statekeys import SEP, key, load, load_int, prefix
+from contracts.tracecodes import day_end_ms, parse_trace_code
+from contracts.types import OrgType, parse_enum
+
+T = TypeVar("T")
+MAX_LIMIT = 1000
+
+
+def _rec(value: Any) -> dict[str, Any]:
+    out = to_json(value)
+    if not isinstance(out, dict):
+        raise TypeError("record expected")
+    return out
+
+
+def _iter_records(state: ReadState, pfx: bytes, cls: type[T]) -> list[T]:
+    return [codec.decode(cls, v) for _, v in state.iterate(pfx)]
+
+
+def get_params(state: ReadState) -> dict[str, Any]:
+    """The chain parameters fixed at genesis."""
+    p = load(state, key("params"), Params) or Params()
+    return p.to_json()
+
+
+# --- organisations, units, devices ------------------------------------------------------------
+
+
+def get_organisation(state: ReadState, org_id: str) -> dict[str, Any] | None:
+    """An organisation with its accounts and storage units."""
+    org = load(state, key("org", org_id), Organisation)
+    if org is None:
+        return None
+    out = _rec(org)
+    out["accounts"] = [
+        _rec(a)
+        for k, _ in state.iterate(prefix("orgacct", org_id))
+        if (a := load(state, key("acct", k[-20:]), Account)) is not None
+    ]
+    out["storage_units"] = [k.split(SEP)[-1].decode() for k, _ in state.iterate(prefix("orgunit", org_id))]
+    return out
+
+
+def list_organisations(state: ReadState, org_type: str | None = None) -> list[dict[str, Any]]:
+    """All organisations (optionally of one type, e.g. "site"), by id."""
+    want = None if org_type is None else parse_enum(OrgType, org_type)
+    orgs = _iter_records(state, prefix("org"), Organisation)
+    return [_rec(o) for o in orgs if want is None or o.org_type is want]
+
+
+def get_account(state: ReadState, address: bytes) -> dict[str, Any] | None:
+    """An account (organisation, role, active)."""
+    a = load(state, key("acct", address), Account)
+    return None if a is None else _rec(a)
+
+
+def get_storage_unit(state: ReadState, unit_id: str) -> dict[str, Any] | None:
+    """A storage unit with its holdings, loggers and breaches."""
+    u = load(state, key("unit", unit_id), StorageUnit)
+    if u is None:
+        return None
+    out = _rec(u)
+    holdings = []
+    for k, v in state.iterate(prefix("hold", unit_id)):
+        h = codec.decode(Holding, v)
+        holdings.append({"lot_id": k[len(prefix("hold", unit_id)) :].decode(), **_rec(h)})
+    out["holdings"] = holdings
+    out["devices"] = ["0x" + k[-20:].hex() for k, _ in state.iterate(prefix("unitdev", unit_id))]
+    out["breaches"] = [_rec(b) for b in _iter_records(state, prefix("breach", unit_id), BreachRecord)]
+    return out
+
+
+def get_device(state: ReadState, address: bytes) -> dict[str, Any] | None:
+    """A logger, its binding and its running rule counters (last sample, open excursions)."""
+    d = load(state, key("dev", address), Device)
+    if d is None:
+        return None
+    out = _rec(d)
+    ds = load(state, key("devstate", address), DeviceState)
+    out["state"] = None if ds is None else _rec(ds)
+    return out
+
+
+# --- products and lots ------------------------------------------------------------------------
+
+
+def get_product(state: ReadState, product_code: str) -> dict[str, Any] | None:
+    """A product and its approval."""
+    p = load(state, key("prod", product_code), Product)
+    return None if p is None else _rec(p)
+
+
+def list_products(state: ReadState) -> list[dict[str, Any]]:
+    """All products by code."""
+    return [_rec(p) for p in _iter_records(state, prefix("prod"), Product)]
+
+
+def lot_status(lot: Lot, now_ms: int | None, utc_offset_minutes: int) -> str:
+    """recalled > expired > quarantined (some units) > active (CBV-like dispositions)."""
+    if lot.recalled:
+        return "recalled"
+    if now_ms is not None and now_ms >= day_end_ms(lot.expiry_date, utc_offset_minutes):
+        return "expired"
+    if lot.quarantined:
+        return "quarantined"
+    return "active"
+
+
+def _lot_json(state: ReadState, lot: Lot, now_ms: int | None) -> dict[str, Any]:
+    params = load(state, key("params"), Params) or Params()
+    out = _rec(lot)
+    out["held"] = lot.units - lot.in_transit - lot.administered - lot.destroyed
+    out["status"] = lot_status(lot, now_ms, params.utc_offset_minutes)
+    return out
+
+
+def get_lot(state: ReadState, lot_id: str, now_ms: int | None = None) -> dict[str, Any] | None:
+    """A lot's counters (units, held, in transit, administered, destroyed, quarantined, doses, subjects), status."""
+    lot = load(state, key("lot", lot_id), Lot)
+    return None if lot is None else _lot_json(state, lot, now_ms)
+
+
+def list_lots(state: ReadState, product_code: str | None = None) -> list[dict[str, Any]]:
+    """Lots, optionally of one product."""
+    pfx = prefix("lot") + (product_code.encode() + b":" if product_code else b"")
+    return [_lot_json(state, lot, None) for lot in _iter_records(state, pfx, Lot)]
+
+
+def lot_holders(state: ReadState, lot_id: str) -> list[dict[str, Any]]:
+    """Every organisation/storage unit holding units of the lot, plus shipments still in transit."""
+    out: list[dict[str, Any]] = []
+    pfx = prefix("lotholder", lot_id)
+    for k, _ in state.iterate(pfx):
+        org_id, unit_id = k[len(pfx) :].decode().split("\x00")
+        h = load(state, key("hold", unit_id, lot_id), Holding) or Holding(0, 0)
+        out.append(
+            {
+                "org_id": org_id,
+                "unit_id": unit_id,
+                "available": h.available,
+                "quarantined": h.quarantined,
+                "in_transit": 0,
+            }
+        )
+    for s in _lot_shipments(state, lot_id):
+        if s.status.name == "IN_TRANSIT":
+            out.append(
+                {
+                    "org_id": s.to_org,
+                    "unit_id": None,
+                    "available": 0,
+                    "quarantined": 0,
+                    "in_transit": s.quantity,
+                    "shipment_id": "0x" + s.shipment_id.hex(),
+                }
+            )
+    return out
+
+
+def _lot_shipments(state: ReadState, lot_id: str) -> list[Shipment]:
+    out = []
+    for k, _ in state.iterate(prefix("lotship", lot_id)):
+        s = load(state, key("ship", k[-32:]), Shipment)
+        if s is not None:
+            out.append(s)
+    return out
+
+
+def _lot_quarantines(state: ReadState, lot_id: str) -> list[Quarantine]:
+    out = []
+    for k, _ in state.iterate(prefix("lotq", lot_id)):
+        q = load(state, key("q", k[-32:]), Quarantine)
+        if q is not None:
+            out.append(q)
+    return sorted(out, key=lambda q: (q.created_ms, q.quarantine_id))
+
+
+def trace_lot(state: ReadState, lot_id: str, now_ms: int | None = None) -> dict[str, Any] | None:
+    """Full trace: lot, custody path, holders, quarantines/breaches, destructions, doses per site, status."""
+    lot = load(state, key("lot", lot_id), Lot)
+    if lot is None:
+        return None
+    destructions = []
+    for k, v in state.iterate(prefix("lotdestroy", lot_id)):
+        org_id, unit_id, qty, reason = v.decode().split("\x00")
+        destructions.append(
+            {
+                "time_ms": int.from_bytes(k[-40:-32], "big"),
+                "tx_hash": "0x" + k[-32:].hex(),
+                "org_id": org_id,
+                "unit_id": unit_id or None,
+                "quantity": int(qty),
+                "reason": reason,
+            }
+        )
+    pfx = prefix("lotsite", lot_id)
+    doses_per_site = {k[len(pfx) :].decode(): int.from_bytes(v, "big") for k, v in state.iterate(pfx)}
+    quarantines = _lot_quarantines(state, lot_id)
+    return {
+        "lot": _lot_json(state, lot, now_ms),
+        "status": _lot_json(state, lot, now_ms)["status"],
+        "custody": [_rec(s) for s in _lot_shipments(state, lot_id)],
+        "holders": lot_holders(state, lot_id),
+        "quarantines": [_rec(q) for q in quarantines],
+        "breaches": [_rec(q) for q in quarantines if q.since_s is not None],
+        "destructions": destructions,
+        "doses_per_site": doses_per_site,
+        "doses": lot.doses,
+        "subjects": lot.subjects,
+    }
+
+
+# --- custody ----------------------------------------------------------------------------------
+
+
+def get_shipment(state: ReadState, shipment_id: bytes) -> dict[str, Any] | None:
+    """One shipment (custody leg)."""
+    s = load(state, key("ship", shipment_id), Shipment)
+    return None if s is None else _rec(s)
+
+
+def get_quarantine(state: ReadState, quarantine_id: bytes) -> dict[str, Any] | None:
+    """One quarantine and its decision."""
+    q = load(state, key("q", quarantine_id), Quarantine)
+    return None if q is None else _rec(q)
+
+
+def open_quarantines(state: ReadState, org_id: str) -> list[dict[str, Any]]:
+    """Quarantines at an organisation still waiting for a decision."""
+    out = []
+    for k, _ in state.iterate(prefix("orgq", org_id)):
+        q = load(state, key("q", k[-32:]), Quarantine)
+        if q is not None and q.status is QuarantineStatus.OPEN:
+            out.append(_rec(q))
+    return out
+
+
+def inventory(state: ReadState, holder: str) -> dict[str, Any]:
+    """Stock of an organisation per storage unit and lot, totals per lot, and inbound shipments."""
+    units = []
+    totals: dict[str, dict[str, int]] = {}
+    for k, _ in state.iterate(prefix("orgunit", holder)):
+        unit_id = k.split(SEP)[-1].decode()
+        lots = []
+        hp = prefix("hold", unit_id)
+        for hk, hv in state.iterate(hp):
+            lot_id = hk[len(hp) :].decode()
+            h = codec.decode(Holding, hv)
+            lot = load(state, key("lot", lot_id), Lot)
+            lots.append(
+                {
+                    "lot_id": lot_id,
+                    "available": h.available,
+                    "quarantined": h.quarantined,
+                    "recalled": bool(lot and lot.recalled),
+                    "expiry_date": lot.expiry_date if lot else None,
+                }
+            )
+            t = totals.setdefault(lot_id, {"available": 0, "quarantined": 0})
+            t["available"] += h.available
+            t["quarantined"] += h.quarantined
+        units.append({"unit_id": unit_id, "lots": lots})
+    inbound = []
+    for k, _ in state.iterate(prefix("inbound", holder)):
+        s = load(state, key("ship", k[-32:]), Shipment)
+        if s is not None:
+            inbound.append(_rec(s))
+    return {
+        "org_id": holder,
+        "units": units,
+        "totals": totals,
+        "inbound": inbound,
+        "doses_given": load_int(state, key("sitedoses", holder)),
+    }
+
+
+# --- alerts, doses, attestations, units -------------------------------------------------------
+
+
+def alerts(
+    state: ReadState,
+    site: str | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Alerts (excursions, breaches, mismatches, recalls, suspect units) in time order, optionally per site."""
+    limit = max(0, min(limit, MAX_LIMIT))
+    pfx = prefix("alert", site) if site is not None else prefix("alerts")
+    out: list[dict[str, Any]] = []
+    for k, v in state.iterate(pfx):
+        t = int.from_bytes(k[len(pfx) : len(pfx) + 8], "big")
+        if since_ms is not None and t < since_ms:
+            continue
+        if until_ms is not None and t > until_ms:
+            break
+        out.append(_rec(codec.decode(Alert, v)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def subject_doses(state: ReadState, subject_id: bytes) -> list[dict[str, Any]]:
+    """A pseudonymous subject's doses (by series and dose number)."""
+    return [_rec(d) for d in _iter_records(state, prefix("subj", subject_id), DoseRecord)]
+
+
+def get_attestations(state: ReadState, document_hash: bytes) -> list[dict[str, Any]]:
+    """Who anchored this document hash and when (oldest first)."""
+    return [_rec(a) for a in _iter_records(state, prefix("att", document_hash), Attestation)]
+
+
+def find_unit(state: ReadState, trace_code: str) -> dict[str, Any]:
+    """What the chain knows about a unit code: parsed fields, its lot (if printed or used), use, reports.
+
+    An unused Chinese code cannot be tied to a lot without its Merkle proof (only the root is on chain).
+    """
+    try:
+        tc = parse_trace_code(trace_code)
+    except InvalidTraceCode as e:
+        return {"valid": False, "error": e.fields()}
+    use = load(state, key("used", tc.canonical), UnitUse)
+    lot_id = use.lot_id if use else (f"{tc.product_code}:{tc.lot_number}" if tc.lot_number else None)
+    lot = load(state, key("lot", lot_id), Lot) if lot_id else None
+    reports = [_rec(r) for r in _iter_records(state, prefix("suspect", tc.canonical), SuspectReport)]
+    return {
+        "valid": True,
+        "canonical": tc.canonical,
+        "scheme": tc.scheme,
+        "product_code": tc.product_code,
+        "serial": tc.serial,
+        "lot_id": lot_id if lot is not None else None,
+        "lot_known": lot is not None,
+        "recalled": bool(lot and lot.recalled),
+        "used": use is not None,
+        "use": None if use is None else _rec(use),
+        "suspect_reports": reports,
+    }
