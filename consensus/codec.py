@@ -16,6 +16,8 @@ from consensus.types import (
     ConsensusMessage,
     DuplicateVoteEvidence,
     Proposal,
+    SignRecord,
+    Step,
     Vote,
     VoteType,
     rlp_encode,
@@ -184,3 +186,64 @@ def decode_certificate(data: bytes) -> CommitCertificate:
     if encode_certificate(cert) != data:
         raise InvalidMessage("non-canonical encoding")
     return cert
+
+
+def encode_sign_record(record: SignRecord) -> bytes:
+    """Encode the never-sign-twice record for the node's durable store."""
+    return rlp_encode(
+        [
+            record.height,
+            record.round,
+            int(record.step),
+            record.locked_round + 1,
+            record.locked_block_id or b"",
+            [encode_message(m) for m in record.signed],
+            [encode_message(v) for v in record.pol],
+        ]
+    )
+
+
+def _parse_sign_record(item: Item) -> SignRecord:
+    height, rnd, step, locked_plus_one, locked, signed, pol = _list(item, 7)
+    try:
+        parsed_step = Step(_uint(step))
+    except ValueError:
+        raise InvalidMessage("unknown step") from None
+    signed_msgs: list[Proposal | Vote] = []
+    for raw in _list(signed):
+        msg = decode_message(_bytes(raw))
+        if isinstance(msg, DuplicateVoteEvidence):
+            raise InvalidMessage("evidence in a sign record")
+        signed_msgs.append(msg)
+    pol_votes: list[Vote] = []
+    for raw in _list(pol):
+        vote = decode_message(_bytes(raw))
+        if not isinstance(vote, Vote):
+            raise InvalidMessage("POL entry is not a vote")
+        pol_votes.append(vote)
+    locked_id = _bytes(locked)
+    if locked_id and len(locked_id) != 32:
+        raise InvalidMessage("locked block id must be 32 bytes")
+    return SignRecord(
+        _uint(height),
+        _uint(rnd),
+        parsed_step,
+        _uint(locked_plus_one) - 1,
+        locked_id or None,
+        tuple(signed_msgs),
+        tuple(pol_votes),
+    )
+
+
+def decode_sign_record(data: bytes) -> SignRecord:
+    """Decode `encode_sign_record` output; malformed input raises `InvalidMessage`."""
+    item = _rlp_decode(data)
+    try:
+        record = _parse_sign_record(item)
+    except ConsensusError as exc:
+        raise InvalidMessage(exc.reason) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidMessage(f"malformed sign record: {exc}") from None
+    if encode_sign_record(record) != data:
+        raise InvalidMessage("non-canonical encoding")
+    return record

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from consensus.certificate import certificate_time_ms, verify_certificate, verify_evidence
+from consensus.codec import decode_sign_record, encode_sign_record
 from consensus.errors import ConsensusError
 from consensus.fake_crypto import fake_address, fake_recover, fake_signer
 from consensus.machine import (
@@ -382,7 +383,8 @@ class Simulation:
     def _persist(self, node: SimNode, record: SignRecord) -> None:
         if node.record is not None and record.position() <= node.record.position():
             self._violation(f"node {node.index} sign record went backwards: {node.record} -> {record}")
-        node.record = record
+        # Through the wire codec, as the node stores it: the restarted machine gets what a disk would give.
+        node.record = decode_sign_record(encode_sign_record(record))
 
     def _check_signed(self, node: SimNode, msg: Proposal | Vote) -> None:
         if node.byzantine:

@@ -9,9 +9,24 @@ from consensus_helpers import addresses, block, proposal, vote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consensus.codec import decode_certificate, decode_message, encode_certificate, encode_message
+from consensus.codec import (
+    decode_certificate,
+    decode_message,
+    decode_sign_record,
+    encode_certificate,
+    encode_message,
+    encode_sign_record,
+)
 from consensus.errors import InvalidMessage
-from consensus.types import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote, VoteType
+from consensus.types import (
+    CommitCertificate,
+    DuplicateVoteEvidence,
+    Proposal,
+    SignRecord,
+    Step,
+    Vote,
+    VoteType,
+)
 
 u64 = st.integers(min_value=0, max_value=2**64 - 1)
 rounds = st.integers(min_value=0, max_value=2**31 - 1)
@@ -150,3 +165,27 @@ def test_local_rlp_encoder_matches_pyrlp(item: object) -> None:
     from consensus.types import rlp_encode
 
     assert rlp_encode(item) == rlp.encode(item)
+
+
+@st.composite
+def sign_records(draw: st.DrawFn) -> SignRecord:
+    rnd = draw(rounds)
+    locked = draw(st.integers(min_value=-1, max_value=rnd))
+    locked_id = draw(bid) if locked >= 0 else None
+    signed = draw(st.lists(votes | proposals(), max_size=3))
+    pol = draw(st.lists(votes, max_size=4))
+    return SignRecord(
+        draw(u64), rnd, draw(st.sampled_from(Step)), locked, locked_id, tuple(signed), tuple(pol)
+    )
+
+
+@given(sign_records())
+def test_sign_record_round_trip(record: SignRecord) -> None:
+    assert decode_sign_record(encode_sign_record(record)) == record
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=200))
+def test_fuzz_sign_record(data: bytes) -> None:
+    with contextlib.suppress(InvalidMessage):
+        decode_sign_record(data)
