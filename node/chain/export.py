@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from rlp.codec import consume_length_prefix
-from rlp.exceptions import DecodingError
-
 from node.chain.chain import Chain
 from node.core import codec
 from node.core.blocks import decode_block
@@ -42,11 +39,9 @@ def read_items(source: BinaryIO) -> Iterator[bytes]:
                 return
             buffer += more
             continue
-        try:
-            _prefix, _kind, length, body_start = consume_length_prefix(buffer, 0)
-        except DecodingError:
-            raise DecodeError("export file", "bad RLP length prefix") from None
-        total = body_start + length
+        total = codec.item_length(buffer)
+        if total is None:
+            raise DecodeError("export file", "bad RLP length prefix")
         if total > MAX_ITEM_BYTES:
             raise DecodeError("export file", "item larger than 256 MiB")
         while len(buffer) < total:

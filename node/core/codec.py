@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import rlp
-from rlp.exceptions import RLPException
-
 from node.core.errors import DecodeError
 
 RlpItem = bytes | list[Any]
@@ -47,15 +44,82 @@ def encode(item: object) -> bytes:
     raise TypeError(f"cannot RLP-encode {type(item).__name__}")
 
 
+class _Malformed(Exception):
+    """Internal: carries the reason up to ``decode``, which names the value being decoded."""
+
+
+def _prefix(data: bytes, pos: int, end: int) -> tuple[bool, int, int]:
+    """Parse the prefix at ``pos``: (is_list, body start, body end), enforcing canonical form."""
+    if pos >= end:
+        raise _Malformed("unexpected end of input")
+    first = data[pos]
+    if first < 0x80:
+        return False, pos, pos + 1
+    if first < 0xB8:
+        length = first - 0x80
+        if length == 1 and pos + 1 < end and data[pos + 1] < 0x80:
+            raise _Malformed("single byte below 0x80 must not have a prefix")
+        return False, pos + 1, _check_end(pos + 1 + length, end)
+    if first < 0xC0:
+        return False, *_long(data, pos, first - 0xB7, end)
+    if first < 0xF8:
+        return True, pos + 1, _check_end(pos + 1 + first - 0xC0, end)
+    return True, *_long(data, pos, first - 0xF7, end)
+
+
+def _check_end(body_end: int, end: int) -> int:
+    if body_end > end:
+        raise _Malformed("length runs past the end of input")
+    return body_end
+
+
+def _long(data: bytes, pos: int, size_of_length: int, end: int) -> tuple[int, int]:
+    start = pos + 1 + size_of_length
+    if start > end:
+        raise _Malformed("length runs past the end of input")
+    if data[pos + 1] == 0:
+        raise _Malformed("length has a leading zero byte")
+    length = int.from_bytes(data[pos + 1 : start], "big")
+    if length < 56:
+        raise _Malformed("long form used for a short length")
+    return start, _check_end(start + length, end)
+
+
+def _decode_at(data: bytes, pos: int, end: int, depth: int) -> tuple[RlpItem, int]:
+    is_list, start, body_end = _prefix(data, pos, end)
+    if not is_list:
+        return data[start:body_end], body_end
+    if depth > 64:
+        raise _Malformed("nested deeper than 64 lists")
+    items: list[Any] = []
+    cursor = start
+    while cursor < body_end:
+        item, cursor = _decode_at(data, cursor, body_end, depth + 1)
+        items.append(item)
+    return items, body_end
+
+
 def decode(data: bytes, what: str) -> RlpItem:
-    """Decode canonical RLP or raise DecodeError naming ``what``."""
+    """Decode exactly one canonical RLP item or raise DecodeError naming ``what``."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError(what, "expected bytes")
+    raw = bytes(data)
     try:
-        item: RlpItem = rlp.decode(bytes(data), strict=True)
-    except (RLPException, ValueError, TypeError, IndexError, RecursionError) as exc:
-        raise DecodeError(what, f"malformed RLP ({type(exc).__name__})") from None
+        item, end = _decode_at(raw, 0, len(raw), 0)
+    except _Malformed as exc:
+        raise DecodeError(what, f"malformed RLP: {exc}") from None
+    if end != len(raw):
+        raise DecodeError(what, "trailing bytes after the RLP item")
     return item
+
+
+def item_length(data: bytes) -> int | None:
+    """Total length of the RLP item at the start of ``data``, or None if its prefix is not complete yet."""
+    try:
+        _is_list, _start, body_end = _prefix(data, 0, 1 << 62)
+    except _Malformed:
+        return None
+    return body_end
 
 
 def as_list(item: RlpItem, what: str, length: int) -> list[Any]:

@@ -183,3 +183,30 @@ def test_fast_encoder_matches_pyrlp(item: object) -> None:
     import rlp
 
     assert codec.encode(item) == rlp.encode(item)
+
+
+@given(rlp_items)
+@settings(max_examples=300, deadline=None)
+def test_decoder_matches_pyrlp(item: object) -> None:
+    import rlp
+
+    encoded = codec.encode(item)
+    assert codec.decode(encoded, "item") == rlp.decode(encoded)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=500, deadline=None)
+def test_decoder_accepts_exactly_what_strict_pyrlp_accepts(data: bytes) -> None:
+    import rlp
+
+    try:
+        expected = rlp.decode(data, strict=True)
+    except Exception:
+        expected = None
+    try:
+        got = codec.decode(data, "item")
+    except DecodeError:
+        got = None
+    if got is not None:
+        assert codec.encode(got) == data  # canonical: re-encoding gives the same bytes
+    assert got == expected
