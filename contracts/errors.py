@@ -111,13 +111,6 @@ class OrganisationSuspended(ContractError):
 
 
 @dataclass(eq=False)
-class UnknownAccount(ContractError):
-    """No account with this address."""
-
-    address: bytes
-
-
-@dataclass(eq=False)
 class UnknownStorageUnit(ContractError):
     """No storage unit with this id."""
 
