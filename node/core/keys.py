@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -30,8 +31,13 @@ def keccak256(data: bytes) -> bytes:
     return keccak.new(digest_bits=256, data=bytes(data)).digest()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def address_from_public_key(public_key: bytes) -> Address:
-    """Last 20 bytes of keccak256 of the 64-byte uncompressed public key."""
+    """Last 20 bytes of keccak256 of the 64-byte uncompressed public key.
+
+    Cached: a chain sees the same few thousand signers again and again, and pycryptodome's keccak costs more
+    per call (cffi set-up) than the signature recovery in front of it.
+    """
     if len(public_key) != crypto.PUBLIC_KEY_LENGTH:
         raise crypto.CryptoError(f"public key must be {crypto.PUBLIC_KEY_LENGTH} bytes")
     return keccak256(public_key)[-ADDRESS_LENGTH:]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -43,6 +43,7 @@ class Receipt:
     error_code: str
     error_data: bytes
     events: tuple[LogEvent, ...]
+    _encoded: bytes = field(default=b"", repr=False, compare=False)  # derived once; not a wire field
 
     @property
     def ok(self) -> bool:
@@ -60,8 +61,10 @@ class Receipt:
         ]
 
     def encode(self) -> bytes:
-        """Canonical wire bytes (the receipts-root leaf)."""
-        return codec.encode(self.to_rlp())
+        """Canonical wire bytes (the receipts-root leaf); computed once."""
+        if not self._encoded:
+            object.__setattr__(self, "_encoded", codec.encode(self.to_rlp()))
+        return self._encoded
 
 
 def success_receipt(tx_hash: bytes, events: tuple[LogEvent, ...]) -> Receipt:
@@ -105,5 +108,5 @@ def decode_receipts(data: bytes) -> list[Receipt]:
 
 
 def encode_receipts(receipts: list[Receipt]) -> bytes:
-    """Encode a block's receipt list for storage."""
-    return codec.encode([r.to_rlp() for r in receipts])
+    """Encode a block's receipt list for storage (reusing each receipt's cached encoding)."""
+    return codec.encode_list_of_encoded([r.encode() for r in receipts])
