@@ -133,6 +133,36 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
             "receipt_proof": proof_view(merkle.prove(receipt_leaves, index)),
         }
 
+    async def by_sender(params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            sender = parse_address(params["address"])
+        except InvalidAddress as exc:
+            raise RpcApplicationError(
+                BAD_INPUT, "bad address", {"error": "InvalidAddress", "reason": exc.reason}
+            ) from None
+        found = chain.store.sender_transactions(
+            sender, before_height=params.get("before_height"), limit=params.get("limit", 50)
+        )
+        result = []
+        blocks: dict[int, Any] = {}
+        for location, _tx_hash in found:
+            block = blocks.get(location.height) or chain.store.block_at(location.height)
+            if block is None:
+                continue
+            blocks[location.height] = block
+            receipts = chain.store.receipts(block.hash) or []
+            view = tx_view(block.transactions[location.index])
+            view.update(
+                {
+                    "block_height": location.height,
+                    "block_time_ms": block.header.time_ms,
+                    "index": location.index,
+                    "status": "success" if receipts and receipts[location.index].ok else "failure",
+                }
+            )
+            result.append(view)
+        return result
+
     async def validators(params: dict[str, Any]) -> list[dict[str, Any]]:
         return _validators(chain)
 

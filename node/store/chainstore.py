@@ -7,6 +7,7 @@ Key layout (one LevelDB, one byte of prefix per table):
     b"N" + height (8 bytes BE) -> block hash (canonical chain)
     b"T" + tx hash             -> height (8) + index (4)
     b"R" + block hash          -> encoded receipt list
+    b"A" + sender + height + i -> tx hash (every transaction of a sender, oldest first)
     b"S" + state key           -> state value
     b"M" + name                -> metadata (head, genesis hash, chain id)
 
@@ -28,6 +29,7 @@ _BLOCK = b"B"
 _COMMIT = b"C"
 _HEIGHT = b"N"
 _TX = b"T"
+_SENDER = b"A"
 _RECEIPTS = b"R"
 STATE_PREFIX = b"S"
 _META = b"M"
@@ -108,6 +110,21 @@ class ChainStore:
             return None
         return TxLocation(int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:12], "big"))
 
+    def sender_transactions(
+        self, sender: bytes, *, before_height: int | None = None, limit: int = 100
+    ) -> list[tuple[TxLocation, bytes]]:
+        """A sender's included transactions, newest first: (location, tx hash)."""
+        out: list[tuple[TxLocation, bytes]] = []
+        prefix = _SENDER + sender
+        for key, tx_hash in self.db.iterate(prefix, reverse=True):
+            height = int.from_bytes(key[len(prefix) : len(prefix) + 8], "big")
+            if before_height is not None and height >= before_height:
+                continue
+            out.append((TxLocation(height, int.from_bytes(key[len(prefix) + 8 :], "big")), tx_hash))
+            if len(out) >= limit:
+                break
+        return out
+
     def state_get(self, key: bytes) -> bytes | None:
         """Committed state value."""
         return self.db.get(STATE_PREFIX + key)
@@ -137,7 +154,9 @@ class ChainStore:
         puts[_HEIGHT + height_key(block.height)] = block_hash
         height_bytes = height_key(block.height)
         for index, tx in enumerate(block.transactions):
-            puts[_TX + tx.hash] = height_bytes + index.to_bytes(4, "big")
+            position = height_bytes + index.to_bytes(4, "big")
+            puts[_TX + tx.hash] = position
+            puts[_SENDER + tx.sender + position] = tx.hash
         if genesis:
             puts[_GENESIS] = block_hash
         puts[_HEAD] = height_bytes + block_hash

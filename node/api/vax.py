@@ -1,0 +1,230 @@
+"""The vax_* JSON-RPC namespace: the contracts' read functions over committed state.
+
+Every method reads the committed head (final under BFT), so an answer never changes once given for a height.
+Missing objects are the named application error NotFound (-32011).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from contracts import queries
+from node.api.methods import HASH_SCHEMA, ApiContext, not_found
+from node.core.keys import InvalidAddress, parse_address
+from rpc.errors import RpcApplicationError
+from rpc.registry import MethodRegistry
+
+BAD_INPUT = -32012
+ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200}
+ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
+TIME_MS = {"type": "integer", "minimum": 0}
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+def _address(text: str) -> bytes:
+    try:
+        return parse_address(text)
+    except InvalidAddress as exc:
+        raise RpcApplicationError(
+            BAD_INPUT, "bad address", {"error": "InvalidAddress", "reason": exc.reason}
+        ) from None
+
+
+def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
+    """Register vax_* on ``registry``."""
+    chain = api.chain
+
+    def state() -> Any:
+        return chain.app_reader()
+
+    def found(value: Any, what: str, key: str) -> Any:
+        if value is None:
+            raise not_found(what, key)
+        return value
+
+    def now_ms() -> int:
+        return chain.head_header.time_ms
+
+    methods: list[tuple[str, Handler, dict[str, Any], str]] = []
+
+    def add(name: str, params: dict[str, Any], description: str) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            methods.append((name, fn, params, description))
+            return fn
+
+        return deco
+
+    @add(
+        "vax_getParams",
+        _obj({}),
+        "Chain-wide rule parameters fixed at genesis (breach thresholds, grace, limits).",
+    )
+    async def get_params(p: dict[str, Any]) -> Any:
+        return queries.get_params(state())
+
+    @add(
+        "vax_getOrganisation",
+        _obj({"org_id": ID_SCHEMA}, ("org_id",)),
+        "An organisation with its accounts and storage units.",
+    )
+    async def get_org(p: dict[str, Any]) -> Any:
+        return found(queries.get_organisation(state(), p["org_id"]), "organisation", p["org_id"])
+
+    @add(
+        "vax_listOrganisations",
+        _obj({"org_type": {"type": "string", "maxLength": 40}}),
+        "Organisations, optionally of one type.",
+    )
+    async def list_orgs(p: dict[str, Any]) -> Any:
+        try:
+            return queries.list_organisations(state(), p.get("org_type"))
+        except ValueError as exc:
+            raise RpcApplicationError(
+                BAD_INPUT, "bad org_type", {"error": "InvalidOrgType", "reason": str(exc)}
+            ) from None
+
+    @add("vax_getAccount", _obj({"address": ADDRESS}, ("address",)), "An account: its organisation and role.")
+    async def get_account(p: dict[str, Any]) -> Any:
+        return found(queries.get_account(state(), _address(p["address"])), "account", p["address"])
+
+    @add(
+        "vax_getStorageUnit",
+        _obj({"unit_id": ID_SCHEMA}, ("unit_id",)),
+        "A fridge, freezer, cold room or vehicle with its loggers and rule state.",
+    )
+    async def get_unit(p: dict[str, Any]) -> Any:
+        return found(queries.get_storage_unit(state(), p["unit_id"]), "storage unit", p["unit_id"])
+
+    @add(
+        "vax_getDevice",
+        _obj({"address": ADDRESS}, ("address",)),
+        "A temperature logger and its running rule counters.",
+    )
+    async def get_device(p: dict[str, Any]) -> Any:
+        return found(queries.get_device(state(), _address(p["address"])), "device", p["address"])
+
+    @add(
+        "vax_getProduct",
+        _obj({"product_code": ID_SCHEMA}, ("product_code",)),
+        "A vaccine product (GTIN or Chinese product id).",
+    )
+    async def get_product(p: dict[str, Any]) -> Any:
+        return found(queries.get_product(state(), p["product_code"]), "product", p["product_code"])
+
+    @add("vax_listProducts", _obj({}), "Every registered product.")
+    async def list_products(p: dict[str, Any]) -> Any:
+        return queries.list_products(state())
+
+    @add(
+        "vax_getLot",
+        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        "A lot and its status (active, in transit, quarantined, recalled, expired).",
+    )
+    async def get_lot(p: dict[str, Any]) -> Any:
+        return found(queries.get_lot(state(), p["lot_id"], now_ms()), "lot", p["lot_id"])
+
+    @add("vax_listLots", _obj({"product_code": ID_SCHEMA}), "Lots, optionally of one product.")
+    async def list_lots(p: dict[str, Any]) -> Any:
+        return queries.list_lots(state(), p.get("product_code"))
+
+    @add(
+        "vax_traceLot",
+        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        "A lot's full trace: custody path, breaches, quarantines, doses per site.",
+    )
+    async def trace_lot(p: dict[str, Any]) -> Any:
+        return found(queries.trace_lot(state(), p["lot_id"], now_ms()), "lot", p["lot_id"])
+
+    @add(
+        "vax_lotHolders",
+        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        "Every holder of a lot's units and shipments in transit (for recalls).",
+    )
+    async def lot_holders(p: dict[str, Any]) -> Any:
+        return queries.lot_holders(state(), p["lot_id"])
+
+    @add("vax_getShipment", _obj({"shipment_id": HASH_SCHEMA}, ("shipment_id",)), "One custody leg.")
+    async def get_shipment(p: dict[str, Any]) -> Any:
+        return found(
+            queries.get_shipment(state(), bytes.fromhex(p["shipment_id"][2:])), "shipment", p["shipment_id"]
+        )
+
+    @add(
+        "vax_getQuarantine",
+        _obj({"quarantine_id": HASH_SCHEMA}, ("quarantine_id",)),
+        "One quarantine and its quality decision.",
+    )
+    async def get_quarantine(p: dict[str, Any]) -> Any:
+        qid = p["quarantine_id"]
+        return found(queries.get_quarantine(state(), bytes.fromhex(qid[2:])), "quarantine", qid)
+
+    @add(
+        "vax_openQuarantines",
+        _obj({"org_id": ID_SCHEMA}, ("org_id",)),
+        "Quarantines awaiting a decision at an organisation.",
+    )
+    async def open_quarantines(p: dict[str, Any]) -> Any:
+        return queries.open_quarantines(state(), p["org_id"])
+
+    @add(
+        "vax_inventory",
+        _obj({"holder": ID_SCHEMA}, ("holder",)),
+        "Stock held by an organisation, per storage unit and lot, and inbound shipments.",
+    )
+    async def inventory(p: dict[str, Any]) -> Any:
+        return queries.inventory(state(), p["holder"])
+
+    @add(
+        "vax_alerts",
+        _obj(
+            {
+                "site": ID_SCHEMA,
+                "since_ms": TIME_MS,
+                "until_ms": TIME_MS,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+            }
+        ),
+        "Alerts (excursions, breaches, quarantines, recalls, repeated unit codes) in time order, optionally per site.",
+    )
+    async def alerts(p: dict[str, Any]) -> Any:
+        return queries.alerts(
+            state(), p.get("site"), p.get("since_ms"), p.get("until_ms"), p.get("limit", 100)
+        )
+
+    @add(
+        "vax_subjectDoses",
+        _obj({"subject_id": HASH_SCHEMA}, ("subject_id",)),
+        "Doses of one pseudonymous subject id (no personal data is on chain).",
+    )
+    async def subject_doses(p: dict[str, Any]) -> Any:
+        return queries.subject_doses(state(), bytes.fromhex(p["subject_id"][2:]))
+
+    @add(
+        "vax_getAttestations",
+        _obj({"document_hash": HASH_SCHEMA}, ("document_hash",)),
+        "Who anchored a document hash, and when.",
+    )
+    async def get_attestations(p: dict[str, Any]) -> Any:
+        return queries.get_attestations(state(), bytes.fromhex(p["document_hash"][2:]))
+
+    @add(
+        "vax_findUnit",
+        _obj({"trace_code": {"type": "string", "minLength": 1, "maxLength": 200}}, ("trace_code",)),
+        "What the chain knows of a unit trace code (GS1 or 20-digit Chinese code).",
+    )
+    async def find_unit(p: dict[str, Any]) -> Any:
+        return queries.find_unit(state(), p["trace_code"])
+
+    for name, handler, params, description in methods:
+        registry.add(name, handler, params=params, description=description)
