@@ -20,6 +20,7 @@ import typer
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import load_genesis, parse_genesis
 from node.cli.keys import keys_app
+from node.cli.tx import register as register_tx_commands
 from node.core.errors import VaxchainError
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
@@ -37,6 +38,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(keys_app, name="keys")
+register_tx_commands(app)
 chain_app = typer.Typer(help="Export and import the chain as an RLP file of blocks.", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
 
