@@ -136,25 +136,36 @@ class Mempool:
         self._bytes -= len(entry.tx.encode())
 
     def select(self, max_txs: int, max_bytes: int = 16 * 1024 * 1024) -> list[Transaction]:
-        """Ready transactions (consecutive nonces from each sender's committed nonce), senders in arrival order."""
+        """Ready transactions in arrival order, each sender's nonces consecutive from its committed nonce.
+
+        Arrival order across senders matters: a client that submits a shipment and then, from another account,
+        its receipt expects them applied in that order. A transaction whose nonce is not next yet waits for the
+        pass that makes it ready, so one sender's out-of-order submissions cannot block everyone else.
+        """
         chosen: list[Transaction] = []
         total = 0
-        seen: set[bytes] = set()
-        for entry in self._by_hash.values():
-            sender = entry.sender
-            if sender in seen:
-                continue
-            seen.add(sender)
-            pending = self._by_sender[sender]
-            nonce = self._committed_nonce(sender)
-            while nonce in pending:
-                tx = pending[nonce].tx
-                size = len(tx.encode())
+        next_nonce: dict[bytes, int] = {}
+        waiting = list(self._by_hash.values())
+        while waiting and len(chosen) < max_txs:
+            deferred: list[_Entry] = []
+            for entry in waiting:
+                sender = entry.sender
+                expected = next_nonce.get(sender)
+                if expected is None:
+                    expected = next_nonce[sender] = self._committed_nonce(sender)
+                if entry.tx.nonce != expected:
+                    if entry.tx.nonce > expected:
+                        deferred.append(entry)
+                    continue
+                size = len(entry.tx.encode())
                 if len(chosen) >= max_txs or total + size > max_bytes:
                     return chosen
-                chosen.append(tx)
+                chosen.append(entry.tx)
                 total += size
-                nonce += 1
+                next_nonce[sender] = expected + 1
+            if len(deferred) == len(waiting):
+                break  # nothing became ready: the rest wait for missing nonces
+            waiting = deferred
         return chosen
 
     def remove_included(self, txs: Iterable[Transaction]) -> None:

@@ -37,10 +37,20 @@ def test_select_returns_consecutive_nonces_per_sender_in_arrival_order() -> None
         pool.add(tx)
     chosen = pool.select(10)
     assert [(tx.sender, tx.nonce) for tx in chosen] == [
-        (ALICE.address, 0),
-        (ALICE.address, 1),
         (BOB.address, 0),
+        (ALICE.address, 0),
+        (ALICE.address, 1),  # arrived early, but waits for nonce 0
     ]  # Alice's nonce 3 waits for 2
+
+
+def test_select_keeps_cross_sender_arrival_order() -> None:
+    # A shipment by Alice, then its receipt by Bob, then Alice's next shipment: applied in that order.
+    pool = Mempool(CHAIN, Nonces())
+    order = [attest_tx(ALICE, 0), attest_tx(BOB, 0), attest_tx(ALICE, 1), attest_tx(BOB, 1)]
+    for tx in order:
+        pool.add(tx)
+    assert pool.select(10) == order
+    assert pool.select(3) == order[:3]
     assert pool.pending_nonce(ALICE.address) == 2
 
 
