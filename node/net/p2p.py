@@ -9,6 +9,7 @@ liveness and a peer-id allowlist. Every library default we change is changed for
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import random
 import socket
@@ -27,8 +28,9 @@ from libp2p.custom_types import TProtocol
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
+from libp2p.pubsub import pubsub as _pubsub_module
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
-from libp2p.pubsub.pubsub import Pubsub, get_content_addressed_msg_id
+from libp2p.pubsub.pubsub import Pubsub
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
@@ -64,12 +66,17 @@ _MESH_D, _MESH_D_LOW, _MESH_D_HIGH = 6, 4, 12
 _BACKPRESSURE_POLL_S = 0.002
 _CLOSE_GRACE_S = 1.0
 _SHUTDOWN_S = 3.0
+_LIB_SUB_QUEUE = 4096
 
 
 def _key_pair(seed: bytes) -> Any:
     if len(seed) != SEED_BYTES:
         raise ConfigError("node_key_seed", f"must be {SEED_BYTES} bytes, got {len(seed)}")
     return ed25519_key_pair(seed)
+
+
+def _content_msg_id(msg: Any) -> bytes:
+    return hashlib.sha256(msg.data).digest()
 
 
 def peer_id_from_seed(seed: bytes) -> str:
@@ -210,8 +217,10 @@ class Network:
         self._pubsub: Any = Pubsub(
             self._host,
             self._router,
-            # Same payload from two publishers = one message (NOTES); ids are sha256(data).
-            msg_id_constructor=get_content_addressed_msg_id,
+            # Same payload from two publishers = one message (NOTES). The library's
+            # get_content_addressed_msg_id multibase-encodes in pure Python (~0.45 ms, 4x per hop);
+            # raw sha256 is as unique. Ids stay local or go to peers running this same code.
+            msg_id_constructor=_content_msg_id,
         )
         self._host.get_network().register_notifee(_Notifee(self))
 
@@ -219,6 +228,7 @@ class Network:
         self._handlers: dict[str, Handler] = {}
         self._health: dict[str, _PeerHealth] = {}
         self._stalled_since: dict[Any, float] = {}
+        self._b58_cache: dict[bytes, str] = {}
         self._conn_changed = trio.Event()
         self._request_limiter = trio.CapacityLimiter(config.request_concurrency)
         self._nursery: trio.Nursery | None = None
@@ -256,7 +266,12 @@ class Network:
                 await self._host.get_network().auto_connector.stop()
                 # NOTES: a Pubsub constructed but not started makes every connect() hang.
                 await self._pubsub.wait_until_ready()
-                self.listen_addrs = [str(a) for a in self._host.get_addrs()]
+                addrs = list(self._host.get_addrs())
+                self.listen_addrs = [str(a) for a in addrs]
+                # Every gossip RPC (own or relayed) embeds our signed peer record, and the library
+                # rebuilds get_addrs() (multiaddr parsing, ~1-2 ms) for each one to see if it
+                # changed. Our listen address is fixed once listening: answer from a cache.
+                self._host.get_addrs = lambda: list(addrs)
                 try:
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
@@ -298,6 +313,15 @@ class Network:
         return self._nursery
 
     # ------------------------------------------------------------------ peers
+
+    def _b58(self, raw: bytes) -> str:
+        """Peer id bytes -> base58, cached (base58 is pure-Python big-int math, per message)."""
+        text = self._b58_cache.get(raw)
+        if text is None:
+            if len(self._b58_cache) > 4096:
+                self._b58_cache.clear()
+            text = self._b58_cache[raw] = ID(raw).to_base58()
+        return text
 
     def _allowed_peer(self, peer_id: str) -> bool:
         return self._allowed is None or peer_id in self._allowed or peer_id == self.peer_id
@@ -466,17 +490,17 @@ class Network:
             data: bytes = msg.data
             if len(data) > self._cfg.max_message_bytes:
                 return False
-            origin = ID(msg.from_id)
-            if origin == self._id and forwarder == self._id:
+            origin: bytes = msg.from_id
+            if origin == self._id_bytes and forwarder == self._id:
                 return True  # our own publish: publish() already ran the validator
             if self._allowed is not None and not (
-                self._allowed_peer(forwarder.to_base58()) and self._allowed_peer(origin.to_base58())
+                self._allowed_peer(self._b58(forwarder.to_bytes())) and self._allowed_peer(self._b58(origin))
             ):
                 return False
             t = self._topics.get(topic)
             if t is None or t.validator is None:
                 return True
-            return bool(t.validator(origin.to_base58(), data))
+            return bool(t.validator(self._b58(origin), data))
         except Exception:
             log.exception("gossip validator for %r raised; message rejected", topic)
             return False
@@ -492,6 +516,12 @@ class Network:
             task_status.started()
             return
         t.pumping = True
+        # The library's own per-topic queue is 32 deep and is filled with send_nowait by many
+        # concurrent push_msg tasks; a burst overflows it before this pump gets scheduled (seen
+        # in benchmarks). Its size is a module constant read at subscribe time: raise it.
+        _pubsub_module.SUBSCRIPTION_CHANNEL_SIZE = max(
+            _pubsub_module.SUBSCRIPTION_CHANNEL_SIZE, _LIB_SUB_QUEUE
+        )
         sub = await self._pubsub.subscribe(topic)
         task_status.started()
         while True:
@@ -502,7 +532,7 @@ class Network:
             if msg.from_id == self._id_bytes:
                 continue  # the publisher receives its own messages (NOTES)
             try:
-                t.send.send_nowait((ID(msg.from_id).to_base58(), msg.data))
+                t.send.send_nowait((self._b58(msg.from_id), msg.data))
                 self.counters["gossip_delivered"] += 1
             except trio.WouldBlock:
                 self.counters["gossip_dropped_slow_consumer"] += 1

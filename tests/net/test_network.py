@@ -333,3 +333,24 @@ async def test_subscription_channel_closes_when_network_stops(nursery: trio.Nurs
         await inbox.receive()
     with pytest.raises(Exception, match="only once"):
         await a.run()
+
+
+async def test_burst_is_not_lost(nursery: trio.Nursery) -> None:
+    """NOTES: publishing faster than peers drain used to be lost silently; publish() now waits."""
+    a = Network(config(), seed(91))
+    inbox = a.subscribe(TOPIC, buffer=5000)
+    ra = await launch(nursery, a)
+    b = Network(config(peers=(ra.addr,), peer_queue_size=32), seed(92))  # small queue: exercise waits
+    b.subscribe(TOPIC)
+    await launch(nursery, b)
+    await mesh_ready(b, a)
+    n = 400
+    for i in range(n):
+        await b.publish(TOPIC, i.to_bytes(4, "big") + bytes(1020))
+    got: set[int] = set()
+    with trio.move_on_after(30):
+        while len(got) < n:
+            _, data = await inbox.receive()
+            got.add(int.from_bytes(data[:4], "big"))
+    assert len(got) == n, f"lost {n - len(got)} of {n}"
+    assert a.counters["gossip_dropped_slow_consumer"] == 0
