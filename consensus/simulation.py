@@ -13,8 +13,10 @@ Invariants, checked as every event is processed:
   records only move forward;
 - every commit certificate verifies, block times strictly increase and stay near honest clocks;
 - evidence always verifies and never names an honest validator;
-- liveness: after GST (all honest nodes up, partitions healed, messages delivered within a bound) every
-  honest node gains `target_heights` heights within `liveness_bound_ms` (which also shows convergence).
+- liveness: after GST (partitions healed, messages delivered within a bound, every honest node up except
+  at most one kept down when the Byzantine count leaves fault budget, so >= 2f+1 honest are connected)
+  every live honest node gains `target_heights` heights within `liveness_bound_ms`; since they all reach
+  the same height under agreement, this also shows they converge after partitions heal.
 
 Run: `python -m consensus.simulation --schedules 200 --validators 4 --seed 1`.
 """
@@ -70,9 +72,10 @@ SYNC_BATCH = 8
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """Sim-only gossip: 'I am working on this height' (lets peers that are ahead send certificates)."""
+    """Sim-only gossip: 'I am at this height and round' (peers ahead send certificates or votes)."""
 
     height: int
+    round: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,7 @@ class ScheduleConfig:
     duplicate: float
     max_delay_ms: int
     partitions: tuple[tuple[int, int, frozenset[int]], ...]  # (start, end, one side) before GST
-    crashes: tuple[tuple[int, int, int], ...]  # (node, crash at, restart at) before GST
+    crashes: tuple[tuple[int, int, int], ...]  # (node, crash at, restart at) before GST; -1: stays down
     skew_ms: tuple[int, ...]
     target_heights: int
     liveness_bound_ms: int
@@ -118,6 +121,10 @@ def random_config(seed: int, validators: int, target_heights: int = 3) -> Schedu
     for node in rng.sample(honest, min(len(honest), rng.choice([0, 0, 1, 2]))):
         at = rng.randint(0, gst)
         crashes.append((node, at, rng.randint(at, gst)))
+    if len(byzantine) < f and crashes and rng.random() < 0.5:
+        # Spare fault budget: one honest node never comes back; the other 2f+1 must still make progress.
+        node, at, _ = crashes[0]
+        crashes[0] = (node, at, -1)
     skew = tuple(
         rng.choice([-3_600_000, 3_600_000]) if i in byzantine else rng.randint(-30, 30)
         for i in range(validators)
@@ -164,7 +171,7 @@ class ScheduleResult:
     seed: int
     config: ScheduleConfig
     violations: list[str]
-    heights: int  # lowest committed height among honest nodes at the end
+    heights: int  # lowest committed height among live honest nodes at the end
     evidence: int
     deliveries: int
     end_ms: int
@@ -236,6 +243,8 @@ class Simulation:
         self.validators = ValidatorSet.of(addresses)
         self.nodes = [SimNode(i, a, i in config.byzantine) for i, a in enumerate(addresses)]
         self.honest = [n for n in self.nodes if not n.byzantine]
+        down_for_good = {idx for idx, _, restart in config.crashes if restart < 0}
+        self.live = [n for n in self.honest if n.index not in down_for_good]  # must make progress
         self._honest_addresses = {n.address for n in self.honest}
         self.violations: list[str] = []
         self.decided: dict[int, bytes] = {}
@@ -265,7 +274,8 @@ class Simulation:
             self._at(end, _NetEvent("heal"))
         for idx, crash, restart in cfg.crashes:
             self._at(crash, _NodeEvent(idx, "crash"))
-            self._at(restart, _NodeEvent(idx, "boot"))
+            if restart >= 0:
+                self._at(restart, _NodeEvent(idx, "boot"))
         self._at(cfg.gst_ms, _NetEvent("gst"))
         deadline = cfg.gst_ms + cfg.liveness_bound_ms
         goal: int | None = None
@@ -277,11 +287,11 @@ class Simulation:
             self.now = when
             self._dispatch(event)
             if isinstance(event, _NetEvent) and event.kind == "gst":
-                goal = max(len(n.chain) for n in self.honest) + cfg.target_heights
-            if goal is not None and all(len(n.chain) >= goal for n in self.honest):
+                goal = max(len(n.chain) for n in self.live) + cfg.target_heights
+            if goal is not None and all(len(n.chain) >= goal for n in self.live):
                 break
-        if not self.violations and (goal is None or not all(len(n.chain) >= goal for n in self.honest)):
-            heights = [len(n.chain) for n in self.honest]
+        if not self.violations and (goal is None or not all(len(n.chain) >= goal for n in self.live)):
+            heights = [len(n.chain) for n in self.live]
             self._violation(
                 f"liveness: honest heights {heights} did not reach {goal} by GST+{cfg.liveness_bound_ms}ms"
             )
@@ -289,7 +299,7 @@ class Simulation:
             self.seed,
             cfg,
             self.violations,
-            min(len(n.chain) for n in self.honest),
+            min(len(n.chain) for n in self.live),
             self.evidence,
             self.deliveries,
             self.now,
@@ -486,10 +496,16 @@ class Simulation:
             return
         self.deliveries += 1
         if isinstance(payload, Status):
-            # A peer behind us: send it the certificates it misses (block sync).
             if payload.height <= len(node.chain):
+                # A peer at a lower height: send it the certificates it misses (block sync).
                 certs = tuple(node.chain[payload.height - 1 : payload.height - 1 + SYNC_BATCH])
                 self._send(node, src, SyncBlocks(certs))
+            elif payload.height == m.height and payload.round < m.round:
+                # A peer in an earlier round of our height: send what we hold of its round (it may be
+                # waiting for a vote it lost, e.g. ours, before its own timeouts can move it on).
+                proposal = m.proposal_for(m.height, payload.round)
+                for msg in ([proposal] if proposal else []) + list(m.votes_for(m.height, payload.round)):
+                    self._send(node, src, msg)
             return
         if isinstance(payload, SyncBlocks):
             for cert in payload.certificates:
@@ -510,7 +526,7 @@ class Simulation:
         if m is None:
             return
         msgs = m.gossip_messages()
-        status = Status(m.height)
+        status = Status(m.height, m.round)
         for dst in self.nodes:
             if dst is node:
                 continue
