@@ -447,3 +447,15 @@ def test_equivocator_vote_counts_for_each_value() -> None:
     m.on_message(vote(o[1], PRECOMMIT, H, 0, W), 1_000)
     m.on_message(vote(o[1], PRECOMMIT, H, 0, block("junk")), 1_000)
     assert len([v for v in m.votes_for(H, 0) if v.validator == o[1] and v.type == PRECOMMIT]) == 1
+
+
+def test_validator_set_is_an_input_per_height() -> None:
+    m, _ = machine(non_proposer())
+    m.commit_from_certificate(_cert(H, V))
+    new_set = ValidatorSet.of([*A[1:], fake_address(40), fake_address(41)])  # A[0] leaves, two join
+    m.start_height(H + 1, new_set, 2_000)
+    assert m.validators == new_set
+    assert m.on_message(vote(A[0], PREVOTE, H + 1, 0, None), 2_000) == []  # no longer a validator
+    assert m.votes_for(H + 1, 0) == ()
+    m.on_message(vote(fake_address(40), PREVOTE, H + 1, 0, None), 2_000)
+    assert len(m.votes_for(H + 1, 0)) == 1
