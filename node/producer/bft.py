@@ -318,6 +318,7 @@ class BftEngine:
         self._waiting_for: int | None = None  # the height we will start once it is due
         self._peer_started: int = 0  # highest height a peer was seen working on
         self._last_commit_at = 0.0
+        self._last_cert: tuple[int, bytes] | None = None  # our certificate of the last height we decided
         self._nursery: trio.Nursery | None = None
         self._started = False
 
@@ -678,7 +679,7 @@ class BftEngine:
                     return
             self.counters["blocks_committed"] += 1
             self._after_commit(executed)
-            self._publish(wire.TOPIC_CONSENSUS, wire.CommitNotice(c.height, cert))
+            self._last_cert = (c.height, cert)
         self._waiting_for = self.chain.head.height + 1
         self._spawn(self._start_when_due, self._waiting_for)
 
@@ -867,10 +868,17 @@ class BftEngine:
             await trio.sleep(self.config.regossip_ms / 1000)
             m = self.machine
             position = (m.height, m.round, int(m.step))
-            if position != last or m.decision is not None:
+            if position != last:
                 last, stuck = position, 0
                 continue
             stuck += 1
+            if m.decision is not None:
+                # Idle between heights: once, tell peers that may have missed the precommits how it ended
+                # (they commit at once if they hold the block, or sync it). Not sent on every commit: on a
+                # busy chain every peer saw the precommits anyway, and gossip costs CPU in py-libp2p.
+                if stuck == 1 and self._last_cert is not None and self._last_cert[0] == m.height:
+                    self._publish(wire.TOPIC_CONSENSUS, wire.CommitNotice(*self._last_cert))
+                continue
             msgs = m.gossip_messages()
             votes = tuple(encode_message(v) for v in msgs if isinstance(v, Vote))
             if votes:

@@ -38,8 +38,8 @@ def fast_config(**kw: object) -> BftConfig:
     base: dict[str, object] = {
         "timeouts": FAST,
         "empty_block_interval_ms": 300,
-        "regossip_ms": 300,
-        "sync": SyncConfig(status_interval_ms=300, lag_ms=600),
+        "regossip_ms": 1_000,
+        "sync": SyncConfig(status_interval_ms=1_000, lag_ms=1_500),
     }
     base.update(kw)
     return BftConfig(**base)  # type: ignore[arg-type]
@@ -148,8 +148,6 @@ async def start_node(
     net_config = NetConfig(
         listen=f"/ip4/127.0.0.1/tcp/{addr.port}",
         peers=tuple(p.multiaddr for p in peers if p != addr),
-        ping_interval_s=1.0,
-        ping_timeout_s=2.0,
         reconnect_max_s=1.0,
     )
     net = network_factory(net_config, addr.seed)
@@ -181,3 +179,15 @@ def assert_same_chain(nodes: Sequence[RunningNode], upto: int) -> None:
         hashes = {b.hash for b in headers if b is not None}
         roots = {b.header.state_root for b in headers if b is not None}
         assert len(hashes) == 1 and len(roots) == 1, f"nodes disagree at height {h}"
+
+
+class SpyNetwork(Network):
+    """A Network that remembers everything this node published (topic, bytes), in order."""
+
+    def __init__(self, config: NetConfig, node_key_seed: bytes) -> None:
+        super().__init__(config, node_key_seed)
+        self.published: list[tuple[str, bytes]] = []
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        self.published.append((topic, data))
+        await super().publish(topic, data)
