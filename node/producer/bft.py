@@ -14,7 +14,6 @@ re-entered. Rules the engine keeps (docs/adr/0007-bft-engine.md):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -26,7 +25,14 @@ from typing import TYPE_CHECKING
 import trio
 
 from consensus.certificate import verify_evidence
-from consensus.codec import decode_certificate, decode_message, encode_certificate, encode_message
+from consensus.codec import (
+    decode_certificate,
+    decode_message,
+    decode_sign_record,
+    encode_certificate,
+    encode_message,
+    encode_sign_record,
+)
 from consensus.errors import ConsensusError
 from consensus.machine import (
     Broadcast,
@@ -132,44 +138,22 @@ class BftConfig:
 # The sign record file.
 
 
-def load_sign_record(path: Path) -> SignRecord | None:
-    """The last record written at ``path`` (None if there is no file yet); SignRecordError if unreadable."""
+def _read_file(path: Path) -> bytes | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise SignRecordError(str(path), f"cannot read ({exc.strerror})") from None
-    try:
-        obj = json.loads(text)
-        locked = obj["locked_block_id"]
-        return SignRecord(
-            height=int(obj["height"]),
-            round=int(obj["round"]),
-            step=Step(int(obj["step"])),
-            locked_round=int(obj["locked_round"]),
-            locked_block_id=None if locked is None else bytes.fromhex(locked),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SignRecordError(str(path), f"corrupt ({type(exc).__name__}: {exc})") from None
 
 
-def save_sign_record(path: Path, record: SignRecord) -> None:
-    """Write ``record`` atomically and durably: temp file, fsync, rename, fsync of the directory."""
-    text = json.dumps(
-        {
-            "height": record.height,
-            "round": record.round,
-            "step": int(record.step),
-            "locked_round": record.locked_round,
-            "locked_block_id": None if record.locked_block_id is None else record.locked_block_id.hex(),
-        }
-    )
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically and durably: temp file, fsync, rename, fsync of the directory."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -180,6 +164,30 @@ def save_sign_record(path: Path, record: SignRecord) -> None:
             os.close(dir_fd)
     except OSError as exc:
         raise SignRecordError(str(path), f"cannot write ({exc.strerror})") from None
+
+
+def load_sign_record(path: Path) -> SignRecord | None:
+    """The last record written at ``path`` (None if there is no file yet); SignRecordError if unreadable.
+
+    A corrupt record stops the validator: guessing could make it sign twice.
+    """
+    data = _read_file(path)
+    if data is None:
+        return None
+    try:
+        return decode_sign_record(data)
+    except ConsensusError as exc:
+        raise SignRecordError(str(path), f"corrupt: {exc.reason}") from None
+
+
+def save_sign_record(path: Path, record: SignRecord) -> None:
+    """Write ``record`` (consensus codec) atomically and durably."""
+    write_durably(path, encode_sign_record(record))
+
+
+def locked_block_path(sign_record_path: Path) -> Path:
+    """Where the block of the lock in the sign record is kept (the machine's contract: keep the locked block)."""
+    return sign_record_path.with_name(sign_record_path.name + ".locked-block")
 
 
 def now_ms() -> int:
@@ -318,7 +326,10 @@ class BftEngine:
         self._waiting_for: int | None = None  # the height we will start once it is due
         self._peer_started: int = 0  # highest height a peer was seen working on
         self._last_commit_at = 0.0
-        self._last_cert: tuple[int, bytes] | None = None  # our certificate of the last height we decided
+        self._last_cert: tuple[int, bytes] | None = None
+        self._saved_locked: bytes | None = (
+            None  # id of the locked block last written to disk  # our certificate of the last height we decided
+        )
         self._nursery: trio.Nursery | None = None
         self._started = False
 
@@ -380,6 +391,7 @@ class BftEngine:
             nursery.start_soon(self._tx_flusher)
             nursery.start_soon(self._regossip_loop)
             await nursery.start(self.sync.run)
+            await self._restore_locked_block()
             await self._start_height(self.chain.head.height + 1, restarted=True)
             nursery.start_soon(self._driver)
             task_status.started()
@@ -432,9 +444,10 @@ class BftEngine:
         outs = m.start_height(height, vset, self.clock(), last_block_time_ms=block_time)
         await self._apply(outs)
         rec = m.last_signed
-        if restarted and rec is not None and rec.height == height:
-            # Restarted inside a round we already signed in: we may not sign there again, and with too few
-            # peers (one validator) nobody else would end the round. A node-side timer ends it.
+        if restarted and rec is not None and rec.height == height and not rec.signed:
+            # Restarted inside a round we signed in, with a record that does not hold those messages (the
+            # machine cannot re-send them): we may not sign there again, and with too few peers (one
+            # validator) nobody else would end the round. A node-side timer ends it.
             delay = m.timeouts.duration(Step.PROPOSE, rec.round) + m.timeouts.duration(
                 Step.PRECOMMIT, rec.round
             )
@@ -446,8 +459,7 @@ class BftEngine:
         """Carry out the machine's outputs in order."""
         for out in outs:
             if isinstance(out, PersistSignRecord):
-                # Durable before the Broadcast that follows it leaves this process (never sign twice).
-                await trio.to_thread.run_sync(save_sign_record, self.sign_record_path, out.record)
+                await self._persist(out.record)
             elif isinstance(out, Broadcast):
                 self._broadcast(out.msg)
             elif isinstance(out, ScheduleTimeout):
@@ -460,6 +472,44 @@ class BftEngine:
                 await self._commit(out)
             elif isinstance(out, EvidenceFound):
                 self._add_evidence(out.evidence, gossip=True)
+
+    async def _persist(self, record: SignRecord) -> None:
+        """Durable before the Broadcast that follows it leaves this process (never sign twice).
+
+        A new lock's block is written first: after a crash the machine may re-propose or decide it.
+        """
+        locked = record.locked_block_id
+        if locked is not None and locked != self._saved_locked:
+            raw = self._cache.raw.get(locked)
+            if raw is not None:
+                await trio.to_thread.run_sync(write_durably, locked_block_path(self.sign_record_path), raw)
+                self._saved_locked = locked
+        await trio.to_thread.run_sync(save_sign_record, self.sign_record_path, record)
+
+    async def _restore_locked_block(self) -> None:
+        """After a restart inside a height where we hold a lock, bring back its executed block."""
+        rec = self.machine.last_signed
+        if rec is None or rec.locked_block_id is None or rec.height != self.chain.head.height + 1:
+            return
+        raw = _read_file(locked_block_path(self.sign_record_path))
+        try:
+            block = None if raw is None else decode_block(raw)
+        except DecodeError:
+            block = None
+        if block is None or block.hash != rec.locked_block_id:
+            log.warning(
+                "event=locked_block_missing height=%d: sync or a re-proposal will supply it", rec.height
+            )
+            return
+        async with self._lock:
+            try:
+                executed = await trio.to_thread.run_sync(self._execute, block)
+            except InvalidBlock as exc:
+                log.error("event=locked_block_invalid height=%d reason=%s", rec.height, exc)
+                return
+        self._cache.executed[block.hash] = executed
+        self._cache.raw[block.hash] = raw or b""
+        self._saved_locked = block.hash
 
     def _spawn(self, fn: Callable[..., object], *args: object) -> None:
         if self._nursery is not None:
