@@ -1,9 +1,102 @@
-"""CLI commands that build, sign and send transactions, and read commands (lot, tx, block)."""
+"""CLI commands that build, sign and send transactions, and read commands (lot, tx, block).
+
+Every kind in contracts.registry has a command (`KIND_COMMANDS` maps kind name to command). Sending commands
+share --rpc/--datadir, --keystore/--from/--password-file, --nonce, --chain-id, --wait/--no-wait, --timeout,
+--json and --dry-run; read commands share --rpc/--datadir and --json.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import typer
+
+from node.cli import tx_read, tx_send
+from node.cli.tx_common import reading, sending, sending_many, submitting
+
+KIND_COMMANDS: Mapping[str, str] = MappingProxyType(
+    {
+        "attest": "attest",
+        "admit_organisation": "org admit",
+        "set_organisation_status": "org status",
+        "set_account": "org account",
+        "register_storage_unit": "org unit",
+        "set_device": "org device",
+        "register_product": "product register",
+        "approve_product": "product approve",
+        "register_lot": "lot register",
+        "ship": "ship",
+        "receive": "receive",
+        "reject_shipment": "reject",
+        "record_readings": "reading send",
+        "quarantine": "quarantine",
+        "quality_decision": "decide",
+        "destroy": "destroy",
+        "record_dose": "dose record",
+        "recall_lot": "lot recall",
+        "report_suspect_unit": "unit report",
+    }
+)
+"""Which command sends each transaction kind."""
+
+
+def _group(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add the transaction and read commands to the main `vaxchain` app."""
+    org = _group("Organisations, their accounts, storage units and temperature loggers.")
+    org.command("admit")(sending(tx_send.org_admit))
+    org.command("status")(sending(tx_send.org_status))
+    org.command("account")(sending(tx_send.org_account))
+    org.command("unit")(sending(tx_send.org_unit))
+    org.command("device")(sending(tx_send.org_device))
+    app.add_typer(org, name="org")
+
+    product = _group("Vaccine products: registration by the MAH, approval by the regulator.")
+    product.command("register")(sending(tx_send.product_register))
+    product.command("approve")(sending(tx_send.product_approve))
+    app.add_typer(product, name="product")
+
+    lot = _group("Lots: commissioning, status, custody trace, holders and recall.")
+    lot.command("register")(sending(tx_send.lot_register))
+    lot.command("show")(reading(tx_read.lot_show))
+    lot.command("trace")(reading(tx_read.lot_trace))
+    lot.command("holders")(reading(tx_read.lot_holders))
+    lot.command("recall")(sending(tx_send.lot_recall))
+    app.add_typer(lot, name="lot")
+
+    app.command("ship")(sending(tx_send.ship))
+    app.command("receive")(sending(tx_send.receive))
+    app.command("reject")(sending(tx_send.reject))
+    app.command("recall")(sending(tx_send.lot_recall))
+    app.command("quarantine")(sending(tx_send.quarantine))
+    app.command("decide")(sending(tx_send.decide))
+    app.command("destroy")(sending(tx_send.destroy))
+    app.command("attest")(sending(tx_send.attest))
+    app.command("alerts")(reading(tx_read.alerts))
+    app.command("inventory")(reading(tx_read.inventory))
+
+    readings = _group("Temperature readings signed by a logger's own key.")
+    readings.command("send")(sending_many(tx_send.reading_send))
+    app.add_typer(readings, name="reading")
+
+    dose = _group("Doses given at vaccination sites.")
+    dose.command("record")(sending(tx_send.dose_record))
+    app.add_typer(dose, name="dose")
+
+    unit = _group("Unit (vial) codes: what the chain knows, suspect reports.")
+    unit.command("report")(sending(tx_send.unit_report))
+    unit.command("find")(reading(tx_read.unit_find))
+    app.add_typer(unit, name="unit")
+
+    tx = _group("Transactions: show one with its receipt, send a signed one.")
+    tx.command("show")(reading(tx_read.tx_show))
+    tx.command("send-raw")(submitting(tx_read.tx_send_raw))
+    app.add_typer(tx, name="tx")
+
+    block = _group("Blocks.")
+    block.command("show")(reading(tx_read.block_show))
+    app.add_typer(block, name="block")
