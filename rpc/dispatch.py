@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import trio
 
 from rpc import errors as e
 from rpc.errors import (
@@ -97,14 +96,9 @@ class Dispatcher:
             return _err_bytes(None, err)
         if ctx.charge is not None and len(msg) > 1:
             ctx.charge(len(msg) - 1)
-        parts: list[bytes | None] = [None] * len(msg)
-
-        async def run(i: int, item: Any) -> None:
-            parts[i] = await self.handle_one(item, ctx)
-
-        async with trio.open_nursery() as nursery:
-            for i, item in enumerate(msg):
-                nursery.start_soon(run, i, item)
+        # In order, one after the other (as geth does): a client that batches a shipment and then its receipt,
+        # or several transactions of one sender, must see them reach the node in the order it sent them.
+        parts = [await self.handle_one(item, ctx) for item in msg]
         out = [p for p in parts if p is not None]
         if not out:
             return None

@@ -1,0 +1,166 @@
+"""Replay a simulated day of the sample district against a running node over JSON-RPC.
+
+The sample district's accounts and loggers have keys derived from their labels (``make_genesis.dev_key``), so
+this tool can sign every action of ``contracts.district.DistrictDay``: products and lots, the custody chain
+manufacturer -> distributor -> CDC -> 47 sites, a reading batch per logger every few minutes, ~2,000 doses,
+one fridge failing and one recall. The day is placed so that it ends now: every sample lies in the past.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.district import Action, DistrictDay, district_roster
+from contracts.registry import encode_payload
+from node.core.keys import PrivateKey
+from node.core.transactions import sign_transaction
+from node.tools.make_genesis import dev_key
+from rpc.client import RpcClient
+from rpc.errors import RpcError
+
+DAY_MS = 86_400_000
+
+
+@dataclass
+class LoadReport:
+    """What a replay sent and how it ended."""
+
+    sent: int = 0
+    rejected: int = 0
+    included: int = 0
+    failed: int = 0
+    last_hash: str | None = None
+
+
+def rpc_url_from_datadir(datadir: Path) -> str:
+    """The JSON-RPC URL of the node in ``datadir``."""
+    config = tomllib.loads((datadir / "config.toml").read_text(encoding="utf-8"))
+    return f"http://{config['rpc']['listen']}"
+
+
+def day_actions(
+    seed: int, doses: int, reading_interval_s: int, sites: int = 47, day_start_ms: int | None = None
+) -> tuple[DistrictDay, dict[str, PrivateKey]]:
+    """The day's actions and the key of every label."""
+    roster = district_roster(sites=sites)
+    keys = {label: dev_key(label) for label in roster.labels()}
+    if day_start_ms is None:
+        day_start_ms = (int(time.time()) - DAY_MS // 1000 - 60) * 1000
+    day = DistrictDay(
+        roster,
+        seed,
+        day_start_ms,
+        {label: key.address for label, key in keys.items()},
+        doses=doses,
+        reading_interval_s=reading_interval_s,
+    )
+    return day, keys
+
+
+def send_actions(
+    client: RpcClient,
+    actions: Iterable[Action],
+    keys: dict[str, PrivateKey],
+    *,
+    batch: int = 100,
+    progress: bool = True,
+) -> LoadReport:
+    """Sign and submit actions in order (JSON-RPC batches); nonces are tracked locally after the first query."""
+    status = client.call("chain_status")
+    chain_id = int(status["chain_id"])
+    nonces: dict[str, int] = {}
+    report = LoadReport()
+    pending: list[tuple[str, dict[str, object]]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        for attempt in range(50):
+            try:
+                results = client.batch(pending)
+                break
+            except RpcError as exc:
+                if exc.data and isinstance(exc.data, dict) and exc.data.get("error") == "RateLimited":
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise
+        for result in results:
+            if isinstance(result, Exception):
+                report.rejected += 1
+                if report.rejected <= 5:
+                    print(f"rejected: {result}", file=sys.stderr)
+            else:
+                report.last_hash = str(result)
+        report.sent += len(pending)
+        pending.clear()
+        if progress and report.sent % 2000 < batch:
+            print(f"sent {report.sent} transactions ({report.rejected} rejected)", file=sys.stderr)
+
+    for action in actions:
+        key = keys[action.sender_label]
+        if action.sender_label not in nonces:
+            nonces[action.sender_label] = int(client.call("tx_getNonce", address="0x" + key.address.hex()))
+        nonce = nonces[action.sender_label]
+        nonces[action.sender_label] = nonce + 1
+        tx = sign_transaction(key, chain_id, nonce, action.kind_code, encode_payload(action.payload))
+        pending.append(("tx_sendRawTransaction", {"tx": "0x" + tx.encode().hex()}))
+        if len(pending) >= batch:
+            flush()
+    flush()
+    return report
+
+
+def wait_included(client: RpcClient, tx_hash: str, timeout_s: float = 300) -> dict[str, object]:
+    """Wait until a transaction is in a block; returns it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        tx = client.call("chain_getTransaction", hash=tx_hash)
+        if tx["status"] == "included":
+            result: dict[str, object] = tx
+            return result
+        time.sleep(0.25)
+    raise TimeoutError(f"transaction {tx_hash} not included within {timeout_s} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--rpc", help="JSON-RPC URL of a node")
+    target.add_argument(
+        "--datadir", type=Path, help="a node directory (its config.toml gives the RPC address)"
+    )
+    parser.add_argument("--testnet", type=Path, help="ignored (kept for scripts/devnet compatibility)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--doses", type=int, default=2000)
+    parser.add_argument(
+        "--reading-interval", type=int, default=300, help="seconds between a logger's batches"
+    )
+    parser.add_argument("--wait", action="store_true", help="wait until the last transaction is included")
+    args = parser.parse_args()
+    url = args.rpc or rpc_url_from_datadir(args.datadir)
+    client = RpcClient(url, timeout=30)
+    for _ in range(120):
+        try:
+            client.call("chain_status")
+            break
+        except Exception:
+            time.sleep(0.5)
+    day, keys = day_actions(args.seed, args.doses, args.reading_interval)
+    started = time.monotonic()
+    report = send_actions(client, day, keys)
+    print(
+        f"sent {report.sent} transactions in {time.monotonic() - started:.1f} s ({report.rejected} rejected)"
+    )
+    if args.wait and report.last_hash:
+        tx = wait_included(client, report.last_hash)
+        print(f"last transaction included at height {tx['block_height']}")
+
+
+if __name__ == "__main__":
+    main()
