@@ -13,6 +13,7 @@ import hashlib
 import logging
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -67,6 +68,7 @@ _BACKPRESSURE_POLL_S = 0.002
 _CLOSE_GRACE_S = 1.0
 _SHUTDOWN_S = 3.0
 _LIB_SUB_QUEUE = 4096
+_STABLE_CONNECTION_S = 2.0
 
 
 def _key_pair(seed: bytes) -> Any:
@@ -222,6 +224,11 @@ class Network:
             # raw sha256 is as unique. Ids stay local or go to peers running this same code.
             msg_id_constructor=_content_msg_id,
         )
+        # Message seqnos start at int(time.time()) and count up by one per publish. After a quick
+        # restart with the same key, the new seqnos reuse ones peers still remember from the old
+        # run, and GossipSub drops those messages as "equivocation" (same from+seqno, other
+        # data) and penalises us. Nanoseconds leave room for 10^9 publishes per second.
+        self._pubsub.counter = time.time_ns()
         self._host.get_network().register_notifee(_Notifee(self))
 
         self._topics: dict[str, _Topic] = {}
@@ -232,6 +239,7 @@ class Network:
         self._conn_changed = trio.Event()
         self._request_limiter = trio.CapacityLimiter(config.request_concurrency)
         self._nursery: trio.Nursery | None = None
+        self._stack_scope = trio.CancelScope(shield=True)
         self._state = "new"
         self.counters: dict[str, int] = {
             "gossip_delivered": 0,
@@ -250,12 +258,44 @@ class Network:
         """Listen, subscribe, keep static peers connected; until cancelled, then shut down cleanly.
 
         ``task_status.started()`` receives our listen multiaddr with its ``/p2p/<peer id>`` suffix.
+        Shutdown (on cancellation) closes every connection and the listener within ~3 s.
         """
         if self._state != "new":
             raise NetworkError("Network.run() may be called only once per instance")
         self._state = "starting"
         try:
             _check_port_free(self._port)
+            async with trio.open_nursery() as outer:
+                addr = await outer.start(self._run_stack)
+                task_status.started(addr)
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    self._begin_shutdown()
+        finally:
+            self._state = "stopped"
+            self._nursery = None
+            for t in self._topics.values():
+                t.send.close()  # consumers see EndOfChannel
+
+    def _begin_shutdown(self) -> None:
+        """Stop our own tasks; the stack then closes the host, bounded by a deadline."""
+        self._state = "stopping"
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+        self._stack_scope.deadline = trio.current_time() + _SHUTDOWN_S
+
+    async def _run_stack(self, *, task_status: TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+        """The libp2p services, shielded from outside cancellation.
+
+        py-libp2p's own cleanup runs in ``finally`` blocks, and under cancellation its awaits fail
+        at once: connections are marked closed but their sockets stay open (the remote never
+        notices: no disconnect, a stale pubsub stream, a restarted peer shut out), and the TCP
+        listener, a trio system task, stays bound and keeps accepting. So cancellation never
+        reaches the stack: _begin_shutdown cancels only our tasks, then we close the host
+        explicitly, with nothing cancelled, before leaving the library's context managers.
+        """
+        with self._stack_scope:
             async with (
                 self._host.run(listen_addrs=[multiaddr.Multiaddr(self._cfg.listen)]),
                 background_trio_service(self._pubsub),
@@ -272,40 +312,23 @@ class Network:
                 # rebuilds get_addrs() (multiaddr parsing, ~1-2 ms) for each one to see if it
                 # changed. Our listen address is fixed once listening: answer from a cache.
                 self._host.get_addrs = lambda: list(addrs)
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self._state = "running"
+                    for topic in list(self._topics):
+                        await nursery.start(self._pump, topic)
+                    for pid, info in self._static.items():
+                        # Never trim a static peer's connection in favour of another one.
+                        self._host.get_network().protect(info.peer_id, "vaxchain-static")
+                        nursery.start_soon(self._keep_connected, pid, info)
+                    nursery.start_soon(self._liveness_loop)
+                    task_status.started(self.listen_addrs[0])
+                    await trio.sleep_forever()
+                self._nursery = None
                 try:
-                    async with trio.open_nursery() as nursery:
-                        self._nursery = nursery
-                        self._state = "running"
-                        for topic in list(self._topics):
-                            await nursery.start(self._pump, topic)
-                        for pid, info in self._static.items():
-                            # Never trim a static peer's connection in favour of another one.
-                            self._host.get_network().protect(info.peer_id, "vaxchain-static")
-                            nursery.start_soon(self._keep_connected, pid, info)
-                        nursery.start_soon(self._liveness_loop)
-                        task_status.started(self.listen_addrs[0])
-                        await trio.sleep_forever()
-                finally:
-                    self._state = "stopping"
-                    await self._close_host()
-        finally:
-            self._state = "stopped"
-            self._nursery = None
-            for t in self._topics.values():
-                t.send.close()  # consumers see EndOfChannel
-
-    async def _close_host(self) -> None:
-        """Close connections and listeners explicitly, shielded and bounded.
-
-        py-libp2p's own cleanup runs in ``finally`` blocks under cancellation, where its awaits
-        fail at once: the TCP listener (a trio system task) then stays bound and keeps accepting
-        connections after the node is gone, so a restart on the same port is impossible.
-        """
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + _SHUTDOWN_S):
-            try:
-                await self._host.close()
-            except Exception:
-                log.warning("error while closing the libp2p host", exc_info=True)
+                    await self._host.close()  # connections first, then the listener
+                except Exception:
+                    log.warning("error while closing the libp2p host", exc_info=True)
 
     def _require_running(self, operation: str) -> trio.Nursery:
         if self._state != "running" or self._nursery is None:
@@ -366,23 +389,31 @@ class Network:
         return bool(self._host.get_network().get_connections(peer))
 
     async def _keep_connected(self, pid: str, info: Any) -> None:
-        """Redial a static peer forever with jittered exponential backoff (NOTES: no reconnect)."""
+        """Redial a static peer forever with jittered exponential backoff (NOTES: no reconnect).
+
+        The backoff resets only once a connection has stayed up for a while, so a peer that
+        accepts and drops us at once (its allowlist, say) is not redialed in a tight loop.
+        """
         backoff = self._cfg.reconnect_min_s
         while True:
-            changed = self._conn_changed
+            if not self._is_connected(info.peer_id):
+                try:
+                    # NOTES: a failed dial puts the peer in a 60 s negative cache; we pace dials.
+                    self._host.get_network().unblock_peer(info.peer_id)
+                    with trio.fail_after(self._cfg.dial_timeout_s):
+                        await self._host.connect(info)
+                    log.info("connected to static peer %s", pid)
+                except Exception as exc:  # any dial failure just means "try again later"
+                    log.debug("dial %s failed: %r", pid, exc)
             if self._is_connected(info.peer_id):
-                backoff = self._cfg.reconnect_min_s
-                await changed.wait()
-                continue
-            try:
-                # NOTES: a failed dial puts the peer in a 60 s negative cache; we pace dials ourselves.
-                self._host.get_network().unblock_peer(info.peer_id)
-                with trio.fail_after(self._cfg.dial_timeout_s):
-                    await self._host.connect(info)
-                log.info("connected to static peer %s", pid)
-                continue
-            except Exception as exc:  # any dial failure just means "try again later"
-                log.debug("dial %s failed: %r", pid, exc)
+                since = trio.current_time()
+                while True:
+                    changed = self._conn_changed
+                    if not self._is_connected(info.peer_id):
+                        break
+                    await changed.wait()
+                if trio.current_time() - since >= _STABLE_CONNECTION_S:
+                    backoff = self._cfg.reconnect_min_s
             await trio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, self._cfg.reconnect_max_s)
 

@@ -247,16 +247,18 @@ async def test_peer_restart_is_redialed(nursery: trio.Nursery) -> None:
     b1.subscribe(TOPIC)
     rb1 = await launch(nursery, b1)
     await mesh_ready(b1, a, c)
-    await b1.publish(TOPIC, b"before restart")
-    assert (await recv(inbox_a))[1] == b"before restart"
-    assert (await recv(inbox_c))[1] == b"before restart"
+    for i in range(30):  # consumes 30 seqnos: the restarted B must not reuse them
+        await b1.publish(TOPIC, b"before restart %d" % i)
+    for _ in range(30):
+        assert (await recv(inbox_a))[1].startswith(b"before restart")
+        assert (await recv(inbox_c))[1].startswith(b"before restart")
 
     await rb1.stop()
     await wait_until(lambda: not a.connected_peers() and not c.connected_peers(), what="disconnect")
 
     # The new B has no static peers: reconnection must come from A's and C's redial loops.
     b2 = Network(config(listen=f"/ip4/127.0.0.1/tcp/{port_b}"), seed(52))
-    b2.subscribe(TOPIC)
+    inbox_b2 = b2.subscribe(TOPIC)
     start = trio.current_time()
     await launch(nursery, b2)
     await wait_until(lambda: len(b2.connected_peers()) == 2, timeout=5, what="redial after restart")
@@ -266,6 +268,9 @@ async def test_peer_restart_is_redialed(nursery: trio.Nursery) -> None:
     await b2.publish(TOPIC, b"after restart")
     assert await recv(inbox_a) == (b2.peer_id, b"after restart")
     assert await recv(inbox_c) == (b2.peer_id, b"after restart")
+    await mesh_ready(a, b2)  # the other direction too: A's view of B is not stale
+    await a.publish(TOPIC, b"welcome back")
+    assert await recv(inbox_b2) == (a.peer_id, b"welcome back")
 
 
 async def test_second_node_on_same_port_is_refused(nursery: trio.Nursery) -> None:
@@ -354,3 +359,35 @@ async def test_burst_is_not_lost(nursery: trio.Nursery) -> None:
             got.add(int.from_bytes(data[:4], "big"))
     assert len(got) == n, f"lost {n - len(got)} of {n}"
     assert a.counters["gossip_dropped_slow_consumer"] == 0
+
+
+async def test_restarted_publisher_is_still_relayed(nursery: trio.Nursery) -> None:
+    """A - B - C. A restarts with the same key; B must keep relaying A's new messages to C.
+
+    py-libp2p seeds seqnos with int(time.time()) + 1 per publish, so a restarted node reuses
+    seqnos B remembers and B's router refuses to relay them as "equivocation".
+    """
+    b = Network(config(), seed(95))
+    b.subscribe(TOPIC)
+    rb = await launch(nursery, b)
+    c = Network(config(peers=(rb.addr,)), seed(96))
+    inbox_c = c.subscribe(TOPIC)
+    await launch(nursery, c)
+    a1 = Network(config(peers=(rb.addr,)), seed(97))
+    a1.subscribe(TOPIC)
+    ra1 = await launch(nursery, a1)
+    await mesh_ready(b, a1, c)
+    await mesh_ready(a1, b)
+    for i in range(30):
+        await a1.publish(TOPIC, b"old %d" % i)
+    for _ in range(30):
+        assert (await recv(inbox_c))[1].startswith(b"old")
+    await ra1.stop()
+
+    a2 = Network(config(peers=(rb.addr,)), seed(97))
+    a2.subscribe(TOPIC)
+    await launch(nursery, a2)
+    await mesh_ready(a2, b)
+    await mesh_ready(b, a2, c)
+    await a2.publish(TOPIC, b"new")
+    assert await recv(inbox_c) == (a2.peer_id, b"new")
