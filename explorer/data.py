@@ -1,0 +1,401 @@
+"""Everything the explorer reads, through the node's JSON-RPC API only, with a small cache.
+
+`Source` is the one seam to the node (tests plug canned answers into it). Answers that can never change (a
+block below the head, an included transaction, a proof) are kept longer than the head-dependent ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import trio
+
+from explorer.views import (
+    Alert,
+    Block,
+    ChainStatus,
+    Lot,
+    Org,
+    Product,
+    Sample,
+    StorageUnit,
+    Trace,
+    Tx,
+    UnitCode,
+    Validator,
+)
+from rpc.client import AsyncRpcClient
+from rpc.errors import RpcError, TransportError
+
+NOT_FOUND_CODE = -32011
+BAD_INPUT_CODE = -32012
+METHOD_NOT_FOUND_CODE = -32601
+INVALID_PARAMS_CODE = -32602
+
+SHORT_TTL_S = 2.0
+LONG_TTL_S = 3600.0
+HISTORY_PAGE = 200
+HISTORY_MAX_PAGES = 60
+HISTORY_KEEP_S = 31 * 86400
+
+
+class ExplorerError(Exception):
+    """Base of the explorer's named errors."""
+
+
+class NotFound(ExplorerError):
+    """The chain has no such object."""
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} not found: {key}")
+        self.what = what
+        self.key = key
+
+
+class BadInput(ExplorerError):
+    """The node refused the parameters (malformed hash, address...)."""
+
+
+class NodeUnavailable(ExplorerError):
+    """The node cannot be reached or answered garbage."""
+
+
+class MethodUnavailable(ExplorerError):
+    """The node does not serve a method the explorer wants (an older or trimmed node)."""
+
+
+class Source(Protocol):
+    """Where answers come from: the node's JSON-RPC (or canned answers in tests)."""
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+        """Call `method`; raise NotFound, BadInput, MethodUnavailable or NodeUnavailable."""
+
+
+class RpcSource:
+    """`Source` over `rpc.client.AsyncRpcClient`."""
+
+    def __init__(self, rpc_url: str, timeout: float = 10.0) -> None:
+        self.client = AsyncRpcClient(rpc_url, timeout=timeout)
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+        try:
+            return await self.client.request(method, dict(params))
+        except TransportError as exc:
+            raise NodeUnavailable(str(exc)) from None
+        except RpcError as exc:
+            raise _named(exc, method, params) from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _named(exc: RpcError, method: str, params: Mapping[str, Any]) -> ExplorerError:
+    if exc.code == NOT_FOUND_CODE:
+        data = exc.data if isinstance(exc.data, Mapping) else {}
+        return NotFound(str(data.get("what", method)), str(data.get("key", "")))
+    if exc.code in (BAD_INPUT_CODE, INVALID_PARAMS_CODE):
+        return BadInput(exc.message)
+    if exc.code == METHOD_NOT_FOUND_CODE:
+        return MethodUnavailable(method)
+    return NodeUnavailable(f"{method}: {exc.code} {exc.message}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """A cached named error."""
+
+    error: ExplorerError
+
+
+@dataclass(slots=True)
+class _History:
+    """Samples of one logger seen so far (ascending), and which heights they cover."""
+
+    samples: list[Sample] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    top: int = -1  # highest block height fetched
+    bottom: int | None = None  # lowest block height fetched
+    complete: bool = False  # reached the logger's first transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """A sender in words: its label and the page about it."""
+
+    label: str
+    href: str | None
+    org_id: str | None = None
+
+
+class Data:
+    """Typed reads with caching; one instance per explorer server."""
+
+    def __init__(self, source: Source, *, max_entries: int = 4000) -> None:
+        self.source = source
+        self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._max = max_entries
+        self._hist: dict[str, _History] = {}
+        self._hist_locks: dict[str, trio.Lock] = {}
+
+    async def raw(self, method: str, ttl: float = SHORT_TTL_S, **params: Any) -> Any:
+        """A cached call."""
+        key = method + orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode()
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            self._cache.move_to_end(key)
+            if isinstance(hit[1], _Refusal):
+                raise hit[1].error.with_traceback(None)
+            return hit[1]
+        try:
+            value = await self.source.call(method, params)
+        except (NotFound, BadInput, MethodUnavailable) as exc:
+            # remember refusals too: "is this address a device?" is asked for every reading on a page
+            value = _Refusal(exc)
+        self._cache[key] = (now + ttl, value)
+        while len(self._cache) > self._max:
+            self._cache.popitem(last=False)
+        if isinstance(value, _Refusal):
+            raise value.error.with_traceback(None)
+        return value
+
+    # chain ---------------------------------------------------------------------------------------
+
+    async def status(self) -> ChainStatus:
+        return ChainStatus.from_json(await self.raw("chain_status", 1.0))
+
+    async def block(self, height: int) -> Block:
+        status = await self.status()
+        ttl = LONG_TTL_S if height < status.height else SHORT_TTL_S
+        return Block.from_json(await self.raw("chain_getBlockByHeight", ttl, height=height, full=True))
+
+    async def block_by_hash(self, block_hash: str) -> Block:
+        return Block.from_json(await self.raw("chain_getBlockByHash", LONG_TTL_S, hash=block_hash, full=True))
+
+    async def block_raw(self, height: int) -> Mapping[str, Any]:
+        out = await self.raw("chain_getBlockByHeight", SHORT_TTL_S, height=height, full=False)
+        return out if isinstance(out, Mapping) else {}
+
+    async def latest_blocks(self, n: int) -> list[Block]:
+        status = await self.status()
+        heights = [h for h in range(status.height, max(0, status.height - n), -1)]
+        out: list[Block | None] = [None] * len(heights)
+
+        async def one(i: int, h: int) -> None:
+            out[i] = await self.block(h)
+
+        async with trio.open_nursery() as nursery:
+            for i, h in enumerate(heights):
+                nursery.start_soon(one, i, h)
+        return [b for b in out if b is not None]
+
+    async def tx(self, tx_hash: str) -> Tx:
+        raw = await self.raw("chain_getTransaction", SHORT_TTL_S, hash=tx_hash)
+        tx = Tx.from_json(raw)
+        if tx.block_height is not None:
+            block = await self.block(tx.block_height)
+            tx = Tx.from_json(raw, block.header.time_ms)
+        return tx
+
+    async def proof(self, tx_hash: str) -> Mapping[str, Any]:
+        out = await self.raw("chain_getProof", LONG_TTL_S, hash=tx_hash)
+        return out if isinstance(out, Mapping) else {}
+
+    async def validators(self) -> list[Validator]:
+        raw = await self.raw("chain_validators", 30.0)
+        return (
+            [Validator.from_json(v) for v in raw if isinstance(v, Mapping)] if isinstance(raw, list) else []
+        )
+
+    # vax -----------------------------------------------------------------------------------------
+
+    async def lot(self, lot_id: str) -> Lot:
+        return Lot.from_json(await self.raw("vax_getLot", lot_id=lot_id))
+
+    async def trace(self, lot_id: str) -> Trace:
+        return Trace.from_json(await self.raw("vax_traceLot", lot_id=lot_id))
+
+    async def lots(self) -> list[Lot]:
+        raw = await self.raw("vax_listLots", 5.0)
+        return [Lot.from_json(x) for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
+
+    async def product(self, code: str) -> Product:
+        return Product.from_json(await self.raw("vax_getProduct", 30.0, product_code=code))
+
+    async def org(self, org_id: str) -> Org:
+        return Org.from_json(await self.raw("vax_getOrganisation", 10.0, org_id=org_id))
+
+    async def orgs(self) -> list[Org]:
+        raw = await self.raw("vax_listOrganisations", 10.0)
+        return [Org.from_json(x) for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
+
+    async def unit(self, unit_id: str) -> StorageUnit:
+        return StorageUnit.from_json(await self.raw("vax_getStorageUnit", unit_id=unit_id))
+
+    async def inventory(self, org_id: str) -> Mapping[str, Any]:
+        out = await self.raw("vax_inventory", holder=org_id)
+        return out if isinstance(out, Mapping) else {}
+
+    async def alerts(
+        self, site: str | None = None, since_ms: int | None = None, limit: int = 1000
+    ) -> list[Alert]:
+        """Alerts from `since_ms` on, oldest first, following pages up to 5000."""
+        out: list[Alert] = []
+        since = since_ms
+        for _ in range(5):
+            params: dict[str, Any] = {"limit": limit}
+            if site is not None:
+                params["site"] = site
+            if since is not None:
+                params["since_ms"] = since
+            raw = await self.raw("vax_alerts", **params)
+            page = (
+                [Alert.from_json(a) for a in raw if isinstance(a, Mapping)] if isinstance(raw, list) else []
+            )
+            seen = {(a.time_ms, a.tx_hash, a.kind, a.unit_id, a.temperature) for a in out}
+            out.extend(
+                a for a in page if (a.time_ms, a.tx_hash, a.kind, a.unit_id, a.temperature) not in seen
+            )
+            if len(page) < limit:
+                break
+            since = page[-1].time_ms  # inclusive: duplicates at the boundary are dropped above
+        return out
+
+    async def find_unit(self, code: str) -> UnitCode:
+        return UnitCode.from_json(await self.raw("vax_findUnit", trace_code=code))
+
+    async def device(self, address: str) -> Mapping[str, Any]:
+        out = await self.raw("vax_getDevice", 30.0, address=address)
+        return out if isinstance(out, Mapping) else {}
+
+    async def org_name(self, org_id: str) -> str:
+        """An organisation's name, or its id when unknown."""
+        try:
+            return (await self.org(org_id)).name or org_id
+        except (NotFound, BadInput):
+            return org_id
+
+    async def who(self, address: str) -> Who:
+        """What a sender address is: an organisation's account, a logger, a validator."""
+        try:
+            acct = await self.raw("vax_getAccount", 60.0, address=address)
+            org_id = str(acct.get("org_id", "")) if isinstance(acct, Mapping) else ""
+            if org_id:
+                return Who(await self.org_name(org_id), "/org/" + _seg(org_id), org_id)
+        except (NotFound, BadInput, MethodUnavailable):
+            pass
+        try:
+            dev = await self.device(address)
+            unit_id = str(dev.get("unit_id", ""))
+            return Who(f"{dev.get('serial', address)}", "/unit/" + _seg(unit_id), str(dev.get("org_id", "")))
+        except (NotFound, BadInput, MethodUnavailable):
+            pass
+        for v in await self.validators():
+            if v.address.lower() == address.lower():
+                return Who(v.name, "/validator/" + v.address)
+        return Who(address[:10] + "…", None)
+
+    # readings ------------------------------------------------------------------------------------
+
+    async def samples(self, device: str, since_s: int, until_s: int | None = None) -> list[Sample]:
+        """A logger's samples in [since_s, until_s], fetched incrementally from its reading transactions."""
+        key = device.lower()
+        lock = self._hist_locks.setdefault(key, trio.Lock())
+        async with lock:
+            hist = self._hist.setdefault(key, _History())
+            await self._fetch_newer(key, hist, since_s)
+            if not hist.complete and (not hist.samples or hist.samples[0].time_s > since_s):
+                await self._fetch_older(key, hist, since_s)
+        return [s for s in hist.samples if s.time_s >= since_s and (until_s is None or s.time_s <= until_s)]
+
+    async def _page(self, device: str, before: int | None) -> list[Tx]:
+        params: dict[str, Any] = {"address": device, "limit": HISTORY_PAGE}
+        if before is not None:
+            params["before_height"] = before
+        raw = await self.source.call("chain_getTransactionsBySender", params)
+        return [Tx.from_json(t) for t in raw if isinstance(t, Mapping)] if isinstance(raw, list) else []
+
+    def _absorb(self, hist: _History, txs: list[Tx]) -> None:
+        new: list[Sample] = []
+        for tx in txs:
+            if tx.hash in hist.seen:
+                continue
+            hist.seen.add(tx.hash)
+            if tx.block_height is not None:
+                hist.top = max(hist.top, tx.block_height)
+                hist.bottom = tx.block_height if hist.bottom is None else min(hist.bottom, tx.block_height)
+            if tx.kind_name != "record_readings" or tx.ok is False:
+                continue
+            for s in tx.payload.get("samples", []) or []:
+                if (
+                    isinstance(s, Mapping)
+                    and isinstance(s.get("time_s"), int)
+                    and isinstance(s.get("temp"), int)
+                ):
+                    new.append(Sample(int(s["time_s"]), int(s["temp"])))
+        if new:
+            merged = {s.time_s: s for s in hist.samples}
+            merged.update((s.time_s, s) for s in new)
+            hist.samples = [merged[t] for t in sorted(merged)]
+            if len(hist.samples) > 1:
+                cut = hist.samples[-1].time_s - HISTORY_KEEP_S
+                hist.samples = [s for s in hist.samples if s.time_s >= cut]
+
+    async def _fetch_newer(self, device: str, hist: _History, since_s: int) -> None:
+        """Walk back from the head until what is already known (or far enough back on a first visit)."""
+        before: int | None = None
+        old_top = hist.top
+        for _ in range(HISTORY_MAX_PAGES):
+            page = await self._page(device, before)
+            fresh = any(t.hash not in hist.seen for t in page)
+            self._absorb(hist, page)
+            if len(page) < HISTORY_PAGE:
+                hist.complete = True  # a contiguous walk from the head reached the logger's first reading
+                return
+            if old_top >= 0 and any(t.block_height is not None and t.block_height < old_top for t in page):
+                return
+            if not fresh:
+                return
+            if old_top < 0 and hist.samples and hist.samples[0].time_s < since_s:
+                return  # far enough back for this request; older pages only when asked
+            before = _next_before(page)
+
+    async def _fetch_older(self, device: str, hist: _History, since_s: int) -> None:
+        for _ in range(HISTORY_MAX_PAGES):
+            if hist.bottom is None:
+                return
+            page = await self._page(device, hist.bottom + 1)
+            before_count = len(hist.seen)
+            self._absorb(hist, page)
+            if len(page) < HISTORY_PAGE:
+                hist.complete = True
+                return
+            if len(hist.seen) == before_count:
+                # a whole page inside one block: step past it (rare; a few samples may be skipped)
+                page = await self._page(device, hist.bottom)
+                self._absorb(hist, page)
+                if len(page) < HISTORY_PAGE:
+                    hist.complete = True
+                    return
+            if hist.samples and hist.samples[0].time_s < since_s:
+                return
+
+
+def _next_before(page: list[Tx]) -> int | None:
+    """`before_height` for the next (older) page: re-read the last block unless the page is all one block."""
+    heights = [t.block_height for t in page if t.block_height is not None]
+    if not heights:
+        return None
+    last = min(heights)
+    return last + 1 if len(set(heights)) > 1 else last
+
+
+def _seg(value: str) -> str:
+    from explorer.html import seg
+
+    return seg(value)
