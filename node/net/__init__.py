@@ -15,7 +15,7 @@ from node.net.errors import (
     RequestFailed,
 )
 from node.net.keys import load_or_create_node_key
-from node.net.p2p import PING_PROTOCOL, Handler, Network, Validator, peer_id_from_seed
+from node.net.p2p import PING_PROTOCOL, Handler, Network, Validator, peer_id_from_seed, quiet_library_logs
 
 __all__ = [
     "PING_PROTOCOL",
@@ -33,4 +33,5 @@ __all__ = [
     "Validator",
     "load_or_create_node_key",
     "peer_id_from_seed",
+    "quiet_library_logs",
 ]

@@ -86,6 +86,26 @@ def peer_id_from_seed(seed: bytes) -> str:
     return str(ID.from_pubkey(_key_pair(seed).public_key).to_base58())
 
 
+def _remote_addr(conn: Any) -> str | None:
+    try:
+        addrs = conn.get_transport_addresses()
+    except Exception:  # best effort, for display only
+        return None
+    return str(addrs[0]) if addrs else None
+
+
+def quiet_library_logs(level: int = logging.WARNING) -> None:
+    """Turn down py-libp2p's logging (opt-in, for the node's log setup).
+
+    The library pins its auto-connector logger at INFO, and logs every failed redial of a
+    down peer (TCP) and every refused protocol (host) at ERROR, although both are routine here.
+    """
+    logging.getLogger("libp2p").setLevel(level)
+    logging.getLogger("libp2p.network.auto_connector").setLevel(level)
+    for name in ("libp2p.transport.tcp.tcp", "libp2p.host.basic_host"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def _parse_peer_id(peer_id: str) -> Any:
     if not is_peer_id(peer_id):
         raise RequestFailed(peer_id, "invalid peer id")
@@ -458,8 +478,9 @@ class Network:
     def peer_info(self) -> list[dict[str, Any]]:
         """Connected and static peers, for RPC ``admin_peers``.
 
-        Each dict: ``id``, ``connected``, ``direction`` ("inbound"/"outbound"/None), ``addrs``
-        (known multiaddrs), ``static``, ``rtt_ms`` (last ping round trip, or None).
+        Each dict: ``id``, ``connected``, ``direction`` ("inbound"/"outbound"/None),
+        ``remote_addr`` (the connection's far end, or None), ``addrs`` (known listen multiaddrs),
+        ``static``, ``rtt_ms`` (last ping round trip, or None).
         """
         out: list[dict[str, Any]] = []
         conns: dict[Any, list[Any]] = self._host.get_network().get_connections_map()
@@ -481,6 +502,7 @@ class Network:
                     "id": pid,
                     "connected": bool(live),
                     "direction": str(getattr(live[0], "direction", "unknown")) if live else None,
+                    "remote_addr": _remote_addr(live[0]) if live else None,
                     "addrs": addrs,
                     "static": pid in self._static,
                     "rtt_ms": health.rtt_ms if health and live else None,
