@@ -1,0 +1,277 @@
+"""End to end over a real node: the CLI takes a lot from the factory to the arm, recalls it and reads it back.
+
+The node and the commands that check exit codes, stderr and printed output run as `vaxchain` subprocesses;
+the other steps run the same typer app in-process to keep the test fast on a busy machine
+(VAXCHAIN_TEST_SUBPROCESS=1 runs every step as a subprocess).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from contracts.district import HEPB_GTIN
+from contracts.tracecodes import gs1_hri
+from node.cli.main import DEV_PASSWORD, app
+from node.core.keys import to_checksum_address
+from node.tools.make_genesis import dev_key
+from tests.conftest import NodeProcess, run_cli
+
+ALL_SUBPROCESS = os.environ.get("VAXCHAIN_TEST_SUBPROCESS") == "1"
+LABELS = {
+    "mah": "mah/admin",
+    "regulator": "regulator/admin",
+    "distributor": "distributor/staff-1",
+    "cdc": "cdc/staff-1",
+    "site": "site-01/staff-1",
+    "truck": "dist-truck-1/logger-1",
+    "van": "cdc-van-1/logger-1",
+}
+LOT_NUMBER = "CLI0001"
+LOT_ID = f"{HEPB_GTIN}:{LOT_NUMBER}"
+CODES = [gs1_hri(HEPB_GTIN, "281130", LOT_NUMBER, f"{i:05d}") for i in range(12)]
+
+
+@dataclass
+class Out:
+    """What a command did."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+class Cli:
+    """Runs `vaxchain` commands against the test node, signing as one of the district's dev accounts."""
+
+    def __init__(self, keystore: Path, password_file: Path, rpc_url: str) -> None:
+        self.keystore, self.password_file, self.rpc_url = keystore, password_file, rpc_url
+
+    def __call__(self, *args: str, who: str | None = None, sub: bool = False, ok: bool = True) -> Out:
+        full = [*args]
+        if "--datadir" not in full and args[0] != "keys":
+            full += ["--rpc", self.rpc_url]
+        if who is not None:
+            full += ["--keystore", str(self.keystore), "--password-file", str(self.password_file)]
+            full += ["--from", to_checksum_address(dev_key(LABELS[who]).address)]
+        if sub or ALL_SUBPROCESS:
+            proc = run_cli(*full, check=False, timeout=120)
+            out = Out(proc.returncode, proc.stdout, proc.stderr)
+        else:
+            result = CliRunner().invoke(app, full)
+            out = Out(result.exit_code, result.stdout, result.stderr)
+        if ok and out.code != 0:
+            raise AssertionError(
+                f"vaxchain {' '.join(full)} failed ({out.code}):\n{out.stdout}\n{out.stderr}"
+            )
+        return out
+
+
+class Logger:
+    """Writes reading CSV files for one logger: samples strictly after its last, from the next second on."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory, self.name, self.last, self.files = directory, name, 0, 0
+
+    def csv(self) -> Path:
+        start = max(self.last + 1, int(time.time()) + 1)  # at or after the ship block's time
+        self.last = start + 2
+        self.files += 1
+        iso = dt.datetime.fromtimestamp(start, dt.UTC).isoformat()
+        path = self.directory / f"{self.name}-{self.files}.csv"
+        path.write_text(f"time,temp_c\n{iso},5.2\n{start + 1},4.95\n{start + 2},5\n")
+        return path
+
+
+def _included(out: Out) -> dict[str, Any]:
+    result: dict[str, Any] = out.json()
+    assert result["status"] == "included" and result["receipt"]["status"] == "success", result
+    return result
+
+
+def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[NodeProcess]) -> None:
+    run_cli("testnet", "--validators", "1", "--out", str(tmp_path / "net"), "--block-interval-ms", "200")
+    datadir = tmp_path / "net" / "node0"
+    node = NodeProcess(datadir).start()
+    node_procs.append(node)
+    password_file = tmp_path / "net" / "password.txt"
+    keystore = tmp_path / "keystore"
+    cli = Cli(keystore, password_file, node.rpc_url)
+    for i, label in enumerate(LABELS.values()):
+        key_file = tmp_path / f"key-{i}.hex"
+        key_file.write_text(dev_key(label).secret.hex())
+        imported = cli(
+            "keys", "import", "--keystore", str(keystore), "--password-file", str(password_file),
+            "--key-file", str(key_file), "--light", sub=i == 0,
+        )  # fmt: skip
+        assert imported.stdout.strip().endswith(to_checksum_address(dev_key(label).address))
+    assert password_file.read_text().strip() == DEV_PASSWORD
+
+    # product and lot (MAH, regulator)
+    decision, cert, codes = tmp_path / "approval.pdf", tmp_path / "release.pdf", tmp_path / "codes.txt"
+    decision.write_bytes(b"approval decision")
+    cert.write_bytes(b"lot release certificate")
+    codes.write_text("\n".join(CODES) + "\n")
+    _included(
+        cli(
+            "product", "register", HEPB_GTIN, "--name", "Hepatitis B vaccine 10ug", "--series", "HepB",
+            "--intervals", "0,28,150", "--freeze-sensitive", "--programme", "--json", who="mah",
+        )
+    )  # fmt: skip
+    _included(cli("product", "approve", HEPB_GTIN, "--decision", str(decision), "--json", who="regulator"))
+    lot = _included(
+        cli(
+            "lot", "register", LOT_ID, "--codes", str(codes), "--expiry", "2028-11-30",
+            "--storage-unit", "mah-coldroom", "--release-cert", str(cert), "--json", who="mah",
+        )
+    )  # fmt: skip
+    assert (
+        lot["units"] == len(CODES)
+        and lot["payload"]["release_cert_hash"]
+        == "0x" + hashlib.sha256(b"lot release certificate").hexdigest()
+    )
+    attested = cli("attest", str(cert), who="mah")
+    assert "attest 0x" in attested.stdout and "success" in attested.stdout
+
+    # custody: MAH -> distributor -> CDC -> site-01, each leg with the vehicle's readings
+    truck, van = Logger(tmp_path, "truck"), Logger(tmp_path, "van")
+    legs = [
+        ("mah", "mah-coldroom", "distributor", "distributor", "dist-coldroom", "truck", truck, 12),
+        ("distributor", "dist-coldroom", "cdc", "cdc", "cdc-coldroom", "truck", truck, 12),
+        ("cdc", "cdc-coldroom", "site-01", "site", "site-01-fridge-1", "van", van, 5),
+    ]
+    for sender, from_unit, to_org, receiver, to_unit, logger_name, logger, quantity in legs:
+        vehicle = "dist-truck-1" if logger_name == "truck" else "cdc-van-1"
+        shipped = _included(
+            cli(
+                "ship", LOT_ID, "--quantity", str(quantity), "--from-unit", from_unit, "--to", to_org,
+                "--vehicle", vehicle, "--json", who=sender,
+            )
+        )  # fmt: skip
+        readings = cli(
+            "reading", "send", "--csv", str(logger.csv()), "--batch", "2", "--json", who=logger_name
+        )
+        batches = readings.json()
+        assert [b["receipt"]["status"] for b in batches] == ["success", "success"]
+        assert batches[1]["nonce"] == batches[0]["nonce"] + 1
+        received = _included(
+            cli("receive", shipped["shipment_id"], "--to-unit", to_unit, "--json", who=receiver)
+        )
+        assert received["payload"]["counted"] == quantity
+
+    # a dose at site-01 (pseudonymous subject, clinical record hashed off chain)
+    subject = "0x" + hmac.new(b"district secret", b"440102201901011234", hashlib.sha256).hexdigest()
+    record = tmp_path / "record.json"
+    record.write_text('{"note": "kept at the site"}')
+    dose = _included(
+        cli(
+            "dose", "record", CODES[3], "--codes", str(codes), "--unit", "site-01-fridge-1", "--dose-number", "1",
+            "--subject", subject, "--record", str(record), "--json", who="site",
+        )
+    )  # fmt: skip
+    assert dose["payload"]["vaccinator"] == to_checksum_address(dev_key(LABELS["site"]).address).lower()
+    other = "0x" + hmac.new(b"district secret", b"440102201902021234", hashlib.sha256).hexdigest()
+    again = cli(
+        "dose", "record", CODES[3], "--codes", str(codes), "--unit", "site-01-fridge-1", "--dose-number", "1",
+        "--subject", other, "--record", str(record), who="site", ok=False,
+    )  # fmt: skip
+    assert again.code == 1 and again.stderr.count("\n") == 1
+    assert "UnitAlreadyUsed (" in again.stderr and "first_site=site-01" in again.stderr
+    _included(
+        cli(
+            "unit",
+            "report",
+            CODES[3],
+            "--note",
+            "code scanned twice",
+            "--evidence",
+            str(record),
+            "--json",
+            who="site",
+        )
+    )
+
+    # recall; a later shipment is included but fails with the named error, exit code 1
+    _included(cli("lot", "recall", LOT_ID, "--reason", "potency below specification", "--json", who="mah"))
+    refused = cli(
+        "ship", LOT_ID, "--quantity", "1", "--from-unit", "cdc-coldroom", "--to", "site-01",
+        "--vehicle", "cdc-van-1", "--json", who="cdc", sub=True, ok=False,
+    )  # fmt: skip
+    assert refused.code == 1, refused
+    assert refused.stderr.startswith("error: ship 0x") and refused.stderr.count("\n") == 1
+    assert "failed in block" in refused.stderr and "LotRecalled (lot_id=" + LOT_ID in refused.stderr
+    assert "Traceback" not in refused.stderr
+    failed = refused.json()
+    assert failed["receipt"]["status"] == "failure" and failed["receipt"]["error"] == "LotRecalled"
+
+    # read commands
+    trace = cli("lot", "trace", LOT_ID, "--datadir", str(datadir), sub=True).stdout
+    assert f"lot {LOT_ID}  status recalled  units 12" in trace
+    for path in (
+        "mah/mah-coldroom -> distributor by dist-truck-1  [received] into dist-coldroom counted 12",
+        "distributor/dist-coldroom -> cdc by dist-truck-1  [received] into cdc-coldroom counted 12",
+        "cdc/cdc-coldroom -> site-01 by cdc-van-1  [received] into site-01-fridge-1 counted 5",
+    ):
+        assert path in trace, trace
+    assert "recalled at height" in trace and "site-01/site-01-fridge-1  available 4" in trace
+    assert "per site: site-01 1" in trace
+    assert trace.index("-> distributor") < trace.index("-> cdc") < trace.index("-> site-01")
+    shown = cli("lot", "show", LOT_ID, "--json").json()
+    assert (shown["status"], shown["doses"], shown["administered"], shown["recalled"]) == (
+        "recalled",
+        1,
+        1,
+        True,
+    )
+    assert "recalled" in cli("lot", "show", LOT_ID).stdout
+    holders = cli("lot", "holders", LOT_ID, "--json").json()
+    assert {(h["org_id"], h["available"]) for h in holders} == {("cdc", 7), ("site-01", 4)}
+
+    tx = cli("tx", "show", dose["tx_hash"], "--json", sub=True).json()
+    assert tx["kind_name"] == "record_dose" and tx["receipt"]["status"] == "success"
+    assert tx["payload"]["subject"] == subject and tx["block_height"] == dose["block_height"]
+    failed_text = cli("tx", "show", failed["tx_hash"]).stdout
+    assert (
+        "kind     ship" in failed_text and f"receipt  failure: LotRecalled (lot_id={LOT_ID})" in failed_text
+    )
+
+    block = cli("block", "show", str(dose["block_height"]), sub=True).stdout
+    assert f"block {dose['block_height']}  {dose['block_hash']}" in block
+    assert f"{dose['tx_hash']}  record_dose  from " in block
+    by_hash = cli("block", "show", dose["block_hash"], "--json").json()
+    assert by_hash["height"] == dose["block_height"] and by_hash["transactions"][0]["hash"] == dose["tx_hash"]
+    assert cli("block", "show", "head", "--json").json()["height"] >= failed["block_height"]
+
+    inventory = cli("inventory", "site-01", "--json").json()
+    assert inventory["totals"][LOT_ID] == {"available": 4, "quarantined": 0} and inventory["doses_given"] == 1
+    assert "RECALLED" in cli("inventory", "site-01").stdout
+    alerts = cli("alerts", "--site", "mah", "--json").json()
+    assert [a["kind"] for a in alerts] == ["recall"] and alerts[0]["lot_id"] == LOT_ID
+    unit = cli("unit", "find", CODES[3], "--json").json()
+    assert unit["used"] and unit["recalled"] and unit["use"]["site"] == "site-01"
+    assert [r["note"] for r in unit["suspect_reports"]] == ["code scanned twice"]
+    assert "suspect_unit  site-01 lot" in cli("alerts", "--site", "site-01").stdout
+
+    # RPC application errors are one named line; a dry run sent later with `tx send-raw`
+    stale = cli("attest", "--hash", "0x" + "ab" * 32, "--label", "x", "--nonce", "0", who="mah", ok=False)
+    assert stale.code == 1 and "transaction rejected: NonceTooLow" in stale.stderr
+    raw = cli("attest", str(record), "--label", "record scan", "--dry-run", who="site").stdout.strip()
+    sent = _included(cli("tx", "send-raw", raw, "--json"))
+    assert sent["kind"] == "attest" and sent["sender"] == to_checksum_address(dev_key(LABELS["site"]).address)
+    pending = cli("attest", str(codes), "--no-wait", "--json", who="site").json()
+    assert pending["status"] == "sent"
+    missing = cli("lot", "show", f"{HEPB_GTIN}:NOPE", ok=False)
+    assert missing.code == 1 and "lot not found: NotFound" in missing.stderr
+    assert node.stop() == 0
