@@ -51,6 +51,7 @@ class ChartSpec:
     marks: tuple[Mark, ...] = ()
     title: str = ""
     utc_offset_minutes: int = 480
+    presence: tuple[int, int] | None = None  # when the lot was in this unit: a strip under the plot
 
 
 def deg(hundredths: int) -> str:
@@ -122,6 +123,20 @@ def svg_chart(spec: ChartSpec) -> Safe:
                     "height": ph,
                 },
                 tag("title", {}, b.label),
+            )
+        )
+    if spec.presence is not None and spec.presence[1] >= t0 and spec.presence[0] <= t1:
+        px0, px1 = x(spec.presence[0]), x(spec.presence[1])
+        parts.append(
+            tag(
+                "rect",
+                {
+                    "class": "presence",
+                    "x": f"{px0:.1f}",
+                    "y": TOP + ph - 4,
+                    "width": f"{max(3.0, px1 - px0):.1f}",
+                    "height": 4,
+                },
             )
         )
     # y axis: band edges and extremes
@@ -209,6 +224,8 @@ def compliance(
     """
     inside = total = 0
     ordered = sorted(samples, key=lambda s: s.time_s)
+    if not ordered:
+        return None
     for a, b in zip(ordered, [*ordered[1:], None], strict=True):
         seg_start = max(a.time_s, start_s)
         seg_end = min(b.time_s if b is not None else a.time_s, a.time_s + max_gap_s, end_s)

@@ -599,7 +599,14 @@ def storage_legs(trace: Trace) -> list[Leg]:
 
 
 async def leg_chart(
-    data: Data, t: Texts, unit: StorageUnit, start_s: int, end_s: int, marks: Sequence[Mark], title: str
+    data: Data,
+    t: Texts,
+    unit: StorageUnit,
+    start_s: int,
+    end_s: int,
+    marks: Sequence[Mark],
+    title: str,
+    presence: tuple[int, int] | None = None,
 ) -> Safe:
     """One storage leg's chart (or why there is none)."""
     samples: list[Sample] = []
@@ -617,7 +624,15 @@ async def leg_chart(
         if b.at_s >= start_s and b.since_s <= end_s
     )
     spec = ChartSpec(
-        tuple(samples), unit.min_temp, unit.max_temp, start_s, end_s, breaches, tuple(marks), title
+        tuple(samples),
+        unit.min_temp,
+        unit.max_temp,
+        start_s,
+        end_s,
+        breaches,
+        tuple(marks),
+        title,
+        presence=presence,
     )
     return join(
         [
@@ -628,8 +643,14 @@ async def leg_chart(
 
 
 def _window(start_ms: int, end_ms: int | None, now_ms: int) -> tuple[int, int]:
+    """A leg's chart window in seconds: the leg, widened to the day before it ended for context.
+
+    Readings are sample times and custody events block times; replayed or back-filled data can put them apart,
+    and a day of the unit's history is what a reader needs to judge the cold chain anyway.
+    """
     end = end_ms if end_ms is not None else now_ms
-    return start_ms // 1000, max(end, start_ms + 60_000) // 1000
+    end = max(end, start_ms + 60_000)
+    return min(start_ms, end - DAY_S * 1000) // 1000, end // 1000
 
 
 async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
@@ -828,6 +849,7 @@ async def _lot_charts(data: Data, t: Texts, trace: Trace, now_ms: int) -> Safe:
     units: dict[str, StorageUnit] = {}
     for i, leg in enumerate(legs):
         start_s, end_s = _window(leg.start_ms, leg.end_ms, now_ms)
+        presence = (leg.start_ms // 1000, (leg.end_ms or now_ms) // 1000)
         href = f"/unit/{seg(leg.unit_id)}?from={start_s}&to={end_s}&lot={seg(trace.lot.lot_id)}"
         title = t("chart_for").format(
             unit=leg.unit_id, t0=local_time(leg.start_ms), t1=local_time(leg.end_ms) if leg.end_ms else "…"
@@ -860,7 +882,7 @@ async def _lot_charts(data: Data, t: Texts, trace: Trace, now_ms: int) -> Safe:
                         link("/org/" + seg(unit.org_id), await data.org_name(unit.org_id)),
                     ),
                 ),
-                await leg_chart(data, t, unit, start_s, end_s, marks, title),
+                await leg_chart(data, t, unit, start_s, end_s, marks, title, presence),
             )
         )
     if links:
