@@ -141,15 +141,52 @@ async def bench_processes(n: int, size: int, batch: int) -> None:
     proc.wait(timeout=10)
 
 
+async def bench_requests(n: int, size: int, concurrency: int) -> None:
+    """Request/response round trips between two in-process nodes (raw streams, varint framing)."""
+    server, client = Network(NetConfig(), os.urandom(32)), None
+
+    async def echo(peer: str, data: bytes) -> bytes:
+        return data
+
+    server.set_request_handler("/bench/echo/1", echo)
+    async with trio.open_nursery() as nursery:
+        addr = await nursery.start(server.run)
+        client = Network(NetConfig(peers=(addr,)), os.urandom(32))
+        await nursery.start(client.run)
+        while not client.connected_peers():
+            await trio.sleep(0.01)
+        payload = os.urandom(size)
+        start, cpu = time.perf_counter(), time.process_time()
+
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                await client.request(server.peer_id, "/bench/echo/1", payload)
+
+        async with trio.open_nursery() as workers:
+            for _ in range(concurrency):
+                workers.start_soon(worker, n // concurrency)
+        secs = time.perf_counter() - start
+        done = (n // concurrency) * concurrency
+        print(
+            f"request/response: {done} x {size} B, {concurrency} concurrent: {secs:.2f}s "
+            f"({done / secs:,.0f} req/s); CPU {time.process_time() - cpu:.2f}s"
+        )
+        nursery.cancel_scope.cancel()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--procs", action="store_true")
+    ap.add_argument("--requests", type=int, default=0, help="measure N request/response round trips")
+    ap.add_argument("--concurrency", type=int, default=1)
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
+    if args.requests:
+        trio.run(bench_requests, args.requests, args.size, args.concurrency)
+    elif args.child:
         trio.run(child_receiver, args.child)
     elif args.procs:
         trio.run(bench_processes, args.messages, args.size, args.batch)
