@@ -590,7 +590,7 @@ def kv_lines(data: dict[str, Any], indent: str = "", skip: Sequence[str] = ()) -
 
 
 def _value(value: Any) -> str:
-    if value is None:
+    if value is None or value == "":
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"

@@ -37,7 +37,8 @@ def _lot_lines(lot: dict[str, Any]) -> list[str]:
     for name in ("manufactured_date", "expiry_date"):
         if isinstance(shown.get(name), int):
             shown[name] = format_date(shown[name])
-    shown["commissioned_ms"] = fmt_ms(shown.get("commissioned_ms"))
+    shown = {("commissioned" if k == "commissioned_ms" else k): v for k, v in shown.items()}
+    shown["commissioned"] = fmt_ms(shown.get("commissioned"))
     return kv_lines(shown)
 
 
@@ -124,6 +125,9 @@ def unit_find(
 
 def _payload_lines(payload: Any) -> list[str]:
     if isinstance(payload, dict):
+        lot = payload.get("lot")
+        if isinstance(lot, dict) and set(lot) == {"product_code", "lot_number"}:
+            payload = {**payload, "lot": f"{lot['product_code']}:{lot['lot_number']}"}
         return kv_lines(payload, indent="  ")
     return [f"  {payload}"]
 

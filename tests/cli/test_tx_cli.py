@@ -33,10 +33,11 @@ from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code, verify_uni
 from contracts.types import OrgType, Role, StorageKind
 from node.cli.main import app
 from node.cli.tx import KIND_COMMANDS
-from node.cli.tx_common import rpc_url
+from node.cli.tx_common import Node, rpc_url
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import save_keystore
 from node.core.transactions import Transaction, decode_transaction
+from rpc.errors import RpcError
 
 KEY = PrivateKey.from_seed("cli tx key")
 OTHER = PrivateKey.from_seed("cli tx other key")
@@ -486,3 +487,91 @@ def test_help_for_every_transaction_and_read_command(runner: CliRunner) -> None:
         assert "--rpc" in result.stdout and "--json" in result.stdout, command
     dose_help = runner.invoke(app, ["dose", "record", "--help"], env={"COLUMNS": "200"}).stdout
     assert "keyed hash" in dose_help
+
+
+class FakeNode:
+    """Stands in for `tx_common.Node.call`: answers with canned views and records the calls."""
+
+    def __init__(self, view: dict[str, Any] | None = None, reject: RpcError | None = None) -> None:
+        self.view = view or {"status": "pending"}
+        self.reject = reject
+        self.methods: list[str] = []
+
+    def call(self, method: str, **params: Any) -> Any:
+        self.methods.append(method)
+        if method == "chain_status":
+            return {"chain_id": CHAIN_ID}
+        if method == "tx_getNonce":
+            return 3
+        if method == "tx_sendRawTransaction":
+            if self.reject is not None:
+                raise self.reject
+            return "0x" + decode_transaction(bytes.fromhex(params["tx"][2:])).hash.hex()
+        if method == "chain_getTransaction":
+            return {**self.view, "hash": params["hash"]}
+        raise AssertionError(method)
+
+
+def _send(
+    runner: CliRunner, keys_dir: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeNode, *extra: str
+) -> Result:
+    monkeypatch.setattr(Node, "call", fake.call)
+    args = A(f"attest --hash {H1} --label x --keystore {keys_dir / 'one'} --password-file {keys_dir / 'pw'}")
+    return runner.invoke(app, [*args, *extra])
+
+
+def test_nonce_and_chain_id_come_from_the_node(
+    runner: CliRunner, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receipt = {
+        "status": "success",
+        "error": None,
+        "error_data": None,
+        "events": [{"name": "Attested", "data": {}}],
+    }
+    fake = FakeNode({"status": "included", "block_height": 5, "block_hash": H2, "receipt": receipt})
+    result = _send(runner, keys_dir, monkeypatch, fake, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["nonce"], out["chain_id"], out["block_height"], out["status"]) == (3, CHAIN_ID, 5, "included")
+    assert fake.methods == ["chain_status", "tx_getNonce", "tx_sendRawTransaction", "chain_getTransaction"]
+    human = _send(runner, keys_dir, monkeypatch, fake)
+    assert "(nonce 3) included in block 5: success" in human.stdout and "  event Attested" in human.stdout
+    no_wait = _send(runner, keys_dir, monkeypatch, FakeNode(), "--no-wait")
+    assert no_wait.exit_code == 0 and "(nonce 3) sent\n" in no_wait.stdout
+
+
+def test_failed_receipt_exits_1_with_the_named_error(
+    runner: CliRunner, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receipt = {
+        "status": "failure",
+        "error": "Unauthorized",
+        "error_data": {"kind": "attest", "reason": "sender is not an active account or device"},
+        "events": [],
+    }
+    fake = FakeNode({"status": "included", "block_height": 9, "block_hash": H2, "receipt": receipt})
+    result = _send(runner, keys_dir, monkeypatch, fake)
+    assert_clean_error(
+        result,
+        "failed in block 9: Unauthorized (kind=attest, reason=sender is not an active account or device)",
+    )
+    assert "included in block 9: failure" in result.stdout
+
+
+def test_wait_gives_up_after_the_timeout(
+    runner: CliRunner, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _send(runner, keys_dir, monkeypatch, FakeNode(), "--timeout", "0.3")
+    assert_clean_error(result, "not included within 0.3 s (check later with `vaxchain tx show 0x")
+
+
+def test_mempool_rejection_is_named(
+    runner: CliRunner, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = {"error": "NonceTooLow", "message": "nonce 3 already used; next is 4", "tx_hash": H1}
+    fake = FakeNode(reject=RpcError(-32010, "transaction rejected", data))
+    result = _send(runner, keys_dir, monkeypatch, fake)
+    assert_clean_error(
+        result, "attest nonce 3: transaction rejected: NonceTooLow (message=nonce 3 already used; next is 4"
+    )
