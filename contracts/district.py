@@ -354,16 +354,18 @@ class DistrictDay:
         for li, lp in enumerate(lots):
             qty = quotas[lp.ref.lot_id] * n
             s1, s2 = _h("ship", self.seed, lp.ref.lot_id, "mah"), _h("ship", self.seed, lp.ref.lot_id, "dist")
+            at = 1 * HOUR_MS + li * MINUTE_MS
             add(
-                1 * HOUR_MS + li * MINUTE_MS,
+                at,
                 "mah/staff-1",
-                Ship(s1, lp.ref, qty, "mah-coldroom", "distributor", "dist-truck-1"),
+                Ship(s1, lp.ref, qty, "mah-coldroom", "distributor", "dist-truck-1", self.t0 + at),
             )
             add(3 * HOUR_MS + li * MINUTE_MS, "distributor/staff-1", Receive(s1, "dist-coldroom", qty))
+            at = 3 * HOUR_MS + 30 * MINUTE_MS + li * MINUTE_MS
             add(
-                3 * HOUR_MS + 30 * MINUTE_MS + li * MINUTE_MS,
+                at,
                 "distributor/staff-1",
-                Ship(s2, lp.ref, qty, "dist-coldroom", "cdc", "dist-truck-1"),
+                Ship(s2, lp.ref, qty, "dist-coldroom", "cdc", "dist-truck-1", self.t0 + at),
             )
             add(5 * HOUR_MS + li * MINUTE_MS, "cdc/staff-1", Receive(s2, "cdc-coldroom", qty))
         for si, site in enumerate(sites):
@@ -373,11 +375,8 @@ class DistrictDay:
                 q = quotas[lp.ref.lot_id]
                 sid = _h("ship", self.seed, lp.ref.lot_id, site.org_id)
                 van = f"cdc-van-{si % 2 + 1}"
-                add(
-                    5 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000,
-                    "cdc/staff-2",
-                    Ship(sid, lp.ref, q, "cdc-coldroom", site.org_id, van),
-                )
+                at = 5 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000
+                add(at, "cdc/staff-2", Ship(sid, lp.ref, q, "cdc-coldroom", site.org_id, van, self.t0 + at))
                 add(
                     6 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000,
                     f"{site.org_id}/staff-1",

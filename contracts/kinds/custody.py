@@ -67,6 +67,23 @@ class Ship:
     from_unit: Id
     to_org: Id
     vehicle: Id | None
+    shipped_at_ms: U64 = 0  # EPCIS eventTime: when the goods left (0 = the block's time)
+
+
+# How late a shipment may be recorded (an offline depot syncing later); its eventTime may be this much older
+# than the block that records it, never newer than the block by more than the clock-skew allowance.
+MAX_EVENT_BACKDATE_MS = 48 * 3_600_000
+
+
+def event_time_ms(ctx: Context, declared_ms: int, field: str) -> int:
+    """The event's time: the declared EPCIS eventTime, bounded around the recording block's time."""
+    if declared_ms == 0:
+        return ctx.block_time_ms
+    if declared_ms > ctx.block_time_ms + ctx.params.max_future_skew_s * 1000:
+        raise InvalidPayload(field, "event time is in the future")
+    if declared_ms < ctx.block_time_ms - MAX_EVENT_BACKDATE_MS:
+        raise InvalidPayload(field, "event time is more than 48 h before it was recorded")
+    return declared_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +263,7 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
     validate_lot_ref(p.lot)
     if p.quantity < 1:
         raise InvalidPayload("quantity", "at least 1")
+    shipped_ms = event_time_ms(ctx, p.shipped_at_ms, "shipped_at_ms")
     _, org = sender_account(state, ctx, "ship")
     unit = own_unit(state, ctx, "ship", org, p.from_unit)
     lot = get_lot(state, p.lot.lot_id)
@@ -279,7 +297,7 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
             unit.unit_id,
             to.org_id,
             p.vehicle,
-            ctx.block_time_ms,
+            shipped_ms,
             breaches_at_ship,
             ShipmentStatus.IN_TRANSIT,
             None,

@@ -121,7 +121,7 @@ def test_optional_encoding_is_zero_or_one_item() -> None:
     raw = encode_payload(ship)
     assert decode_payload(10, raw) == ship
     item = rlp.decode(raw)
-    item[-1] = [b"x", b"y"]
+    item[-2] = [b"x", b"y"]  # the optional vehicle
     with pytest.raises(PayloadDecodeError, match="0 or 1"):
         decode_payload(10, rlp.encode(item))
 

@@ -371,6 +371,20 @@ def test_ship_receive_mismatch_and_conservation() -> None:
     check_conservation(w)
 
 
+def test_shipment_event_time_is_bounded_and_used_for_the_leg() -> None:
+    w = make_world()
+    now = w.chain.time_ms
+
+    def ship(at_ms: int, sid: bytes) -> Any:
+        return w.tx("mah/staff-1", Ship(sid, w.ref, 1, "mah-coldroom", "site-01", "cdc-van-1", at_ms))
+
+    expect(errors.InvalidPayload, lambda: ship(now + 10 * 60_000, b"\x05" * 32))  # in the future
+    expect(errors.InvalidPayload, lambda: ship(now - 49 * 3_600_000, b"\x06" * 32))  # recorded too late
+    ship(now - 3_600_000, b"\x07" * 32)  # an offline depot recording an hour late is fine
+    shipment = queries.get_shipment(w.chain.state, b"\x07" * 32)
+    assert shipment is not None and shipment["shipped_ms"] == now - 3_600_000
+
+
 def test_no_vehicle_leg_and_optional_readings_rule() -> None:
     w = make_world(Params(require_readings_on_receive=False))
     w.ship_to_site(2, vehicle=None)
