@@ -14,10 +14,11 @@ re-entered. Rules the engine keeps (docs/adr/0007-bft-engine.md):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -215,7 +216,8 @@ class _ProposalArrived:
 @dataclass(frozen=True, slots=True)
 class _Validated:
     block_id: bytes
-    executed: ExecutedBlock | None  # None: invalid
+    executed: ExecutedBlock | None  # None: invalid (or skipped)
+    skipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +251,52 @@ class _HeadAdvanced:
 _Event = (
     _Inbound | _ProposalArrived | _Validated | _Built | _TimerFired | _StartNext | _NoticeSeen | _HeadAdvanced
 )
+
+
+class _ChainGate:
+    """Readers (block executions, in worker threads) run together; a writer (commit, import) runs alone.
+
+    Executions only read committed state, so a validation never waits behind another one (or behind the
+    proposer's build); a commit waits for running executions, and blocks new ones while it waits.
+    """
+
+    def __init__(self) -> None:
+        self._cond = trio.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[None]:
+        async with self._cond:
+            while self._writing or self._writers_waiting:
+                await self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with trio.CancelScope(shield=True):
+                async with self._cond:
+                    self._readers -= 1
+                    self._cond.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[None]:
+        async with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writing or self._readers:
+                    await self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with trio.CancelScope(shield=True):
+                async with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +364,9 @@ class BftEngine:
         }
         self._send, self._recv = trio.open_memory_channel[_Event](10_000)
         self._out_send, self._out_recv = trio.open_memory_channel[tuple[str, bytes]](10_000)
-        self._lock = trio.Lock()  # the chain: one executor or committer at a time
+        self._gate = _ChainGate()  # executions read the chain together; commits and imports write alone
+        # Transactions executed per second here (EWMA), to size blocks that build and validate in time.
+        self._exec_rate: float | None = None
         self._cache = _HeightCache()
         self._future: list[tuple[Proposal, Block, str]] = []  # proposals for head + 2, with their blocks
         self._tx_buffer: list[bytes] = []
@@ -409,7 +459,7 @@ class BftEngine:
         elif isinstance(ev, _ProposalArrived):
             self._on_proposal_arrived(ev.proposal, ev.block, ev.peer)
         elif isinstance(ev, _Validated):
-            await self._on_validated(ev.block_id, ev.executed)
+            await self._on_validated(ev.block_id, ev.executed, ev.skipped)
         elif isinstance(ev, _Built):
             if ev.height == m.height and ev.height == self.chain.head.height + 1:
                 block = ev.executed.block
@@ -501,7 +551,7 @@ class BftEngine:
                 "event=locked_block_missing height=%d: sync or a re-proposal will supply it", rec.height
             )
             return
-        async with self._lock:
+        async with self._gate.read():
             try:
                 executed = await trio.to_thread.run_sync(self._execute, block)
             except InvalidBlock as exc:
@@ -624,12 +674,19 @@ class BftEngine:
     async def _validate(self, block: Block) -> None:
         """Execute a proposed block against the head (worker thread); report valid or invalid."""
         executed: ExecutedBlock | None = None
-        async with self._lock:
+        m = self.machine
+        waiting = self._cache.validating.get(block.hash, [])
+        if m.height == block.height and m.decision is None and all(p.round < m.round for p in waiting):
+            # Every proposal of this block is for a round we already left: executing it now only delays
+            # the current round's block. A re-proposal (with its POL) triggers it again.
+            await self._send.send(_Validated(block.hash, None, skipped=True))
+            return
+        async with self._gate.read():
             if block.header.parent_hash != self.chain.head.hash:
                 return  # stale: the head moved on while it waited
             try:
                 self._check_block_extras(block)
-                executed = await trio.to_thread.run_sync(self._execute, block)
+                executed = await trio.to_thread.run_sync(self._timed_execute, block)
             except InvalidBlock as exc:
                 self.counters["invalid_blocks"] += 1
                 log.warning(
@@ -642,6 +699,27 @@ class BftEngine:
 
     def _execute(self, block: Block) -> ExecutedBlock:
         return self.chain.execute_block(block, now_ms=self.clock())
+
+    def _timed_execute(self, block: Block) -> ExecutedBlock:
+        start = time.perf_counter()
+        executed = self._execute(block)
+        self._note_exec_rate(len(block.transactions), time.perf_counter() - start)
+        return executed
+
+    def _note_exec_rate(self, txs: int, seconds: float) -> None:
+        if txs < 50 or seconds <= 0:
+            return  # too small to say anything about the per-transaction cost
+        rate = txs / seconds
+        self._exec_rate = rate if self._exec_rate is None else 0.7 * self._exec_rate + 0.3 * rate
+
+    def block_tx_cap(self) -> int:
+        """How many transactions to put in a block: the configured maximum, unless this node executes so
+        slowly that building (and every validator executing) the block would not fit in the propose timeout.
+        """
+        if self._exec_rate is None:
+            return min(self.config.max_block_txs, 1_000)
+        budget_s = self.config.timeouts.propose_ms / 1000 * 0.3
+        return max(100, min(self.config.max_block_txs, int(self._exec_rate * budget_s)))
 
     def _check_block_extras(self, block: Block) -> None:
         """What the BFT chain requires beyond Chain.execute_block: the block time rule and valid evidence."""
@@ -662,9 +740,11 @@ class BftEngine:
             except ConsensusError as exc:
                 raise InvalidBlock(f"invalid evidence: {exc.reason}", block.height) from None
 
-    async def _on_validated(self, block_id: bytes, executed: ExecutedBlock | None) -> None:
+    async def _on_validated(self, block_id: bytes, executed: ExecutedBlock | None, skipped: bool) -> None:
         cache = self._cache
         waiting = cache.validating.pop(block_id, [])
+        if skipped:
+            return
         if executed is None:
             cache.invalid.add(block_id)
             return
@@ -686,8 +766,8 @@ class BftEngine:
         proposer = self.address
         if proposer is None:
             return
-        async with self._lock:
-            if self.chain.head.height + 1 != req.height:
+        async with self._gate.read():
+            if self.chain.head.height + 1 != req.height or self.machine.round != req.round:
                 return
             head = self.chain.head_header
             last_commit = self.chain.store.commit_bytes(head.hash) or b""
@@ -699,12 +779,13 @@ class BftEngine:
                 - len(last_commit)
                 - sum(map(len, evidence))
             )
-            candidates = self.mempool.select(self.config.max_block_txs, max(budget, 0))
+            cap = self.block_tx_cap()
+            candidates = self.mempool.select(cap, max(budget, 0))
+            started = time.perf_counter()
             built, rejected = await trio.to_thread.run_sync(
-                lambda: self.chain.build_block(
-                    candidates, proposer, time_ms, last_commit, evidence, self.config.max_block_txs
-                )
+                lambda: self.chain.build_block(candidates, proposer, time_ms, last_commit, evidence, cap)
             )
+            self._note_exec_rate(len(candidates), time.perf_counter() - started)
         for item in rejected:
             self.mempool.drop(item.tx.hash)
             log.info("event=tx_dropped tx=0x%s reason=%r", item.tx.hash.hex(), item.reason)
@@ -721,7 +802,7 @@ class BftEngine:
                 log.error("event=decided_block_missing height=%d", c.height)
                 self.sync.note_peer_height("", c.height, urgent=True)
                 return
-            async with self._lock:
+            async with self._gate.write():
                 try:
                     self.chain.commit(executed, cert)
                 except InvalidBlock as exc:
@@ -778,7 +859,7 @@ class BftEngine:
             raise SyncError(peer, f"undecodable block: {exc.reason}") from None
         imported = 0
         for block, (_, commit) in zip(blocks, pairs, strict=True):
-            async with self._lock:
+            async with self._gate.write():
                 if block.height <= self.chain.head.height:
                     continue
                 try:
