@@ -718,8 +718,10 @@ class BftEngine:
         """
         if self._exec_rate is None:
             return min(self.config.max_block_txs, 1_000)
-        budget_s = self.config.timeouts.propose_ms / 1000 * 0.3
-        return max(100, min(self.config.max_block_txs, int(self._exec_rate * budget_s)))
+        # Half the propose timeout: the proposer builds, then each validator executes the same block (in
+        # parallel, on similar machines) before it prevotes; gossip of the block takes the rest.
+        budget_s = self.config.timeouts.propose_ms / 1000 * 0.5
+        return max(200, min(self.config.max_block_txs, int(self._exec_rate * budget_s)))
 
     def _check_block_extras(self, block: Block) -> None:
         """What the BFT chain requires beyond Chain.execute_block: the block time rule and valid evidence."""
