@@ -1,0 +1,164 @@
+"""The node CLI as a user runs it: init, testnet, status, chain export/import; errors are one clear line."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from node.cli.main import app
+from node.core.keys import PrivateKey
+from node.core.keystore import save_keystore
+from node.mempool.pool import Mempool
+from node.producer.solo import ProducerConfig, SoloProducer
+from node.service.node import load_validator_key, open_chain
+from tests.conftest import REPO, run_cli
+
+runner = CliRunner()
+DEVNET = REPO / "genesis" / "devnet.json"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_one_line_error(code: int, stderr: str, needle: str) -> None:
+    assert code == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], stderr
+    assert "Traceback" not in stderr
+
+
+def test_every_command_explains_itself() -> None:
+    code, out, _ = invoke("--help")
+    assert code == 0
+    for command in ("keys", "init", "run", "testnet", "status", "chain"):
+        assert command in out
+    for args in (["init"], ["run"], ["testnet"], ["status"], ["chain", "export"], ["chain", "import"]):
+        code, out, _ = invoke(*args, "--help")
+        assert code == 0 and "Usage" in out
+
+
+def test_init_writes_a_working_node_dir(tmp_path: Path) -> None:
+    code, out, err = invoke("init", "--genesis", str(DEVNET), "--datadir", str(tmp_path / "n"))
+    assert code == 0, err
+    assert "initialised" in out
+    config = tomllib.loads((tmp_path / "n" / "config.toml").read_text())
+    assert {"listen", "peers"} <= set(config["p2p"]) and "listen" in config["rpc"]
+    code, out, _ = invoke("status", "--datadir", str(tmp_path / "n"), "--json")
+    status = json.loads(out)
+    assert status["height"] == 0 and status["head_hash"].startswith("0x") and status["validators"]
+
+
+def test_init_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"chain_id": "x"}))
+    code, _, err = invoke("init", "--genesis", str(bad), "--datadir", str(tmp_path / "a"))
+    assert_one_line_error(code, err, "chain_id")
+    code, _, err = invoke(
+        "init", "--genesis", str(tmp_path / "missing.json"), "--datadir", str(tmp_path / "b")
+    )
+    assert_one_line_error(code, err, "cannot read")
+    invoke("init", "--genesis", str(DEVNET), "--datadir", str(tmp_path / "c"))
+    code, _, err = invoke("init", "--genesis", str(DEVNET), "--datadir", str(tmp_path / "c"))
+    assert_one_line_error(code, err, "already")
+    code, _, err = invoke("status", "--datadir", str(tmp_path / "nothing"))
+    assert_one_line_error(code, err, "vaxchain init")
+
+
+def test_init_refuses_a_key_that_is_not_a_validator(tmp_path: Path) -> None:
+    stranger = PrivateKey.from_seed("cli-test/stranger")
+    keyfile = save_keystore(stranger, "pw", tmp_path / "keys", light=True)
+    password = tmp_path / "pw.txt"
+    password.write_text("pw\n")
+    code, _, err = invoke(
+        "init",
+        "--genesis",
+        str(DEVNET),
+        "--datadir",
+        str(tmp_path / "n"),
+        "--validator-key",
+        str(keyfile),
+        "--password-file",
+        str(password),
+    )
+    assert_one_line_error(code, err, "is not a validator")
+    password.write_text("wrong\n")
+    code, _, err = invoke(
+        "init",
+        "--genesis",
+        str(DEVNET),
+        "--datadir",
+        str(tmp_path / "m"),
+        "--validator-key",
+        str(keyfile),
+        "--password-file",
+        str(password),
+    )
+    assert_one_line_error(code, err, "wrong password")
+
+
+def test_testnet_writes_peered_nodes_with_working_keys(tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    code, stdout, err = invoke("testnet", "--validators", "2", "--observers", "1", "--out", str(out))
+    assert code == 0, err
+    configs = [tomllib.loads((out / f"node{i}" / "config.toml").read_text()) for i in range(3)]
+    listens = {c["p2p"]["listen"] for c in configs}
+    rpcs = {c["rpc"]["listen"] for c in configs}
+    assert len(listens) == 3 and len(rpcs) == 3
+    for i, config in enumerate(configs):
+        assert len(config["p2p"]["peers"]) == 2
+        assert config["p2p"]["listen"] not in " ".join(config["p2p"]["peers"])
+        assert config["explorer"]["enabled"] is True
+        assert ("key_file" in config["validator"]) == (i < 2)
+    genesis = json.loads((out / "node0" / "genesis.json").read_text())
+    validator_addresses = {v["address"].lower() for v in genesis["validators"]}
+    for i in range(2):
+        opened = open_chain(out / f"node{i}")
+        try:
+            key = load_validator_key(opened.config)
+            assert key is not None and "0x" + key.address.hex() in validator_addresses
+        finally:
+            opened.db.close()
+    assert len(genesis["organisations"]) == 52  # the sample district: 5 organisations and 47 sites
+
+
+def test_chain_export_then_import_through_the_cli(tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    invoke("testnet", "--validators", "1", "--out", str(out))
+    opened = open_chain(out / "node0", sync_writes=False)
+    try:
+        key = load_validator_key(opened.config)
+        assert key is not None
+        chain = opened.chain
+        clock = iter(range(chain.head_header.time_ms + 1000, chain.head_header.time_ms + 100_000, 1000))
+        producer = SoloProducer(
+            chain,
+            Mempool(chain.chain_id, chain.next_nonce),
+            key,
+            ProducerConfig(block_interval_ms=1000, empty_block_interval_ms=1000),
+            lambda _e: None,
+            lambda: next(clock),
+        )
+        for _ in range(5):
+            producer.produce_once()
+        head = chain.head
+    finally:
+        opened.db.close()
+    export_file = tmp_path / "chain.rlp"
+    proc = run_cli("chain", "export", "--datadir", str(out / "node0"), "--out", str(export_file))
+    assert "exported 5 blocks" in proc.stdout
+    run_cli("init", "--genesis", str(out / "node0" / "genesis.json"), "--datadir", str(tmp_path / "copy"))
+    proc = run_cli("chain", "import", "--datadir", str(tmp_path / "copy"), "--file", str(export_file))
+    assert "imported 5 blocks" in proc.stdout
+    status = json.loads(run_cli("status", "--datadir", str(tmp_path / "copy"), "--json").stdout)
+    assert status["height"] == head.height and status["head_hash"] == "0x" + head.hash.hex()
+    garbage = tmp_path / "garbage.rlp"
+    garbage.write_bytes(b"\xf9\xff\xffnot rlp at all")
+    proc = run_cli(
+        "chain", "import", "--datadir", str(tmp_path / "copy"), "--file", str(garbage), check=False
+    )
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
