@@ -103,7 +103,7 @@ def test_init_refuses_a_key_that_is_not_a_validator(tmp_path: Path) -> None:
 
 def test_testnet_writes_peered_nodes_with_working_keys(tmp_path: Path) -> None:
     out = tmp_path / "net"
-    code, stdout, err = invoke("testnet", "--validators", "2", "--observers", "1", "--out", str(out))
+    code, _stdout, err = invoke("testnet", "--validators", "2", "--observers", "1", "--out", str(out))
     assert code == 0, err
     configs = [tomllib.loads((out / f"node{i}" / "config.toml").read_text()) for i in range(3)]
     listens = {c["p2p"]["listen"] for c in configs}
