@@ -22,7 +22,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_until(pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+async def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
     with trio.move_on_after(timeout):
         while not pred():
             await trio.sleep(0.02)

@@ -115,7 +115,7 @@ async def test_frozen_peer_is_dropped_then_redialed(nursery: trio.Nursery, tmp_p
         await wait_until(
             lambda: child_id not in parent.connected_peers(), timeout=10, what="frozen peer dropped"
         )
-        assert trio.current_time() - start < 5
+        assert trio.current_time() - start < 8  # 2 missed pings of 0.5 s + 0.5 s timeout, plus load
         assert parent.counters["pings_failed"] >= 2
 
         child.proc.send_signal(signal.SIGCONT)
