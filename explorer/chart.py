@@ -78,7 +78,10 @@ def _downsample(samples: Sequence[Sample], max_points: int) -> list[Sample]:
 
 
 def _clock(time_s: int, offset_min: int, with_day: bool) -> str:
-    t = dt.datetime.fromtimestamp(time_s, dt.UTC) + dt.timedelta(minutes=offset_min)
+    try:
+        t = dt.datetime.fromtimestamp(time_s, dt.UTC) + dt.timedelta(minutes=offset_min)
+    except (ValueError, OverflowError, OSError):
+        return str(time_s)
     return t.strftime("%m-%d %H:%M" if with_day else "%H:%M")
 
 

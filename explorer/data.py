@@ -172,10 +172,25 @@ class Data:
     async def block(self, height: int) -> Block:
         status = await self.status()
         ttl = LONG_TTL_S if height < status.height else SHORT_TTL_S
-        return Block.from_json(await self.raw("chain_getBlockByHeight", ttl, height=height, full=True))
+        # headers and hashes only: a block may hold thousands of transactions; pages fetch the ones they show
+        return Block.from_json(await self.raw("chain_getBlockByHeight", ttl, height=height, full=False))
 
     async def block_by_hash(self, block_hash: str) -> Block:
-        return Block.from_json(await self.raw("chain_getBlockByHash", LONG_TTL_S, hash=block_hash, full=True))
+        return Block.from_json(
+            await self.raw("chain_getBlockByHash", LONG_TTL_S, hash=block_hash, full=False)
+        )
+
+    async def txs(self, hashes: list[str]) -> list[Tx]:
+        """Several transactions, fetched concurrently, in the given order."""
+        out: list[Tx | None] = [None] * len(hashes)
+
+        async def one(i: int, tx_hash: str) -> None:
+            out[i] = await self.tx(tx_hash)
+
+        async with trio.open_nursery() as nursery:
+            for i, tx_hash in enumerate(hashes):
+                nursery.start_soon(one, i, tx_hash)
+        return [tx for tx in out if tx is not None]
 
     async def block_raw(self, height: int) -> Mapping[str, Any]:
         out = await self.raw("chain_getBlockByHeight", SHORT_TTL_S, height=height, full=False)
@@ -195,7 +210,9 @@ class Data:
         return [b for b in out if b is not None]
 
     async def tx(self, tx_hash: str) -> Tx:
-        raw = await self.raw("chain_getTransaction", SHORT_TTL_S, hash=tx_hash)
+        raw = await self.raw("chain_getTransaction", LONG_TTL_S, hash=tx_hash)
+        if isinstance(raw, Mapping) and raw.get("status") == "pending":
+            self._cache.pop("chain_getTransaction" + orjson.dumps({"hash": tx_hash}).decode(), None)
         tx = Tx.from_json(raw)
         if tx.block_height is not None:
             block = await self.block(tx.block_height)

@@ -97,8 +97,11 @@ def local(ms: int | None, offset_min: int = 480, seconds: bool = False) -> Safe:
     """A <time> element in the district's local time; the script may re-render it."""
     if ms is None:
         return Safe("–")
-    t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-    loc = t + dt.timedelta(minutes=offset_min)
+    try:
+        t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+        loc = t + dt.timedelta(minutes=offset_min)
+    except (ValueError, OverflowError, OSError):  # a nonsense time on chain must not break the page
+        return tag("span", {"class": "muted"}, str(ms))
     text = loc.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
     return tag("time", {"datetime": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "data-ms": ms}, text)
 

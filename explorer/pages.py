@@ -219,7 +219,7 @@ async def home_live(data: Data, t: Texts) -> Safe:
         )
         for b in blocks
     ]
-    recent: list[Tx] = [tx for b in blocks for tx in reversed(b.txs)][:HOME_TXS]
+    recent = await data.txs([h for b in blocks for h in reversed(b.tx_hashes)][:HOME_TXS])
     tx_items = [await _tx_item(data, t, tx) for tx in recent]
     alerts = await data.alerts(since_ms=max(0, now_ms - DAY_S * 1000))
     rows = group_alerts(alerts)[:HOME_ALERTS]
@@ -346,21 +346,21 @@ async def block_page(data: Data, t: Texts, key: str, query: dict[str, str] | Non
         ]
     )
     first = max(0, _int((query or {}).get("from"), 0))
-    shown = block.txs[first : first + TXS_PER_PAGE]
+    shown = await data.txs(list(block.tx_hashes[first : first + TXS_PER_PAGE]))
     if shown:
         more = Safe("")
-        if first + TXS_PER_PAGE < len(block.txs):
+        if first + TXS_PER_PAGE < len(block.tx_hashes):
             nxt = first + TXS_PER_PAGE
             more = tag(
                 "p",
                 {},
                 link(
                     f"/block/{hd.height}?from={nxt}",
-                    f"{nxt + 1}–{min(len(block.txs), nxt + TXS_PER_PAGE)} / {len(block.txs)} →",
+                    f"{nxt + 1}–{min(len(block.tx_hashes), nxt + TXS_PER_PAGE)} / {len(block.tx_hashes)} →",
                     cls="btn",
                 ),
             )
-        count = tag("p", {"class": "muted"}, f"{first + 1}–{first + len(shown)} / {len(block.txs)}")
+        count = tag("p", {"class": "muted"}, f"{first + 1}–{first + len(shown)} / {len(block.tx_hashes)}")
         txs = join(
             [count, tag("ul", {"class": "txs"}, join([await _tx_item(data, t, tx) for tx in shown])), more]
         )

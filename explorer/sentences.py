@@ -23,7 +23,10 @@ def local_time(ms: int | None, with_seconds: bool = False) -> str:
     """Unix ms as local date and time."""
     if ms is None:
         return "–"
-    t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC) + dt.timedelta(minutes=UTC_OFFSET_MIN)
+    try:
+        t = dt.datetime.fromtimestamp(ms / 1000, dt.UTC) + dt.timedelta(minutes=UTC_OFFSET_MIN)
+    except (ValueError, OverflowError, OSError):  # nonsense time on chain: show the number
+        return str(ms)
     return t.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 

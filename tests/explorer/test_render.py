@@ -22,6 +22,7 @@ SENDER = "0x" + "ab" * 20
 DEVICE = "0x" + "cd" * 20
 VALIDATOR = "0x" + "12" * 20
 HASH = "0x" + "11" * 32
+SHIP_HASH = "0x" + "33" * 32
 T0 = 1_795_500_000
 
 
@@ -47,7 +48,7 @@ class FakeSource:
         }
         header = {"hash": HASH, "height": 3, "time_ms": T0 * 1000 + 3_600_000, "proposer": VALIDATOR}
         ship = {
-            "hash": HASH,
+            "hash": SHIP_HASH,
             "kind": 10,
             "kind_name": "ship",
             "sender": SENDER,
@@ -63,6 +64,7 @@ class FakeSource:
         }
         dose = {
             **ship,
+            "hash": HASH,
             "kind": 17,
             "kind_name": "record_dose",
             "payload": {
@@ -248,6 +250,8 @@ class FakeSource:
                 "suspect_reports": [{"time_ms": T0 * 1000, "org_id": "site-01", "note": EVIL}],
             },
         }
+        if method == "chain_getTransaction" and params.get("hash") == SHIP_HASH:
+            return {**ship, "status": "included", "block_height": 3, "receipt": {"status": "success"}}
         if method == "chain_getTransaction" and params.get("hash") != HASH:
             raise NotFound("transaction", str(params.get("hash")))
         if method in ("vax_getOrganisation", "vax_getStorageUnit") and params.get(next(iter(params))) not in (
