@@ -71,6 +71,13 @@ class CertificateRule:
         except ConsensusError as exc:
             raise InvalidBlock(f"invalid commit certificate: {exc.reason}", header.height) from None
 
+    def block_time(self, parent: Header, last_commit: bytes, genesis_time_ms: int) -> int:
+        """The only valid time of the block after ``parent`` (see ``expected_block_time``).
+
+        For the proposed ``CommitRule.block_time`` hook; call it after ``verify`` of the parent's certificate.
+        """
+        return expected_block_time(parent, last_commit, genesis_time_ms)
+
 
 def expected_block_time(parent: Header, last_commit: bytes, genesis_time_ms: int) -> int:
     """The only valid ``time_ms`` of the block after ``parent`` whose body carries ``last_commit``.

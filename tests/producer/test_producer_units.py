@@ -145,6 +145,7 @@ def test_block_time_is_the_median_of_the_parent_precommits() -> None:
     parent = header(5, time_ms=1_000)
     commit = certificate(KEYS[:3], parent, [2_000, 2_010, 2_005])
     assert expected_block_time(parent, commit, 0) == 2_005
+    assert CertificateRule(CHAIN_ID).block_time(parent, commit, 0) == 2_005
 
 
 def test_one_skewed_clock_cannot_move_block_time() -> None:
