@@ -244,6 +244,20 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         description="Merkle inclusion proofs of a transaction and its receipt against the header, plus the header's commit.",
     )
     registry.add(
+        "chain_getTransactionsBySender",
+        by_sender,
+        params={
+            "type": "object",
+            "properties": {
+                "address": ADDRESS_SCHEMA,
+                "before_height": HEIGHT_SCHEMA,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+            },
+            "required": ["address"],
+        },
+        description="A sender's (account's or logger's) included transactions, newest first, payloads decoded.",
+    )
+    registry.add(
         "chain_validators",
         validators,
         params={"type": "object", "properties": {}},

@@ -93,6 +93,7 @@ def write_node_dir(
     rpc_listen: str,
     explorer_listen: str,
     explorer_enabled: bool,
+    rpc_rate_per_s: float = 500.0,
 ) -> None:
     """Create a node directory: genesis copy, keys, config.toml."""
     datadir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +118,11 @@ def write_node_dir(
         "node": {"name": name, "genesis_file": GENESIS_FILE},
         "validator": validator,
         "p2p": {"listen": p2p_listen, "peers": peers, "node_key_file": "node_key"},
-        "rpc": {"listen": rpc_listen, "cors_origins": [f"http://{explorer_listen}"]},
+        "rpc": {
+            "listen": rpc_listen,
+            "cors_origins": [f"http://{explorer_listen}"],
+            "rate_per_s": rpc_rate_per_s,
+        },
         "explorer": {"enabled": explorer_enabled, "listen": explorer_listen},
         "mempool": {"max_txs": 100_000, "max_per_sender": 2_000},
         "producer": {"max_block_txs": 20_000},
@@ -278,6 +283,8 @@ def testnet(
             rpc_listen=f"127.0.0.1:{rpc_port}",
             explorer_listen=f"127.0.0.1:{explorer_port}",
             explorer_enabled=True,
+            # A local test network is driven by load generators and benchmarks from this machine.
+            rpc_rate_per_s=100_000.0,
         )
         role = "validator" if i < validators else "observer"
         typer.echo(f"{node_dir}  {role}  rpc=127.0.0.1:{rpc_port}  explorer=http://127.0.0.1:{explorer_port}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import trio
 
+from explorer.server import serve_explorer
 from node.api import ApiContext, register_all
 from node.api.views import header_view
 from node.chain.chain import Chain, ExecutedBlock
@@ -106,6 +107,7 @@ class Node:
         )
         self.hub.add_topic("transactions", description="Every included transaction with its receipt status.")
         self.rpc_port: int | None = None
+        self.explorer_port: int | None = None
 
     def status(self) -> dict[str, object]:
         """Current status, as the status file and RPC show it."""
@@ -119,6 +121,9 @@ class Node:
                 "validator": None
                 if self.validator_key is None
                 else to_checksum_address(self.validator_key.address),
+                "explorer": None
+                if self.explorer_port is None
+                else f"http://{self.config.explorer_listen.rpartition(':')[0]}:{self.explorer_port}",
                 "rpc": self.config.rpc_listen
                 if self.rpc_port is None
                 else f"{self.config.rpc_listen.rpartition(':')[0]}:{self.rpc_port}",
@@ -199,8 +204,15 @@ class Node:
                         task_status=task_status,
                     )
                 )
-                write_status_file(self.config.datadir, self.status())
                 log.info("event=rpc_listening url=http://%s:%d", host, self.rpc_port)
+                if self.config.explorer_enabled:
+                    ex_host, ex_port = parse_listen(self.config.explorer_listen, "explorer.listen")
+                    rpc_url = f"http://{host}:{self.rpc_port}"
+                    self.explorer_port = await nursery.start(
+                        lambda task_status: serve_explorer(rpc_url, ex_host, ex_port, task_status=task_status)
+                    )
+                    log.info("event=explorer_listening url=http://%s:%d", ex_host, self.explorer_port)
+                write_status_file(self.config.datadir, self.status())
                 if self.producer is not None:
                     await nursery.start(self.producer.run)
                 task_status.started()

@@ -1,0 +1,132 @@
+"""The node's JSON-RPC methods over real HTTP against an in-process node with a real LevelDB datadir."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+from typer.testing import CliRunner
+
+from contracts.kinds.attest import Attest
+from contracts.registry import BY_NAME, encode_payload
+from node.cli.main import app
+from node.core import merkle
+from node.core.keys import PrivateKey, to_checksum_address
+from node.core.transactions import sign_transaction
+from node.service.node import Node, load_validator_key, open_chain
+from node.tools.make_genesis import dev_key
+from rpc.client import AsyncRpcClient
+from rpc.errors import RpcError
+
+CDC = dev_key("cdc/staff-1")
+
+
+@pytest.fixture
+async def node_url(tmp_path: Path) -> AsyncIterator[tuple[str, Node]]:
+    result = CliRunner().invoke(
+        app, ["testnet", "--validators", "1", "--out", str(tmp_path), "--block-interval-ms", "100"]
+    )
+    assert result.exit_code == 0, result.stderr
+    datadir = tmp_path / "node0"
+    text = (datadir / "config.toml").read_text()
+    (datadir / "config.toml").write_text(text.replace("enabled = true", "enabled = false"))
+    opened = open_chain(datadir, sync_writes=False)
+    node = Node(opened, load_validator_key(opened.config))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        yield f"http://127.0.0.1:{node.rpc_port}", node
+        nursery.cancel_scope.cancel()
+
+
+def attest_hex(key: PrivateKey, chain_id: int, nonce: int, label: str) -> tuple[str, bytes]:
+    document = hashlib.sha256(label.encode()).digest()
+    payload = encode_payload(Attest(document, label, "application/pdf"))
+    return "0x" + sign_transaction(
+        key, chain_id, nonce, BY_NAME["attest"].code, payload
+    ).encode().hex(), document
+
+
+async def wait_included(client: AsyncRpcClient, tx_hash: str) -> dict[str, object]:
+    with trio.fail_after(20):
+        while True:
+            tx = await client.call("chain_getTransaction", hash=tx_hash)
+            if tx["status"] == "included":
+                return dict(tx)
+            await trio.sleep(0.05)
+
+
+async def test_transaction_lifecycle_proofs_and_queries(node_url: tuple[str, Node]) -> None:
+    url, _node = node_url
+    client = AsyncRpcClient(url)
+    status = await client.call("chain_status")
+    chain_id = status["chain_id"]
+    assert await client.call("tx_getNonce", address=to_checksum_address(CDC.address)) == 0
+    raw, document = attest_hex(CDC, chain_id, 0, "lot release certificate HB-1")
+    tx_hash = await client.call("tx_sendRawTransaction", tx=raw)
+    assert await client.call("tx_getNonce", address=to_checksum_address(CDC.address)) == 1  # counts pending
+    tx = await wait_included(client, tx_hash)
+    assert tx["kind_name"] == "attest" and tx["sender"] == to_checksum_address(CDC.address)
+    receipt = await client.call("chain_getReceipt", hash=tx_hash)
+    assert receipt["status"] == "success" and receipt["events"][0]["name"] == "Attested"
+
+    # The inclusion proof checks out against the header that the block's hash commits to.
+    proof = await client.call("chain_getProof", hash=tx_hash)
+    block = await client.call("chain_getBlockByHeight", height=proof["block_height"])
+    assert proof["header"]["hash"] == block["hash"]
+    tx_proof = proof["tx_proof"]
+    merkle.verify(
+        bytes.fromhex(tx_hash[2:]),
+        merkle.MerkleProof(
+            tx_proof["index"], tx_proof["size"], tuple(bytes.fromhex(s[2:]) for s in tx_proof["siblings"])
+        ),
+        bytes.fromhex(proof["header"]["tx_root"][2:]),
+    )
+    rp = proof["receipt_proof"]
+    merkle.verify(
+        bytes.fromhex(proof["receipt"][2:]),
+        merkle.MerkleProof(rp["index"], rp["size"], tuple(bytes.fromhex(s[2:]) for s in rp["siblings"])),
+        bytes.fromhex(proof["header"]["receipts_root"][2:]),
+    )
+    by_hash = await client.call("chain_getBlockByHash", hash=block["hash"], full=True)
+    assert by_hash["transactions"][0]["hash"] == tx_hash
+
+    attestations = await client.call("vax_getAttestations", document_hash="0x" + document.hex())
+    assert attestations and attestations[0]["org_id"] == "cdc"
+    history = await client.call("chain_getTransactionsBySender", address=to_checksum_address(CDC.address))
+    assert [h["hash"] for h in history] == [tx_hash]
+    sites = await client.call("vax_listOrganisations", org_type="site")
+    assert len(sites) == 47
+    assert (await client.call("vax_getOrganisation", org_id="site-01"))["org_id"] == "site-01"
+    assert len(await client.call("chain_validators")) == 1
+    openrpc = await client.call("rpc.discover")
+    names = {m["name"] for m in openrpc["methods"]}
+    assert {"chain_status", "tx_sendRawTransaction", "vax_traceLot", "chain_getProof"} <= names
+
+
+async def test_errors_are_named_and_change_nothing(node_url: tuple[str, Node]) -> None:
+    url, node = node_url
+    client = AsyncRpcClient(url)
+    chain_id = (await client.call("chain_status"))["chain_id"]
+    with pytest.raises(RpcError) as info:
+        await client.call("chain_getBlockByHeight", height=10**9)
+    assert info.value.code == -32011 and info.value.data["error"] == "NotFound"
+    with pytest.raises(RpcError) as info:
+        await client.call("chain_getBlockByHeight", height="ten")
+    assert info.value.code == -32602
+    with pytest.raises(RpcError) as info:
+        await client.call("tx_sendRawTransaction", tx="0xdeadbeef")
+    assert info.value.code == -32010 and info.value.data["error"] == "DecodeError"
+    wrong_chain, _ = attest_hex(CDC, chain_id + 1, 0, "x")
+    with pytest.raises(RpcError) as info:
+        await client.call("tx_sendRawTransaction", tx=wrong_chain)
+    assert info.value.data["error"] == "InvalidTransaction" and "chain id" in info.value.data["message"]
+    with pytest.raises(RpcError) as info:
+        await client.call("vax_getLot", lot_id="nope")
+    assert info.value.code == -32011
+    with pytest.raises(RpcError) as info:
+        await client.call("vax_getAccount", address="0x" + "ab" * 20)
+    assert info.value.code == -32011
+    assert len(node.mempool) == 0
