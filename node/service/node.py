@@ -14,7 +14,6 @@ import trio
 
 from explorer.server import serve_explorer
 from node.api import ApiContext, register_all
-from node.api.views import header_view
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import Genesis, load_genesis
 from node.chain.seal import SealRule
@@ -23,6 +22,7 @@ from node.core.keystore import load_keystore, read_password
 from node.mempool.pool import Mempool, MempoolLimits
 from node.producer.solo import ProducerConfig, SoloProducer
 from node.service.config import NodeConfig, load_config, parse_listen
+from node.service.events import publish_block, register_topics
 from node.service.status import STATUS_FILE, chain_status, write_status_file
 from node.store.chainstore import ChainStore
 from node.store.db import Database
@@ -101,11 +101,7 @@ class Node:
         self.hub = SubscriptionHub()
         self.api = ApiContext(self.chain, self.mempool)
         register_all(self.registry, self.api)
-        self.hub.add_topic("newHeads", description="Every committed (final) block header.")
-        self.hub.add_topic(
-            "finalizedBlocks", description="Every finalized block: header and transaction count."
-        )
-        self.hub.add_topic("transactions", description="Every included transaction with its receipt status.")
+        register_topics(self.hub)
         self.rpc_port: int | None = None
         self.explorer_port: int | None = None
 
@@ -143,20 +139,7 @@ class Node:
             failed,
         )
         write_status_file(self.config.datadir, self.status())
-        head = header_view(block.header)
-        self.hub.publish("newHeads", head)
-        self.hub.publish("finalizedBlocks", {"header": head, "tx_count": len(block.transactions)})
-        for tx, receipt in zip(block.transactions, executed.receipts, strict=True):
-            self.hub.publish(
-                "transactions",
-                {
-                    "hash": "0x" + tx.hash.hex(),
-                    "kind": tx.kind,
-                    "height": block.height,
-                    "status": "success" if receipt.ok else "failure",
-                    "error": receipt.error_code or None,
-                },
-            )
+        publish_block(self.hub, executed)
 
     def health(self) -> tuple[bool, dict[str, object]]:
         """Healthy when the head is recent enough for the configured intervals."""

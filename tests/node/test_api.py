@@ -130,3 +130,58 @@ async def test_errors_are_named_and_change_nothing(node_url: tuple[str, Node]) -
         await client.call("vax_getAccount", address="0x" + "ab" * 20)
     assert info.value.code == -32011
     assert len(node.mempool) == 0
+
+
+async def test_transactions_subscription_filters_by_kind(node_url: tuple[str, Node]) -> None:
+    from rpc.client import subscribe
+
+    url, _node = node_url
+    client = AsyncRpcClient(url)
+    chain_id = (await client.call("chain_status"))["chain_id"]
+    ws_url = url.replace("http://", "ws://") + "/ws"
+    async with (
+        subscribe(ws_url, "transactions", {"kind": "attest"}) as attests,
+        subscribe(ws_url, "transactions", {"kind": "ship"}) as ships,
+        subscribe(ws_url, "newHeads") as heads,
+    ):
+        raw, _ = attest_hex(CDC, chain_id, 0, "subscribed")
+        tx_hash = await client.call("tx_sendRawTransaction", tx=raw)
+        with trio.fail_after(20):
+            note = await attests.__anext__()
+            head = await heads.__anext__()
+        assert note["hash"] == tx_hash and note["kind_name"] == "attest" and note["status"] == "success"
+        assert head["height"] >= 1
+        with trio.move_on_after(0.5):
+            await ships.__anext__()
+            raise AssertionError("a ship subscription received an attest")
+
+
+def test_alerts_topic_publishes_alert_events_and_refused_doses() -> None:
+    from node.chain.chain import ExecutedBlock
+    from node.core.blocks import Block, Header
+    from node.core.receipts import LogEvent, canonical_json, failure_receipt, success_receipt
+    from node.service.events import publish_block, register_topics
+    from rpc.subscriptions import SubscriptionHub
+
+    hub = SubscriptionHub()
+    register_topics(hub)
+    session = hub.open_session(max_subscriptions=4, queue_size=16, notify=lambda: None)
+    session.subscribe("alerts")
+    session.subscribe("alerts", {"event": "Breach"})
+    txs = tuple(sign_transaction(CDC, 1, n, BY_NAME["attest"].code, b"") for n in range(3))
+    receipts = (
+        success_receipt(txs[0].hash, (LogEvent("Breach", canonical_json({"unit_id": "site-03-fridge-1"})),)),
+        failure_receipt(
+            txs[1].hash, "UnitAlreadyUsed", {"trace_code": "8612345...", "first_site": "site-01"}
+        ),
+        success_receipt(txs[2].hash, (LogEvent("Attested", canonical_json({})),)),
+    )
+    header = Header(1, 5, 1, b"\0" * 32, b"\0" * 20, *(b"\0" * 32,) * 6)
+    publish_block(hub, ExecutedBlock(Block(header, txs, b"", ()), receipts, {}))
+    import orjson
+
+    notes = [orjson.loads(raw)["params"]["result"] for raw in session.drain()]
+    events = [n["event"] for n in notes]
+    assert events.count("Breach") == 2  # both subscriptions match
+    assert "RefusedUnitAlreadyUsed" in events
+    assert "Attested" not in events
