@@ -39,6 +39,7 @@ DEFAULT_KEYSTORE = Path("keystore")
 POLL_FIRST_S = 0.05
 POLL_MAX_S = 0.5
 NOT_FOUND_CODE = -32011
+RPC_TIMEOUT_S = 30.0
 
 E = TypeVar("E", bound=enum.IntEnum)
 
@@ -242,7 +243,7 @@ class Node:
         """One JSON-RPC call (RpcError for application errors, TransportError if unreachable)."""
         if self._client is None:
             try:
-                self._client = RpcClient(self.url)
+                self._client = RpcClient(self.url, timeout=RPC_TIMEOUT_S)
             except ValueError as exc:
                 raise InputError("--rpc", str(exc)) from None
         try:
