@@ -15,8 +15,6 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import rlp
-
 from contracts.types import U64_MAX, Len, MaxLen, Range
 
 T = TypeVar("T")
@@ -332,10 +330,14 @@ def decode(cls: type[T], data: bytes, *, check_canonical: bool = True) -> T:
             return field_codec(cls).decode(item)  # type: ignore[no-any-return]
         except (IndexError, CodecError, ValueError) as e:
             raise CodecError(f"corrupt state record: {e}") from None
+    # The fast reader trusts its input, so it may over- or under-read malformed bytes; the round trip below
+    # (re-encode and compare) is what makes this strict: only the one canonical encoding comes back equal.
     try:
-        item = rlp.decode(data, strict=True)
-    except (rlp.exceptions.RLPException, RecursionError, ValueError, IndexError, TypeError) as e:
-        raise CodecError(f"bad RLP: {e}") from None
+        item, end = _rlp_item(data, 0)
+    except (RecursionError, ValueError, IndexError, TypeError) as e:
+        raise CodecError(f"bad RLP: {type(e).__name__}") from None
+    if end != len(data):
+        raise CodecError("bad RLP: length does not match the data")
     try:
         value = field_codec(cls).decode(item)
     except RecursionError:

@@ -35,10 +35,26 @@ def prefix(*parts: str | bytes | int) -> bytes:
     return key(*parts) + SEP
 
 
+# Decoded records by (type, bytes). Records are frozen dataclasses, so one decoded value can be shared; the same
+# account, organisation and storage unit are read by thousands of transactions, and decoding dominated apply.
+_DECODED: dict[tuple[type, bytes], Any] = {}
+_DECODED_MAX = 50_000
+
+
 def load(state: State | ReadState, k: bytes, cls: type[T]) -> T | None:
     """Decode the record at `k`, or None when absent."""
     raw = state.get(k)
-    return None if raw is None else codec.decode(cls, raw, check_canonical=False)
+    if raw is None:
+        return None
+    cache_key = (cls, raw)
+    value = _DECODED.get(cache_key)
+    if value is None:
+        value = codec.decode(cls, raw, check_canonical=False)
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[cache_key] = value
+    result: T = value
+    return result
 
 
 def store(state: State, k: bytes, value: Any) -> None:

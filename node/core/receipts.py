@@ -63,7 +63,21 @@ class Receipt:
     def encode(self) -> bytes:
         """Canonical wire bytes (the receipts-root leaf); computed once."""
         if not self._encoded:
-            object.__setattr__(self, "_encoded", codec.encode(self.to_rlp()))
+            # Built by hand (one receipt per transaction): same bytes as codec.encode(self.to_rlp()).
+            events = codec.encode_list_of_encoded(
+                [
+                    codec.encode_list_of_encoded([codec.encode(e.name.encode()), codec.encode(e.data)])
+                    for e in self.events
+                ]
+            )
+            body = (
+                codec.encode(self.tx_hash)
+                + (b"\x80" if self.status == 0 else codec.encode(self.status))
+                + codec.encode(self.error_code.encode())
+                + codec.encode(self.error_data)
+                + events
+            )
+            object.__setattr__(self, "_encoded", codec.encode_list_of_encoded([body]))
         return self._encoded
 
 

@@ -124,6 +124,8 @@ receipt_strategy = st.builds(
 @settings(max_examples=80, deadline=None)
 def test_receipts_round_trip(receipts: list[Receipt]) -> None:
     assert decode_receipts(encode_receipts(receipts)) == receipts
+    for receipt in receipts:
+        assert receipt.encode() == codec.encode(receipt.to_rlp())  # the hand-built encoding is the canonical one
 
 
 def test_failure_receipt_carries_named_error() -> None:
