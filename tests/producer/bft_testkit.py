@@ -81,7 +81,7 @@ def net_seed(index: int) -> bytes:
     return bytes([index + 1]) * 32
 
 
-async def wait_until(pred: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+async def wait_until(pred: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
     with trio.move_on_after(timeout):
         while not pred():
             await trio.sleep(0.05)
