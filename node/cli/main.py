@@ -180,6 +180,9 @@ def run(datadir: DatadirOpt) -> None:
     """Run the node in the foreground until Ctrl-C (SIGINT) or SIGTERM."""
     config = load_config(datadir)
     setup_logging(config.log_level, config.log_format, datadir / "logs" / "node.log")
+    from node.net.p2p import quiet_library_logs
+
+    quiet_library_logs()
     opened = open_chain(datadir)
     try:
         key = load_validator_key(config)

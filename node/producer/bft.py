@@ -186,9 +186,16 @@ def save_sign_record(path: Path, record: SignRecord) -> None:
     write_durably(path, encode_sign_record(record))
 
 
-def locked_block_path(sign_record_path: Path) -> Path:
-    """Where the block of the lock in the sign record is kept (the machine's contract: keep the locked block)."""
-    return sign_record_path.with_name(sign_record_path.name + ".locked-block")
+def voted_blocks_dir(sign_record_path: Path) -> Path:
+    """Where the blocks the sign record refers to are kept (the machine's contract: keep the locked block)."""
+    return sign_record_path.with_name(sign_record_path.name + ".blocks")
+
+
+def voted_block_path(sign_record_path: Path, height: int, block_id: bytes) -> Path:
+    """One kept block: ``<height>-<block id>.block``."""
+    folder = voted_blocks_dir(sign_record_path)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / f"{height}-{block_id.hex()}.block"
 
 
 def now_ms() -> int:
@@ -377,9 +384,7 @@ class BftEngine:
         self._peer_started: int = 0  # highest height a peer was seen working on
         self._last_commit_at = 0.0
         self._last_cert: tuple[int, bytes] | None = None
-        self._saved_locked: bytes | None = (
-            None  # id of the locked block last written to disk  # our certificate of the last height we decided
-        )
+        self._saved_blocks: set[bytes] = set()  # ids of blocks already written beside the sign record
         self._nursery: trio.Nursery | None = None
         self._started = False
 
@@ -526,40 +531,62 @@ class BftEngine:
     async def _persist(self, record: SignRecord) -> None:
         """Durable before the Broadcast that follows it leaves this process (never sign twice).
 
-        A new lock's block is written first: after a crash the machine may re-propose or decide it.
+        Every block the record refers to (the lock, and what we proposed or voted for) is written first: after
+        a crash the machine may re-send those votes, re-propose the locked block or decide one of them, and a
+        one-validator network has nobody else to fetch it from.
         """
-        locked = record.locked_block_id
-        if locked is not None and locked != self._saved_locked:
-            raw = self._cache.raw.get(locked)
-            if raw is not None:
-                await trio.to_thread.run_sync(write_durably, locked_block_path(self.sign_record_path), raw)
-                self._saved_locked = locked
+        referenced = {record.locked_block_id} | {m.block_id for m in record.signed}
+        for block_id in referenced:
+            if block_id is None or block_id in self._saved_blocks:
+                continue
+            raw = self._cache.raw.get(block_id)
+            if raw is None and block_id in self._cache.executed:
+                # Our own proposal: built here, never received, so only its executed form is cached.
+                raw = self._cache.executed[block_id].block.encode()
+            if raw is None:
+                log.error("event=voted_block_unsaved block=0x%s", block_id.hex()[:16])
+                continue
+            path = voted_block_path(self.sign_record_path, record.height, block_id)
+            await trio.to_thread.run_sync(write_durably, path, raw)
+            self._saved_blocks.add(block_id)
         await trio.to_thread.run_sync(save_sign_record, self.sign_record_path, record)
 
     async def _restore_locked_block(self) -> None:
-        """After a restart inside a height where we hold a lock, bring back its executed block."""
-        rec = self.machine.last_signed
-        if rec is None or rec.locked_block_id is None or rec.height != self.chain.head.height + 1:
-            return
-        raw = _read_file(locked_block_path(self.sign_record_path))
-        try:
-            block = None if raw is None else decode_block(raw)
-        except DecodeError:
-            block = None
-        if block is None or block.hash != rec.locked_block_id:
-            log.warning(
-                "event=locked_block_missing height=%d: sync or a re-proposal will supply it", rec.height
-            )
-            return
-        async with self._gate.read():
+        """After a restart inside a height, bring back the executed blocks our sign record refers to."""
+        height = self.chain.head.height + 1
+        folder = voted_blocks_dir(self.sign_record_path)
+        for path in sorted(folder.glob("*.block")) if folder.is_dir() else []:
+            file_height = int(path.name.split("-", 1)[0])
+            if file_height < height:
+                path.unlink(missing_ok=True)  # committed or abandoned heights
+                continue
+            if file_height != height:
+                continue
+            raw = _read_file(path)
             try:
-                executed = await trio.to_thread.run_sync(self._execute, block)
-            except InvalidBlock as exc:
-                log.error("event=locked_block_invalid height=%d reason=%s", rec.height, exc)
-                return
-        self._cache.executed[block.hash] = executed
-        self._cache.raw[block.hash] = raw or b""
-        self._saved_locked = block.hash
+                block = None if raw is None else decode_block(raw)
+            except DecodeError:
+                block = None
+            if block is None or raw is None:
+                log.warning("event=voted_block_unreadable file=%s", path.name)
+                continue
+            async with self._gate.read():
+                try:
+                    executed = await trio.to_thread.run_sync(self._execute, block)
+                except InvalidBlock as exc:
+                    log.error("event=voted_block_invalid height=%d reason=%s", height, exc)
+                    continue
+            self._cache.executed[block.hash] = executed
+            self._cache.raw[block.hash] = raw
+            self._saved_blocks.add(block.hash)
+        rec = self.machine.last_signed
+        if (
+            rec is not None
+            and rec.height == height
+            and rec.locked_block_id is not None
+            and rec.locked_block_id not in self._cache.executed
+        ):
+            log.warning("event=locked_block_missing height=%d: sync or a re-proposal will supply it", height)
 
     def _spawn(self, fn: Callable[..., object], *args: object) -> None:
         if self._nursery is not None:
@@ -820,6 +847,12 @@ class BftEngine:
         """Bookkeeping after any commit (consensus or sync); synchronous, so the driver sees it at once."""
         block = executed.block
         self._last_commit_at = trio.current_time()
+        self._saved_blocks.clear()
+        folder = voted_blocks_dir(self.sign_record_path)
+        if folder.is_dir():
+            for path in folder.glob("*.block"):
+                if int(path.name.split("-", 1)[0]) <= block.height:
+                    path.unlink(missing_ok=True)
         self.mempool.remove_included(block.transactions)
         for raw in block.evidence:
             ev = self._pending_evidence.pop(raw, None)

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import trio
 
+from consensus.machine import TimeoutConfig
 from explorer.server import serve_explorer
 from node.api import ApiContext, register_all
+from node.chain.certrule import CertificateRule
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import Genesis, load_genesis
-from node.chain.seal import SealRule
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import load_keystore, read_password
 from node.mempool.pool import Mempool, MempoolLimits
-from node.producer.solo import ProducerConfig, SoloProducer
+from node.net.config import NetConfig
+from node.net.keys import load_or_create_node_key
+from node.net.p2p import Network
+from node.producer.bft import BftConfig, BftEngine
 from node.service.config import NodeConfig, load_config, parse_listen
 from node.service.events import publish_block, register_topics
 from node.service.status import STATUS_FILE, chain_status, write_status_file
@@ -51,7 +55,7 @@ def open_chain(datadir: Path, *, sync_writes: bool | None = None) -> OpenedNode:
     genesis = load_genesis(config.path(config.genesis_file))
     db = Database(datadir / CHAIN_DB, sync_writes=config.sync_writes if sync_writes is None else sync_writes)
     try:
-        chain = Chain(ChainStore(db), genesis, SealRule())
+        chain = Chain(ChainStore(db), genesis, CertificateRule(genesis.chain_id))
     except BaseException:
         db.close()
         raise
@@ -68,7 +72,7 @@ def load_validator_key(config: NodeConfig) -> PrivateKey | None:
 
 
 class Node:
-    """A running node: chain, mempool, producer; later also p2p, RPC and explorer."""
+    """A running node: chain, mempool, p2p network, BFT engine, JSON-RPC and (if enabled) the explorer."""
 
     def __init__(self, opened: OpenedNode, validator_key: PrivateKey | None) -> None:
         self.config = opened.config
@@ -83,23 +87,46 @@ class Node:
                 max_txs=self.config.mempool_max_txs, max_per_sender=self.config.mempool_max_per_sender
             ),
         )
-        self.producer: SoloProducer | None = None
-        if validator_key is not None:
-            self.producer = SoloProducer(
-                self.chain,
-                self.mempool,
-                validator_key,
-                ProducerConfig(
-                    block_interval_ms=self.genesis.block_interval_ms,
-                    empty_block_interval_ms=self.genesis.empty_block_interval_ms,
-                    max_block_txs=self.config.max_block_txs,
+        # Every node runs the BFT engine: validators vote, observers (no key) follow live consensus and sync.
+        # One validator is a network of one: its own precommit is the quorum (the devnet).
+        self.network = Network(
+            NetConfig(
+                listen=self.config.p2p_listen,
+                peers=self.config.p2p_peers,
+                allowlist=self.config.p2p_allowlist,
+            ),
+            load_or_create_node_key(self.config.path(self.config.p2p_node_key_file)),
+        )
+        interval = self.genesis.block_interval_ms
+        self.engine = BftEngine(
+            self.chain,
+            self.mempool,
+            validator_key,
+            self.network,
+            BftConfig(
+                timeouts=TimeoutConfig(
+                    propose_ms=max(3_000, 3 * interval),
+                    prevote_ms=max(1_000, interval),
+                    precommit_ms=max(1_000, interval),
+                    commit_ms=interval,
                 ),
-                self.on_commit,
-            )
+                empty_block_interval_ms=self.genesis.empty_block_interval_ms,
+                max_block_txs=self.config.max_block_txs,
+            ),
+            self.on_commit,
+            self.config.datadir / "sign_record",
+        )
 
         self.registry = MethodRegistry()
         self.hub = SubscriptionHub()
-        self.api = ApiContext(self.chain, self.mempool)
+        self.api = ApiContext(
+            self.chain,
+            self.mempool,
+            peers=self.network.peer_info,
+            syncing=lambda: self.engine.syncing,
+            on_new_tx=self.engine.submit_local,
+            extra_status=lambda: {"consensus": self.engine.status(), "peer_id": self.network.peer_id},
+        )
         register_all(self.registry, self.api)
         register_topics(self.hub)
         self.rpc_port: int | None = None
@@ -145,7 +172,9 @@ class Node:
         """Healthy when the head is recent enough for the configured intervals."""
         age_ms = int(time.time() * 1000) - self.chain.head_header.time_ms
         limit = self.genesis.empty_block_interval_ms * 3 + 5_000
-        return age_ms <= limit, {"height": self.chain.head.height, "head_age_ms": age_ms, "syncing": False}
+        syncing = self.engine.syncing
+        details: dict[str, object] = {"height": self.chain.head.height, "head_age_ms": age_ms, "syncing": syncing}
+        return age_ms <= limit and not syncing, details
 
     def metrics(self) -> dict[str, float]:
         """Gauges for /metrics."""
@@ -196,8 +225,8 @@ class Node:
                     )
                     log.info("event=explorer_listening url=http://%s:%d", ex_host, self.explorer_port)
                 write_status_file(self.config.datadir, self.status())
-                if self.producer is not None:
-                    await nursery.start(self.producer.run)
+                await nursery.start(self.network.run)
+                await nursery.start(self.engine.run)
                 task_status.started()
         finally:
             self.close()

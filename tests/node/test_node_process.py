@@ -122,6 +122,9 @@ def test_kill_minus_nine_never_leaves_a_half_applied_block(
     # Every restart carried on from where the last committed block left it.
     assert heights == sorted(heights) and heights[-1] > heights[0]
     node.start()
+    with node.client() as client:  # one more transaction: an idle chain only grows at the slow heartbeat
+        nonce = client.call("tx_getNonce", address="0x" + SENDERS[0].address.hex())
+        client.call("tx_sendRawTransaction", tx=attest_raw(SENDERS[0], chain_id, nonce))
     final = node.wait_height(heights[-1] + 1)
     assert node.stop() == 0
     opened = open_chain(datadir)
