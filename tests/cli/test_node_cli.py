@@ -11,10 +11,9 @@ from typer.testing import CliRunner
 from node.cli.main import app
 from node.core.keys import PrivateKey
 from node.core.keystore import save_keystore
-from node.mempool.pool import Mempool
-from node.producer.solo import ProducerConfig, SoloProducer
 from node.service.node import load_validator_key, open_chain
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, NodeProcess, run_cli
+from tests.node.test_node_process import SENDERS, attest_raw
 
 runner = CliRunner()
 DEVNET = REPO / "genesis" / "devnet.json"
@@ -126,36 +125,29 @@ def test_testnet_writes_peered_nodes_with_working_keys(tmp_path: Path) -> None:
     assert len(genesis["organisations"]) == 52  # the sample district: 5 organisations and 47 sites
 
 
-def test_chain_export_then_import_through_the_cli(tmp_path: Path) -> None:
+def test_chain_export_then_import_through_the_cli(tmp_path: Path, node_procs: list[NodeProcess]) -> None:
     out = tmp_path / "net"
-    invoke("testnet", "--validators", "1", "--out", str(out))
-    opened = open_chain(out / "node0", sync_writes=False)
-    try:
-        key = load_validator_key(opened.config)
-        assert key is not None
-        chain = opened.chain
-        clock = iter(range(chain.head_header.time_ms + 1000, chain.head_header.time_ms + 100_000, 1000))
-        producer = SoloProducer(
-            chain,
-            Mempool(chain.chain_id, chain.next_nonce),
-            key,
-            ProducerConfig(block_interval_ms=1000, empty_block_interval_ms=1000),
-            lambda _e: None,
-            lambda: next(clock),
-        )
-        for _ in range(5):
-            producer.produce_once()
-        head = chain.head
-    finally:
-        opened.db.close()
+    invoke("testnet", "--validators", "1", "--out", str(out), "--block-interval-ms", "100")
+    text = (out / "node0" / "config.toml").read_text()
+    (out / "node0" / "config.toml").write_text(text.replace("enabled = true", "enabled = false"))
+    node = NodeProcess(out / "node0").start()
+    node_procs.append(node)
+    with node.client() as client:
+        chain_id = client.call("chain_status")["chain_id"]
+        for nonce in range(3):  # one block each: an idle chain otherwise waits for the slow heartbeat
+            client.call("tx_sendRawTransaction", tx=attest_raw(SENDERS[0], chain_id, nonce))
+            node.wait_height(nonce + 1)
+    assert node.stop() == 0
+    stopped = json.loads(run_cli("status", "--datadir", str(out / "node0"), "--json").stdout)
+    height, head_hash = stopped["height"], stopped["head_hash"]
     export_file = tmp_path / "chain.rlp"
     proc = run_cli("chain", "export", "--datadir", str(out / "node0"), "--out", str(export_file))
-    assert "exported 5 blocks" in proc.stdout
+    assert f"exported {height} blocks" in proc.stdout
     run_cli("init", "--genesis", str(out / "node0" / "genesis.json"), "--datadir", str(tmp_path / "copy"))
     proc = run_cli("chain", "import", "--datadir", str(tmp_path / "copy"), "--file", str(export_file))
-    assert "imported 5 blocks" in proc.stdout
+    assert f"imported {height} blocks" in proc.stdout  # every block re-validated: certificates, roots, txs
     status = json.loads(run_cli("status", "--datadir", str(tmp_path / "copy"), "--json").stdout)
-    assert status["height"] == head.height and status["head_hash"] == "0x" + head.hash.hex()
+    assert status["height"] == height and status["head_hash"] == head_hash
     garbage = tmp_path / "garbage.rlp"
     garbage.write_bytes(b"\xf9\xff\xffnot rlp at all")
     proc = run_cli(
