@@ -242,6 +242,9 @@ def testnet(
     block_interval_ms: Annotated[
         int | None, typer.Option(help="Override the genesis block interval.")
     ] = None,
+    empty_block_interval_ms: Annotated[
+        int | None, typer.Option(help="Override how often an idle chain adds an empty block.")
+    ] = None,
 ) -> None:
     """Write ready-to-run node directories with keys, one shared genesis and configs that peer with each other."""
     # libp2p is slow to import; only this command (and `run`) needs it.
@@ -260,6 +263,8 @@ def testnet(
     ]
     if block_interval_ms is not None:
         base["block_interval_ms"] = block_interval_ms
+    if empty_block_interval_ms is not None:
+        base["empty_block_interval_ms"] = empty_block_interval_ms
     parse_genesis(base)
     (out / GENESIS_FILE).write_text(json.dumps(base, indent=2), encoding="utf-8")
     ports = [(free_port(), free_port(), free_port()) for _ in range(total)]

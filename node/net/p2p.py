@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import multiaddr
 import trio
+from google.protobuf.message import DecodeError
 from libp2p import new_host
 from libp2p.abc import INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair as ed25519_key_pair
@@ -169,6 +170,40 @@ class _Notifee(INotifee):
         return None
 
 
+class _SerialWritePubsub(Pubsub):
+    """Pubsub whose writes to one stream never interleave, and whose readers survive a corrupt frame.
+
+    py-libp2p 0.8.1 writes RPCs to a peer's stream from several tasks (the per-peer queue writer and
+    GossipSub's control messages). Yamux splits a large write into frames and may wait for window updates
+    between them, so two writers interleave frames and the peer reads garbage: protobuf's DecodeError, which
+    the library's stream handler does not catch, crashed the whole node under the district load (devnet,
+    900 KB blocks). One lock per stream serialises writes; a frame that still fails to parse drops only that
+    peer's stream (the redial loop reconnects it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._write_locks: dict[int, trio.Lock] = {}
+
+    async def write_msg(self, stream: Any, rpc_msg: Any) -> bool:
+        lock = self._write_locks.setdefault(id(stream), trio.Lock())
+        async with lock:
+            ok: bool = await super().write_msg(stream, rpc_msg)
+        if not ok:
+            self._write_locks.pop(id(stream), None)
+        return ok
+
+    async def stream_handler(self, stream: Any) -> None:
+        try:
+            await super().stream_handler(stream)
+        except DecodeError as exc:
+            peer_id = stream.muxed_conn.peer_id
+            log.warning("event=pubsub_frame_corrupt peer=%s error=%s", peer_id, exc)
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            self._handle_dead_peer(peer_id)
+
+
 class Network:
     """A libp2p node: gossip topics + request/response, driven by :meth:`run`.
 
@@ -236,7 +271,7 @@ class Network:
             # All our peers share 127.0.0.1: IP-diversity grafting can only churn the mesh.
             eclipse_protection_enabled=False,
         )
-        self._pubsub: Any = Pubsub(
+        self._pubsub: Any = _SerialWritePubsub(
             self._host,
             self._router,
             # Same payload from two publishers = one message (NOTES). The library's
