@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,7 +174,11 @@ class Node:
         age_ms = int(time.time() * 1000) - self.chain.head_header.time_ms
         limit = self.genesis.empty_block_interval_ms * 3 + 5_000
         syncing = self.engine.syncing
-        details: dict[str, object] = {"height": self.chain.head.height, "head_age_ms": age_ms, "syncing": syncing}
+        details: dict[str, object] = {
+            "height": self.chain.head.height,
+            "head_age_ms": age_ms,
+            "syncing": syncing,
+        }
         return age_ms <= limit and not syncing, details
 
     def metrics(self) -> dict[str, float]:
@@ -195,41 +200,48 @@ class Node:
             self.config.datadir,
             self.validator_key is not None,
         )
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch_signals, nursery.cancel_scope)
-                host, port = parse_listen(self.config.rpc_listen, "rpc.listen")
-                rpc_config = RpcServerConfig(
-                    host=host,
-                    port=port,
-                    rate_per_s=self.config.rpc_rate_per_s,
-                    cors_origins=self.config.rpc_cors_origins,
-                    admin_token=self.admin_token(),
-                )
-                self.rpc_port = await nursery.start(
-                    lambda task_status: serve(
-                        self.registry,
-                        rpc_config,
-                        self.hub,
-                        health=self.health,
-                        metrics=self.metrics,
-                        task_status=task_status,
-                    )
-                )
-                log.info("event=rpc_listening url=http://%s:%d", host, self.rpc_port)
-                if self.config.explorer_enabled:
-                    ex_host, ex_port = parse_listen(self.config.explorer_listen, "explorer.listen")
-                    rpc_url = f"http://{host}:{self.rpc_port}"
-                    self.explorer_port = await nursery.start(
-                        lambda task_status: serve_explorer(rpc_url, ex_host, ex_port, task_status=task_status)
-                    )
-                    log.info("event=explorer_listening url=http://%s:%d", ex_host, self.explorer_port)
-                write_status_file(self.config.datadir, self.status())
-                await nursery.start(self.network.run)
-                await nursery.start(self.engine.run)
-                task_status.started()
-        finally:
-            self.close()
+        # The receiver stays installed until the database is closed: a second Ctrl-C or a SIGTERM during
+        # shutdown is then logged, not fatal, so the node always leaves a closed database and a final status.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch_signals, signals, nursery.cancel_scope)
+                    await self._serve(nursery)
+                    task_status.started()
+            finally:
+                self.close()
+
+    async def _serve(self, nursery: trio.Nursery) -> None:
+        """Start RPC, the explorer (if enabled), the network and the BFT engine in ``nursery``."""
+        host, port = parse_listen(self.config.rpc_listen, "rpc.listen")
+        rpc_config = RpcServerConfig(
+            host=host,
+            port=port,
+            rate_per_s=self.config.rpc_rate_per_s,
+            cors_origins=self.config.rpc_cors_origins,
+            admin_token=self.admin_token(),
+        )
+        self.rpc_port = await nursery.start(
+            lambda task_status: serve(
+                self.registry,
+                rpc_config,
+                self.hub,
+                health=self.health,
+                metrics=self.metrics,
+                task_status=task_status,
+            )
+        )
+        log.info("event=rpc_listening url=http://%s:%d", host, self.rpc_port)
+        if self.config.explorer_enabled:
+            ex_host, ex_port = parse_listen(self.config.explorer_listen, "explorer.listen")
+            rpc_url = f"http://{host}:{self.rpc_port}"
+            self.explorer_port = await nursery.start(
+                lambda task_status: serve_explorer(rpc_url, ex_host, ex_port, task_status=task_status)
+            )
+            log.info("event=explorer_listening url=http://%s:%d", ex_host, self.explorer_port)
+        write_status_file(self.config.datadir, self.status())
+        await nursery.start(self.network.run)
+        await nursery.start(self.engine.run)
 
     def admin_token(self) -> str:
         """The bearer token for admin RPC methods, created once in the datadir (mode 0600)."""
@@ -239,12 +251,11 @@ class Node:
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip()
 
-    async def _watch_signals(self, scope: trio.CancelScope) -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                log.info("event=shutdown signal=%s", signal.Signals(signum).name)
-                scope.cancel()
-                return
+    async def _watch_signals(self, signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+        async for signum in signals:
+            log.info("event=shutdown signal=%s", signal.Signals(signum).name)
+            scope.cancel()
+            return
 
     def close(self) -> None:
         """Close the database and mark the status file stopped."""
