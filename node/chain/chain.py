@@ -210,7 +210,8 @@ class Chain:
     ) -> tuple[ExecutedBlock, list[RejectedTransaction]]:
         """Execute candidates on top of the head into a new block, leaving out invalid ones."""
         parent = self._head_header
-        time_ms = max(time_ms, parent.time_ms + 1)
+        required = self.commit_rule.block_time(parent, last_commit, self.genesis.genesis_time_ms)
+        time_ms = required if required is not None else max(time_ms, parent.time_ms + 1)
         overlay = BlockOverlay(self.store.state_get)
         ctx = self._context(parent.height + 1, time_ms)
         included: list[Transaction] = []
@@ -284,6 +285,13 @@ class Chain:
         if height > 1:
             # The parent's certificate, as this proposer saw it, must itself be valid.
             self.commit_rule.verify(parent, block.last_commit, validators)
+        # BFT time: fixed by the parent's certificate carried in this block, so no single clock moves it.
+        required = self.commit_rule.block_time(parent, block.last_commit, self.genesis.genesis_time_ms)
+        if required is not None and header.time_ms != required:
+            raise InvalidBlock(
+                f"block time {header.time_ms} is not the median of the parent's precommits ({required})",
+                height,
+            )
         if header.tx_root != tx_root(block.transactions):
             raise InvalidBlock("transactions root mismatch", height)
         if header.evidence_root != evidence_root(block.evidence):

@@ -23,6 +23,9 @@ class CommitRule(Protocol):
     def verify(self, header: Header, commit: bytes, validators: tuple[bytes, ...]) -> None:
         """Raise InvalidBlock unless the commit is valid."""
 
+    def block_time(self, parent: Header, last_commit: bytes, genesis_time_ms: int) -> int | None:
+        """The only valid time of the next block, or None when any later time will do."""
+
 
 def seal_digest(header_hash: bytes) -> bytes:
     """What a sealing validator signs."""
@@ -36,6 +39,10 @@ def make_seal(key: PrivateKey, header: Header) -> bytes:
 
 class SealRule:
     """A block is final when the validator that proposed it sealed it (one-validator networks)."""
+
+    def block_time(self, parent: Header, last_commit: bytes, genesis_time_ms: int) -> int | None:
+        """A sealed chain takes its proposer's clock: any time after the parent's."""
+        return None
 
     def verify(self, header: Header, commit: bytes, validators: tuple[bytes, ...]) -> None:
         """Raise InvalidBlock unless ``commit`` is the proposer's valid seal."""
