@@ -1,9 +1,9 @@
 """JSON-RPC clients: sync over stdlib http.client, async for trio, and WebSocket (trio-websocket).
 
-    with RpcClient("http://127.0.0.1:8545") as c:
-        c.call("chain_status")
-    async with subscribe("ws://127.0.0.1:8545/ws", "newHeads") as sub:
-        async for head in sub: ...
+with RpcClient("http://127.0.0.1:8545") as c:
+    c.call("chain_status")
+async with subscribe("ws://127.0.0.1:8545/ws", "newHeads") as sub:
+    async for head in sub: ...
 """
 
 from __future__ import annotations
@@ -174,8 +174,10 @@ class RpcClient:
         for r in out:
             if isinstance(r, Mapping):
                 by_id[r.get("id")] = _error(r) if "error" in r else r.get("result")
-        return [None if rid is None else by_id.get(rid, TransportError(f"no response for id {rid}"))
-                for rid in ids]
+        return [
+            None if rid is None else by_id.get(rid, TransportError(f"no response for id {rid}"))
+            for rid in ids
+        ]
 
 
 class AsyncRpcClient:
@@ -335,13 +337,17 @@ class WsClient:
 
 
 @asynccontextmanager
-async def open_ws(url: str, *, token: str | None = None, buffer: int = 256,
-                  max_message_size: int = 1 << 22) -> AsyncIterator[WsClient]:
+async def open_ws(
+    url: str, *, token: str | None = None, buffer: int = 256, max_message_size: int = 1 << 22
+) -> AsyncIterator[WsClient]:
     """Connect to `ws://host:port/ws`."""
     headers = [(b"Authorization", f"Bearer {token}".encode())] if token else None
-    async with trio_websocket.open_websocket_url(
-        url, extra_headers=headers, max_message_size=max_message_size, message_queue_size=8
-    ) as conn, trio.open_nursery() as nursery:
+    async with (
+        trio_websocket.open_websocket_url(
+            url, extra_headers=headers, max_message_size=max_message_size, message_queue_size=8
+        ) as conn,
+        trio.open_nursery() as nursery,
+    ):
         client = WsClient(conn, buffer)
         nursery.start_soon(client._reader)
         try:
@@ -351,8 +357,14 @@ async def open_ws(url: str, *, token: str | None = None, buffer: int = 256,
 
 
 @asynccontextmanager
-async def subscribe(url: str, topic: str, filter: Mapping[str, Any] | None = None, *,
-                    token: str | None = None, buffer: int = 256) -> AsyncIterator[Subscription]:
+async def subscribe(
+    url: str,
+    topic: str,
+    filter: Mapping[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    buffer: int = 256,
+) -> AsyncIterator[Subscription]:
     """`async with subscribe(url, "newHeads") as sub: async for x in sub: ...`"""
     async with open_ws(url, token=token, buffer=buffer) as ws:
         yield await ws.subscribe(topic, filter)
@@ -364,6 +376,15 @@ def iter_batch_errors(results: Sequence[Any]) -> Iterator[RpcError]:
 
 
 __all__ = [
-    "AsyncRpcClient", "Call", "RpcClient", "RpcError", "Subscription", "SubscriptionDropped",
-    "TransportError", "WsClient", "iter_batch_errors", "open_ws", "subscribe",
+    "AsyncRpcClient",
+    "Call",
+    "RpcClient",
+    "RpcError",
+    "Subscription",
+    "SubscriptionDropped",
+    "TransportError",
+    "WsClient",
+    "iter_batch_errors",
+    "open_ws",
+    "subscribe",
 ]

@@ -55,8 +55,16 @@ def _err_bytes(rid: Any, err: RpcError) -> bytes:
 class Dispatcher:
     """Parse, validate, dispatch to handlers; adds rpc.discover, subscribe and unsubscribe."""
 
-    def __init__(self, registry: MethodRegistry, hub: SubscriptionHub | None = None, *, max_batch: int = 100,
-                 metrics: RpcMetrics | None = None, title: str = "vaxchain", version: str = "0.1.0") -> None:
+    def __init__(
+        self,
+        registry: MethodRegistry,
+        hub: SubscriptionHub | None = None,
+        *,
+        max_batch: int = 100,
+        metrics: RpcMetrics | None = None,
+        title: str = "vaxchain",
+        version: str = "0.1.0",
+    ) -> None:
         self.registry = registry
         self.hub = hub if hub is not None else SubscriptionHub()
         self.max_batch = max_batch
@@ -188,11 +196,17 @@ class Dispatcher:
 
         return [
             make_spec(
-                "rpc.discover", discover, params=None, result={"type": "object"},
-                description="OpenRPC 1.2.6 description of this server.", admin=False, errors=(),
+                "rpc.discover",
+                discover,
+                params=None,
+                result={"type": "object"},
+                description="OpenRPC 1.2.6 description of this server.",
+                admin=False,
+                errors=(),
             ),
             make_spec(
-                "subscribe", subscribe,
+                "subscribe",
+                subscribe,
                 params={
                     "type": "object",
                     "properties": {
@@ -215,7 +229,8 @@ class Dispatcher:
                 wants_context=True,
             ),
             make_spec(
-                "unsubscribe", unsubscribe,
+                "unsubscribe",
+                unsubscribe,
                 params={
                     "type": "object",
                     "properties": {"subscription": {"type": "string"}},

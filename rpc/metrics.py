@@ -89,14 +89,23 @@ class RpcMetrics:
             lines.append(f"rpc_request_duration_seconds_bucket{le} {int(h[-1])}")
             lines.append(f"rpc_request_duration_seconds_sum{_labels([('method', m)])} {h[-2]!r}")
             lines.append(f"rpc_request_duration_seconds_count{_labels([('method', m)])} {int(h[-1])}")
-        lines += ["# HELP rpc_http_responses_total HTTP responses by path and status",
-                  "# TYPE rpc_http_responses_total counter"]
+        lines += [
+            "# HELP rpc_http_responses_total HTTP responses by path and status",
+            "# TYPE rpc_http_responses_total counter",
+        ]
         for (p, c), n in sorted(self.http.items()):
             lines.append(f"rpc_http_responses_total{_labels([('path', p), ('code', str(c))])} {n}")
-        lines += ["# HELP rpc_rate_limited_total requests refused by the rate limiter",
-                  "# TYPE rpc_rate_limited_total counter", f"rpc_rate_limited_total {self.rate_limited}"]
-        seen = {"rpc_requests_total", "rpc_request_duration_seconds", "rpc_http_responses_total",
-                "rpc_rate_limited_total"}
+        lines += [
+            "# HELP rpc_rate_limited_total requests refused by the rate limiter",
+            "# TYPE rpc_rate_limited_total counter",
+            f"rpc_rate_limited_total {self.rate_limited}",
+        ]
+        seen = {
+            "rpc_requests_total",
+            "rpc_request_duration_seconds",
+            "rpc_http_responses_total",
+            "rpc_rate_limited_total",
+        }
         lines += _render_gauges(list(own) + list(extra), seen)
         return "\n".join(lines) + "\n"
 

@@ -58,8 +58,14 @@ def _method(spec: MethodSpec, topics: list[TopicSpec]) -> dict[str, Any]:
     return m
 
 
-def build_document(methods: Iterable[MethodSpec], topics: Iterable[TopicSpec], *, title: str,
-                   version: str, description: str = "") -> dict[str, Any]:
+def build_document(
+    methods: Iterable[MethodSpec],
+    topics: Iterable[TopicSpec],
+    *,
+    title: str,
+    version: str,
+    description: str = "",
+) -> dict[str, Any]:
     """The `rpc.discover` result."""
     topic_list = list(topics)
     info: dict[str, Any] = {"title": title, "version": version}

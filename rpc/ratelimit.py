@@ -10,8 +10,14 @@ from collections.abc import Callable
 class TokenBucketLimiter:
     """`rate_per_s` tokens per second up to `burst`, one bucket per key (remote IP). rate <= 0 disables."""
 
-    def __init__(self, rate_per_s: float, burst: float, *, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = 10_000) -> None:
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
         self.rate = float(rate_per_s)
         self.burst = max(float(burst), 1.0)
         self._clock = clock

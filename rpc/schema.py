@@ -16,13 +16,30 @@ Schema = Mapping[str, Any]
 
 _TYPES = frozenset({"null", "boolean", "integer", "number", "string", "array", "object"})
 _ANNOTATIONS = frozenset({"description", "title", "default", "examples", "format", "$comment"})
-_KEYWORDS = frozenset(
-    {
-        "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum",
-        "const", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-        "exclusiveMaximum", "anyOf",
-    }
-) | _ANNOTATIONS
+_KEYWORDS = (
+    frozenset(
+        {
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "minItems",
+            "maxItems",
+            "enum",
+            "const",
+            "pattern",
+            "minLength",
+            "maxLength",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "anyOf",
+        }
+    )
+    | _ANNOTATIONS
+)
 
 
 class SchemaDefinitionError(ValueError):

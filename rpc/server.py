@@ -65,7 +65,13 @@ class RpcServerConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port out of range: {self.port}")
-        for name in ("max_body_bytes", "max_batch", "max_ws_subscriptions", "ws_queue_size", "ws_max_inflight"):
+        for name in (
+            "max_body_bytes",
+            "max_batch",
+            "max_ws_subscriptions",
+            "ws_queue_size",
+            "ws_max_inflight",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.admin_token is not None and len(self.admin_token) < 16:
@@ -113,8 +119,14 @@ class _WsConn:
 
 
 class _Server:
-    def __init__(self, dispatcher: Dispatcher, config: RpcServerConfig, nursery: trio.Nursery,
-                 health: HealthFn | None, metrics: MetricsFn | None) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        config: RpcServerConfig,
+        nursery: trio.Nursery,
+        health: HealthFn | None,
+        metrics: MetricsFn | None,
+    ) -> None:
         self.d = dispatcher
         self.cfg = config
         self.nursery = nursery
@@ -141,8 +153,12 @@ class _Server:
             raise
 
     @staticmethod
-    async def _run_trio(fut: asyncio.Future[Any], scopes: list[trio.CancelScope],
-                        fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+    async def _run_trio(
+        fut: asyncio.Future[Any],
+        scopes: list[trio.CancelScope],
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+    ) -> None:
         with trio.CancelScope() as cs:
             scopes.append(cs)
             try:
@@ -185,8 +201,14 @@ class _Server:
             return {}
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    def respond(self, request: web.BaseRequest, status: int, body: bytes,
-                content_type: str = "application/json", extra: Mapping[str, str] | None = None) -> web.Response:
+    def respond(
+        self,
+        request: web.BaseRequest,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        extra: Mapping[str, str] | None = None,
+    ) -> web.Response:
         headers = self.cors_headers(request)
         headers["Content-Type"] = content_type
         if extra:
@@ -198,8 +220,9 @@ class _Server:
         self.metrics.http_response(request.path if request.path in _KNOWN_PATHS else "<other>", 403)
         return web.Response(status=403, text="origin not allowed\n")
 
-    def rpc_error(self, request: web.BaseRequest, status: int, err: RpcError,
-                  extra: Mapping[str, str] | None = None) -> web.Response:
+    def rpc_error(
+        self, request: web.BaseRequest, status: int, err: RpcError, extra: Mapping[str, str] | None = None
+    ) -> web.Response:
         body = orjson.dumps({"jsonrpc": "2.0", "id": None, "error": err.to_json()})
         return self.respond(request, status, body, extra=extra)
 
@@ -245,7 +268,9 @@ class _Server:
             resp = self.rpc_error(request, 413, too_large)
             resp.force_close()
             return resp
-        ctx = CallContext(remote=remote, admin=self.is_admin(request), charge=partial(self.limiter.charge, remote))
+        ctx = CallContext(
+            remote=remote, admin=self.is_admin(request), charge=partial(self.limiter.charge, remote)
+        )
         try:
             out = await self.to_trio(self.d.handle_body, body, ctx)
         except RuntimeError:  # nursery closed: shutting down
@@ -272,7 +297,11 @@ class _Server:
         if not self.origin_ok(request):
             return self.forbidden(request)
         try:
-            extra = normalise_gauges(await self.to_trio(_call_maybe_async, self.metrics_fn)) if self.metrics_fn else []
+            extra = (
+                normalise_gauges(await self.to_trio(_call_maybe_async, self.metrics_fn))
+                if self.metrics_fn
+                else []
+            )
         except Exception:
             log.exception("metrics callable failed")
             extra = [Gauge("rpc_node_metrics_error", 1, "the node metrics callable failed")]
@@ -281,8 +310,12 @@ class _Server:
             Gauge("rpc_ws_connections", len(self.sockets), "open WebSocket connections"),
             Gauge("rpc_ws_subscriptions", hub.subscription_count, "live subscriptions"),
             Gauge("rpc_ws_dropped_total", hub.dropped_total, "slow subscribers dropped", kind="counter"),
-            Gauge("rpc_publish_total", hub.published_total, "publishes with at least one subscriber",
-                  kind="counter"),
+            Gauge(
+                "rpc_publish_total",
+                hub.published_total,
+                "publishes with at least one subscriber",
+                kind="counter",
+            ),
         ]
         text = self.metrics.render(extra, own)
         return self.respond(request, 200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
@@ -340,8 +373,12 @@ class _Server:
             max_subscriptions=self.cfg.max_ws_subscriptions, queue_size=self.cfg.ws_queue_size, notify=notify
         )
         remote = request.remote or "unknown"
-        ctx = CallContext(remote=remote, admin=self.is_admin(request), session=session,
-                          charge=partial(self.limiter.charge, remote))
+        ctx = CallContext(
+            remote=remote,
+            admin=self.is_admin(request),
+            session=session,
+            charge=partial(self.limiter.charge, remote),
+        )
         self.sockets.add(ws)
         writer = asyncio.create_task(self._ws_writer(conn, session))
         inflight = asyncio.Semaphore(self.cfg.ws_max_inflight)
@@ -376,7 +413,9 @@ class _Server:
                 conn.watchdog.cancel()
         return ws
 
-    async def _ws_call(self, data: bytes, ctx: CallContext, conn: _WsConn, inflight: asyncio.Semaphore) -> None:
+    async def _ws_call(
+        self, data: bytes, ctx: CallContext, conn: _WsConn, inflight: asyncio.Semaphore
+    ) -> None:
         try:
             out = await self.to_trio(self.d.handle_body, data, ctx)
             if out is not None:
@@ -461,8 +500,11 @@ async def serve(
     """Serve JSON-RPC until cancelled; reports the bound port through `task_status` (port 0 = ephemeral)."""
     cfg = config if config is not None else RpcServerConfig()
     dispatcher = Dispatcher(
-        registry, hub if hub is not None else SubscriptionHub(), max_batch=cfg.max_batch,
-        title=cfg.title, version=cfg.version,
+        registry,
+        hub if hub is not None else SubscriptionHub(),
+        max_batch=cfg.max_batch,
+        title=cfg.title,
+        version=cfg.version,
     )
     async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
         server = _Server(dispatcher, cfg, nursery, health, metrics)

@@ -48,8 +48,9 @@ class _Sub:
 class Session:
     """One WebSocket connection's subscriptions and its bounded outgoing queue."""
 
-    def __init__(self, hub: SubscriptionHub, *, max_subscriptions: int, queue_size: int,
-                 notify: Callable[[], None]) -> None:
+    def __init__(
+        self, hub: SubscriptionHub, *, max_subscriptions: int, queue_size: int, notify: Callable[[], None]
+    ) -> None:
         self._hub = hub
         self._max = max_subscriptions
         self._queue_size = queue_size
@@ -138,8 +139,15 @@ class SubscriptionHub:
         self.published_total = 0
         self.dropped_total = 0
 
-    def add_topic(self, name: str, *, description: str = "", result: Schema | None = None,
-                  filter: Schema | None = None, match: Matcher | None = None) -> TopicSpec:
+    def add_topic(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        result: Schema | None = None,
+        filter: Schema | None = None,
+        match: Matcher | None = None,
+    ) -> TopicSpec:
         """Declare a topic; `match(filter, payload)` decides delivery unless `publish(match=...)` is given."""
         if not isinstance(name, str) or not name:
             raise TopicError("topic name must be a non-empty string")

@@ -125,7 +125,9 @@ receipt_strategy = st.builds(
 def test_receipts_round_trip(receipts: list[Receipt]) -> None:
     assert decode_receipts(encode_receipts(receipts)) == receipts
     for receipt in receipts:
-        assert receipt.encode() == codec.encode(receipt.to_rlp())  # the hand-built encoding is the canonical one
+        assert receipt.encode() == codec.encode(
+            receipt.to_rlp()
+        )  # the hand-built encoding is the canonical one
 
 
 def test_failure_receipt_carries_named_error() -> None:

@@ -96,7 +96,9 @@ async def test_invalid_proposed_block_is_not_prevoted(nursery: trio.Nursery, tmp
     last_commit = chain.store.commit_bytes(head.hash) or b""
     good_time = expected_block_time(head, last_commit, chain.genesis.genesis_time_ms)
     executed, _ = chain.build_block([], byzantine.address, good_time, last_commit)
-    wrong_time = dataclasses.replace(executed.block.header, time_ms=good_time + 5_000)  # not the precommits' median
+    wrong_time = dataclasses.replace(
+        executed.block.header, time_ms=good_time + 5_000
+    )  # not the precommits' median
     bad = dataclasses.replace(executed.block, header=wrong_time)
     unsigned = Proposal(height, 0, bad.hash, -1, good_time, byzantine.address, bytes(65))
     proposal = dataclasses.replace(

@@ -32,8 +32,7 @@ class NodeState:
 def make_registry(state: NodeState) -> MethodRegistry:
     reg = MethodRegistry()
 
-    @reg.method("echo", params={"type": "object", "properties": {"value": {}}},
-                description="Return `value`.")
+    @reg.method("echo", params={"type": "object", "properties": {"value": {}}}, description="Return `value`.")
     async def echo(p: dict[str, Any]) -> Any:
         return p.get("value")
 
@@ -51,7 +50,9 @@ def make_registry(state: NodeState) -> MethodRegistry:
     async def subtract(p: dict[str, Any]) -> int:
         return int(p["minuend"] - p["subtrahend"])
 
-    @reg.method("update", params={"type": "object", "properties": {"a": {}, "b": {}, "c": {}, "d": {}, "e": {}}})
+    @reg.method(
+        "update", params={"type": "object", "properties": {"a": {}, "b": {}, "c": {}, "d": {}, "e": {}}}
+    )
     async def update(p: dict[str, Any]) -> None:
         return None
 
@@ -61,8 +62,10 @@ def make_registry(state: NodeState) -> MethodRegistry:
 
     @reg.method(
         "sum",
-        params={"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"},
-                                                 "c": {"type": "integer"}}},
+        params={
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": "integer"}},
+        },
     )
     async def sum_(p: dict[str, Any]) -> int:
         return int(sum(p.values()))
@@ -109,7 +112,9 @@ def make_registry(state: NodeState) -> MethodRegistry:
         state.resets += 1
         return "reset"
 
-    @reg.method("slow", params={"type": "object", "properties": {"seconds": {"type": "number", "maximum": 5}}})
+    @reg.method(
+        "slow", params={"type": "object", "properties": {"seconds": {"type": "number", "maximum": 5}}}
+    )
     async def slow(p: dict[str, Any]) -> str:
         await trio.sleep(p.get("seconds", 0.5))
         return "done"
@@ -130,14 +135,24 @@ def make_hub() -> SubscriptionHub:
         filter={"type": "object", "properties": {"min": {"type": "integer"}}, "additionalProperties": False},
         match=lambda f, p: p["height"] >= f.get("min", 0),
     )
-    hub.add_topic("lotEvents", description="Events of one lot.",
-                  filter={"type": "object", "properties": {"lot": {"type": "string"}}})
+    hub.add_topic(
+        "lotEvents",
+        description="Events of one lot.",
+        filter={"type": "object", "properties": {"lot": {"type": "string"}}},
+    )
     return hub
 
 
 BASE_CONFIG = RpcServerConfig(
-    port=0, admin_token=ADMIN_TOKEN, cors_origins=(ALLOWED_ORIGIN,), rate_per_s=0, max_batch=20,
-    max_body_bytes=64 * 1024, max_ws_subscriptions=4, ws_queue_size=32, ws_drop_grace_s=5.0,
+    port=0,
+    admin_token=ADMIN_TOKEN,
+    cors_origins=(ALLOWED_ORIGIN,),
+    rate_per_s=0,
+    max_batch=20,
+    max_body_bytes=64 * 1024,
+    max_ws_subscriptions=4,
+    ws_queue_size=32,
+    ws_drop_grace_s=5.0,
 )
 
 
@@ -173,8 +188,10 @@ def _health(state: NodeState) -> Callable[[], tuple[bool, Mapping[str, Any]]]:
 
 def _metrics(state: NodeState) -> Callable[[], Awaitable[list[Gauge]]]:
     async def metrics() -> list[Gauge]:
-        return [Gauge("vaxchain_height", state.height, "best height"),
-                Gauge("vaxchain_peers", 2, "peers", labels=(("kind", "validator"),))]
+        return [
+            Gauge("vaxchain_height", state.height, "best height"),
+            Gauge("vaxchain_peers", 2, "peers", labels=(("kind", "validator"),)),
+        ]
 
     return metrics
 
@@ -190,18 +207,28 @@ async def start_server(nursery: trio.Nursery) -> AsyncIterator[StartServer]:
         state = NodeState()
         hub = make_hub()
         cfg = replace(BASE_CONFIG, **overrides)
-        port = await nursery.start(
-            partial_serve, make_registry(state), cfg, hub, state
-        )
+        port = await nursery.start(partial_serve, make_registry(state), cfg, hub, state)
         return Server(port, hub, state, cfg)
 
     yield start
 
 
-async def partial_serve(reg: MethodRegistry, cfg: RpcServerConfig, hub: SubscriptionHub, state: NodeState,
-                        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    await serve(reg, cfg, hub, health=_health(state), metrics=_metrics(state),
-                extra_routes=[Route("GET", "/lot/{lot}", _page)], task_status=task_status)
+async def partial_serve(
+    reg: MethodRegistry,
+    cfg: RpcServerConfig,
+    hub: SubscriptionHub,
+    state: NodeState,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await serve(
+        reg,
+        cfg,
+        hub,
+        health=_health(state),
+        metrics=_metrics(state),
+        extra_routes=[Route("GET", "/lot/{lot}", _page)],
+        task_status=task_status,
+    )
 
 
 @pytest.fixture
@@ -216,8 +243,9 @@ class HttpResult:
     body: bytes
 
 
-def http_request(port: int, method: str, path: str, body: bytes | None = None,
-                 headers: Mapping[str, str] | None = None) -> HttpResult:
+def http_request(
+    port: int, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+) -> HttpResult:
     """Blocking raw HTTP request (run it in a thread from trio tests)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -229,8 +257,9 @@ def http_request(port: int, method: str, path: str, body: bytes | None = None,
         conn.close()
 
 
-async def ahttp(port: int, method: str, path: str, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None) -> HttpResult:
+async def ahttp(
+    port: int, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+) -> HttpResult:
     return await trio.to_thread.run_sync(http_request, port, method, path, body, headers)
 
 

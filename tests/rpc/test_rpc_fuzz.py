@@ -19,22 +19,44 @@ I64_MIN, U64_MAX = -(2**63), 2**64 - 1
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=I64_MIN, max_value=U64_MAX),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=I64_MIN, max_value=U64_MAX),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
 )
 json_values = st.recursive(
-    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner,
-                                                                                  max_size=4)),
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
-valid_ids = st.one_of(st.none(), st.text(max_size=10), st.integers(min_value=I64_MIN, max_value=U64_MAX),
-                      st.floats(allow_nan=False, allow_infinity=False))
+valid_ids = st.one_of(
+    st.none(),
+    st.text(max_size=10),
+    st.integers(min_value=I64_MIN, max_value=U64_MAX),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
 methods = st.sampled_from(["subtract", "echo", "foobar", "nope", "rpc.discover"])
 subtract_params = st.one_of(
-    st.lists(st.one_of(st.integers(min_value=I64_MIN, max_value=2**62), st.floats(-1e6, 1e6), st.booleans(),
-                       st.text(max_size=3)), max_size=3),
-    st.fixed_dictionaries({}, optional={"minuend": st.integers(-1000, 1000), "subtrahend": st.integers(-10, 10),
-                                        "extra": st.none()}),
+    st.lists(
+        st.one_of(
+            st.integers(min_value=I64_MIN, max_value=2**62),
+            st.floats(-1e6, 1e6),
+            st.booleans(),
+            st.text(max_size=3),
+        ),
+        max_size=3,
+    ),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "minuend": st.integers(-1000, 1000),
+            "subtrahend": st.integers(-10, 10),
+            "extra": st.none(),
+        },
+    ),
 )
 
 
@@ -98,8 +120,11 @@ def expected_one(o: Any) -> tuple[Any, int | str] | None:
         return (rid, -32600)
     if "params" in o and not isinstance(o["params"], dict | list):
         return (rid, -32600)
-    code = _call_code(o["method"], o.get("params")) if o["method"] in ("subtract", "echo", "foobar", "nope",
-                                                                        "rpc.discover") else -32601
+    code = (
+        _call_code(o["method"], o.get("params"))
+        if o["method"] in ("subtract", "echo", "foobar", "nope", "rpc.discover")
+        else -32601
+    )
     return None if notification else (rid, code)
 
 
@@ -168,13 +193,19 @@ def test_random_bytes(client: RpcClient, raw: bytes) -> None:
         (b'{"jsonrpc":"2.0","id":1,"method":"\xff\xfe"}', -32700),  # invalid UTF-8
         (b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"value":"\xed\xa0\x80"}}', -32700),  # surrogate
         (b"[" * 20000 + b"]" * 20000, -32700),  # deep nesting
-        (b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"value":' + b"[" * 2000 + b"]" * 2000 + b"}}", -32700),
+        (
+            b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"value":' + b"[" * 2000 + b"]" * 2000 + b"}}",
+            -32700,
+        ),
         # orjson reads integers beyond 64 bits as floats: integer params refuse them (no silent rounding)
         (b'{"jsonrpc":"2.0","id":1,"method":"subtract","params":[100000000000000000000000000000,1]}', -32602),
         (b'{"jsonrpc":"2.0","id":1,"method":"subtract","params":[1e400,1]}', -32700),  # not a finite number
         (b'{"jsonrpc":"2.0","id":1,"method":"subtract","params":[NaN,1]}', -32700),
         (b'{"jsonrpc":"2.0","id":1,"method":"subtract","params":[18446744073709551615,-1]}', -32603),
-        (b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"value":' + b"[" * 300 + b"]" * 300 + b"}}", -32603),
+        (
+            b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"value":' + b"[" * 300 + b"]" * 300 + b"}}",
+            -32603,
+        ),
         (b"\x00\x01\x02", -32700),
         (b"", -32700),
         (b'"just a string"', -32600),

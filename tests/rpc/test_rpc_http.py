@@ -39,8 +39,13 @@ async def test_body_too_large_is_413_with_rpc_error(srv: Server) -> None:
 def _chunked_post(port: int, chunks: list[bytes]) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("POST", "/", body=iter(chunks), encode_chunked=True,
-                     headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/",
+            body=iter(chunks),
+            encode_chunked=True,
+            headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        )
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -96,9 +101,17 @@ async def test_admin_disabled_without_token(start_server: StartServer) -> None:
 
 
 async def test_cors(srv: Server) -> None:
-    pre = await ahttp(srv.port, "OPTIONS", "/", None, {
-        "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    pre = await ahttp(
+        srv.port,
+        "OPTIONS",
+        "/",
+        None,
+        {
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert pre.status == 204
     assert pre.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
     assert "POST" in pre.headers["access-control-allow-methods"]
@@ -156,7 +169,9 @@ async def test_openrpc_document(srv: Server) -> None:
     assert doc["openrpc"] == "1.2.6"
     assert doc["info"]["title"] == "vaxchain"
     methods = {m["name"]: m for m in doc["methods"]}
-    assert {"subtract", "lot_status", "admin_reset", "rpc.discover", "subscribe", "unsubscribe"} <= set(methods)
+    assert {"subtract", "lot_status", "admin_reset", "rpc.discover", "subscribe", "unsubscribe"} <= set(
+        methods
+    )
     sub = methods["subtract"]
     assert [p["name"] for p in sub["params"]] == ["minuend", "subtrahend"]
     assert all(p["required"] for p in sub["params"])
@@ -195,7 +210,11 @@ async def test_slow_method_does_not_block_others(srv: Server) -> None:
 
 async def test_extra_route_and_unknown_path(srv: Server) -> None:
     r = await ahttp(srv.port, "GET", "/lot/ABC1")
-    assert r.status == 200 and r.body == b"<h1>lot ABC1</h1>" and r.headers["content-type"].startswith("text/html")
+    assert (
+        r.status == 200
+        and r.body == b"<h1>lot ABC1</h1>"
+        and r.headers["content-type"].startswith("text/html")
+    )
     assert (await ahttp(srv.port, "GET", "/nope")).status == 404
     assert (await ahttp(srv.port, "GET", "/")).status == 405
 

@@ -16,7 +16,11 @@ LOT = {
     "type": "object",
     "properties": {
         "lot": {"type": "string", "pattern": "^[A-Z0-9]+$", "maxLength": 8, "minLength": 1},
-        "temps": {"type": "array", "items": {"type": "integer", "minimum": -3000, "maximum": 5000}, "maxItems": 3},
+        "temps": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": -3000, "maximum": 5000},
+            "maxItems": 3,
+        },
         "kind": {"enum": ["a", "b"]},
         "note": {"type": ["string", "null"]},
         "x": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 2}]},
@@ -56,15 +60,26 @@ def test_validation_paths(value: Any, path: str) -> None:
 
 
 def test_valid_values() -> None:
-    validate(LOT, {"lot": "A1", "temps": [-3000, 5000], "kind": "a", "note": None, "x": 3, "ratio": 0.5,
-                   "flag": True})
+    validate(
+        LOT,
+        {"lot": "A1", "temps": [-3000, 5000], "kind": "a", "note": None, "x": 3, "ratio": 0.5, "flag": True},
+    )
     validate(LOT, {"lot": "A1", "x": "ok"})
 
 
 @pytest.mark.parametrize(
     "schema",
-    [{"type": "float"}, {"oneOf": []}, {"properties": {"a": {"$ref": "#/x"}}}, {"pattern": "("},
-     {"required": "a"}, {"maxLength": "3"}, {"minimum": True}, {"anyOf": []}, {"items": 3}],
+    [
+        {"type": "float"},
+        {"oneOf": []},
+        {"properties": {"a": {"$ref": "#/x"}}},
+        {"pattern": "("},
+        {"required": "a"},
+        {"maxLength": "3"},
+        {"minimum": True},
+        {"anyOf": []},
+        {"items": 3},
+    ],
 )
 def test_unsupported_schemas_are_refused(schema: Any) -> None:
     with pytest.raises(SchemaDefinitionError):
@@ -98,8 +113,11 @@ def test_registry_rules() -> None:
 
 
 def test_application_error_code_range() -> None:
-    assert RpcApplicationError(-32010, "x", {"error": "X"}).to_json() == {"code": -32010, "message": "x",
-                                                                         "data": {"error": "X"}}
+    assert RpcApplicationError(-32010, "x", {"error": "X"}).to_json() == {
+        "code": -32010,
+        "message": "x",
+        "data": {"error": "X"},
+    }
     for code in (-31999, -32100, -32600, 5):
         with pytest.raises(ValueError):
             RpcApplicationError(code, "x")

@@ -22,14 +22,22 @@ def by_id(items: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}',
-         {"jsonrpc": "2.0", "result": 19, "id": 1}),
-        ('{"jsonrpc": "2.0", "method": "subtract", "params": [23, 42], "id": 2}',
-         {"jsonrpc": "2.0", "result": -19, "id": 2}),
-        ('{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}',
-         {"jsonrpc": "2.0", "result": 19, "id": 3}),
-        ('{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}',
-         {"jsonrpc": "2.0", "result": 19, "id": 4}),
+        (
+            '{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}',
+            {"jsonrpc": "2.0", "result": 19, "id": 1},
+        ),
+        (
+            '{"jsonrpc": "2.0", "method": "subtract", "params": [23, 42], "id": 2}',
+            {"jsonrpc": "2.0", "result": -19, "id": 2},
+        ),
+        (
+            '{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}',
+            {"jsonrpc": "2.0", "result": 19, "id": 3},
+        ),
+        (
+            '{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}',
+            {"jsonrpc": "2.0", "result": 19, "id": 4},
+        ),
     ],
 )
 async def test_spec_positional_and_named(srv: Server, body: str, expected: dict[str, Any]) -> None:
@@ -63,8 +71,9 @@ async def test_spec_invalid_request_object(srv: Server) -> None:
 
 
 async def test_spec_batch_invalid_json(srv: Server) -> None:
-    _, out = await post(srv, '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},'
-                             '{"jsonrpc": "2.0", "method"]')
+    _, out = await post(
+        srv, '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},{"jsonrpc": "2.0", "method"]'
+    )
     assert isinstance(out, dict) and out["error"]["code"] == -32700 and out["id"] is None
 
 
@@ -143,7 +152,9 @@ async def test_invalid_requests_echo_valid_id(srv: Server, req: dict[str, Any]) 
     ],
 )
 async def test_invalid_params_name_the_path(srv: Server, params: Any, path: str) -> None:
-    _, out = await post(srv, orjson.dumps({"jsonrpc": "2.0", "method": "subtract", "params": params, "id": 1}))
+    _, out = await post(
+        srv, orjson.dumps({"jsonrpc": "2.0", "method": "subtract", "params": params, "id": 1})
+    )
     assert out["error"]["code"] == -32602
     assert out["error"]["data"]["path"] == path
     assert out["error"]["data"]["reason"]
@@ -156,8 +167,11 @@ async def test_pattern_violation_is_invalid_params(srv: Server) -> None:
 
 async def test_application_error_has_domain_data(srv: Server) -> None:
     _, out = await post(srv, '{"jsonrpc":"2.0","id":1,"method":"lot_status","params":{"lot":"RECALLED1"}}')
-    assert out["error"] == {"code": -32010, "message": "lot recalled",
-                            "data": {"error": "LotRecalled", "lot": "RECALLED1"}}
+    assert out["error"] == {
+        "code": -32010,
+        "message": "lot recalled",
+        "data": {"error": "LotRecalled", "lot": "RECALLED1"},
+    }
 
 
 async def test_internal_error_does_not_leak(srv: Server, caplog: pytest.LogCaptureFixture) -> None:

@@ -37,7 +37,9 @@ async def test_raw_frames_over_ws(srv: Server) -> None:
     async with trio_websocket.open_websocket_url(srv.ws_url) as conn:
         await conn.send_message("{bad json")
         assert orjson.loads(await conn.get_message())["error"]["code"] == -32700
-        await conn.send_message('[{"jsonrpc":"2.0","id":"a","method":"foobar"},{"jsonrpc":"2.0","method":"foobar"}]')
+        await conn.send_message(
+            '[{"jsonrpc":"2.0","id":"a","method":"foobar"},{"jsonrpc":"2.0","method":"foobar"}]'
+        )
         assert orjson.loads(await conn.get_message()) == [{"jsonrpc": "2.0", "id": "a", "result": "bar"}]
         await conn.send_message("[]")
         assert orjson.loads(await conn.get_message())["error"]["code"] == -32600
@@ -105,9 +107,13 @@ async def test_subscription_errors(srv: Server) -> None:
 
 async def test_ws_origin_is_checked(srv: Server) -> None:
     with pytest.raises(trio_websocket.HandshakeError):
-        async with trio_websocket.open_websocket_url(srv.ws_url, extra_headers=[(b"Origin", b"http://evil.example")]):
+        async with trio_websocket.open_websocket_url(
+            srv.ws_url, extra_headers=[(b"Origin", b"http://evil.example")]
+        ):
             pass
-    async with trio_websocket.open_websocket_url(srv.ws_url, extra_headers=[(b"Origin", ALLOWED_ORIGIN.encode())]):
+    async with trio_websocket.open_websocket_url(
+        srv.ws_url, extra_headers=[(b"Origin", ALLOWED_ORIGIN.encode())]
+    ):
         pass
 
 
@@ -152,22 +158,36 @@ def test_hub_unit_rules() -> None:
     hub2.publish("x", 3)  # overflow
     assert s2.dropped and hub2.subscription_count == 0 and hub2.dropped_total == 1
     final = [orjson.loads(m) for m in s2.drain()]
-    assert final == [{"jsonrpc": "2.0", "method": "subscription", "params": {
-        "subscription": sid2, "error": {"code": -32004, "message": "subscriber too slow: dropped",
-                                        "data": {"error": "SubscriberDropped", "queue_size": 3}}}}]
+    assert final == [
+        {
+            "jsonrpc": "2.0",
+            "method": "subscription",
+            "params": {
+                "subscription": sid2,
+                "error": {
+                    "code": -32004,
+                    "message": "subscriber too slow: dropped",
+                    "data": {"error": "SubscriberDropped", "queue_size": 3},
+                },
+            },
+        }
+    ]
     s.close()
     assert sid not in s.subscription_ids and hub.session_count == 0
 
 
 # --- a deliberately slow subscriber: raw socket with a tiny receive buffer that stops reading ---
 
+
 def _raw_ws_connect(port: int) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    s.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += s.recv(1)
