@@ -20,6 +20,18 @@ SIGNATURE_SIZE = 65
 _SIGNING_TAG = b"vaxchain/tx/v1"
 
 
+# Senders already recovered, by transaction hash. The hash covers the signature and every signed field, so the
+# mapping is a pure function: a transaction admitted to the mempool from gossip is not recovered a second time when
+# the block that includes it is executed (the most expensive step, otherwise paid twice on every node).
+_SENDERS: dict[bytes, bytes] = {}
+_SENDERS_MAX = 500_000
+
+
+def clear_sender_cache() -> None:
+    """Forget recovered senders (benchmarks measure a node that never saw the transactions)."""
+    _SENDERS.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """A signed transaction as it travels and is stored."""
@@ -57,10 +69,16 @@ class Transaction:
     def sender(self) -> bytes:
         """The 20-byte address recovered from the signature (raises InvalidTransaction if it does not recover)."""
         if not self._sender:
-            try:
-                sender = recover_address(self.signing_hash(), self.signature)
-            except Exception as exc:  # any backend failure is one named error for callers
-                raise InvalidTransaction(f"bad signature: {exc}", self.hash) from None
+            tx_hash = self.hash
+            sender = _SENDERS.get(tx_hash)
+            if sender is None:
+                try:
+                    sender = recover_address(self.signing_hash(), self.signature)
+                except Exception as exc:  # any backend failure is one named error for callers
+                    raise InvalidTransaction(f"bad signature: {exc}", tx_hash) from None
+                if len(_SENDERS) >= _SENDERS_MAX:
+                    _SENDERS.clear()
+                _SENDERS[tx_hash] = sender
             object.__setattr__(self, "_sender", sender)
         return self._sender
 

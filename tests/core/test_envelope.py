@@ -212,3 +212,19 @@ def test_decoder_accepts_exactly_what_strict_pyrlp_accepts(data: bytes) -> None:
     if got is not None:
         assert codec.encode(got) == data  # canonical: re-encoding gives the same bytes
     assert got == expected
+
+
+def test_sender_is_recovered_once_per_transaction_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.core.transactions as transactions
+
+    transactions.clear_sender_cache()
+    raw = sign_transaction(KEY, 7, 0, 1, b"cached").encode()
+    assert decode_transaction(raw).sender == KEY.address
+    calls = []
+    monkeypatch.setattr(transactions, "recover_address", lambda *a: calls.append(a) or b"\x00" * 20)
+    assert decode_transaction(raw).sender == KEY.address  # same bytes, same hash: no second recovery
+    assert not calls
+    other = sign_transaction(KEY, 7, 1, 1, b"cached")
+    fresh = decode_transaction(other.encode())
+    assert fresh.sender == b"\x00" * 20 and len(calls) == 1  # a different transaction is recovered
+    transactions.clear_sender_cache()
