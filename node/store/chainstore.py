@@ -18,6 +18,8 @@ block or this one, never half of it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -34,6 +36,7 @@ _RECEIPTS = b"R"
 STATE_PREFIX = b"S"
 _META = b"M"
 _HEAD = _META + b"head"
+_BLOCK_CACHE = 128
 _GENESIS = _META + b"genesis"
 
 
@@ -63,6 +66,10 @@ class ChainStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Decoded blocks by hash: blocks never change once stored, and decoding a large one (every transaction)
+        # is what made block queries slow over RPC.
+        self._blocks: OrderedDict[bytes, Block] = OrderedDict()
+        self._blocks_lock = threading.Lock()
 
     # --- reads ---------------------------------------------------------------------------------------------
     def head(self) -> Head | None:
@@ -86,8 +93,20 @@ class ChainStore:
 
     def block(self, block_hash: bytes) -> Block | None:
         """Decoded block by hash."""
+        with self._blocks_lock:  # RPC reads on the trio thread, block execution in worker threads
+            cached = self._blocks.get(block_hash)
+            if cached is not None:
+                self._blocks.move_to_end(block_hash)
+                return cached
         raw = self.block_bytes(block_hash)
-        return None if raw is None else decode_block(raw)
+        if raw is None:
+            return None
+        block = decode_block(raw)
+        with self._blocks_lock:
+            self._blocks[block_hash] = block
+            if len(self._blocks) > _BLOCK_CACHE:
+                self._blocks.popitem(last=False)
+        return block
 
     def block_at(self, height: int) -> Block | None:
         """Decoded canonical block at ``height``."""
