@@ -10,7 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.api.views import block_view, header_view, hex0x, proof_view, receipt_view, tx_view
+from node.api.views import (
+    block_view,
+    chain_summary,
+    header_view,
+    hex0x,
+    proof_view,
+    receipt_view,
+    tx_view,
+    validators_view,
+)
 from node.chain.chain import Chain
 from node.core import merkle
 from node.core.errors import DecodeError
@@ -48,8 +57,19 @@ def not_found(what: str, key: str) -> RpcApplicationError:
     )
 
 
-def _hash(value: str) -> bytes:
+def hash_param(value: str) -> bytes:
+    """A 0x-hex 32-byte parameter (its pattern is checked by the method's schema)."""
     return bytes.fromhex(value[2:])
+
+
+def address_param(text: str) -> bytes:
+    """An address parameter; a bad EIP-55 checksum is the named error InvalidAddress."""
+    try:
+        return parse_address(text)
+    except InvalidAddress as exc:
+        raise RpcApplicationError(
+            BAD_INPUT, "bad address", {"error": "InvalidAddress", "reason": exc.reason}
+        ) from None
 
 
 def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
@@ -57,19 +77,8 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
     chain = api.chain
 
     async def chain_status(params: dict[str, Any]) -> dict[str, Any]:
-        header = chain.head_header
-        status = {
-            "chain_id": chain.chain_id,
-            "chain_name": chain.genesis.chain_name,
-            "height": header.height,
-            "head_hash": hex0x(header.hash),
-            "finalized_height": header.height,  # BFT finality: every committed block is final
-            "last_block_time_ms": header.time_ms,
-            "peers": len(api.peers()),
-            "syncing": api.syncing(),
-            "mempool": api.mempool.stats(),
-            "validators": [{"address": v["address"], "name": v["name"]} for v in _validators(chain)],
-        }
+        status = chain_summary(chain)
+        status.update({"peers": len(api.peers()), "syncing": api.syncing(), "mempool": api.mempool.stats()})
         status.update(api.extra_status())
         return status
 
@@ -80,13 +89,13 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         return block_view(block, chain.store.commit_bytes(block.hash), params.get("full", False))
 
     async def get_block_by_hash(params: dict[str, Any]) -> dict[str, Any]:
-        block = chain.store.block(_hash(params["hash"]))
+        block = chain.store.block(hash_param(params["hash"]))
         if block is None:
             raise not_found("block", params["hash"])
         return block_view(block, chain.store.commit_bytes(block.hash), params.get("full", False))
 
     def _locate(tx_hash_hex: str) -> tuple[Any, int, int]:
-        location = chain.store.tx_location(_hash(tx_hash_hex))
+        location = chain.store.tx_location(hash_param(tx_hash_hex))
         if location is None:
             raise not_found("transaction", tx_hash_hex)
         block = chain.store.block_at(location.height)
@@ -95,7 +104,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         return block, location.height, location.index
 
     async def get_transaction(params: dict[str, Any]) -> dict[str, Any]:
-        pending = api.mempool.get(_hash(params["hash"]))
+        pending = api.mempool.get(hash_param(params["hash"]))
         if pending is not None:
             return {**tx_view(pending), "status": "pending", "block_height": None, "index": None}
         block, height, index = _locate(params["hash"])
@@ -134,12 +143,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         }
 
     async def by_sender(params: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            sender = parse_address(params["address"])
-        except InvalidAddress as exc:
-            raise RpcApplicationError(
-                BAD_INPUT, "bad address", {"error": "InvalidAddress", "reason": exc.reason}
-            ) from None
+        sender = address_param(params["address"])
         found = chain.store.sender_transactions(
             sender, before_height=params.get("before_height"), limit=params.get("limit", 50)
         )
@@ -164,7 +168,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         return result
 
     async def validators(params: dict[str, Any]) -> list[dict[str, Any]]:
-        return _validators(chain)
+        return validators_view(chain)
 
     async def peers(params: dict[str, Any]) -> list[dict[str, Any]]:
         return api.peers()
@@ -189,12 +193,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         return hex0x(tx_hash)
 
     async def get_nonce(params: dict[str, Any]) -> int:
-        try:
-            address = parse_address(params["address"])
-        except InvalidAddress as exc:
-            raise RpcApplicationError(
-                BAD_INPUT, "bad address", {"error": "InvalidAddress", "reason": str(exc)}
-            ) from None
+        address = address_param(params["address"])
         if params.get("pending", True):
             return api.mempool.pending_nonce(address)
         return chain.next_nonce(address)
@@ -298,9 +297,3 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         params={"type": "object", "properties": {}},
         description="Mempool counts.",
     )
-
-
-def _validators(chain: Chain) -> list[dict[str, Any]]:
-    from node.core.keys import to_checksum_address
-
-    return [{"address": to_checksum_address(v.address), "name": v.name} for v in chain.validators()]

@@ -10,14 +10,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from contracts import queries
-from node.api.methods import HASH_SCHEMA, ApiContext, not_found
-from node.core.keys import InvalidAddress, parse_address
+from node.api.methods import (
+    ADDRESS_SCHEMA,
+    BAD_INPUT,
+    HASH_SCHEMA,
+    ApiContext,
+    address_param,
+    hash_param,
+    not_found,
+)
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
 
-BAD_INPUT = -32012
 ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200}
-ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
 TIME_MS = {"type": "integer", "minimum": 0}
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -30,15 +35,6 @@ def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str
         "required": list(required),
         "additionalProperties": False,
     }
-
-
-def _address(text: str) -> bytes:
-    try:
-        return parse_address(text)
-    except InvalidAddress as exc:
-        raise RpcApplicationError(
-            BAD_INPUT, "bad address", {"error": "InvalidAddress", "reason": exc.reason}
-        ) from None
 
 
 def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
@@ -94,9 +90,13 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
                 BAD_INPUT, "bad org_type", {"error": "InvalidOrgType", "reason": str(exc)}
             ) from None
 
-    @add("vax_getAccount", _obj({"address": ADDRESS}, ("address",)), "An account: its organisation and role.")
+    @add(
+        "vax_getAccount",
+        _obj({"address": ADDRESS_SCHEMA}, ("address",)),
+        "An account: its organisation and role.",
+    )
     async def get_account(p: dict[str, Any]) -> Any:
-        return found(queries.get_account(state(), _address(p["address"])), "account", p["address"])
+        return found(queries.get_account(state(), address_param(p["address"])), "account", p["address"])
 
     @add(
         "vax_getStorageUnit",
@@ -108,11 +108,11 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getDevice",
-        _obj({"address": ADDRESS}, ("address",)),
+        _obj({"address": ADDRESS_SCHEMA}, ("address",)),
         "A temperature logger and its running rule counters.",
     )
     async def get_device(p: dict[str, Any]) -> Any:
-        return found(queries.get_device(state(), _address(p["address"])), "device", p["address"])
+        return found(queries.get_device(state(), address_param(p["address"])), "device", p["address"])
 
     @add(
         "vax_getProduct",
@@ -157,7 +157,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
     @add("vax_getShipment", _obj({"shipment_id": HASH_SCHEMA}, ("shipment_id",)), "One custody leg.")
     async def get_shipment(p: dict[str, Any]) -> Any:
         return found(
-            queries.get_shipment(state(), bytes.fromhex(p["shipment_id"][2:])), "shipment", p["shipment_id"]
+            queries.get_shipment(state(), hash_param(p["shipment_id"])), "shipment", p["shipment_id"]
         )
 
     @add(
@@ -167,7 +167,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
     )
     async def get_quarantine(p: dict[str, Any]) -> Any:
         qid = p["quarantine_id"]
-        return found(queries.get_quarantine(state(), bytes.fromhex(qid[2:])), "quarantine", qid)
+        return found(queries.get_quarantine(state(), hash_param(qid)), "quarantine", qid)
 
     @add(
         "vax_openQuarantines",
@@ -208,7 +208,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         "Doses of one pseudonymous subject id (no personal data is on chain).",
     )
     async def subject_doses(p: dict[str, Any]) -> Any:
-        return queries.subject_doses(state(), bytes.fromhex(p["subject_id"][2:]))
+        return queries.subject_doses(state(), hash_param(p["subject_id"]))
 
     @add(
         "vax_getAttestations",
@@ -216,7 +216,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         "Who anchored a document hash, and when.",
     )
     async def get_attestations(p: dict[str, Any]) -> Any:
-        return queries.get_attestations(state(), bytes.fromhex(p["document_hash"][2:]))
+        return queries.get_attestations(state(), hash_param(p["document_hash"]))
 
     @add(
         "vax_findUnit",

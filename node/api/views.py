@@ -7,6 +7,7 @@ from typing import Any
 from contracts.errors import ContractError
 from contracts.jsonable import to_json
 from contracts.registry import REGISTRY, decode_payload
+from node.chain.chain import Chain
 from node.core.blocks import Block, Header
 from node.core.keys import to_checksum_address
 from node.core.merkle import MerkleProof
@@ -17,6 +18,25 @@ from node.core.transactions import Transaction
 def hex0x(data: bytes) -> str:
     """0x-prefixed lower-case hex."""
     return "0x" + data.hex()
+
+
+def validators_view(chain: Chain) -> list[dict[str, Any]]:
+    """The current validator set as JSON."""
+    return [{"address": to_checksum_address(v.address), "name": v.name} for v in chain.validators()]
+
+
+def chain_summary(chain: Chain) -> dict[str, Any]:
+    """Head height and hash, last block time, validators: what `vaxchain status`, status.json and chain_status share."""
+    header = chain.head_header
+    return {
+        "chain_id": chain.chain_id,
+        "chain_name": chain.genesis.chain_name,
+        "height": header.height,
+        "head_hash": hex0x(header.hash),
+        "finalized_height": header.height,  # BFT finality: every committed block is final
+        "last_block_time_ms": header.time_ms,
+        "validators": validators_view(chain),
+    }
 
 
 def header_view(header: Header) -> dict[str, Any]:

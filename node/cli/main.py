@@ -17,6 +17,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import trio
 import typer
 
+from node.api.views import chain_summary
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import load_genesis, parse_genesis
 from node.cli.keys import keys_app
@@ -27,7 +28,7 @@ from node.core.keystore import KeystoreError, load_keystore, read_password, save
 from node.service.config import CONFIG_FILE, GENESIS_FILE, ConfigError, load_config, render_config
 from node.service.logs import setup_logging
 from node.service.node import Node, load_validator_key, open_chain
-from node.service.status import chain_status, read_status_file
+from node.service.status import read_status_file
 from node.store.db import StorageError
 
 app = typer.Typer(
@@ -209,7 +210,7 @@ def status(
             raise fail(f"{datadir}: database is locked and no status file exists") from None
     else:
         try:
-            info = chain_status(opened.chain)
+            info = chain_summary(opened.chain)
             info["running"] = False
         finally:
             opened.db.close()

@@ -16,6 +16,7 @@ import trio
 from consensus.machine import TimeoutConfig
 from explorer.server import serve_explorer
 from node.api import ApiContext, register_all
+from node.api.views import chain_summary
 from node.chain.certrule import CertificateRule
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import Genesis, load_genesis
@@ -28,7 +29,7 @@ from node.net.p2p import Network
 from node.producer.bft import BftConfig, BftEngine
 from node.service.config import NodeConfig, load_config, parse_listen
 from node.service.events import publish_block, register_topics
-from node.service.status import STATUS_FILE, chain_status, write_status_file
+from node.service.status import STATUS_FILE, write_status_file
 from node.store.chainstore import ChainStore
 from node.store.db import Database
 from rpc.registry import MethodRegistry
@@ -135,7 +136,7 @@ class Node:
 
     def status(self) -> dict[str, object]:
         """Current status, as the status file and RPC show it."""
-        status = chain_status(self.chain)
+        status = chain_summary(self.chain)
         status.update(
             {
                 "node": self.config.name,

@@ -1,4 +1,4 @@
-"""A node's status as one JSON-able object: for `vaxchain status`, the status file and RPC chain_status."""
+"""The status file a running node keeps current, so `vaxchain status` works while LevelDB is locked."""
 
 from __future__ import annotations
 
@@ -7,26 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from node.chain.chain import Chain
-from node.core.keys import to_checksum_address
-
 STATUS_FILE = "status.json"
-
-
-def chain_status(chain: Chain) -> dict[str, Any]:
-    """Head height and hash, last block time, validators."""
-    header = chain.head_header
-    return {
-        "chain_id": chain.chain_id,
-        "chain_name": chain.genesis.chain_name,
-        "height": header.height,
-        "head_hash": "0x" + header.hash.hex(),
-        "finalized_height": header.height,
-        "last_block_time_ms": header.time_ms,
-        "validators": [
-            {"address": to_checksum_address(v.address), "name": v.name} for v in chain.validators()
-        ],
-    }
 
 
 def write_status_file(datadir: Path, status: dict[str, Any]) -> None:
