@@ -84,20 +84,11 @@ def receipt_view(receipt: Receipt, height: int | None = None, index: int | None 
         "tx_hash": hex0x(receipt.tx_hash),
         "status": "success" if receipt.ok else "failure",
         "error": receipt.error_code or None,
-        "error_data": None if receipt.ok else _json_or_hex(receipt.error_data),
+        "error_data": None if receipt.ok else receipt.error_details(),
         "events": [{"name": e.name, "data": e.decoded()} for e in receipt.events],
         "block_height": height,
         "index": index,
     }
-
-
-def _json_or_hex(data: bytes) -> Any:
-    import orjson
-
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return hex0x(data)
 
 
 def block_view(block: Block, commit: bytes | None, full: bool) -> dict[str, Any]:

@@ -45,6 +45,16 @@ class Receipt:
     events: tuple[LogEvent, ...]
     _encoded: bytes = field(default=b"", repr=False, compare=False)  # derived once; not a wire field
 
+    def error_details(self) -> dict[str, Any]:
+        """The failure's named fields (empty for a success); written by failure_receipt as canonical JSON."""
+        if not self.error_data:
+            return {}
+        try:
+            value = orjson.loads(self.error_data)
+        except orjson.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
     @property
     def ok(self) -> bool:
         """True when the transaction's rule succeeded."""

@@ -102,7 +102,7 @@ def publish_block(hub: SubscriptionHub, executed: ExecutedBlock) -> None:
                         },
                     )
         elif receipt.error_code in ALERT_FAILURES:
-            data = dict(_json_object(receipt.error_data))
+            data = receipt.error_details()
             hub.publish(
                 "alerts",
                 {
@@ -112,13 +112,3 @@ def publish_block(hub: SubscriptionHub, executed: ExecutedBlock) -> None:
                     "height": block.height,
                 },
             )
-
-
-def _json_object(raw: bytes) -> Mapping[str, Any]:
-    import orjson
-
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -134,6 +134,7 @@ def test_failure_receipt_carries_named_error() -> None:
     receipt = failure_receipt(b"\x11" * 32, "LotRecalled", {"lot_id": "L1"})
     assert not receipt.ok and receipt.error_code == "LotRecalled"
     assert decode_receipts(encode_receipts([receipt]))[0].error_data == b'{"lot_id":"L1"}'
+    assert receipt.error_details() == {"lot_id": "L1"}
 
 
 def _header(height: int, txs: tuple[Transaction, ...]) -> Header:
