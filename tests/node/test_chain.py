@@ -12,7 +12,7 @@ import pytest
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
-from node.chain.chain import Chain, GenesisMismatch
+from node.chain.chain import Chain, ExecutedBlock, GenesisMismatch
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import GenesisError, load_genesis, parse_genesis
 from node.chain.seal import SealRule, make_seal
@@ -21,7 +21,6 @@ from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
 from node.mempool.pool import Mempool
-from node.producer.solo import ProducerConfig, SoloProducer
 from node.store.chainstore import ChainStore
 from node.store.db import Database, StorageError
 from node.tools.devgenesis import dev_genesis
@@ -60,12 +59,29 @@ def chain(tmp_path: Path) -> Chain:
     db.close()
 
 
-def producer_for(chain: Chain) -> tuple[SoloProducer, Mempool]:
-    pool = Mempool(CHAIN_ID, chain.next_nonce)
-    clock = Clock(chain.head_header.time_ms)
-    return SoloProducer(
-        chain, pool, VALIDATOR, ProducerConfig(block_interval_ms=1000), lambda _e: None, clock
-    ), pool
+class Producer:
+    """Seals blocks from a mempool the way a single validator does (SealRule chains)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.pool = Mempool(CHAIN_ID, chain.next_nonce)
+        self.clock = Clock(chain.head_header.time_ms)
+
+    def produce_once(self) -> ExecutedBlock:
+        chain, pool = self.chain, self.pool
+        last_commit = chain.store.commit_bytes(chain.head.hash) or b""
+        executed, rejected = chain.build_block(
+            pool.select(1000), VALIDATOR.address, self.clock(), last_commit
+        )
+        assert not rejected
+        chain.commit(executed, make_seal(VALIDATOR, executed.block.header))
+        pool.remove_included(executed.block.transactions)
+        return executed
+
+
+def producer_for(chain: Chain) -> tuple[Producer, Mempool]:
+    producer = Producer(chain)
+    return producer, producer.pool
 
 
 def test_genesis_is_written_once_and_checked(tmp_path: Path) -> None:
@@ -106,13 +122,6 @@ def test_blocks_carry_success_and_failure_receipts(chain: Chain) -> None:
     assert stored == list(executed.receipts)
     location = chain.store.tx_location(executed.block.transactions[1].hash)
     assert location is not None and location.height == 1 and location.index == 1
-
-
-def test_idle_chain_waits_for_the_heartbeat(chain: Chain) -> None:
-    producer, _ = producer_for(chain)
-    assert not producer.due(chain.head_header.time_ms + 5_000, pending=0)
-    assert producer.due(chain.head_header.time_ms + 30_000, pending=0)
-    assert producer.due(chain.head_header.time_ms + 1_000, pending=1)
 
 
 def _next_block(chain: Chain, txs: list[Transaction]) -> Block:
