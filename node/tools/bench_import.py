@@ -24,6 +24,7 @@ from node.core.blocks import Block, decode_block
 from node.core.crypto import get_backend
 from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, clear_sender_cache, sign_transaction
+from node.state.transition import clear_payload_cache
 from node.store.chainstore import ChainStore
 from node.store.db import Database
 from node.tools.devgenesis import dev_genesis
@@ -99,7 +100,9 @@ def main() -> None:
         db_a.close()
         print(f"produced {len(wire)} blocks ({failed} failed receipts)")
 
-        clear_sender_cache()  # the importer has never seen these transactions: every signature is recovered
+        # The importer has never seen these transactions: every signature is recovered, every payload decoded.
+        clear_sender_cache()
+        clear_payload_cache()
         db_b, importer = open_chain(Path(tmp) / "b", genesis_doc, sync=not args.no_sync)
         now = time_ms + 1
         profile = cProfile.Profile() if args.profile else None
