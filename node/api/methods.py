@@ -18,6 +18,7 @@ from node.api.views import (
     proof_view,
     receipt_view,
     tx_view,
+    validator_changes_view,
     validators_view,
 )
 from node.chain.chain import Chain
@@ -168,7 +169,16 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         return result
 
     async def validators(params: dict[str, Any]) -> list[dict[str, Any]]:
-        return validators_view(chain)
+        height = params.get("height")
+        if height is None:
+            return validators_view(chain)
+        chosen = chain.validators_for(height)
+        if chosen is None:
+            raise not_found("validator set", str(height))
+        return validators_view(chain, chosen)
+
+    async def validator_changes(params: dict[str, Any]) -> dict[str, Any]:
+        return validator_changes_view(chain)
 
     async def peers(params: dict[str, Any]) -> list[dict[str, Any]]:
         return api.peers()
@@ -259,8 +269,16 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
     registry.add(
         "chain_validators",
         validators,
+        params={"type": "object", "properties": {"height": HEIGHT_SCHEMA}},
+        description="The validator set that signs the next block, or the one that signed block `height` "
+        "(up to the head + 1).",
+    )
+    registry.add(
+        "chain_getValidatorChanges",
+        validator_changes,
         params={"type": "object", "properties": {}},
-        description="The current validator set.",
+        description="Validator-change proposals: pending ones with their approvers and the approvals needed, "
+        "and scheduled ones with the height from which they take effect.",
     )
     registry.add(
         "chain_peers", peers, params={"type": "object", "properties": {}}, description="Connected peers."

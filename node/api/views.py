@@ -8,11 +8,14 @@ from contracts.errors import ContractError
 from contracts.jsonable import to_json
 from contracts.registry import REGISTRY, decode_payload
 from node.chain.chain import Chain
+from node.chain.validators import Validator, quorum
 from node.core.blocks import Block, Header
+from node.core.errors import VaxchainError
 from node.core.keys import to_checksum_address
 from node.core.merkle import MerkleProof
 from node.core.receipts import Receipt
 from node.core.transactions import Transaction
+from node.state.validators_tx import SYSTEM_KIND_NAMES, ChangeProposal, check_system_payload
 
 
 def hex0x(data: bytes) -> str:
@@ -20,9 +23,47 @@ def hex0x(data: bytes) -> str:
     return "0x" + data.hex()
 
 
-def validators_view(chain: Chain) -> list[dict[str, Any]]:
-    """The current validator set as JSON."""
-    return [{"address": to_checksum_address(v.address), "name": v.name} for v in chain.validators()]
+def validators_view(chain: Chain, validators: tuple[Validator, ...] | None = None) -> list[dict[str, Any]]:
+    """A validator set (default: the current one) as JSON."""
+    chosen = chain.validators() if validators is None else validators
+    return [{"address": to_checksum_address(v.address), "name": v.name} for v in chosen]
+
+
+def validator_changes_view(chain: Chain) -> dict[str, Any]:
+    """Pending validator-change proposals (approvers, approvals counted, needed) and scheduled changes."""
+    current = chain.validator_addresses()
+    needed = quorum(len(current))
+    pending: list[dict[str, Any]] = []
+    scheduled: list[dict[str, Any]] = []
+    for proposal in sorted(chain.validator_changes(), key=_change_order):
+        view = _change_view(proposal, current, needed)
+        (scheduled if proposal.scheduled else pending).append(view)
+    return {
+        "height": chain.head.height,
+        "validators": len(current),
+        "needed": needed,
+        "pending": pending,
+        "scheduled": scheduled,
+    }
+
+
+def _change_order(proposal: ChangeProposal) -> tuple[int, bytes]:
+    return proposal.change.effective_height, proposal.change.proposal_id
+
+
+def _change_view(proposal: ChangeProposal, current: tuple[bytes, ...], needed: int) -> dict[str, Any]:
+    change = proposal.change
+    return {
+        "proposal_id": hex0x(change.proposal_id),
+        "action": change.action.name.lower(),
+        "address": to_checksum_address(change.address),
+        "name": change.name,
+        "effective_height": change.effective_height,
+        "approvers": [to_checksum_address(a) for a in proposal.approvers],
+        "approvals": sum(1 for a in proposal.approvers if a in current),
+        "needed": needed,
+        "proposed_at": proposal.proposed_at,
+    }
 
 
 def chain_summary(chain: Chain) -> dict[str, Any]:
@@ -59,23 +100,34 @@ def header_view(header: Header) -> dict[str, Any]:
 
 def tx_view(tx: Transaction) -> dict[str, Any]:
     """A transaction as JSON, its payload decoded where the kind is known."""
-    kind = REGISTRY.get(tx.kind)
-    payload: Any
-    try:
-        payload = to_json(decode_payload(tx.kind, tx.payload))
-    except ContractError:
-        payload = None
+    kind_name, payload = kind_and_payload_view(tx)
     return {
         "hash": hex0x(tx.hash),
         "chain_id": tx.chain_id,
         "nonce": tx.nonce,
         "kind": tx.kind,
-        "kind_name": kind.name if kind else None,
+        "kind_name": kind_name,
         "sender": to_checksum_address(tx.sender),
         "payload": payload,
         "payload_hex": hex0x(tx.payload),
         "signature": hex0x(tx.signature),
     }
+
+
+def kind_and_payload_view(tx: Transaction) -> tuple[str | None, Any]:
+    """The kind's name and the decoded payload as JSON (None for what is unknown or malformed)."""
+    system = SYSTEM_KIND_NAMES.get(tx.kind)
+    if system is not None:
+        try:
+            return system, check_system_payload(tx).to_json()
+        except VaxchainError:
+            return system, None
+    kind = REGISTRY.get(tx.kind)
+    try:
+        payload = to_json(decode_payload(tx.kind, tx.payload))
+    except ContractError:
+        payload = None
+    return (kind.name if kind else None), payload
 
 
 def receipt_view(receipt: Receipt, height: int | None = None, index: int | None = None) -> dict[str, Any]:

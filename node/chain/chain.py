@@ -26,11 +26,17 @@ from node.core.transactions import Transaction, check_stateless
 from node.state.overlay import BlockOverlay, PrefixedReader
 from node.state.transition import (
     APP_PREFIX,
-    VALIDATORS_KEY,
     BlockContext,
     apply_transaction,
     get_nonce,
     state_root,
+)
+from node.state.validator_set import VALIDATORS_KEY, vset_key
+from node.state.validators_tx import (
+    AppliedChanges,
+    ChangeProposal,
+    apply_scheduled_changes,
+    iter_proposals,
 )
 from node.store.chainstore import ChainStore, Head
 
@@ -179,6 +185,39 @@ class Chain:
         """Sorted addresses of the current validators."""
         return tuple(v.address for v in self.validators())
 
+    def validator_set(self, set_hash: bytes) -> tuple[Validator, ...] | None:
+        """The validator set with this hash (as a header names it), or None if no block ever used it."""
+        raw = self.store.state_get(vset_key(set_hash))
+        if raw is not None:
+            return decode_validators(raw)
+        genesis = tuple(Validator(v.address, v.name) for v in self.genesis.validators)
+        if set_hash == validator_set_hash([v.address for v in genesis]):
+            return tuple(sorted(genesis, key=lambda v: v.address))
+        return None
+
+    def validators_of(self, header: Header) -> tuple[bytes, ...]:
+        """Sorted addresses of the set that signs ``header``'s block (its ``validators_hash``).
+
+        Raises InvalidBlock when the header names a set this chain never had.
+        """
+        validators = self.validator_set(header.validators_hash)
+        if validators is None:
+            raise InvalidBlock("header names an unknown validator set", header.height)
+        return tuple(v.address for v in validators)
+
+    def validators_for(self, height: int) -> tuple[Validator, ...] | None:
+        """The set that signed (or, for the next height, signs) block ``height``; None beyond the next height."""
+        if height == self._head.height + 1:
+            return self.validators()
+        if not 0 <= height <= self._head.height:
+            return None
+        block = self.store.block_at(height)
+        return None if block is None else self.validator_set(block.header.validators_hash)
+
+    def validator_changes(self) -> list[ChangeProposal]:
+        """Pending and scheduled validator-change proposals in committed state."""
+        return list(iter_proposals(self.store.state_iterate))
+
     def next_nonce(self, sender: bytes) -> int:
         """The nonce the next transaction from ``sender`` must carry (committed state)."""
         return get_nonce(BlockOverlay(self.store.state_get), sender)
@@ -198,6 +237,18 @@ class Chain:
     # --- building and executing --------------------------------------------------------------------------------
     def _context(self, height: int, time_ms: int) -> BlockContext:
         return BlockContext(self.chain_id, height, time_ms, self.genesis.params)
+
+    def _end_block(self, overlay: BlockOverlay, height: int) -> AppliedChanges:
+        """After a block's transactions: validator changes scheduled for the next height take effect."""
+        result = apply_scheduled_changes(overlay, height)
+        for change in result.skipped:
+            log.info(
+                "event=validator_change_skipped height=%d action=%s address=0x%s",
+                height,
+                change.action.name.lower(),
+                change.address.hex(),
+            )
+        return result
 
     def build_block(
         self,
@@ -227,6 +278,7 @@ class Chain:
                 rejected.append(RejectedTransaction(tx, exc.reason))
                 continue
             included.append(tx)
+        self._end_block(overlay, ctx.height)
         header = self._make_header(
             parent, proposer, time_ms, included, receipts, overlay, last_commit, evidence
         )
@@ -283,8 +335,9 @@ class Chain:
         if header.last_commit_hash != commit_hash(block.last_commit):
             raise InvalidBlock("last commit hash mismatch", height)
         if height > 1:
-            # The parent's certificate, as this proposer saw it, must itself be valid.
-            self.commit_rule.verify(parent, block.last_commit, validators)
+            # The parent's certificate, as this proposer saw it, must itself be valid: signed by the parent's
+            # own set, which differs from the current one right after a validator change.
+            self.commit_rule.verify(parent, block.last_commit, self.validators_of(parent))
         # BFT time: fixed by the parent's certificate carried in this block, so no single clock moves it.
         required = self.commit_rule.block_time(parent, block.last_commit, self.genesis.genesis_time_ms)
         if required is not None and header.time_ms != required:
@@ -305,6 +358,7 @@ class Chain:
                 receipts.append(apply_transaction(overlay, tx, ctx))
         except InvalidTransaction as exc:
             raise InvalidBlock(f"invalid transaction: {exc}", height) from None
+        self._end_block(overlay, height)
         if header.receipts_root != receipts_root(receipts):
             raise InvalidBlock("receipts root mismatch", height)
         if header.state_root != state_root(parent.state_root, overlay.writes):
@@ -316,14 +370,22 @@ class Chain:
         block = executed.block
         if block.header.parent_hash != self._head.hash:
             raise InvalidBlock("block no longer extends the head", block.height)
-        self.commit_rule.verify(block.header, commit, self.validator_addresses())
+        self.commit_rule.verify(block.header, commit, self.validators_of(block.header))
         self.store.commit_block(block, list(executed.receipts), commit, executed.writes)
         self._head = Head(block.height, block.hash)
         self._head_header = block.header
+        if VALIDATORS_KEY in executed.writes:
+            log.info(
+                "event=validator_set_changed from_height=%d validators=%s",
+                block.height + 1,
+                ",".join("0x" + a.hex() for a in self.validator_addresses()),
+            )
 
     def import_block(self, block: Block, commit: bytes, *, now_ms: int | None = None) -> ExecutedBlock:
         """Verify the commit, execute and commit a block received from elsewhere (sync, import)."""
-        self.commit_rule.verify(block.header, commit, self.validator_addresses())
+        # Against the set the header names (checked to be the current one by execute_block): the certificate is
+        # checked first because it is cheaper than executing the block.
+        self.commit_rule.verify(block.header, commit, self.validators_of(block.header))
         executed = self.execute_block(block, now_ms=now_ms)
         self.commit(executed, commit)
         return executed

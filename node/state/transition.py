@@ -22,12 +22,17 @@ from node.core.hashing import sha256
 from node.core.receipts import LogEvent, Receipt, canonical_json, failure_receipt, success_receipt
 from node.core.transactions import Transaction
 from node.state.overlay import BlockOverlay
+from node.state.validators_tx import (
+    VALIDATOR_CHANGE_KIND,
+    ValidatorChange,
+    check_system_payload,
+    execute_validator_change,
+)
 
 log = logging.getLogger("vaxchain.state")
 
 APP_PREFIX = b"c/"
 NONCE_PREFIX = b"n/nonce/"
-VALIDATORS_KEY = b"n/validators"
 PARAMS_KEY = b"n/params"
 
 
@@ -70,6 +75,8 @@ def check_kind_and_payload(tx: Transaction) -> object:
     payload = _PAYLOADS.get(cache_key)
     if payload is not None:
         return payload
+    if tx.kind == VALIDATOR_CHANGE_KIND:  # a node system kind, not a contract (docs/adr/0009)
+        return check_system_payload(tx)
     if tx.kind not in REGISTRY:
         raise InvalidTransaction(f"unknown transaction kind {tx.kind}", tx.hash)
     try:
@@ -91,6 +98,8 @@ def apply_transaction(state: BlockOverlay, tx: Transaction, block: BlockContext)
     payload = check_kind_and_payload(tx)
     # The nonce is consumed whatever the rule decides: a failed attempt cannot be replayed.
     set_nonce(state, sender, expected + 1)
+    if isinstance(payload, ValidatorChange):
+        return execute_validator_change(state, tx.hash, sender, block.height, payload)
     journal = state.journal(APP_PREFIX)
     ctx = Context(
         sender=sender,
