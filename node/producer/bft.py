@@ -387,6 +387,7 @@ class BftEngine:
         self._saved_blocks: set[bytes] = set()  # ids of blocks already written beside the sign record
         self._nursery: trio.Nursery | None = None
         self._started = False
+        self._signing: bool | None = None  # whether our key is in the set of the height being decided
 
     # ------------------------------------------------------------------ public
 
@@ -431,8 +432,6 @@ class BftEngine:
         if self._started:
             raise ProducerError("BftEngine.run() may be called only once")
         self._started = True
-        if self.address is not None and self.address not in self.chain.validator_addresses():
-            log.warning("event=not_a_validator: this node's key is not in the validator set; observing only")
         subscriptions = {
             topic: self.network.subscribe(topic, _topic_validator(topic))
             for topic in (wire.TOPIC_CONSENSUS, wire.TOPIC_BLOCKS, wire.TOPIC_TXS, wire.TOPIC_EVIDENCE)
@@ -495,7 +494,10 @@ class BftEngine:
             block_time = expected_block_time(head, last_commit, self.chain.genesis.genesis_time_ms)
         except InvalidBlock:
             block_time = head.time_ms + 1
+        # The set of this height, read from state: validator changes take effect between heights, and the
+        # machine signs only while our key is in the set it was given.
         vset = ValidatorSet.of(self.chain.validator_addresses())
+        self._note_membership(height, vset)
         outs = m.start_height(height, vset, self.clock(), last_block_time_ms=block_time)
         await self._apply(outs)
         rec = m.last_signed
@@ -509,6 +511,22 @@ class BftEngine:
             self._schedule(Timeout(height, rec.round, Step.PRECOMMIT), delay)
         for proposal in list(self._cache.proposals):
             await self._apply(m.on_message(proposal, self.clock()))
+
+    def _note_membership(self, height: int, vset: ValidatorSet) -> None:
+        """Log when this node starts or stops signing (a validator change added or removed its key)."""
+        if self.address is None:
+            return
+        signing = self.address in vset
+        if signing == self._signing:
+            return
+        if self._signing is None and not signing:
+            log.warning(
+                "event=not_a_validator height=%d: this node's key is not in the validator set; observing",
+                height,
+            )
+        elif self._signing is not None:
+            log.info("event=%s height=%d", "validator_joined" if signing else "validator_left", height)
+        self._signing = signing
 
     async def _apply(self, outs: list[Output]) -> None:
         """Carry out the machine's outputs in order."""
@@ -754,7 +772,6 @@ class BftEngine:
         """What the BFT chain requires beyond Chain.execute_block: the block time rule and valid evidence."""
         head = self.chain.head_header
         check_block_time(block.header, head, block.last_commit, self.chain.genesis.genesis_time_ms)
-        vset = ValidatorSet.of(self.chain.validator_addresses())
         seen: set[bytes] = set()
         for raw in block.evidence:
             if raw in seen:
@@ -764,7 +781,10 @@ class BftEngine:
                 ev = decode_message(raw)
                 if not isinstance(ev, DuplicateVoteEvidence):
                     raise InvalidBlock("evidence is not a duplicate-vote proof", block.height)
-                # Equal voting power and a fixed set: today's set is the set of the evidence's height.
+                # Checked against the set of the evidence's own height (validator changes move it).
+                vset = self._validator_set_at(ev.height)
+                if vset is None:
+                    raise InvalidBlock("evidence of a height beyond the head", block.height)
                 verify_evidence(ev, vset, self.chain.chain_id, consensus_recover)
             except ConsensusError as exc:
                 raise InvalidBlock(f"invalid evidence: {exc.reason}", block.height) from None
@@ -919,8 +939,10 @@ class BftEngine:
         if raw in self._pending_evidence or raw in self._committed_evidence:
             return
         if verify:
+            vset = self._validator_set_at(ev.height)
+            if vset is None:
+                return
             try:
-                vset = ValidatorSet.of(self.chain.validator_addresses())
                 verify_evidence(ev, vset, self.chain.chain_id, consensus_recover)
             except ConsensusError:
                 return
@@ -935,6 +957,13 @@ class BftEngine:
         self._pending_evidence[raw] = ev
         if gossip:
             self._publish(wire.TOPIC_EVIDENCE, wire.EvidenceGossip(raw))
+
+    def _validator_set_at(self, height: int) -> ValidatorSet | None:
+        """The set that decides ``height`` (committed heights and the next one), else None."""
+        validators = self.chain.validators_for(height)
+        if not validators:
+            return None
+        return ValidatorSet.of(v.address for v in validators)
 
     # ------------------------------------------------------------------ gossip in
 
