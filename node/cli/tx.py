@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import typer
 
-from node.cli import tx_read, tx_send
+from node.cli import tx_read, tx_send, validators_cli
 from node.cli.tx_common import reading, sending, sending_many, submitting
 
 KIND_COMMANDS: Mapping[str, str] = MappingProxyType(
@@ -92,10 +92,13 @@ def register(app: typer.Typer) -> None:
     unit.command("find")(reading(tx_read.unit_find))
     app.add_typer(unit, name="unit")
 
-    tx = _group("Transactions: show one with its receipt, send a signed one.")
+    tx = _group("Transactions: show one with its receipt, send a signed one, approve a validator change.")
     tx.command("show")(reading(tx_read.tx_show))
     tx.command("send-raw")(submitting(tx_read.tx_send_raw))
+    tx.command("validator-change")(sending(validators_cli.validator_change))
     app.add_typer(tx, name="tx")
+
+    app.command("validators")(reading(validators_cli.validators))
 
     block = _group("Blocks.")
     block.command("show")(reading(tx_read.block_show))

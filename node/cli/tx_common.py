@@ -31,6 +31,12 @@ from node.core.keys import InvalidAddress, PrivateKey, parse_address, to_checksu
 from node.core.keystore import KeystoreError, list_keystores, load_keystore, read_password
 from node.core.transactions import Transaction, sign_transaction
 from node.service.config import load_config
+from node.state.validators_tx import (
+    SYSTEM_KIND_NAMES,
+    VALIDATOR_CHANGE_KIND,
+    ValidatorChange,
+    decode_validator_change,
+)
 from rpc.client import RpcClient
 from rpc.errors import RpcError, TransportError
 
@@ -339,9 +345,16 @@ class Session:
         self.node.close()
 
 
+def encode_any_payload(payload: Any) -> tuple[int, bytes]:
+    """The kind code and canonical bytes of a contract payload or of a node system payload."""
+    if isinstance(payload, ValidatorChange):
+        return VALIDATOR_CHANGE_KIND, payload.encode()
+    return kind_of(payload).code, encode_payload(payload)
+
+
 def sign_plan(session: Session, plan: Plan) -> list[Transaction]:
     """Encode (bounds checked), then sign every payload with consecutive nonces."""
-    encoded = [(kind_of(p).code, encode_payload(p)) for p in plan.payloads]
+    encoded = [encode_any_payload(p) for p in plan.payloads]
     key = session.unlock()
     opts = session.opts
     chain_id = opts.chain_id if opts.chain_id is not None else session.node.chain_id()
@@ -357,13 +370,18 @@ def sign_plan(session: Session, plan: Plan) -> list[Transaction]:
 def tx_summary(tx: Transaction) -> dict[str, Any]:
     """The facts of a signed transaction, with its payload decoded."""
     kind = REGISTRY.get(tx.kind)
+    name = SYSTEM_KIND_NAMES.get(tx.kind) or (kind.name if kind else str(tx.kind))
+    payload: Any
     try:
-        payload = to_json(decode_payload(tx.kind, tx.payload))
-    except ContractError:
+        if tx.kind == VALIDATOR_CHANGE_KIND:
+            payload = decode_validator_change(tx.payload).to_json()
+        else:
+            payload = to_json(decode_payload(tx.kind, tx.payload))
+    except (ContractError, VaxchainError):
         payload = None
     return {
         "tx_hash": "0x" + tx.hash.hex(),
-        "kind": kind.name if kind else str(tx.kind),
+        "kind": name,
         "nonce": tx.nonce,
         "chain_id": tx.chain_id,
         "sender": to_checksum_address(tx.sender),
