@@ -142,4 +142,6 @@ def test_a_change_over_a_real_node(tmp_path: Path, node_procs: list[NodeProcess]
         app, ["validators", "--rpc", node.rpc_url, "--height", str(effective - 1), "--json"]
     )
     assert [v["address"] for v in json.loads(before.stdout)["validators"]] == [validator]
+    beyond = runner.invoke(app, ["validators", "--rpc", node.rpc_url, "--height", str(effective + 100)])
+    assert_clean_error(beyond, "validator set not found")
     node.stop()
