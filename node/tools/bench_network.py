@@ -1,155 +1,160 @@
-"""Benchmark: a BFT network of validator processes on 127.0.0.1 under JSON-RPC load, then a late joiner's sync.
+"""Benchmark: a BFT network of real ``vaxchain run`` processes on 127.0.0.1 under the vaccine load, then a late joiner.
 
-Each node is a separate process (``--run-node DIR``: chain + mempool + libp2p + BFT engine + JSON-RPC, the same
-parts the service wires). A load generator sends pre-signed transactions to every node with batched
-``tx_sendRawTransaction`` calls at ``--rate`` tx/s for ``--seconds``, and watches blocks through
-``chain_getBlockByHeight`` to time each transaction from submission to finality (BFT: commit = final). Then a
-fresh observer joins and syncs the whole chain. Prints figures and a last line of key=value pairs:
-``finalized_tps=… p50_s=… p99_s=… sync_blocks_per_s=…``.
+The network is what ``vaxchain testnet`` writes (4 validators by default, 1 s block interval) for a sample
+district scaled to the offered load. The load is a day of that district (``contracts.district.DistrictDay``):
+mostly cold-chain reading batches, then doses, lots and custody transfers, pre-signed by the district's derived
+dev keys and replayed compressed in time at ``--rate`` tx/s for ``--seconds``. Each sender's transactions go to
+one node (by address), in nonce order, in JSON-RPC batches every ``--tick-ms``.
+
+Like a real client, the load generator does not send what cannot succeed yet: a receipt waits for its shipment
+to be final, a shipment for the stock it ships (the receipt or lot registration into its storage unit), a dose
+for the stock of its fridge, and the rare administrative action (products, lots, recalls, quality decisions)
+for everything sent before it. Only that sender waits; the rest of the load flows on.
+
+A transaction's latency runs from its submission to the node until the block holding it is committed (BFT:
+committed = final). Then a fresh observer joins and syncs the whole chain. Prints figures and a last line of
+``key=value`` pairs: ``finalized_tps=… p50_s=… p99_s=… sync_blocks_per_s=…``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
+import math
 import os
+import queue
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import trio
-
-from consensus.machine import TimeoutConfig
-from contracts.kinds.attest import Attest
-from contracts.registry import BY_NAME, encode_payload
-from node.api import ApiContext, register_all
-from node.chain.certrule import CertificateRule
-from node.chain.chain import Chain, ExecutedBlock
-from node.chain.genesis import parse_genesis
-from node.core.keys import PrivateKey
-from node.core.transactions import Transaction, sign_transaction
-from node.mempool.pool import Mempool, MempoolLimits
-from node.net.config import NetConfig
-from node.net.keys import load_or_create_node_key
-from node.net.p2p import Network, peer_id_from_seed
-from node.producer.bft import BftConfig, BftEngine
-from node.store.chainstore import ChainStore
-from node.store.db import Database
-from node.tools.devgenesis import dev_genesis
+from contracts.district import Action, DistrictDay, district_roster
+from contracts.kinds.custody import Receive, Ship
+from contracts.kinds.doses import RecordDose
+from contracts.kinds.products import RegisterLot
+from contracts.kinds.readings import RecordReadings
+from contracts.registry import encode_payload
+from node.core.transactions import sign_transaction
+from node.tools.district_load import rpc_url_from_datadir
+from node.tools.make_genesis import dev_key, district_genesis
 from rpc.client import RpcClient
-from rpc.registry import MethodRegistry
-from rpc.server import RpcServerConfig, serve
-from rpc.subscriptions import SubscriptionHub
 
 CHAIN_ID = 4343
 MAX_SECONDS = 300
-SPEC_FILE = "bench_node.json"
-BENCH_TIMEOUTS = TimeoutConfig(propose_ms=3_000, prevote_ms=1_000, precommit_ms=1_000, commit_ms=100)
+DAY_MS = 86_400_000
+# A day of the 47-site district is ~19,900 transactions (2,000 doses, a reading batch per logger every 5 min).
+DISTRICT_SITES = 47
+DISTRICT_DAY_TXS = 19_900
+DISTRICT_DOSES = 2_000
+MIN_SITES = 4  # a short run replays a whole day of a smaller district, so its mix is the day's mix
+REPO = Path(__file__).resolve().parents[2]
 
 
-# ------------------------------------------------------------------------------------------------ node process
+# ------------------------------------------------------------------------------------------------ the load
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@dataclass(frozen=True, slots=True)
+class LoadTx:
+    """A pre-signed transaction of the load: where it goes and what it waits for."""
+
+    seq: int  # position in the load
+    raw_hex: str
+    tx_hash: str
+    sender: str
+    kind: str
+    waits_for: tuple[str, ...]  # resources whose earlier providers must be final first ("*": everything)
+    provides: tuple[str, ...]  # resources this transaction makes available
 
 
-async def _run_node(datadir: Path) -> None:
-    """One node: what the service wires for a BFT validator or observer, without the CLI around it."""
-    spec = json.loads((datadir / SPEC_FILE).read_text(encoding="utf-8"))
-    genesis = parse_genesis(json.loads((datadir / "genesis.json").read_text(encoding="utf-8")))
-    db = Database(datadir / "chain", sync_writes=True)
-    try:
-        chain = Chain(ChainStore(db), genesis, CertificateRule(genesis.chain_id))
-        mempool = Mempool(
-            chain.chain_id, chain.next_nonce, MempoolLimits(max_txs=400_000, max_per_sender=100_000)
+def dependencies(payload: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What an action waits for and what it provides (see the module docstring)."""
+    if isinstance(payload, RecordReadings):
+        return (), ()
+    if isinstance(payload, Ship):
+        return (f"unit:{payload.from_unit}",), (f"shipment:{payload.shipment_id.hex()}",)
+    if isinstance(payload, Receive):
+        return (f"shipment:{payload.shipment_id.hex()}",), (f"unit:{payload.to_unit}",)
+    if isinstance(payload, RecordDose):
+        return (f"unit:{payload.storage_unit}",), ()
+    if isinstance(payload, RegisterLot):
+        return ("*",), (f"unit:{payload.storage_unit}",)
+    return ("*",), ()
+
+
+def district_load(target_txs: int, seed: int = 0) -> tuple[dict[str, Any], list[LoadTx], int]:
+    """A genesis for a district scaled so one day holds ~``target_txs`` transactions, and that day signed."""
+    sites = max(MIN_SITES, math.ceil(DISTRICT_SITES * target_txs / DISTRICT_DAY_TXS))
+    roster = district_roster(sites=sites)
+    genesis = district_genesis(roster, CHAIN_ID, 1, "bench")  # validators are replaced by `vaxchain testnet`
+    keys = {label: dev_key(label) for label in roster.labels()}
+    day_start_ms = (int(time.time()) - DAY_MS // 1000 - 60) * 1000  # the day ends now: every sample is past
+    day = DistrictDay(
+        roster,
+        seed,
+        day_start_ms,
+        {label: key.address for label, key in keys.items()},
+        doses=DISTRICT_DOSES * sites // DISTRICT_SITES,
+    )
+    return genesis, sign_actions(day, keys), sites
+
+
+def sign_actions(actions: Iterable[Action], keys: dict[str, Any]) -> list[LoadTx]:
+    """Sign every action with its sender's key, nonces from 0 in order."""
+    nonces: Counter[str] = Counter()
+    out: list[LoadTx] = []
+    for action in actions:
+        tx = sign_transaction(
+            keys[action.sender_label],
+            CHAIN_ID,
+            nonces[action.sender_label],
+            action.kind_code,
+            encode_payload(action.payload),
         )
-        net = Network(
-            NetConfig(listen=spec["listen"], peers=tuple(spec["peers"])), bytes.fromhex(spec["node_key"])
-        )
-        key = PrivateKey.from_hex(spec["key"]) if spec["key"] else None
-        config = BftConfig(timeouts=BENCH_TIMEOUTS, empty_block_interval_ms=1_000)
-
-        def on_commit(executed: ExecutedBlock) -> None:
-            block = executed.block
-            logging.getLogger("vaxchain.bench").info(
-                "event=block_committed height=%d txs=%d", block.height, len(block.transactions)
+        nonces[action.sender_label] += 1
+        waits, provides = dependencies(action.payload)
+        out.append(
+            LoadTx(
+                len(out),
+                "0x" + tx.encode().hex(),
+                "0x" + tx.hash.hex(),
+                action.sender_label,
+                type(action.payload).__name__,
+                waits,
+                provides,
             )
-
-        engine = BftEngine(chain, mempool, key, net, config, on_commit, datadir / "sign_record")
-        api = ApiContext(
-            chain,
-            mempool,
-            peers=net.peer_info,
-            syncing=lambda: engine.syncing,
-            on_new_tx=engine.submit_local,
-            extra_status=lambda: {"consensus": engine.status()},
         )
-        registry = MethodRegistry()
-        register_all(registry, api)
-        rpc_config = RpcServerConfig(port=spec["rpc_port"], rate_per_s=1e9, burst=1e9, max_body_bytes=8 << 20)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(net.run)
-            await nursery.start(engine.run)
-            if not os.environ.get("BENCH_NO_RPC"):
-                await nursery.start(
-                    lambda task_status: serve(
-                        registry, rpc_config, SubscriptionHub(), task_status=task_status
-                    )
-                )
-            nursery.start_soon(_log_status, engine, mempool, net)
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-                    break
-    finally:
-        db.close()
+    return out
 
 
-async def _log_status(engine: BftEngine, mempool: Mempool, net: Network) -> None:
-    log = logging.getLogger("vaxchain.bench")
-    while True:
-        await trio.sleep(2)
-        st = engine.status()
-        log.info(
-            "event=status height=%s round=%s step=%s mempool=%d peers=%d counters=%s net=%s",
-            st["height"],
-            st["round"],
-            st["step"],
-            len(mempool),
-            len(net.connected_peers()),
-            {k: v for k, v in engine.counters.items() if v},
-            {k: v for k, v in net.counters.items() if v},
-        )
-
-
-# ------------------------------------------------------------------------------------------------ orchestration
+# ------------------------------------------------------------------------------------------------ processes
 
 
 @dataclass
 class BenchNode:
-    """A node directory and its process."""
+    """A node directory written by `vaxchain testnet` and its `vaxchain run` process."""
 
     datadir: Path
-    rpc_url: str
     proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def rpc_url(self) -> str:
+        return rpc_url_from_datadir(self.datadir)
+
     def start(self) -> None:
-        log = (self.datadir / "node.log").open("ab")
+        log = (self.datadir / "bench-stderr.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "node.tools.bench_network", "--run-node", str(self.datadir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "node.cli.main", "run", "--datadir", str(self.datadir)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            cwd=REPO,
         )
         log.close()
 
@@ -159,7 +164,7 @@ class BenchNode:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
@@ -169,7 +174,7 @@ class BenchNode:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise SystemExit(f"{self.datadir.name} exited; see {self.datadir / 'node.log'}")
+                raise SystemExit(f"{self.datadir.name} exited; see {self.datadir / 'bench-stderr.log'}")
             try:
                 with RpcClient(self.rpc_url, timeout=2) as client:
                     client.call("chain_status")
@@ -192,99 +197,149 @@ class BenchNode:
 
 
 def write_network(
-    root: Path, validators: list[PrivateKey], observers: int, genesis: dict[str, Any]
+    root: Path, genesis: dict[str, Any], validators: int, block_interval_ms: int
 ) -> list[BenchNode]:
-    """Node directories whose static peers are all the others."""
-    total = len(validators) + observers
-    ports = [(_free_port(), _free_port()) for _ in range(total)]
-    seeds = []
-    for i in range(total):
-        node_dir = root / f"node{i}"
-        node_dir.mkdir(parents=True)
-        seeds.append(load_or_create_node_key(node_dir / "node_key"))
-    addrs = [
-        f"/ip4/127.0.0.1/tcp/{p2p}/p2p/{peer_id_from_seed(seed)}"
-        for (p2p, _), seed in zip(ports, seeds, strict=True)
-    ]
-    nodes = []
-    for i in range(total):
-        node_dir = root / f"node{i}"
-        (node_dir / "genesis.json").write_text(json.dumps(genesis), encoding="utf-8")
-        spec = {
-            "listen": f"/ip4/127.0.0.1/tcp/{ports[i][0]}",
-            "peers": [a for j, a in enumerate(addrs) if j != i],
-            "rpc_port": ports[i][1],
-            "node_key": seeds[i].hex(),
-            "key": validators[i].secret.hex()
-            if i < len(validators)
-            else None,  # dev keys, derived from labels
-        }
-        (node_dir / SPEC_FILE).write_text(json.dumps(spec), encoding="utf-8")
-        nodes.append(BenchNode(node_dir, f"http://127.0.0.1:{ports[i][1]}"))
-    return nodes
+    """`vaxchain testnet` with ``validators`` validators and one observer (the late joiner) under ``root``."""
+    genesis_file = root / "bench-genesis.json"
+    genesis_file.write_text(json.dumps(genesis), encoding="utf-8")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "node.cli.main",
+            "testnet",
+            "--out",
+            str(root / "net"),
+            "--validators",
+            str(validators),
+            "--observers",
+            "1",
+            "--genesis",
+            str(genesis_file),
+            "--block-interval-ms",
+            str(block_interval_ms),
+            "--empty-block-interval-ms",
+            "1000",
+        ],
+        check=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    return [BenchNode(root / "net" / f"node{i}") for i in range(validators + 1)]
 
 
-def build_load(senders: list[PrivateKey], count: int) -> list[Transaction]:
-    """``count`` attest transactions, round robin over senders, nonces in order per sender."""
-    kind = BY_NAME["attest"].code
-    txs = []
-    for i in range(count):
-        key = senders[i % len(senders)]
-        payload = encode_payload(Attest(i.to_bytes(32, "big"), f"cold-room log segment {i}", "text/csv"))
-        txs.append(sign_transaction(key, CHAIN_ID, i // len(senders), kind, payload))
-    return txs
+# ------------------------------------------------------------------------------------------------ load driver
 
 
 @dataclass
 class LoadStats:
-    """Submission and finality times per transaction hash (hex)."""
+    """Submission and finality times per transaction hash."""
 
     submitted: dict[str, float] = field(default_factory=dict)
     finalized: dict[str, float] = field(default_factory=dict)
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    held: int = 0  # transactions that waited for a dependency before being sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _sender_thread(
-    node: BenchNode, txs: list[Transaction], rate: float, batch: int, stats: LoadStats, stop_at: float
-) -> None:
-    """Send ``txs`` to one node at ``rate`` tx/s in batches (open loop, paced every batch)."""
-    interval = batch / rate if rate > 0 else 0.0
-    next_at = time.monotonic()
-    with RpcClient(node.rpc_url, timeout=30) as client:
-        for start in range(0, len(txs), batch):
-            if time.monotonic() >= stop_at:
-                return
-            chunk = txs[start : start + batch]
+def _node_sender(url: str, batches: queue.Queue[list[LoadTx] | None], stats: LoadStats) -> None:
+    """Send each batch given to this node as one JSON-RPC batch; record when each transaction was submitted."""
+    with RpcClient(url, timeout=60) as client:
+        while (chunk := batches.get()) is not None:
             now = time.time()
             try:
-                results = client.batch(
-                    [("tx_sendRawTransaction", {"tx": "0x" + tx.encode().hex()}) for tx in chunk]
-                )
+                results = client.batch([("tx_sendRawTransaction", {"tx": tx.raw_hex}) for tx in chunk])
             except Exception as exc:  # a refused batch: count it and go on
                 with stats.lock:
                     stats.rejected += len(chunk)
                     stats.errors.append(str(exc))
                 continue
             with stats.lock:
-                for result in results:
+                for tx, result in zip(chunk, results, strict=True):
                     if isinstance(result, str):
-                        stats.submitted[result] = now
+                        stats.submitted[tx.tx_hash] = now
                     else:
                         stats.rejected += 1
                         if len(stats.errors) < 5:
-                            stats.errors.append(str(result))
-            next_at += interval
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+                            stats.errors.append(f"{tx.kind}: {result}")
 
 
-def _watch_finality(node: BenchNode, stats: LoadStats, stop: threading.Event, start_height: int) -> None:
+class Dispatcher:
+    """Paces the load, routes each sender to one node and holds what depends on a transaction not yet final."""
+
+    def __init__(self, load: list[LoadTx], nodes: int, stats: LoadStats) -> None:
+        self.load, self.nodes, self.stats = load, nodes, stats
+        self.route = {s: i % nodes for i, s in enumerate(sorted({tx.sender for tx in load}))}
+        # Dispatched transactions not yet known final, oldest first: all of them (for "*") and by resource.
+        self.open: deque[LoadTx] = deque()
+        self.providers: dict[str, list[LoadTx]] = {}
+        self.held: dict[str, deque[LoadTx]] = {}
+
+    def _final(self, tx: LoadTx) -> bool:
+        return tx.tx_hash in self.stats.finalized
+
+    def _ready(self, tx: LoadTx) -> bool:
+        """Whether every earlier transaction ``tx`` waits for is final."""
+        for resource in tx.waits_for:
+            if resource == "*":
+                while self.open and self._final(self.open[0]):
+                    self.open.popleft()
+                for other in self.open:
+                    if other.seq >= tx.seq:
+                        break
+                    if not self._final(other):
+                        return False
+                continue
+            pending = [p for p in self.providers.get(resource, ()) if not self._final(p)]
+            self.providers[resource] = pending
+            if any(p.seq < tx.seq for p in pending):
+                return False
+        return True
+
+    def _dispatched(self, tx: LoadTx) -> None:
+        for resource in tx.provides:
+            self.providers.setdefault(resource, []).append(tx)
+        self.open.append(tx)
+
+    def run(
+        self, rate: float, seconds: float, tick_s: float, queues: list[queue.Queue[list[LoadTx] | None]]
+    ) -> int:
+        """Offer ``rate`` tx/s for ``seconds``; returns how many transactions were offered."""
+        start = time.monotonic()
+        offered = 0
+        while True:
+            now = time.monotonic()
+            elapsed = now - start
+            if elapsed >= seconds or offered >= len(self.load):
+                break
+            due = min(len(self.load), int(elapsed * rate) + 1)
+            out: list[list[LoadTx]] = [[] for _ in range(self.nodes)]
+            with self.stats.lock:
+                for sender, waiting in list(self.held.items()):
+                    while waiting and self._ready(waiting[0]):
+                        out[self.route[sender]].append(waiting.popleft())
+                    if not waiting:
+                        del self.held[sender]
+                for tx in self.load[offered:due]:
+                    if tx.sender in self.held or not self._ready(tx):
+                        self.held.setdefault(tx.sender, deque()).append(tx)
+                        self.stats.held += 1
+                    else:
+                        out[self.route[tx.sender]].append(tx)
+                    self._dispatched(tx)
+            offered = max(offered, due)
+            for i, chunk in enumerate(out):
+                if chunk:
+                    queues[i].put(chunk)
+            time.sleep(max(0.0, tick_s - (time.monotonic() - now)))
+        return offered
+
+
+def _watch_finality(url: str, stats: LoadStats, stop: threading.Event, start_height: int) -> None:
     """Poll new blocks; a transaction is final when its block is committed (BFT finality)."""
     height = start_height
-    with RpcClient(node.rpc_url, timeout=30) as client:
+    with RpcClient(url, timeout=30) as client:
         while not stop.is_set():
             try:
                 head = int(client.call("chain_status")["height"])
@@ -300,6 +355,21 @@ def _watch_finality(node: BenchNode, stats: LoadStats, stop: threading.Event, st
             time.sleep(0.05)
 
 
+def failed_receipts(url: str, tx_hashes: list[str], sample: int) -> tuple[int, int, Counter[str]]:
+    """Of up to ``sample`` final transactions (spread evenly), how many failed, and their error codes."""
+    step = max(1, len(tx_hashes) // max(1, sample))
+    chosen = tx_hashes[::step][:sample]
+    codes: Counter[str] = Counter()
+    with RpcClient(url, timeout=60) as client:
+        for i in range(0, len(chosen), 100):
+            for receipt in client.batch([("chain_getReceipt", {"hash": h}) for h in chosen[i : i + 100]]):
+                if not isinstance(receipt, dict):
+                    codes["unreadable"] += 1
+                elif receipt["status"] != "success":
+                    codes[str(receipt["error"])] += 1
+    return len(chosen), sum(codes.values()), codes
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -313,37 +383,28 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--validators", type=int, default=4, help="validator processes (default 4)")
     parser.add_argument("--seconds", type=float, default=20.0, help=f"load duration (max {MAX_SECONDS})")
-    parser.add_argument("--rate", type=float, default=300.0, help="offered load, tx/s over all nodes")
-    parser.add_argument("--senders", type=int, default=256, help="distinct sending accounts")
-    parser.add_argument("--batch", type=int, default=50, help="transactions per JSON-RPC batch")
-    parser.add_argument("--keep", type=Path, default=None, help="keep node directories here")
-    parser.add_argument("--run-node", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=1000.0, help="offered load, tx/s over all nodes")
+    parser.add_argument("--block-interval-ms", type=int, default=1000, help="genesis block interval")
+    parser.add_argument("--tick-ms", type=float, default=50.0, help="how often each node gets a batch")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the node directories here")
     args = parser.parse_args(argv)
-
-    if args.run_node is not None:
-        import faulthandler
-
-        faulthandler.register(signal.SIGUSR1, all_threads=True)  # stack dump of a wedged node, for debugging
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        logging.getLogger("libp2p").setLevel(logging.CRITICAL)
-        trio.run(_run_node, args.run_node)
-        return
     if not 0 < args.seconds <= MAX_SECONDS:
         raise SystemExit(f"--seconds must be in (0, {MAX_SECONDS}]")
-    if args.validators < 1 or args.rate <= 0 or args.batch < 1 or args.senders < 1:
-        raise SystemExit("--validators, --rate, --batch and --senders must be positive")
+    if args.validators < 1 or args.rate <= 0 or args.tick_ms <= 0 or args.block_interval_ms <= 0:
+        raise SystemExit("--validators, --rate, --tick-ms and --block-interval-ms must be positive")
 
-    validators = [PrivateKey.from_seed(f"bench-network/validator/{i}") for i in range(args.validators)]
-    senders = [PrivateKey.from_seed(f"bench-network/sender/{i}") for i in range(args.senders)]
-    genesis = dev_genesis(CHAIN_ID, validators, senders, block_interval_ms=100, empty_block_interval_ms=1_000)
-    count = int(args.rate * args.seconds)
     t0 = time.perf_counter()
-    txs = build_load(senders, count)
-    print(f"signed {count} transactions in {time.perf_counter() - t0:.1f} s", flush=True)
+    genesis, load, sites = district_load(int(args.rate * args.seconds * 1.05))
+    mix = Counter(tx.kind for tx in load[: int(args.rate * args.seconds)])
+    print(
+        f"signed a district day of {len(load)} transactions ({sites} sites) in {time.perf_counter() - t0:.1f} s; "
+        f"mix of the window: {', '.join(f'{k} {n}' for k, n in mix.most_common())}",
+        flush=True,
+    )
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="vax-bench-net-"))
     root.mkdir(parents=True, exist_ok=True)
-    nodes = write_network(root, validators, 1, genesis)
+    nodes = write_network(root, genesis, args.validators, args.block_interval_ms)
     live, joiner = nodes[:-1], nodes[-1]
     try:
         for node in live:
@@ -361,28 +422,25 @@ def main(argv: list[str] | None = None) -> None:
         stats = LoadStats()
         stop_watch = threading.Event()
         watcher = threading.Thread(
-            target=_watch_finality, args=(live[0], stats, stop_watch, live[0].height()), daemon=True
+            target=_watch_finality, args=(live[0].rpc_url, stats, stop_watch, live[0].height()), daemon=True
         )
         watcher.start()
-        # Each sender's transactions all go to one node, in nonce order.
-        per_node: list[list[Transaction]] = [[] for _ in live]
-        for i, tx in enumerate(txs):
-            per_node[(i % len(senders)) % len(live)].append(tx)
-        load_start = time.time()
-        stop_at = time.monotonic() + args.seconds
-        threads = [
-            threading.Thread(
-                target=_sender_thread,
-                args=(node, chunk, args.rate / len(live), args.batch, stats, stop_at),
-                daemon=True,
-            )
-            for node, chunk in zip(live, per_node, strict=True)
+        queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue() for _ in live]
+        senders = [
+            threading.Thread(target=_node_sender, args=(node.rpc_url, q, stats), daemon=True)
+            for node, q in zip(live, queues, strict=True)
         ]
-        for t in threads:
+        for t in senders:
             t.start()
-        for t in threads:
+        dispatcher = Dispatcher(load, len(live), stats)
+        load_start = time.time()
+        offered = dispatcher.run(args.rate, args.seconds, args.tick_ms / 1000, queues)
+        for q in queues:
+            q.put(None)
+        for t in senders:
             t.join()
         load_end = time.time()
+        still_held = sum(len(w) for w in dispatcher.held.values())
         # Let what was admitted finish (bounded), for the latency of every transaction.
         drain_deadline = time.monotonic() + 60
         while time.monotonic() < drain_deadline:
@@ -397,24 +455,21 @@ def main(argv: list[str] | None = None) -> None:
         with stats.lock:
             latencies = [stats.finalized[h] - t for h, t in stats.submitted.items() if h in stats.finalized]
             in_window = sum(1 for h in stats.submitted if stats.finalized.get(h, float("inf")) <= load_end)
-            total_final = len(latencies)
+            final_hashes = [h for h in stats.submitted if h in stats.finalized]
         window = load_end - load_start
         finalized_tps = in_window / window
-        last_final = max(
-            (stats.finalized[h] for h in stats.submitted if h in stats.finalized), default=load_end
-        )
-        overall_tps = total_final / max(last_final - load_start, 1e-9)
         p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
         head = live[0].height()
         print(
-            f"load: offered {args.rate:.0f} tx/s for {window:.1f} s; admitted {len(stats.submitted)}, "
-            f"rejected {stats.rejected}; finalized {total_final}"
+            f"load: offered {offered} transactions in {window:.1f} s ({offered / window:.0f} tx/s); "
+            f"submitted {len(stats.submitted)}, rejected {stats.rejected}, held for a dependency {stats.held}, "
+            f"still held at the end {still_held}; final {len(latencies)}"
         )
         if stats.errors:
             print(f"first rejections: {stats.errors[:3]}")
-        print(
-            f"finalized during the load window: {finalized_tps:.0f} tx/s; all admitted, to the last: {overall_tps:.0f} tx/s"
-        )
+        checked, failed, codes = failed_receipts(live[0].rpc_url, final_hashes, 2_000)
+        print(f"receipts checked {checked}: failed {failed} {dict(codes) if codes else ''}")
+        print(f"finalized during the load window: {finalized_tps:.0f} tx/s")
         print(f"submission -> finality latency: p50 {p50:.2f} s, p99 {p99:.2f} s; head at {head}")
 
         # A late joiner syncs the whole chain from scratch.
@@ -423,7 +478,7 @@ def main(argv: list[str] | None = None) -> None:
         joiner.wait_rpc()
         sync_start = time.monotonic()
         start_height = joiner.height()
-        deadline = sync_start + 120
+        deadline = sync_start + 300
         while joiner.height() < target:
             if time.monotonic() > deadline:
                 raise SystemExit(f"late joiner reached only {joiner.height()} of {target}")
@@ -442,14 +497,12 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"finalized_tps={finalized_tps:.0f} p50_s={p50:.3f} p99_s={p99:.3f} sync_blocks_per_s={sync_rate:.1f} "
             f"sync_tx_per_s={synced_txs / sync_s:.0f} offered_tps={args.rate:.0f} validators={len(live)} "
-            f"blocks={target}"
+            f"failed_receipts={failed}/{checked} blocks={target}"
         )
     finally:
         for node in nodes:
             node.stop()
         if args.keep is None:
-            import shutil
-
             shutil.rmtree(root, ignore_errors=True)
 
 
