@@ -275,6 +275,7 @@ class Dispatcher:
         self.open: deque[LoadTx] = deque()
         self.providers: dict[str, list[LoadTx]] = {}
         self.held: dict[str, deque[LoadTx]] = {}
+        self.offered = 0
 
     def _final(self, tx: LoadTx) -> bool:
         return tx.tx_hash in self.stats.finalized
@@ -305,15 +306,16 @@ class Dispatcher:
     def run(
         self, rate: float, seconds: float, tick_s: float, queues: list[queue.Queue[list[LoadTx] | None]]
     ) -> int:
-        """Offer ``rate`` tx/s for ``seconds``; returns how many transactions were offered."""
+        """Offer ``rate`` tx/s for ``seconds`` (continuing where a previous run stopped); returns how many
+        transactions have been offered in all."""
         start = time.monotonic()
-        offered = 0
+        first = self.offered
         while True:
             now = time.monotonic()
             elapsed = now - start
-            if elapsed >= seconds or offered >= len(self.load):
+            if elapsed >= seconds or (self.offered >= len(self.load) and not self.held):
                 break
-            due = min(len(self.load), int(elapsed * rate) + 1)
+            due = min(len(self.load), first + int(elapsed * rate) + 1)
             out: list[list[LoadTx]] = [[] for _ in range(self.nodes)]
             with self.stats.lock:
                 for sender, waiting in list(self.held.items()):
@@ -321,19 +323,19 @@ class Dispatcher:
                         out[self.route[sender]].append(waiting.popleft())
                     if not waiting:
                         del self.held[sender]
-                for tx in self.load[offered:due]:
+                for tx in self.load[self.offered : due]:
                     if tx.sender in self.held or not self._ready(tx):
                         self.held.setdefault(tx.sender, deque()).append(tx)
                         self.stats.held += 1
                     else:
                         out[self.route[tx.sender]].append(tx)
                     self._dispatched(tx)
-            offered = max(offered, due)
+                self.offered = max(self.offered, due)
             for i, chunk in enumerate(out):
                 if chunk:
                     queues[i].put(chunk)
             time.sleep(max(0.0, tick_s - (time.monotonic() - now)))
-        return offered
+        return self.offered
 
 
 def _watch_finality(url: str, stats: LoadStats, stop: threading.Event, start_height: int) -> None:

@@ -1,0 +1,56 @@
+"""The network benchmark's load client: it never sends what depends on a transaction that is not final yet."""
+
+from __future__ import annotations
+
+import queue
+
+from node.tools.bench_network import Dispatcher, LoadStats, LoadTx
+
+
+def _tx(seq: int, sender: str, waits: tuple[str, ...] = (), provides: tuple[str, ...] = ()) -> LoadTx:
+    return LoadTx(seq, f"0x{seq:02x}", f"h{seq}", sender, "Kind", waits, provides)
+
+
+def _sent(queues: list[queue.Queue[list[LoadTx] | None]]) -> list[int]:
+    out = []
+    for q in queues:
+        while not q.empty():
+            chunk = q.get()
+            assert chunk is not None
+            out.extend(tx.seq for tx in chunk)
+    return sorted(out)
+
+
+def test_a_dependent_transaction_waits_for_its_provider_to_be_final() -> None:
+    load = [
+        _tx(0, "cdc", provides=("shipment:s1",)),  # ship
+        _tx(1, "logger", ()),  # reading: never waits
+        _tx(2, "site", ("shipment:s1",), ("unit:fridge",)),  # receive waits for the ship
+        _tx(3, "site", ()),  # same sender after a held one: keeps nonce order, waits too
+        _tx(4, "nurse", ("unit:fridge",)),  # dose waits for the receipt
+    ]
+    stats = LoadStats()
+    queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
+    dispatcher = Dispatcher(load, 1, stats)
+    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    assert _sent(queues) == [0, 1]
+    assert stats.held == 3
+
+    stats.finalized["h0"] = 1.0  # the shipment is final: the receipt and what follows it may go
+    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    assert _sent(queues) == [2, 3]
+    stats.finalized["h2"] = 2.0
+    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    assert _sent(queues) == [4]
+
+
+def test_an_administrative_action_waits_only_for_what_was_sent_before_it() -> None:
+    load = [_tx(0, "logger-1"), _tx(1, "admin", ("*",)), _tx(2, "logger-2")]
+    stats = LoadStats()
+    queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
+    dispatcher = Dispatcher(load, 1, stats)
+    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    assert _sent(queues) == [0, 2]
+    stats.finalized["h0"] = 1.0  # the later reading (seq 2) is still open: it must not hold the admin action
+    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    assert _sent(queues) == [1]
