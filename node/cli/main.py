@@ -126,7 +126,7 @@ def write_node_dir(
         },
         "explorer": {"enabled": explorer_enabled, "listen": explorer_listen},
         "mempool": {"max_txs": 100_000, "max_per_sender": 2_000},
-        "producer": {"max_block_txs": 20_000},
+        "producer": {"max_block_txs": 20_000, "tx_gossip_interval_ms": 200},
         "storage": {"sync_writes": True},
         "log": {"level": "info", "format": "kv"},
     }

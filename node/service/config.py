@@ -47,6 +47,7 @@ class NodeConfig:
     mempool_max_txs: int = 100_000
     mempool_max_per_sender: int = 2_000
     max_block_txs: int = 20_000
+    tx_gossip_interval_ms: int = 200
     sync_writes: bool = True
     log_level: str = "info"
     log_format: str = "kv"
@@ -127,6 +128,7 @@ def load_config(datadir: Path) -> NodeConfig:
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, 100_000),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
         max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
+        tx_gossip_interval_ms=_get(producer, "producer", "tx_gossip_interval_ms", int, 200),
         sync_writes=_get(storage, "storage", "sync_writes", bool, True),
         log_level=_get(log, "log", "level", str, "info"),
         log_format=_get(log, "log", "format", str, "kv"),
@@ -134,6 +136,8 @@ def load_config(datadir: Path) -> NodeConfig:
     )
     parse_listen(config.rpc_listen, "rpc.listen")
     parse_listen(config.explorer_listen, "explorer.listen")
+    if not 1 <= config.tx_gossip_interval_ms <= 10_000:
+        raise ConfigError("producer.tx_gossip_interval_ms", "expected 1..10000")
     if config.log_format not in ("kv", "json"):
         raise ConfigError("log.format", "expected kv or json")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -183,6 +183,16 @@ class BenchNode:
                 time.sleep(0.2)
         raise SystemExit(f"{self.datadir.name}: RPC did not come up")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far (Linux /proc), 0 when not running."""
+        if self.proc is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def height(self) -> int:
         """Head height (retried: a node under load may refuse a connection for a moment)."""
         for attempt in range(20):
@@ -435,6 +445,7 @@ def main(argv: list[str] | None = None) -> None:
         for t in senders:
             t.start()
         dispatcher = Dispatcher(load, len(live), stats)
+        cpu_start = [node.cpu_seconds() for node in live]
         load_start = time.time()
         offered = dispatcher.run(args.rate, args.seconds, args.tick_ms / 1000, queues)
         for q in queues:
@@ -453,6 +464,7 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(0.2)
         stop_watch.set()
         watcher.join(timeout=10)
+        cpu_used = [node.cpu_seconds() - c for node, c in zip(live, cpu_start, strict=True)]
 
         with stats.lock:
             latencies = [stats.finalized[h] - t for h, t in stats.submitted.items() if h in stats.finalized]
@@ -472,6 +484,12 @@ def main(argv: list[str] | None = None) -> None:
         checked, failed, codes = failed_receipts(live[0].rpc_url, final_hashes, 2_000)
         print(f"receipts checked {checked}: failed {failed} {dict(codes) if codes else ''}")
         print(f"finalized during the load window: {finalized_tps:.0f} tx/s")
+        # What bounds throughput on a shared machine: every node handles every transaction.
+        cpu_ms_per_tx = 1000 * sum(cpu_used) / len(live) / max(1, len(latencies))
+        print(
+            f"CPU per node: {', '.join(f'{c:.1f}' for c in cpu_used)} s over the run; "
+            f"{cpu_ms_per_tx:.2f} ms per final transaction per node ({os.cpu_count()} cores here)"
+        )
         print(f"submission -> finality latency: p50 {p50:.2f} s, p99 {p99:.2f} s; head at {head}")
 
         # A late joiner syncs the whole chain from scratch.
@@ -499,7 +517,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"finalized_tps={finalized_tps:.0f} p50_s={p50:.3f} p99_s={p99:.3f} sync_blocks_per_s={sync_rate:.1f} "
             f"sync_tx_per_s={synced_txs / sync_s:.0f} offered_tps={args.rate:.0f} validators={len(live)} "
-            f"failed_receipts={failed}/{checked} blocks={target}"
+            f"failed_receipts={failed}/{checked} cpu_ms_per_tx={cpu_ms_per_tx:.2f} blocks={target}"
         )
     finally:
         for node in nodes:
