@@ -124,17 +124,31 @@ def encode_signature(r: int, s: int, v: int) -> bytes:
 # --- backend selection ---------------------------------------------------------------------------
 
 _backends: dict[str, CryptoBackend] = {}
+# The default backend, resolved from $VAXCHAIN_CRYPTO on first use: every signature recovery goes through it,
+# and reading the environment on each call cost a third as much as a libsecp256k1 recovery.
+_default: CryptoBackend | None = None
+
+
+def reset_default_backend() -> None:
+    """Resolve $VAXCHAIN_CRYPTO again on the next call (for tests that change it)."""
+    global _default
+    _default = None
 
 
 def get_backend(name: str | None = None) -> CryptoBackend:
     """The backend called `name`, else the one named by $VAXCHAIN_CRYPTO, else coincurve (cached)."""
-    chosen = name if name is not None else (os.environ.get(ENV_VAR) or DEFAULT_BACKEND)
+    global _default
+    if name is None:
+        if _default is None:
+            _default = get_backend(os.environ.get(ENV_VAR) or DEFAULT_BACKEND)
+        return _default
+    chosen = name
     cached = _backends.get(chosen)
     if cached is not None:
         return cached
     module_name = _BACKEND_MODULES.get(chosen)
     if module_name is None:
-        source = "" if name is not None else f" (from ${ENV_VAR})"
+        source = "" if os.environ.get(ENV_VAR) != chosen else f" (from ${ENV_VAR})"
         raise CryptoError(
             f"unknown crypto backend {chosen!r}{source}; choose one of: {', '.join(BACKEND_NAMES)}"
         )

@@ -93,14 +93,23 @@ def test_unknown_backend_is_a_clear_error() -> None:
 
 
 def test_backend_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VAXCHAIN_CRYPTO", raising=False)
-    assert get_backend().name == "coincurve"
-    monkeypatch.setenv("VAXCHAIN_CRYPTO", "ecdsa")
-    assert get_backend().name == "ecdsa"
-    assert crypto.sign(FIXED_SECRET, FIXED_DIGEST) == FIXED_SIGNATURE
-    monkeypatch.setenv("VAXCHAIN_CRYPTO", "nope")
-    with pytest.raises(CryptoError, match=r"VAXCHAIN_CRYPTO"):
-        crypto.public_key(FIXED_SECRET)
+    """$VAXCHAIN_CRYPTO is read once, when the default backend is first needed (at a node's start)."""
+    try:
+        monkeypatch.delenv("VAXCHAIN_CRYPTO", raising=False)
+        crypto.reset_default_backend()
+        assert get_backend().name == "coincurve"
+        monkeypatch.setenv("VAXCHAIN_CRYPTO", "ecdsa")
+        assert get_backend().name == "coincurve"  # resolved already: not read on every call
+        crypto.reset_default_backend()
+        assert get_backend().name == "ecdsa"
+        assert crypto.sign(FIXED_SECRET, FIXED_DIGEST) == FIXED_SIGNATURE
+        monkeypatch.setenv("VAXCHAIN_CRYPTO", "nope")
+        crypto.reset_default_backend()
+        with pytest.raises(CryptoError, match=r"VAXCHAIN_CRYPTO"):
+            crypto.public_key(FIXED_SECRET)
+    finally:
+        monkeypatch.undo()
+        crypto.reset_default_backend()
 
 
 def test_module_functions() -> None:
