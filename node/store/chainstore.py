@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from node.core.blocks import Block, decode_block
 from node.core.receipts import Receipt, decode_receipts, encode_receipts
@@ -37,6 +38,7 @@ STATE_PREFIX = b"S"
 _META = b"M"
 _HEAD = _META + b"head"
 _BLOCK_CACHE = 128
+T = TypeVar("T")
 _GENESIS = _META + b"genesis"
 
 
@@ -61,15 +63,38 @@ class Head:
     hash: bytes
 
 
+class _DecodedCache(Generic[T]):
+    """Recently decoded immutable values by key, bounded; shared by RPC reads (trio thread) and execution
+    (worker threads)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[bytes, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> T | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: bytes, value: T) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class ChainStore:
     """Typed access to the chain tables of one Database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        # Decoded blocks by hash: blocks never change once stored, and decoding a large one (every transaction)
-        # is what made block queries slow over RPC.
-        self._blocks: OrderedDict[bytes, Block] = OrderedDict()
-        self._blocks_lock = threading.Lock()
+        # Blocks and receipts never change once stored. Decoding a large block (every transaction) made block
+        # queries slow over RPC, and each receipt query decoded its whole block's receipts.
+        self._blocks: _DecodedCache[Block] = _DecodedCache(_BLOCK_CACHE)
+        self._receipts: _DecodedCache[tuple[Receipt, ...]] = _DecodedCache(_BLOCK_CACHE)
 
     # --- reads ---------------------------------------------------------------------------------------------
     def head(self) -> Head | None:
@@ -93,19 +118,14 @@ class ChainStore:
 
     def block(self, block_hash: bytes) -> Block | None:
         """Decoded block by hash."""
-        with self._blocks_lock:  # RPC reads on the trio thread, block execution in worker threads
-            cached = self._blocks.get(block_hash)
-            if cached is not None:
-                self._blocks.move_to_end(block_hash)
-                return cached
+        cached = self._blocks.get(block_hash)
+        if cached is not None:
+            return cached
         raw = self.block_bytes(block_hash)
         if raw is None:
             return None
         block = decode_block(raw)
-        with self._blocks_lock:
-            self._blocks[block_hash] = block
-            if len(self._blocks) > _BLOCK_CACHE:
-                self._blocks.popitem(last=False)
+        self._blocks.put(block_hash, block)
         return block
 
     def block_at(self, height: int) -> Block | None:
@@ -119,8 +139,14 @@ class ChainStore:
 
     def receipts(self, block_hash: bytes) -> list[Receipt] | None:
         """Receipts of a block's transactions, in order."""
-        raw = self.db.get(_RECEIPTS + block_hash)
-        return None if raw is None else decode_receipts(raw)
+        cached = self._receipts.get(block_hash)
+        if cached is None:
+            raw = self.db.get(_RECEIPTS + block_hash)
+            if raw is None:
+                return None
+            cached = tuple(decode_receipts(raw))
+            self._receipts.put(block_hash, cached)
+        return list(cached)
 
     def tx_location(self, tx_hash: bytes) -> TxLocation | None:
         """Where an included transaction is."""
