@@ -7,10 +7,23 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+_IDENTITY = frozenset({str, int, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
 
 def to_json(value: Any) -> Any:
     """Convert bytes, enums, tuples, dataclasses and mappings recursively to JSON-able values."""
-    if value is None or isinstance(value, bool | str):
+    # Exact-type fast paths first: every event of every transaction goes through here.
+    t = type(value)
+    if t in _IDENTITY:
+        return value
+    if t is bytes:
+        return "0x" + value.hex()
+    if t is dict:
+        return {str(k): to_json(v) for k, v in value.items()}
+    if t is tuple or t is list:
+        return [to_json(v) for v in value]
+    if isinstance(value, bool | str):  # subclasses of the plain types, in the original order
         return value
     if isinstance(value, enum.Enum):
         return value.name.lower()
@@ -19,10 +32,13 @@ def to_json(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _FIELD_NAMES.get(t)
+        if names is None:
+            names = _FIELD_NAMES[t] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: to_json(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
+    if isinstance(value, frozenset | set):
         return [to_json(v) for v in value]
     raise TypeError(f"not JSON-able: {type(value).__name__}")
 

@@ -55,6 +55,9 @@ class RecordReadings:
     samples: Annotated[tuple[Sample, ...], MaxLen(HARD_MAX_SAMPLES)]
 
 
+_DEVICE_STATE_FIELDS = tuple(f.name for f in dataclasses.fields(DeviceState))
+
+
 @dataclass(slots=True)
 class _Runs:
     """Mutable working copy of DeviceState while a batch is applied."""
@@ -171,7 +174,7 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
     validate_record_readings(p, ctx, dev, ds.last_time_s)
     unit = get_unit(state, dev.unit_id)
     prm = ctx.params
-    r = _Runs(*(getattr(ds, f.name) for f in dataclasses.fields(DeviceState)))
+    r = _Runs(*(getattr(ds, name) for name in _DEVICE_STATE_FIELDS))
     frozen = unit.max_temp <= 0
     heat_at = unit.max_temp + 1 if frozen else prm.heat_threshold
     freeze_applies = unit.min_temp > prm.freeze_threshold
