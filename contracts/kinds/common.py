@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -36,6 +37,11 @@ def check_text(field: str, value: str, *, required: bool = True) -> None:
         raise InvalidPayload(field, "must not be empty")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidPayload(field, "must not contain control characters")
+
+
+def block_year(ctx: Context) -> int:
+    """The UTC year of the block being executed (what a rule reads two-digit years against)."""
+    return dt.datetime.fromtimestamp(ctx.block_time_ms / 1000, tz=dt.UTC).year
 
 
 def emit(ctx: Context, event_name: str, /, **data: Any) -> None:

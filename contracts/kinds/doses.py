@@ -29,7 +29,17 @@ from contracts.statekeys import add_int, key, load, store
 from contracts.tracecodes import TraceCode, day_end_ms, parse_trace_code, verify_unit
 from contracts.types import U16, U64, Address, Hash32, Id, MaxLen, Text
 
-from .common import check_text, emit, get_lot, get_unit, new_alert, own_unit, raise_alert, sender_account
+from .common import (
+    block_year,
+    check_text,
+    emit,
+    get_lot,
+    get_unit,
+    new_alert,
+    own_unit,
+    raise_alert,
+    sender_account,
+)
 from .products import LotRef, get_product, validate_lot_ref
 from .stock import take_available
 
@@ -140,7 +150,7 @@ def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
     vaccinator = load(state, key("acct", p.vaccinator), Account)
     if vaccinator is None or not vaccinator.active or vaccinator.org_id != org.org_id:
         raise InvalidPayload("vaccinator", "must be an active account of the site")
-    tc = parse_trace_code(p.trace_code)
+    tc = parse_trace_code(p.trace_code, reference_year=block_year(ctx))
     lot = get_lot(state, p.lot.lot_id)
     check_unit_in_lot(tc, p.trace_code, lot, p.proof, ctx.params.max_proof_depth)
     if lot.recalled:
@@ -211,7 +221,7 @@ def apply_report_suspect_unit(state: State, ctx: Context, p: ReportSuspectUnit) 
         validate_lot_ref(p.lot)
     _, org = sender_account(state, ctx, "report_suspect_unit")
     try:
-        canonical = parse_trace_code(p.trace_code).canonical
+        canonical = parse_trace_code(p.trace_code, reference_year=block_year(ctx)).canonical
     except InvalidTraceCode:
         canonical = "raw:" + p.trace_code
     check_text("trace_code", p.trace_code)
