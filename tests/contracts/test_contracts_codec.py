@@ -143,3 +143,72 @@ def test_signed_temperatures_zigzag() -> None:
     for t in (-30000, -1, 0, 1, 29999, 30000):
         rr = RecordReadings((Sample(10, t),))
         assert decode_payload(13, encode_payload(rr)) == rr
+
+
+def test_non_canonical_rlp_rejected_while_reading() -> None:
+    from contracts.kinds.attest import Attest
+
+    code = BY_NAME["attest"].code
+    good = encode_payload(Attest(b"\x01" * 32, "x", "a/b"))
+    assert decode_payload(code, good) == Attest(b"\x01" * 32, "x", "a/b")
+    cases = {
+        # the label "x" as 0x81 0x78 instead of the byte itself
+        "byte below 0x80 behind a length prefix": good.replace(b"\x78", b"\x81\x78", 1),
+        # long length form for a 32-byte string
+        "long length form": bytes([good[0] + 1]) + b"\xb8\x20" + good[2:],
+        "trailing": good + b"\x00",
+        "truncated": good[:-1],
+    }
+    messages = {
+        "byte below 0x80 behind a length prefix": "Attest.label: non-canonical encoding",
+        "long length form": "Attest.document_hash: non-canonical encoding: long length form",
+        "trailing": "length does not match",
+        "truncated": "bad RLP",
+    }
+    for name, blob in cases.items():
+        with pytest.raises(PayloadDecodeError, match=messages[name]):
+            decode_payload(code, blob)
+    # a length with a leading zero byte (a 60-byte list written 0xf9 0x00 0x3c)
+    body = rlp.encode([b"\x01" * 32, b"y" * 20, b"a/b"])[2:]
+    with pytest.raises(PayloadDecodeError, match="leading zero"):
+        decode_payload(code, b"\xf9\x00" + bytes([len(body)]) + body)
+
+
+def test_decode_errors_name_the_field_path() -> None:
+    from contracts.kinds.products import LotRef
+
+    rr = rlp.decode(encode_payload(RecordReadings((Sample(1, 2), Sample(3, 4)))))
+    rr[0][1][0] = b"\x00\x05"  # second sample's time with a leading zero
+    with pytest.raises(PayloadDecodeError, match=r"RecordReadings\.samples: Sample\.time_s: .*leading zero"):
+        decode_payload(13, rlp.encode(rr))
+    rr[0][1] = [b"\x05", b"\x01\x00\x00"]  # temperature 65536 zigzag-decodes to 32768: out of range
+    with pytest.raises(PayloadDecodeError, match=r"Sample\.temp: integer 32768 outside \[-30000, 30000\]"):
+        decode_payload(13, rlp.encode(rr))
+    lot = rlp.encode([b"1234567", b"L" * 21])
+    with pytest.raises(codec.CodecError, match=r"LotRef\.lot_number: at most 20 characters, got 21"):
+        codec.decode(LotRef, lot)
+    with pytest.raises(codec.CodecError, match=r"corrupt state record: LotRef\.lot_number"):
+        codec.decode(LotRef, lot, check_canonical=False)
+    with pytest.raises(codec.CodecError, match="LotRef needs 2 fields, got 3"):
+        codec.decode(LotRef, rlp.encode([b"1", b"2", b"3"]))
+
+
+def test_store_shares_the_value_with_load() -> None:
+    from contracts_testkit import MemoryState
+
+    from contracts import statekeys
+    from contracts.kinds.products import LotRef
+
+    state = MemoryState()
+    lot = LotRef("1234567", "L-store-cache")
+    statekeys.store(state, b"k", lot)
+    assert state.get(b"k") == codec.encode(lot)
+    assert statekeys.load(state, b"k", LotRef) is lot  # no decoding: the stored value is the decoded one
+
+    class Code(str):
+        pass
+
+    odd = LotRef(Code("7654321"), "L-odd")
+    statekeys.store(state, b"o", odd)
+    loaded = statekeys.load(state, b"o", LotRef)
+    assert loaded == odd and loaded is not odd and type(loaded.product_code) is str
