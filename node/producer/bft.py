@@ -8,8 +8,10 @@ re-entered. Rules the engine keeps (docs/adr/0007-bft-engine.md):
   including the block-time rule (median of the parent's precommits) and its evidence.
 - Every ``PersistSignRecord`` is written and fsynced before the message it protects is handed to the network.
 - A proposal travels with its block in one gossip message (< 1 MiB: blocks are capped at ``max_block_bytes``).
-- After a commit the next height starts after ``timeouts.commit_ms`` and, while no transaction is ready, not
-  before ``empty_block_interval_ms`` (or as soon as a peer starts it), so an idle chain does not grow fast.
+- A height starts ``timeouts.commit_ms`` (the block interval) after the previous one started, and at least
+  ``MIN_COMMIT_WAIT_S`` after its commit (late precommits still arrive); while no transaction is ready, not before
+  ``empty_block_interval_ms`` (or as soon as a peer starts it), so an idle chain does not grow fast.
+- Consensus messages, blocks and evidence leave before queued transaction gossip.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ log = logging.getLogger("vaxchain.bft")
 
 _BLOCK_OVERHEAD_BYTES = 4_096  # header, list prefixes and the proposal around the transactions
 _MAX_FUTURE_PROPOSALS = 32
+MIN_COMMIT_WAIT_S = 0.1  # after a commit, before the next height: late precommits and the block still spread
 _MAX_PENDING_EVIDENCE = 1_000
 
 
@@ -370,7 +373,11 @@ class BftEngine:
             "rounds_above_zero": 0,
         }
         self._send, self._recv = trio.open_memory_channel[_Event](10_000)
+        # Two outboxes: votes, proposals and evidence go out before transaction batches, so a burst of
+        # transactions cannot delay the round (under load votes waited seconds behind them).
         self._out_send, self._out_recv = trio.open_memory_channel[tuple[str, bytes]](10_000)
+        self._tx_out_send, self._tx_out_recv = trio.open_memory_channel[tuple[str, bytes]](10_000)
+        self._outbox_ready = trio.Event()
         self._gate = _ChainGate()  # executions read the chain together; commits and imports write alone
         # Transactions executed per second here (EWMA), to size blocks that build and validate in time.
         self._exec_rate: float | None = None
@@ -383,6 +390,7 @@ class BftEngine:
         self._waiting_for: int | None = None  # the height we will start once it is due
         self._peer_started: int = 0  # highest height a peer was seen working on
         self._last_commit_at = 0.0
+        self._height_started_at = 0.0
         self._last_cert: tuple[int, bytes] | None = None
         self._saved_blocks: set[bytes] = set()  # ids of blocks already written beside the sign record
         self._nursery: trio.Nursery | None = None
@@ -488,6 +496,7 @@ class BftEngine:
         if height <= m.height or self.chain.head.height + 1 != height:
             return
         self._waiting_for = None
+        self._height_started_at = trio.current_time()
         head = self.chain.head_header
         last_commit = self.chain.store.commit_bytes(head.hash) or b""
         try:
@@ -631,14 +640,26 @@ class BftEngine:
             self._publish(wire.TOPIC_EVIDENCE, wire.EvidenceGossip(encode_message(msg)))
 
     def _publish(self, topic: str, msg: wire.GossipMessage) -> None:
+        outbox = self._tx_out_send if topic == wire.TOPIC_TXS else self._out_send
         try:
-            self._out_send.send_nowait((topic, wire.encode(msg)))
+            outbox.send_nowait((topic, wire.encode(msg)))
         except trio.WouldBlock:
             log.warning("event=outbox_full topic=%s: dropping a message", topic)
+        self._outbox_ready.set()
 
     async def _publisher(self) -> None:
-        """Publish in order (a vote after the record that protects it was written)."""
-        async for topic, data in self._out_recv:
+        """Publish consensus messages in order (a vote after the record that protects it was written), each
+        before any transaction batch still waiting."""
+        while True:
+            try:
+                topic, data = self._out_recv.receive_nowait()
+            except trio.WouldBlock:
+                try:
+                    topic, data = self._tx_out_recv.receive_nowait()
+                except trio.WouldBlock:
+                    self._outbox_ready = trio.Event()
+                    await self._outbox_ready.wait()
+                    continue
             try:
                 await self.network.publish(topic, data)
             except Exception as exc:  # node.net errors (too large, not running): log, never crash consensus
@@ -895,8 +916,10 @@ class BftEngine:
             log.exception("event=on_commit_failed height=%d", block.height)
 
     async def _start_when_due(self, height: int) -> None:
-        """Start ``height`` after commit_ms, and while idle not before the empty-block interval."""
-        await trio.sleep(self.config.timeouts.commit_ms / 1000)
+        """Start ``height`` one block interval after the previous height started (at least MIN_COMMIT_WAIT_S
+        after its commit), and while idle not before the empty-block interval."""
+        interval_s = self.config.timeouts.commit_ms / 1000
+        await trio.sleep(next_height_delay(self._height_started_at, trio.current_time(), interval_s))
         deadline = self._last_commit_at + self.config.empty_block_interval_ms / 1000
         while self._waiting_for == height:
             if trio.current_time() >= deadline or self._peer_started >= height or self.mempool.select(1):
@@ -1086,6 +1109,13 @@ class BftEngine:
 
 def _observer_cannot_sign(message: bytes) -> bytes:
     raise ProducerError("an observer has no key and never signs")
+
+
+def next_height_delay(height_started_at: float, now: float, interval_s: float) -> float:
+    """How long after a commit at ``now`` to start the next height: one block interval after the height just
+    decided started (so blocks come every interval while consensus is faster than it), never less than
+    MIN_COMMIT_WAIT_S."""
+    return max(MIN_COMMIT_WAIT_S, height_started_at + interval_s - now)
 
 
 def _topic_validator(topic: str) -> Callable[[str, bytes], bool]:

@@ -158,3 +158,23 @@ async def test_restarted_validator_never_signs_twice(nursery: trio.Nursery, tmp_
     assert all(len(raws) == 1 for raws in merged.values()), "two different messages at one position"
     # Rounds 0..2 of that height were spent before the crash: it signs there again only from round 3.
     assert min(r for h, r, _ in after if h == next_height) >= 3
+
+
+async def test_consensus_messages_leave_before_queued_transaction_batches(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    [key] = validator_keys(1)
+    doc = genesis_doc([key], [])
+    addr = Addr(free_port(), net_seed(0))
+    node = await start_node(nursery, tmp_path, "v0", key, doc, addr, [], fast_config(), SpyNetwork)
+    assert isinstance(node.net, SpyNetwork)
+    await wait_until(lambda: node.height >= 1, what="first block")
+    before = len(node.net.published)
+    # Queued in one go (no checkpoint in between): three transaction batches, then a vote batch.
+    for i in range(3):
+        node.engine._publish(wire.TOPIC_TXS, wire.TxBatch((bytes([i]) * 40,)))
+    node.engine._publish(wire.TOPIC_CONSENSUS, wire.VoteBatch(1, ()))
+    await wait_until(lambda: len(node.net.published) >= before + 4, what="all four published")
+    topics = [topic for topic, _ in node.net.published[before:]]
+    assert topics.index(wire.TOPIC_CONSENSUS) < topics.index(wire.TOPIC_TXS)
+    await node.stop()

@@ -24,10 +24,12 @@ from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.producer import wire
 from node.producer.bft import (
+    MIN_COMMIT_WAIT_S,
     BftConfig,
     BftConfigError,
     SignRecordError,
     load_sign_record,
+    next_height_delay,
     save_sign_record,
 )
 from node.store.chainstore import ChainStore
@@ -212,3 +214,11 @@ def test_bft_config_bounds() -> None:
         BftConfig(max_block_bytes=2_000_000)
     with pytest.raises(BftConfigError, match="tx_flush_ms"):
         BftConfig(tx_flush_ms=0)
+
+
+def test_the_next_height_starts_one_interval_after_the_last_one_started() -> None:
+    # consensus took 0.3 s of a 1 s interval: wait the remaining 0.7 s
+    assert next_height_delay(10.0, 10.3, 1.0) == pytest.approx(0.7)
+    # consensus took longer than the interval: start at once, after the short commit wait
+    assert next_height_delay(10.0, 12.5, 1.0) == MIN_COMMIT_WAIT_S
+    assert next_height_delay(10.0, 10.95, 1.0) == MIN_COMMIT_WAIT_S
