@@ -420,10 +420,8 @@ def _wrap_in_try(w: _Writer, start: int, label: str, ind: int) -> None:
     w.line(ind + 1, f"raise CodecError({label + ': '!r} + str(e)) from None")
 
 
-def dataclass_source(
-    cls: type, ns: Namespace, names_of: Callable[[type], FunctionNames]
-) -> tuple[str, list[type]]:
-    """Source of the three functions of a dataclass, and the nested dataclasses they call."""
+def dataclass_source(cls: type, ns: Namespace, names_of: Callable[[type], FunctionNames]) -> str:
+    """Source of the three functions of a dataclass (naming, through `names_of`, the dataclasses they call)."""
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = [(f.name, spec_of(hints[f.name])) for f in dataclasses.fields(cls)]
     names = names_of(cls)
@@ -464,13 +462,12 @@ def dataclass_source(
     w.line(1, "if pos != end:")
     w.line(2, f"raise _field_count({cls.__name__!r}, {len(fields)}, {len(fields)}, data, pos, end)")
     w.line(1, f"return {cls_name}({', '.join(values)}), pos")
-    nested = sorted({id(c): c for c in _nested(s for _, s in fields)}.values(), key=lambda c: c.__qualname__)
-    return "\n".join(w.lines) + "\n", nested
+    return "\n".join(w.lines) + "\n"
 
 
 def type_source(
     tp: Any, names: FunctionNames, ns: Namespace, names_of: Callable[[type], FunctionNames]
-) -> tuple[str, list[type]]:
+) -> str:
     """Source of the functions of a non-dataclass type used at the top level (e.g. `encode(5)`)."""
     s = spec_of(tp)
     w = _Writer(ns, names_of)
@@ -481,12 +478,4 @@ def type_source(
     w.line(0, f"def {names.dec}(data, pos):")
     w.dec(s, "x", 1)
     w.line(1, "return x, pos")
-    return "\n".join(w.lines) + "\n", list(_nested([s]))
-
-
-def _nested(specs: typing.Iterable[Spec]) -> typing.Iterator[type]:
-    for s in specs:
-        if isinstance(s, DataclassSpec):
-            yield s.cls
-        elif isinstance(s, TupleSpec | OptSpec):
-            yield from _nested([s.item])
+    return "\n".join(w.lines) + "\n"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -49,9 +50,11 @@ def _int_bytes(n: int) -> bytes:
 def _header(length: int, short: int) -> bytes:
     """RLP header of a string (short=0x80) or list (short=0xC0) payload of `length` bytes."""
     if length < 56:
-        return bytes([short + length])
+        return bytes((short + length,))
+    if length < 256:
+        return bytes((short + 56, length))
     n = _int_bytes(length)
-    return bytes([short + 55 + len(n)]) + n
+    return bytes((short + 55 + len(n),)) + n
 
 
 def _long_length(data: bytes, pos: int, n: int) -> tuple[int, int]:
@@ -223,6 +226,7 @@ _NS = _codegen.Namespace(_HELPERS)
 _NAMES: dict[Any, _codegen.FunctionNames] = {}
 _PENDING: list[Any] = []  # types named (so generated code can call them) but not compiled yet
 _CODECS: dict[Any, _Codec] = {}
+_COMPILING = threading.Lock()
 
 
 def _names_of(tp: Any) -> _codegen.FunctionNames:
@@ -237,9 +241,12 @@ def _names_of(tp: Any) -> _codegen.FunctionNames:
 
 def _codec(tp: Any) -> _Codec:
     """The compiled codec of a type (a dataclass, or any supported annotation), built on first use."""
-    codec = _CODECS.get(tp)
-    if codec is not None:
-        return codec
+    with _COMPILING:  # RPC threads decode records too
+        codec = _CODECS.get(tp)
+        return codec if codec is not None else _compile(tp)
+
+
+def _compile(tp: Any) -> _Codec:
     named_before = set(_NAMES)
     sources: list[tuple[Any, str]] = []
     try:
@@ -249,9 +256,9 @@ def _codec(tp: Any) -> _Codec:
         while _PENDING:
             current = _PENDING.pop()
             if isinstance(current, type) and dataclasses.is_dataclass(current):
-                source, _ = _codegen.dataclass_source(current, _NS, _names_of)
+                source = _codegen.dataclass_source(current, _NS, _names_of)
             else:
-                source, _ = _codegen.type_source(current, _NAMES[current], _NS, _names_of)
+                source = _codegen.type_source(current, _NAMES[current], _NS, _names_of)
             sources.append((current, source))
     except BaseException:
         _PENDING.clear()
@@ -272,9 +279,10 @@ def _codec(tp: Any) -> _Codec:
 def _source_of(tp: Any) -> str:
     """The generated source of a compiled type's functions (for reading and debugging)."""
     _codec(tp)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _codegen.dataclass_source(tp, _NS, _names_of)[0]
-    return _codegen.type_source(tp, _NAMES[tp], _NS, _names_of)[0]
+    with _COMPILING:
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            return _codegen.dataclass_source(tp, _NS, _names_of)
+        return _codegen.type_source(tp, _NAMES[tp], _NS, _names_of)
 
 
 # ---- API ----

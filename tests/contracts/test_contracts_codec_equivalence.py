@@ -730,3 +730,33 @@ def test_self_referencing_dataclass() -> None:
     for i in range(200):
         chain = Tree(i, (chain,))
     assert codec.decode(Tree, codec.encode(chain)) == chain
+
+
+@pytest.mark.parametrize("tp", [int, str, bytes, bool, Role, Colour], ids=lambda t: t.__name__)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_plain_top_level_values(tp: type, data: st.DataObject) -> None:
+    value = data.draw(strategy_for(tp))
+    assert codec.encode(value) == ref_encode(value)
+    assert_decoders_agree(tp, codec.encode(value))
+    assert_decoders_agree(tp, data.draw(st.binary(max_size=12)))
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    ok: int
+    bad: Inner | float
+
+
+@dataclass(frozen=True, slots=True)
+class UsesUnsupported:
+    inner: Unsupported
+
+
+def test_unsupported_field_type_is_a_type_error_every_time() -> None:
+    for _ in range(2):  # a failed compilation leaves nothing half-built behind
+        with pytest.raises(TypeError, match=r"only `T \| None` unions"):
+            codec.encode(UsesUnsupported(Unsupported(1, 1.5)))
+        with pytest.raises(TypeError):
+            codec.decode(Unsupported, b"\xc2\x01\x80")
+    assert codec.encode(Inner(True, b"")) == ref_encode(Inner(True, b""))
