@@ -114,6 +114,15 @@ def tx_view(tx: Transaction) -> dict[str, Any]:
     }
 
 
+def kind_name(kind: int) -> str | None:
+    """The name of a transaction kind (a vaccine contract or a system kind), None when unknown."""
+    system = SYSTEM_KIND_NAMES.get(kind)
+    if system is not None:
+        return system
+    contract = REGISTRY.get(kind)
+    return None if contract is None else contract.name
+
+
 def kind_and_payload_view(tx: Transaction) -> tuple[str | None, Any]:
     """The kind's name and the decoded payload as JSON (None for what is unknown or malformed)."""
     system = SYSTEM_KIND_NAMES.get(tx.kind)
@@ -122,12 +131,11 @@ def kind_and_payload_view(tx: Transaction) -> tuple[str | None, Any]:
             return system, check_system_payload(tx).to_json()
         except VaxchainError:
             return system, None
-    kind = REGISTRY.get(tx.kind)
     try:
         payload = to_json(decode_payload(tx.kind, tx.payload))
     except ContractError:
         payload = None
-    return (kind.name if kind else None), payload
+    return kind_name(tx.kind), payload
 
 
 def receipt_view(receipt: Receipt, height: int | None = None, index: int | None = None) -> dict[str, Any]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.registry import BY_NAME, REGISTRY
-from node.api.views import header_view
+from contracts.registry import BY_NAME
+from node.api.views import header_view, kind_name
 from node.chain.chain import ExecutedBlock
 from node.core.keys import to_checksum_address
+from node.state.validators_tx import SYSTEM_KIND_NAMES
 from rpc.subscriptions import SubscriptionHub
 
 # Events that supervisors must see at once: cold-chain excursions and breaches, quarantines and condemnations,
@@ -20,7 +21,7 @@ ALERT_FAILURES = frozenset({"UnitAlreadyUsed", "LotRecalled", "LotQuarantined", 
 KIND_FILTER = {
     "type": "object",
     "properties": {
-        "kind": {"type": "string", "enum": sorted(BY_NAME)},
+        "kind": {"type": "string", "enum": sorted([*BY_NAME, *SYSTEM_KIND_NAMES.values()])},
         "sender": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
     },
     "additionalProperties": False,
@@ -75,14 +76,13 @@ def publish_block(hub: SubscriptionHub, executed: ExecutedBlock) -> None:
     hub.publish("newHeads", head)
     hub.publish("finalizedBlocks", {"header": head, "tx_count": len(block.transactions)})
     for tx, receipt in zip(block.transactions, executed.receipts, strict=True):
-        kind = REGISTRY.get(tx.kind)
         tx_hash = "0x" + tx.hash.hex()
         hub.publish(
             "transactions",
             {
                 "hash": tx_hash,
                 "kind": tx.kind,
-                "kind_name": kind.name if kind else None,
+                "kind_name": kind_name(tx.kind),
                 "sender": to_checksum_address(tx.sender),
                 "height": block.height,
                 "status": "success" if receipt.ok else "failure",
