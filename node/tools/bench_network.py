@@ -486,9 +486,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"finalized during the load window: {finalized_tps:.0f} tx/s")
         # What bounds throughput on a shared machine: every node handles every transaction.
         cpu_ms_per_tx = 1000 * sum(cpu_used) / len(live) / max(1, len(latencies))
+        cores = os.cpu_count() or 1
+        # Baseline from the same run: the rate at which these nodes' CPU cost would fill every core here.
+        ceiling_tps = cores * 1000 / (len(live) * cpu_ms_per_tx) if cpu_ms_per_tx else float("nan")
         print(
             f"CPU per node: {', '.join(f'{c:.1f}' for c in cpu_used)} s over the run; "
-            f"{cpu_ms_per_tx:.2f} ms per final transaction per node ({os.cpu_count()} cores here)"
+            f"{cpu_ms_per_tx:.2f} ms per final transaction per node; with {len(live)} nodes on {cores} cores "
+            f"that cost alone caps this machine at {ceiling_tps:.0f} tx/s"
         )
         print(f"submission -> finality latency: p50 {p50:.2f} s, p99 {p99:.2f} s; head at {head}")
 
@@ -517,7 +521,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"finalized_tps={finalized_tps:.0f} p50_s={p50:.3f} p99_s={p99:.3f} sync_blocks_per_s={sync_rate:.1f} "
             f"sync_tx_per_s={synced_txs / sync_s:.0f} offered_tps={args.rate:.0f} validators={len(live)} "
-            f"failed_receipts={failed}/{checked} cpu_ms_per_tx={cpu_ms_per_tx:.2f} blocks={target}"
+            f"failed_receipts={failed}/{checked} cpu_ms_per_tx={cpu_ms_per_tx:.2f} cpu_ceiling_tps={ceiling_tps:.0f} "
+            f"blocks={target}"
         )
     finally:
         for node in nodes:
