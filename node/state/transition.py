@@ -59,9 +59,10 @@ def set_nonce(state: BlockOverlay, sender: bytes, nonce: int) -> None:
 
 # Decoded payloads by (kind, payload bytes): a transaction is decoded when the mempool admits it and again when
 # a block containing it executes; payloads are frozen dataclasses, so the first decoding is shared. Bounded by
-# count (a reading batch decodes to ~2 KB): at 1,000 tx/s this spans admission to execution many times over.
+# count (a reading batch decodes to ~1-2 KB, so <= ~40 MB): at 1,000 tx/s that spans admission to execution
+# (a few seconds) many times over.
 _PAYLOADS: dict[tuple[int, bytes], object] = {}
-_PAYLOADS_MAX = 50_000
+_PAYLOADS_MAX = 20_000
 
 
 def clear_payload_cache() -> None:
