@@ -168,8 +168,10 @@ class Node:
         block = executed.block
         failed = sum(1 for r in executed.receipts if not r.ok)
         log.info(
-            "event=block_committed height=%d hash=0x%s txs=%d failed=%d",
+            "event=block_committed height=%d round=%d proposer=0x%s hash=0x%s txs=%d failed=%d",
             block.height,
+            self.engine.machine.round,  # the round that decided it (above 0: a proposer was late or down)
+            block.header.proposer.hex()[:8],
             block.hash.hex()[:16],
             len(block.transactions),
             failed,
