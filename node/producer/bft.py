@@ -780,14 +780,13 @@ class BftEngine:
 
     def block_tx_cap(self) -> int:
         """How many transactions to put in a block: the configured maximum, unless this node executes so
-        slowly that building (and every validator executing) the block would not fit in the propose timeout.
-        """
-        if self._exec_rate is None:
-            return min(self.config.max_block_txs, 1_000)
-        # Half the propose timeout: the proposer builds, then each validator executes the same block (in
-        # parallel, on similar machines) before it prevotes; gossip of the block takes the rest.
-        budget_s = self.config.timeouts.propose_ms / 1000 * 0.5
-        return max(200, min(self.config.max_block_txs, int(self._exec_rate * budget_s)))
+        slowly that deciding the block would not fit in a block interval (see block_tx_cap_for)."""
+        return block_tx_cap_for(
+            self._exec_rate,
+            self.config.max_block_txs,
+            self.config.timeouts.propose_ms / 1000,
+            self.config.timeouts.commit_ms / 1000,
+        )
 
     def _check_block_extras(self, block: Block) -> None:
         """What the BFT chain requires beyond Chain.execute_block: the block time rule and valid evidence."""
@@ -1109,6 +1108,22 @@ class BftEngine:
 
 def _observer_cannot_sign(message: bytes) -> bytes:
     raise ProducerError("an observer has no key and never signs")
+
+
+# Share of the block interval that executing one block may take: the proposer builds it, every validator then
+# executes it before prevoting, and gossip and two vote rounds take the rest. Bigger blocks made a height
+# outlast the interval and then the propose timeout: rounds failed, blocks grew further and throughput fell
+# (bench_network at 1,000 tx/s offered: blocks of 3,000-4,600 transactions, heights of 3-14 s, 330 tx/s).
+EXEC_SHARE_OF_INTERVAL = 0.3
+MIN_BLOCK_TXS = 100
+
+
+def block_tx_cap_for(exec_rate: float | None, max_block_txs: int, propose_s: float, interval_s: float) -> int:
+    """Transactions per block for a node that executes ``exec_rate`` tx/s (None: not measured yet)."""
+    if exec_rate is None:
+        return min(max_block_txs, 1_000)
+    budget_s = min(propose_s * 0.5, interval_s * EXEC_SHARE_OF_INTERVAL)
+    return max(MIN_BLOCK_TXS, min(max_block_txs, int(exec_rate * budget_s)))
 
 
 def next_height_delay(height_started_at: float, now: float, interval_s: float) -> float:

@@ -24,10 +24,12 @@ from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.producer import wire
 from node.producer.bft import (
+    MIN_BLOCK_TXS,
     MIN_COMMIT_WAIT_S,
     BftConfig,
     BftConfigError,
     SignRecordError,
+    block_tx_cap_for,
     load_sign_record,
     next_height_delay,
     save_sign_record,
@@ -222,3 +224,14 @@ def test_the_next_height_starts_one_interval_after_the_last_one_started() -> Non
     # consensus took longer than the interval: start at once, after the short commit wait
     assert next_height_delay(10.0, 12.5, 1.0) == MIN_COMMIT_WAIT_S
     assert next_height_delay(10.0, 10.95, 1.0) == MIN_COMMIT_WAIT_S
+
+
+def test_blocks_are_sized_so_that_executing_one_fits_in_a_share_of_the_interval() -> None:
+    # 2,000 tx/s executed here, 1 s interval: 30% of it -> 600 transactions
+    assert block_tx_cap_for(2_000.0, 20_000, 3.0, 1.0) == 600
+    # a long interval is bounded by half the propose timeout instead
+    assert block_tx_cap_for(2_000.0, 20_000, 3.0, 60.0) == 3_000
+    # the configured maximum and the floor still hold; unmeasured nodes start at 1,000
+    assert block_tx_cap_for(100_000.0, 5_000, 3.0, 1.0) == 5_000
+    assert block_tx_cap_for(10.0, 20_000, 3.0, 1.0) == MIN_BLOCK_TXS
+    assert block_tx_cap_for(None, 20_000, 3.0, 1.0) == 1_000
