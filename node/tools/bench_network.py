@@ -56,6 +56,7 @@ DISTRICT_DAY_TXS = 19_900
 DISTRICT_DOSES = 2_000
 MIN_SITES = 4  # a short run replays a whole day of a smaller district, so its mix is the day's mix
 REPO = Path(__file__).resolve().parents[2]
+MAX_RPC_BATCH = 100  # the node's JSON-RPC batch limit (rpc.dispatch)
 
 
 # ------------------------------------------------------------------------------------------------ the load
@@ -341,9 +342,10 @@ class Dispatcher:
                         out[self.route[tx.sender]].append(tx)
                     self._dispatched(tx)
                 self.offered = max(self.offered, due)
-            for i, chunk in enumerate(out):
-                if chunk:
-                    queues[i].put(chunk)
+            for i, txs in enumerate(out):
+                # A release of held transactions can exceed what one JSON-RPC batch may carry.
+                for start in range(0, len(txs), MAX_RPC_BATCH):
+                    queues[i].put(txs[start : start + MAX_RPC_BATCH])
             time.sleep(max(0.0, tick_s - (time.monotonic() - now)))
         return self.offered
 

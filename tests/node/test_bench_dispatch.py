@@ -32,15 +32,15 @@ def test_a_dependent_transaction_waits_for_its_provider_to_be_final() -> None:
     stats = LoadStats()
     queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
     dispatcher = Dispatcher(load, 1, stats)
-    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    dispatcher.run(rate=1e12, seconds=0.05, tick_s=0.01, queues=queues)
     assert _sent(queues) == [0, 1]
     assert stats.held == 3
 
     stats.finalized["h0"] = 1.0  # the shipment is final: the receipt and what follows it may go
-    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    dispatcher.run(rate=1e12, seconds=0.05, tick_s=0.01, queues=queues)
     assert _sent(queues) == [2, 3]
     stats.finalized["h2"] = 2.0
-    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    dispatcher.run(rate=1e12, seconds=0.05, tick_s=0.01, queues=queues)
     assert _sent(queues) == [4]
 
 
@@ -49,8 +49,26 @@ def test_an_administrative_action_waits_only_for_what_was_sent_before_it() -> No
     stats = LoadStats()
     queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
     dispatcher = Dispatcher(load, 1, stats)
-    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    dispatcher.run(rate=1e12, seconds=0.05, tick_s=0.01, queues=queues)
     assert _sent(queues) == [0, 2]
     stats.finalized["h0"] = 1.0  # the later reading (seq 2) is still open: it must not hold the admin action
-    dispatcher.run(rate=1e6, seconds=0.05, tick_s=0.01, queues=queues)
+    dispatcher.run(rate=1e12, seconds=0.05, tick_s=0.01, queues=queues)
     assert _sent(queues) == [1]
+
+
+def test_a_large_release_is_split_into_batches_the_node_accepts() -> None:
+    load = [_tx(0, "cdc", provides=("shipment:s1",))]
+    load += [_tx(i, "site", ("shipment:s1",)) for i in range(1, 251)]  # 250 held behind one shipment
+    stats = LoadStats()
+    queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
+    dispatcher = Dispatcher(load, 1, stats)
+    dispatcher.run(rate=1e12, seconds=0.05, tick_s=0.01, queues=queues)
+    assert _sent(queues) == [0]
+    stats.finalized["h0"] = 1.0
+    dispatcher.run(rate=1e12, seconds=0.05, tick_s=0.01, queues=queues)
+    sizes = []
+    while not queues[0].empty():
+        chunk = queues[0].get()
+        assert chunk is not None
+        sizes.append(len(chunk))
+    assert sum(sizes) == 250 and max(sizes) <= 100
