@@ -344,8 +344,8 @@ class Dispatcher:
                 self.offered = max(self.offered, due)
             for i, txs in enumerate(out):
                 # A release of held transactions can exceed what one JSON-RPC batch may carry.
-                for start in range(0, len(txs), MAX_RPC_BATCH):
-                    queues[i].put(txs[start : start + MAX_RPC_BATCH])
+                for at in range(0, len(txs), MAX_RPC_BATCH):
+                    queues[i].put(txs[at : at + MAX_RPC_BATCH])
             time.sleep(max(0.0, tick_s - (time.monotonic() - now)))
         return self.offered
 

@@ -72,3 +72,12 @@ def test_a_large_release_is_split_into_batches_the_node_accepts() -> None:
         assert chunk is not None
         sizes.append(len(chunk))
     assert sum(sizes) == 250 and max(sizes) <= 100
+
+
+def test_the_load_is_paced_over_the_whole_run() -> None:
+    load = [_tx(i, f"logger-{i}") for i in range(5)]
+    stats = LoadStats()
+    queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
+    # 100 tx/s: the fifth transaction is due after 40 ms, well inside the 2 s run (which ends once all is sent)
+    assert Dispatcher(load, 1, stats).run(rate=100, seconds=2.0, tick_s=0.01, queues=queues) == 5
+    assert _sent(queues) == [0, 1, 2, 3, 4]
