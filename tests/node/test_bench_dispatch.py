@@ -81,3 +81,14 @@ def test_the_load_is_paced_over_the_whole_run() -> None:
     # 100 tx/s: the fifth transaction is due after 40 ms, well inside the 2 s run (which ends once all is sent)
     assert Dispatcher(load, 1, stats).run(rate=100, seconds=2.0, tick_s=0.01, queues=queues) == 5
     assert _sent(queues) == [0, 1, 2, 3, 4]
+
+
+def test_a_warm_up_stops_at_its_position_and_the_window_goes_on_from_there() -> None:
+    load = [_tx(i, f"logger-{i}") for i in range(6)]
+    stats = LoadStats()
+    queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
+    dispatcher = Dispatcher(load, 1, stats)
+    assert dispatcher.run(rate=1e12, seconds=2.0, tick_s=0.01, queues=queues, until=2) == 2
+    assert _sent(queues) == [0, 1]
+    assert dispatcher.run(rate=1e12, seconds=2.0, tick_s=0.01, queues=queues) == 6
+    assert _sent(queues) == [2, 3, 4, 5]
