@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from consensus.types import ValidatorSet
 from contracts.errors import ContractError
 from contracts.jsonable import to_json
 from contracts.registry import REGISTRY, decode_payload
 from node.chain.chain import Chain
-from node.chain.validators import Validator, quorum
 from node.core.blocks import Block, Header
 from node.core.errors import VaxchainError
 from node.core.keys import to_checksum_address
 from node.core.merkle import MerkleProof
 from node.core.receipts import Receipt
 from node.core.transactions import Transaction
+from node.state.validator_set import Validator
 from node.state.validators_tx import SYSTEM_KIND_NAMES, ChangeProposal, check_system_payload
 
 
@@ -32,7 +33,7 @@ def validators_view(chain: Chain, validators: tuple[Validator, ...] | None = Non
 def validator_changes_view(chain: Chain) -> dict[str, Any]:
     """Pending validator-change proposals (approvers, approvals counted, needed) and scheduled changes."""
     current = chain.validator_addresses()
-    needed = quorum(len(current))
+    needed = ValidatorSet.of(current).quorum
     pending: list[dict[str, Any]] = []
     scheduled: list[dict[str, Any]] = []
     for proposal in sorted(chain.validator_changes(), key=_change_order):

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from contracts.genesis import seed_genesis
 from node.chain.genesis import Genesis
 from node.chain.seal import CommitRule
-from node.chain.validators import Validator, decode_validators, encode_validators, validator_set_hash
 from node.core import merkle
 from node.core.blocks import Block, Header, commit_hash, evidence_root, receipts_root, tx_root
 from node.core.errors import InvalidBlock, InvalidTransaction
@@ -31,7 +30,14 @@ from node.state.transition import (
     get_nonce,
     state_root,
 )
-from node.state.validator_set import VALIDATORS_KEY, vset_key
+from node.state.validator_set import (
+    VALIDATORS_KEY,
+    Validator,
+    decode_validators,
+    encode_validators,
+    validator_set_hash,
+    vset_key,
+)
 from node.state.validators_tx import (
     AppliedChanges,
     ChangeProposal,

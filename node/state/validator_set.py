@@ -55,8 +55,3 @@ def validator_set_hash(addresses: Sequence[bytes]) -> bytes:
 def vset_key(set_hash: bytes) -> bytes:
     """State key of the validator set with this hash."""
     return VSET_PREFIX + set_hash
-
-
-def quorum(n: int) -> int:
-    """More than two thirds of ``n``: floor(2n/3) + 1 (the same count a commit certificate needs)."""
-    return 2 * n // 3 + 1

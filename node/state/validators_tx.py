@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from consensus.types import ValidatorSet
 from node.core import codec
 from node.core.errors import DecodeError, InvalidTransaction, VaxchainError
 from node.core.hashing import sha256
@@ -27,7 +28,6 @@ from node.state.validator_set import (
     Validator,
     decode_validators,
     encode_validators,
-    quorum,
     validator_set_hash,
     vset_key,
 )
@@ -308,7 +308,7 @@ def apply_validator_change(
     current = {v.address for v in current_validators(state)}
     approvers = (*(proposal.approvers if proposal else ()), sender)
     counted = sum(1 for a in approvers if a in current)
-    needed = quorum(len(current))
+    needed = ValidatorSet.of(current).quorum  # the count a commit certificate needs
     scheduled = proposal.scheduled if proposal else False
     pid = change.proposal_id
     facts = {

@@ -23,7 +23,6 @@ from node.chain.certrule import CertificateRule, consensus_signer, expected_bloc
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import parse_genesis
-from node.chain.validators import validator_set_hash
 from node.core import codec
 from node.core.blocks import Header
 from node.core.errors import InvalidBlock
@@ -31,7 +30,7 @@ from node.core.keys import PrivateKey
 from node.core.receipts import Receipt
 from node.core.transactions import Transaction, sign_transaction
 from node.mempool.pool import Mempool, MempoolRejected
-from node.state.validator_set import VSET_PREFIX
+from node.state.validator_set import VSET_PREFIX, validator_set_hash
 from node.state.validators_tx import (
     MIN_LEAD,
     VALIDATOR_CHANGE_KIND,
