@@ -1048,7 +1048,11 @@ class BftEngine:
             try:
                 self.mempool.add(decode_transaction(raw))
                 self.counters["txs_received"] += 1
-            except (DecodeError, MempoolRejected):
+            except MempoolRejected as exc:
+                # A full pool is load, not a bad transaction: counted apart (ADR 0010).
+                key = "txs_refused_full" if exc.code == "MempoolFull" else "txs_rejected"
+                self.counters[key] = self.counters.get(key, 0) + 1
+            except DecodeError:
                 self.counters["txs_rejected"] += 1
             if i % 256 == 255:
                 await trio.sleep(0)  # signature checks are CPU: let consensus and the network breathe
