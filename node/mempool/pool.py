@@ -1,8 +1,9 @@
 """The mempool: signed transactions waiting for a block, in per-sender nonce order.
 
 Admission runs every stateless check (signature recovery is the expensive one) so a proposer only spends time
-on transactions that can be included. Each rejection names its reason. When the pool is full the oldest
-transaction is evicted together with the later nonces of its sender, which could no longer be included.
+on transactions that can be included. Each rejection names its reason. A full pool refuses new transactions
+(``MempoolFull``) before recovering their signature and evicts nothing (ADR 0010): under overload, admitting and
+gossiping transactions that would wait minutes cost every node the CPU it needed to finalize blocks.
 """
 
 from __future__ import annotations
@@ -29,11 +30,17 @@ class MempoolRejected(VaxchainError):
         return {"error": self.code, "message": self.message, "tx_hash": "0x" + self.tx_hash.hex()}
 
 
+# A few blocks' worth at the network's capacity (ADR 0010): a block holds what a node executes in 30% of the 1 s
+# interval (block_tx_cap_for), a few thousand transactions at most, so 10,000 pending ones are finalized within
+# a few blocks. More would only queue transactions for minutes while every node pays to admit and gossip them.
+DEFAULT_MAX_TXS = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class MempoolLimits:
     """Size limits of the mempool."""
 
-    max_txs: int = 100_000
+    max_txs: int = DEFAULT_MAX_TXS
     max_per_sender: int = 2_000
     max_bytes: int = 128 * 1024 * 1024
 
@@ -56,7 +63,7 @@ class Mempool:
         self._by_hash: OrderedDict[bytes, _Entry] = OrderedDict()  # arrival order: first is oldest
         self._by_sender: dict[bytes, dict[int, _Entry]] = {}
         self._bytes = 0
-        self.evicted = 0
+        self.refused_full = 0
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -83,10 +90,19 @@ class Mempool:
         return nonce
 
     def add(self, tx: Transaction) -> bytes:
-        """Admit ``tx`` or raise MempoolRejected; returns its hash."""
+        """Admit ``tx`` or raise MempoolRejected (changing nothing); returns its hash.
+
+        Cheap checks come first: a full pool refuses before the signature is recovered, so refusing costs
+        little CPU. A refused transaction may be sent again later (MempoolFull) or never (the other codes).
+        """
         tx_hash = tx.hash
         if tx_hash in self._by_hash:
             raise MempoolRejected("AlreadyKnown", "transaction is already in the mempool", tx_hash)
+        size = len(tx.encode())
+        full = self._full_reason(size)
+        if full is not None:
+            self.refused_full += 1
+            raise MempoolRejected("MempoolFull", full, tx_hash)
         try:
             sender = check_stateless(tx, self.chain_id)
             check_kind_and_payload(tx)
@@ -108,23 +124,24 @@ class Mempool:
             raise MempoolRejected(
                 "NonceTaken", f"another transaction with nonce {tx.nonce} is pending", tx_hash
             )
-        size = len(tx.encode())
-        while self._by_hash and (
-            len(self._by_hash) >= self.limits.max_txs or self._bytes + size > self.limits.max_bytes
-        ):
-            self._evict_oldest()
         entry = _Entry(tx, sender)
         self._by_hash[tx_hash] = entry
         self._by_sender.setdefault(sender, {})[tx.nonce] = entry
         self._bytes += size
         return tx_hash
 
-    def _evict_oldest(self) -> None:
-        _, oldest = next(iter(self._by_hash.items()))
-        pending = self._by_sender[oldest.sender]
-        for nonce in [n for n in pending if n >= oldest.tx.nonce]:
-            self._drop(pending[nonce])
-            self.evicted += 1
+    def _full_reason(self, size: int) -> str | None:
+        """Why admitting ``size`` more bytes would exceed the limits, or None if it fits."""
+        pending, limits = len(self._by_hash), self.limits
+        if pending >= limits.max_txs:
+            return f"mempool is full: {pending} of {limits.max_txs} transactions pending"
+        # An empty pool takes any one transaction (check_stateless bounds its size): a refusal always clears.
+        if pending and self._bytes + size > limits.max_bytes:
+            return (
+                f"mempool is full: {self._bytes} of {limits.max_bytes} bytes pending, "
+                f"no room for {size} more ({pending} transactions)"
+            )
+        return None
 
     def _drop(self, entry: _Entry) -> None:
         self._by_hash.pop(entry.tx.hash, None)
@@ -196,5 +213,5 @@ class Mempool:
             "pending": len(self._by_hash),
             "senders": len(self._by_sender),
             "bytes": self._bytes,
-            "evicted": self.evicted,
+            "refused_full": self.refused_full,
         }

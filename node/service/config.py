@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from node.core.errors import VaxchainError
+from node.mempool.pool import DEFAULT_MAX_TXS
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -44,7 +45,7 @@ class NodeConfig:
     rpc_rate_per_s: float = 500.0
     explorer_enabled: bool = False
     explorer_listen: str = "127.0.0.1:8080"
-    mempool_max_txs: int = 100_000
+    mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
     max_block_txs: int = 20_000
     tx_gossip_interval_ms: int = 200
@@ -125,7 +126,7 @@ def load_config(datadir: Path) -> NodeConfig:
         rpc_rate_per_s=_get(rpc, "rpc", "rate_per_s", float, 500.0),
         explorer_enabled=_get(explorer, "explorer", "enabled", bool, False),
         explorer_listen=_get(explorer, "explorer", "listen", str, "127.0.0.1:8080"),
-        mempool_max_txs=_get(mempool, "mempool", "max_txs", int, 100_000),
+        mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
         max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
         tx_gossip_interval_ms=_get(producer, "producer", "tx_gossip_interval_ms", int, 200),

@@ -1,4 +1,5 @@
-"""Mempool: nonce order per sender, duplicates, limits with named reasons, eviction, re-check after a block."""
+"""Mempool: nonce order per sender, duplicates, limits with named reasons, refusal when full (before signature
+recovery, changing nothing), re-check after a block."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import hashlib
 
 import pytest
 
+import node.mempool.pool as pool_module
 from contracts.kinds.attest import Attest
 from contracts.registry import encode_payload
 from node.core.keys import PrivateKey
-from node.core.transactions import Transaction, sign_transaction
-from node.mempool.pool import Mempool, MempoolLimits, MempoolRejected
+from node.core.transactions import Transaction, check_stateless, sign_transaction
+from node.mempool.pool import DEFAULT_MAX_TXS, Mempool, MempoolLimits, MempoolRejected
 
 CHAIN = 77
 ATTEST = 1
@@ -88,21 +90,96 @@ def test_nonce_too_low_after_commit_and_recheck() -> None:
     assert info.value.code == "NonceTooLow"
 
 
-def test_full_pool_evicts_oldest_with_its_later_nonces() -> None:
+def snapshot(pool: Mempool) -> tuple[int, int, dict[bytes, list[int]], list[Transaction]]:
+    """What a refusal must leave unchanged: counts, bytes, the per-sender map and the selectable order."""
+    per_sender = {sender: sorted(nonces) for sender, nonces in pool._by_sender.items()}
+    return len(pool), pool.size_bytes, per_sender, pool.select(100)
+
+
+def full_pool() -> Mempool:
     pool = Mempool(CHAIN, Nonces(), MempoolLimits(max_txs=3))
-    pool.add(attest_tx(ALICE, 0))
-    pool.add(attest_tx(ALICE, 1))
-    pool.add(attest_tx(BOB, 0))
+    for tx in (attest_tx(ALICE, 0), attest_tx(ALICE, 1), attest_tx(BOB, 0)):
+        pool.add(tx)
+    return pool
+
+
+def test_full_pool_refuses_with_mempool_full_and_changes_nothing() -> None:
+    pool = full_pool()
+    before = snapshot(pool)
     newest = attest_tx(BOB, 1)
-    pool.add(newest)
-    assert len(pool) == 2 and newest.hash in pool
-    assert pool.stats()["evicted"] == 2
-    assert all(tx.sender == BOB.address for tx in pool.select(10))
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(newest)
+    assert info.value.code == "MempoolFull"
+    assert "3 of 3 transactions pending" in info.value.message
+    assert info.value.fields()["tx_hash"] == "0x" + newest.hash.hex()
+    assert newest.hash not in pool and snapshot(pool) == before  # nothing evicted, nothing added
+    assert pool.stats() == {"pending": 3, "senders": 2, "bytes": before[1], "refused_full": 1}
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(ALICE, 0))  # already pending: the cheaper, more precise answer wins
+    assert info.value.code == "AlreadyKnown"
 
 
-def test_byte_limit_is_respected() -> None:
+def test_full_pool_refuses_before_recovering_the_signature(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = full_pool()
+    payload = encode_payload(Attest(hashlib.sha256(b"x").digest(), "x", "application/pdf"))
+    forged = Transaction(CHAIN, 0, ATTEST, payload, bytes(65))  # r = s = 0: no sender recovers
+    recoveries: list[Transaction] = []
+
+    def counting_check(tx: Transaction, chain_id: int) -> bytes:
+        recoveries.append(tx)
+        return check_stateless(tx, chain_id)
+
+    monkeypatch.setattr(pool_module, "check_stateless", counting_check)
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(forged)
+    assert info.value.code == "MempoolFull" and recoveries == []
+    roomy = Mempool(CHAIN, Nonces(), MempoolLimits(max_txs=10))
+    with pytest.raises(MempoolRejected) as info:
+        roomy.add(forged)  # with room, the same transaction is checked and found invalid
+    assert info.value.code == "InvalidTransaction" and recoveries == [forged]
+
+
+def test_byte_limit_refuses_too() -> None:
     one = len(attest_tx(ALICE, 0).encode())
     pool = Mempool(CHAIN, Nonces(), MempoolLimits(max_bytes=one * 2 + 10))
-    for n in range(4):
-        pool.add(attest_tx(ALICE, n))
-    assert pool.size_bytes <= one * 2 + 10
+    pool.add(attest_tx(ALICE, 0))
+    pool.add(attest_tx(ALICE, 1))
+    before = snapshot(pool)
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(ALICE, 2))
+    assert info.value.code == "MempoolFull" and "bytes" in info.value.message
+    assert snapshot(pool) == before and pool.size_bytes <= one * 2 + 10
+    assert pool.stats()["refused_full"] == 1
+
+
+def test_an_empty_pool_takes_one_transaction_over_the_byte_limit() -> None:
+    # A refusal must clear once blocks drain the pool, or a retrying client would wait forever.
+    pool = Mempool(CHAIN, Nonces(), MempoolLimits(max_bytes=10))
+    pool.add(attest_tx(ALICE, 0))
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(ALICE, 1))
+    assert info.value.code == "MempoolFull"
+
+
+def test_a_block_makes_room_again() -> None:
+    nonces = Nonces()
+    pool = Mempool(CHAIN, nonces, MempoolLimits(max_txs=3))
+    txs = [attest_tx(ALICE, 0), attest_tx(ALICE, 1), attest_tx(BOB, 0)]
+    for tx in txs:
+        pool.add(tx)
+    late = attest_tx(BOB, 1)
+    with pytest.raises(MempoolRejected):
+        pool.add(late)
+    nonces.committed[ALICE.address] = 2  # a block included Alice's two transactions
+    pool.remove_included(txs[:2])
+    assert pool.add(late) == late.hash
+    assert pool.add(attest_tx(ALICE, 2)) and len(pool) == 3
+    assert [(tx.sender, tx.nonce) for tx in pool.select(10)] == [
+        (BOB.address, 0),
+        (BOB.address, 1),
+        (ALICE.address, 2),
+    ]
+
+
+def test_default_limit_is_a_few_blocks_worth() -> None:
+    assert MempoolLimits().max_txs == DEFAULT_MAX_TXS == 10_000

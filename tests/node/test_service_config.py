@@ -1,4 +1,4 @@
-"""config.toml keys of the producer section: defaults, values and named errors."""
+"""config.toml keys of the producer and mempool sections: defaults, values and named errors."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from node.mempool.pool import DEFAULT_MAX_TXS
 from node.service.config import ConfigError, load_config
 
 
@@ -28,3 +29,9 @@ def test_a_bad_transaction_gossip_interval_is_a_named_error(tmp_path: Path, valu
     with pytest.raises(ConfigError) as info:
         load_config(_write(tmp_path, f"tx_gossip_interval_ms = {value}"))
     assert info.value.key == "producer.tx_gossip_interval_ms"
+
+
+def test_mempool_max_txs_defaults_to_a_few_blocks_worth(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, "")).mempool_max_txs == DEFAULT_MAX_TXS == 10_000
+    (tmp_path / "config.toml").write_text("[mempool]\nmax_txs = 2500\n", encoding="utf-8")
+    assert load_config(tmp_path).mempool_max_txs == 2_500
