@@ -198,7 +198,12 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         try:
             tx_hash = api.mempool.add(tx)
         except MempoolRejected as exc:
-            raise RpcApplicationError(TX_REJECTED, "transaction rejected", exc.fields()) from None
+            data = exc.fields()
+            if exc.code == "MempoolFull":
+                # Room comes back when a block removes what it included: retry after about one block interval
+                # (like the server's RateLimited error).
+                data["retry_after_s"] = chain.genesis.block_interval_ms / 1000
+            raise RpcApplicationError(TX_REJECTED, "transaction rejected", data) from None
         api.on_new_tx(raw)
         return hex0x(tx_hash)
 
@@ -297,7 +302,8 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
             "properties": {"tx": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength": 140000}},
             "required": ["tx"],
         },
-        description="Submit a signed transaction (0x-hex RLP); returns its hash or a precise rejection.",
+        description="Submit a signed transaction (0x-hex RLP); returns its hash or a precise rejection "
+        "(MempoolFull carries retry_after_s: send it again after that many seconds).",
     )
     registry.add(
         "tx_getNonce",

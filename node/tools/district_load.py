@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,9 @@ from rpc.client import RpcClient
 from rpc.errors import RpcError
 
 DAY_MS = 86_400_000
+# How long to keep re-sending transactions a full mempool refused before counting them as rejected: the
+# network finalizes a full pool within a few blocks, so minutes of refusals mean it is not making progress.
+MEMPOOL_FULL_PATIENCE_S = 300.0
 
 
 @dataclass
@@ -63,6 +66,16 @@ def day_actions(
     return day, keys
 
 
+def mempool_full_retry_after(result: object) -> float | None:
+    """The ``retry_after_s`` of a transaction a full mempool refused (TX_REJECTED, MempoolFull), else None."""
+    if not isinstance(result, RpcError) or not isinstance(result.data, dict):
+        return None
+    if result.data.get("error") != "MempoolFull":
+        return None
+    retry_after = result.data.get("retry_after_s", 1.0)
+    return float(retry_after) if isinstance(retry_after, int | float) else 1.0
+
+
 def send_actions(
     client: RpcClient,
     actions: Iterable[Action],
@@ -70,26 +83,49 @@ def send_actions(
     *,
     batch: int = 100,
     progress: bool = True,
+    full_patience_s: float = MEMPOOL_FULL_PATIENCE_S,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> LoadReport:
-    """Sign and submit actions in order (JSON-RPC batches); nonces are tracked locally after the first query."""
+    """Sign and submit actions in order (JSON-RPC batches); nonces are tracked locally after the first query.
+
+    A transaction a full mempool refused is sent again after the node's ``retry_after_s``, for up to
+    ``full_patience_s`` seconds of waiting per batch.
+    """
     status = client.call("chain_status")
     chain_id = int(status["chain_id"])
     nonces: dict[str, int] = {}
     report = LoadReport()
     pending: list[tuple[str, dict[str, object]]] = []
 
+    def send(calls: list[tuple[str, dict[str, object]]]) -> list[object]:
+        for attempt in range(50):
+            try:
+                return client.batch(calls)
+            except RpcError as exc:
+                if exc.data and isinstance(exc.data, dict) and exc.data.get("error") == "RateLimited":
+                    sleep(0.2 * (attempt + 1))
+                    continue
+                raise
+        raise RuntimeError("rate limited 50 times in a row")
+
     def flush() -> None:
         if not pending:
             return
-        for attempt in range(50):
-            try:
-                results = client.batch(pending)
+        results: list[object] = [None] * len(pending)
+        todo = list(range(len(pending)))  # indices still to send, in submission order
+        waited = 0.0
+        while todo:
+            for index, result in zip(todo, send([pending[i] for i in todo]), strict=True):
+                results[index] = result
+            refused = [i for i in todo if mempool_full_retry_after(results[i]) is not None]
+            if not refused or waited >= full_patience_s:
                 break
-            except RpcError as exc:
-                if exc.data and isinstance(exc.data, dict) and exc.data.get("error") == "RateLimited":
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                raise
+            # Nonces may arrive out of order (the mempool holds later ones until the gap fills); only a block
+            # committed in the middle of a batch can let a later transaction in before a refused earlier one.
+            wait = max(mempool_full_retry_after(results[i]) or 0.0 for i in refused)
+            sleep(wait)
+            waited += wait
+            todo = refused
         for result in results:
             if isinstance(result, Exception):
                 report.rejected += 1

@@ -1,0 +1,143 @@
+"""Admission control seen from outside the mempool: tx_sendRawTransaction names MempoolFull with retry_after_s,
+and the district load generator waits that long and sends the refused transactions again."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from contracts.kinds.attest import Attest
+from contracts.registry import BY_NAME, encode_payload
+from node.api.methods import TX_REJECTED, ApiContext, register_chain_methods
+from node.chain.chain import Chain
+from node.chain.genesis import parse_genesis
+from node.chain.seal import SealRule
+from node.core.keys import PrivateKey
+from node.core.transactions import decode_transaction, sign_transaction
+from node.mempool.pool import Mempool, MempoolLimits
+from node.store.chainstore import ChainStore
+from node.store.db import Database
+from node.tools.devgenesis import dev_genesis
+from node.tools.district_load import day_actions, mempool_full_retry_after, send_actions
+from rpc.client import RpcClient
+from rpc.errors import RpcApplicationError, RpcError
+from rpc.registry import MethodRegistry
+
+CHAIN_ID = 41
+VALIDATOR = PrivateKey.from_seed("admission-test/validator")
+ALICE = PrivateKey.from_seed("admission-test/alice")
+
+
+def attest_hex(nonce: int) -> str:
+    label = f"certificate {nonce}"
+    payload = encode_payload(Attest(hashlib.sha256(label.encode()).digest(), label, "application/pdf"))
+    tx = sign_transaction(ALICE, CHAIN_ID, nonce, BY_NAME["attest"].code, payload)
+    return "0x" + tx.encode().hex()
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Chain]:
+    genesis = dev_genesis(CHAIN_ID, [VALIDATOR], [ALICE], block_interval_ms=250)
+    db = Database(tmp_path / "chain", sync_writes=False)
+    yield Chain(ChainStore(db), parse_genesis(genesis), SealRule())
+    db.close()
+
+
+async def test_send_raw_names_mempool_full_with_retry_after_one_block_interval(chain: Chain) -> None:
+    registry = MethodRegistry()
+    pool = Mempool(CHAIN_ID, chain.next_nonce, MempoolLimits(max_txs=1))
+    register_chain_methods(registry, ApiContext(chain, pool))
+    spec = registry.get("tx_sendRawTransaction")
+    assert spec is not None
+    await spec.handler({"tx": attest_hex(0)})
+    with pytest.raises(RpcApplicationError) as info:
+        await spec.handler({"tx": attest_hex(1)})
+    assert info.value.code == TX_REJECTED
+    data = info.value.data
+    assert data["error"] == "MempoolFull" and "1 of 1 transactions pending" in data["message"]
+    assert data["retry_after_s"] == 0.25  # the genesis block interval
+    assert len(pool) == 1
+    with pytest.raises(RpcApplicationError) as info:
+        await spec.handler({"tx": attest_hex(0)})
+    assert info.value.data["error"] == "AlreadyKnown" and "retry_after_s" not in info.value.data
+
+
+class FullNode:
+    """A node whose mempool has room for ``room`` transactions until a block (a wait) makes room again."""
+
+    def __init__(self, room: int, per_block: int, retry_after_s: float = 0.5) -> None:
+        self.room = room
+        self.per_block = per_block
+        self.retry_after_s = retry_after_s
+        self.admitted: list[str] = []
+        self.batches: list[int] = []
+        self.sleeps: list[float] = []
+
+    def call(self, method: str, /, **params: Any) -> Any:
+        return {"chain_id": CHAIN_ID} if method == "chain_status" else 0
+
+    def batch(self, calls: list[tuple[str, dict[str, object]]]) -> list[Any]:
+        self.batches.append(len(calls))
+        results: list[Any] = []
+        for _method, params in calls:
+            raw = str(params["tx"])
+            if self.room == 0:
+                data = {"error": "MempoolFull", "message": "full", "retry_after_s": self.retry_after_s}
+                results.append(RpcError(TX_REJECTED, "transaction rejected", data))
+                continue
+            self.room -= 1
+            self.admitted.append(raw)
+            results.append("0x" + decode_transaction(bytes.fromhex(raw[2:])).hash.hex())
+        return results
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.room += self.per_block
+
+
+def test_district_load_resends_what_a_full_mempool_refused_after_retry_after() -> None:
+    day, keys = day_actions(0, 10, 3600, sites=2)
+    actions = list(itertools.islice(day, 7))
+    node = FullNode(room=3, per_block=2)
+    report = send_actions(cast(RpcClient, node), actions, keys, batch=10, progress=False, sleep=node.sleep)
+    assert node.batches == [7, 4, 2]  # only the refused ones are sent again, in their order
+    assert node.sleeps == [0.5, 0.5]
+    assert len(node.admitted) == len(set(node.admitted)) == 7
+    assert (report.sent, report.rejected) == (7, 0)
+    last = decode_transaction(bytes.fromhex(node.admitted[-1][2:]))
+    assert report.last_hash == "0x" + last.hash.hex()
+    by_sender: dict[bytes, list[int]] = {}
+    for raw in node.admitted:
+        tx = decode_transaction(bytes.fromhex(raw[2:]))
+        by_sender.setdefault(tx.sender, []).append(tx.nonce)
+    assert all(nonces == sorted(nonces) for nonces in by_sender.values())  # each sender's nonces in order
+
+
+def test_district_load_gives_up_after_its_patience_and_counts_the_rest_rejected() -> None:
+    day, keys = day_actions(0, 10, 3600, sites=2)
+    actions = list(itertools.islice(day, 5))
+    node = FullNode(room=2, per_block=0, retry_after_s=1.0)  # no block ever makes room
+    report = send_actions(
+        cast(RpcClient, node), actions, keys, progress=False, full_patience_s=3.0, sleep=node.sleep
+    )
+    assert node.sleeps == [1.0, 1.0, 1.0]
+    assert (report.sent, report.rejected) == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        (RpcError(TX_REJECTED, "transaction rejected", {"error": "MempoolFull", "retry_after_s": 2}), 2.0),
+        (RpcError(TX_REJECTED, "transaction rejected", {"error": "MempoolFull"}), 1.0),
+        (RpcError(TX_REJECTED, "transaction rejected", {"error": "NonceTooLow"}), None),
+        (RpcError(-32005, "rate limited", None), None),
+        ("0xabc", None),
+    ],
+)
+def test_mempool_full_retry_after_reads_only_mempool_full(result: object, expected: float | None) -> None:
+    assert mempool_full_retry_after(result) == expected
