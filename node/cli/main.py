@@ -150,12 +150,18 @@ def init(
     rpc_listen: Annotated[str, typer.Option(help="JSON-RPC host:port.")] = "127.0.0.1:8545",
     explorer_listen: Annotated[str, typer.Option(help="Block explorer host:port.")] = "127.0.0.1:8080",
 ) -> None:
-    """Create a node directory: validate the genesis, copy it and the key, write config.toml and genesis block."""
+    """Create a node directory: validate the genesis, copy it and the key, write config.toml and genesis block.
+
+    The validator key may be outside the genesis set: a validator that joins later (ADR 0009) inits its node
+    first; it observes until an on-chain validator change adds its key, then signs (the engine decides
+    membership at every height).
+    """
     parsed = load_genesis(genesis)
+    outside_genesis: str | None = None
     if validator_key is not None:
-        key = load_keystore(validator_key, read_password(password_file))
+        key = load_keystore(validator_key, read_password(password_file))  # a wrong password stops here
         if key.address not in {v.address for v in parsed.validators}:
-            raise fail(f"key {to_checksum_address(key.address)} is not a validator in {genesis}")
+            outside_genesis = to_checksum_address(key.address)
     write_node_dir(
         datadir,
         genesis,
@@ -174,6 +180,12 @@ def init(
     typer.echo(
         f"initialised {datadir} (chain {parsed.chain_name}, id {parsed.chain_id}, genesis 0x{head.hash.hex()})"
     )
+    if outside_genesis is not None:
+        typer.echo(
+            f"warning: key {outside_genesis} is not in the genesis validator set; the node will sign only after "
+            "an on-chain validator change adds it (vaxchain tx validator-change)",
+            err=True,
+        )
 
 
 @app.command()

@@ -9,9 +9,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from node.cli.main import app
-from node.core.keys import PrivateKey
+from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import save_keystore
 from node.service.node import load_validator_key, open_chain
+from node.tools.make_genesis import dev_validator_key
 from tests.conftest import REPO, NodeProcess, run_cli
 from tests.node.test_node_process import SENDERS, attest_raw
 
@@ -68,12 +69,13 @@ def test_init_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(code, err, "vaxchain init")
 
 
-def test_init_refuses_a_key_that_is_not_a_validator(tmp_path: Path) -> None:
-    stranger = PrivateKey.from_seed("cli-test/stranger")
-    keyfile = save_keystore(stranger, "pw", tmp_path / "keys", light=True)
+def test_init_takes_a_key_outside_genesis_with_a_warning(tmp_path: Path) -> None:
+    # A validator that joins by an on-chain change (ADR 0009) inits its node before it is approved.
+    joining = PrivateKey.from_seed("cli-test/joining")
+    keyfile = save_keystore(joining, "pw", tmp_path / "keys", light=True)
     password = tmp_path / "pw.txt"
     password.write_text("pw\n")
-    code, _, err = invoke(
+    code, out, err = invoke(
         "init",
         "--genesis",
         str(DEVNET),
@@ -84,20 +86,37 @@ def test_init_refuses_a_key_that_is_not_a_validator(tmp_path: Path) -> None:
         "--password-file",
         str(password),
     )
-    assert_one_line_error(code, err, "is not a validator")
+    assert code == 0, err
+    assert "initialised" in out
+    address = to_checksum_address(joining.address)
+    assert err.strip().splitlines() == [
+        f"warning: key {address} is not in the genesis validator set; the node will sign only after an "
+        "on-chain validator change adds it (vaxchain tx validator-change)"
+    ]
+    config = tomllib.loads((tmp_path / "n" / "config.toml").read_text())
+    assert config["validator"] == {"key_file": "keys/validator.json", "password_file": "keys/password.txt"}
+    assert config["mempool"]["max_txs"] == 10_000
+    opened = open_chain(tmp_path / "n")
+    try:
+        key = load_validator_key(opened.config)
+        assert key is not None and key.address == joining.address
+        assert joining.address not in opened.chain.validator_addresses()
+    finally:
+        opened.db.close()
+
+
+def test_init_is_quiet_for_a_genesis_validator_and_refuses_a_wrong_password(tmp_path: Path) -> None:
+    validator = dev_validator_key(0)  # the devnet genesis validator
+    keyfile = save_keystore(validator, "pw", tmp_path / "keys", light=True)
+    password = tmp_path / "pw.txt"
+    password.write_text("pw\n")
+    args = ["--validator-key", str(keyfile), "--password-file", str(password)]
+    code, _, err = invoke("init", "--genesis", str(DEVNET), "--datadir", str(tmp_path / "v"), *args)
+    assert code == 0 and "warning" not in err, err
     password.write_text("wrong\n")
-    code, _, err = invoke(
-        "init",
-        "--genesis",
-        str(DEVNET),
-        "--datadir",
-        str(tmp_path / "m"),
-        "--validator-key",
-        str(keyfile),
-        "--password-file",
-        str(password),
-    )
+    code, _, err = invoke("init", "--genesis", str(DEVNET), "--datadir", str(tmp_path / "m"), *args)
     assert_one_line_error(code, err, "wrong password")
+    assert not (tmp_path / "m" / "config.toml").exists()
 
 
 def test_testnet_writes_peered_nodes_with_working_keys(tmp_path: Path) -> None:
