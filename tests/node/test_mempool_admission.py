@@ -1,5 +1,6 @@
 """Admission control seen from outside the mempool: tx_sendRawTransaction names MempoolFull with retry_after_s,
-and the district load generator waits that long and sends the refused transactions again."""
+the district load generator waits that long and sends the refused transactions again, and the BFT engine counts
+gossiped transactions a full pool refused apart from invalid ones."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from node.chain.seal import SealRule
 from node.core.keys import PrivateKey
 from node.core.transactions import decode_transaction, sign_transaction
 from node.mempool.pool import Mempool, MempoolLimits
+from node.producer import wire
+from node.producer.bft import BftConfig, BftEngine
 from node.store.chainstore import ChainStore
 from node.store.db import Database
 from node.tools.devgenesis import dev_genesis
@@ -65,6 +68,21 @@ async def test_send_raw_names_mempool_full_with_retry_after_one_block_interval(c
     with pytest.raises(RpcApplicationError) as info:
         await spec.handler({"tx": attest_hex(0)})
     assert info.value.data["error"] == "AlreadyKnown" and "retry_after_s" not in info.value.data
+
+
+async def test_gossiped_transactions_a_full_pool_refused_are_counted_apart(
+    chain: Chain, tmp_path: Path
+) -> None:
+    pool = Mempool(CHAIN_ID, chain.next_nonce, MempoolLimits(max_txs=1))
+    # _receive_txs only touches the mempool and the counters: the engine never runs, so it needs no network.
+    unused_network = cast(wire.GossipNetwork, object())
+    engine = BftEngine(chain, pool, None, unused_network, BftConfig(), lambda _b: None, tmp_path / "sign")
+    raws = [bytes.fromhex(attest_hex(n)[2:]) for n in range(3)]
+    await engine._receive_txs(wire.TxBatch((raws[0], raws[1], b"\x00not rlp", raws[0], raws[2])))
+    counters = engine.counters
+    assert counters["txs_received"] == 1 and len(pool) == 1
+    assert counters["txs_refused_full"] == 2  # nonces 1 and 2: load, not bad transactions
+    assert counters["txs_rejected"] == 2  # the undecodable one and the duplicate (AlreadyKnown)
 
 
 class FullNode:
