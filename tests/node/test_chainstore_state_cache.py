@@ -46,7 +46,7 @@ def test_a_read_that_straddles_a_commit_does_not_cache_the_old_value(tmp_path: P
             producer.produce_once()  # commits nonce 1 while the read is in flight
         return value
 
-    db.get = get_then_commit  # type: ignore[method-assign]
+    db.get = get_then_commit  # type: ignore[method-assign,assignment]
     assert store.state_get(key) is None  # the in-flight read answers what it read
     db.get = real_get  # type: ignore[method-assign]
     assert raced
