@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
 from node.core.transactions import sign_transaction
-from node.tools.district_load import rpc_url_from_datadir
+from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from node.tools.make_genesis import dev_key, district_genesis
 from rpc.client import RpcClient
 
@@ -249,31 +249,59 @@ class LoadStats:
     submitted: dict[str, float] = field(default_factory=dict)
     finalized: dict[str, float] = field(default_factory=dict)
     rejected: int = 0
+    refused_full: int = 0  # refusals by a full mempool, each sent again after retry_after_s
     errors: list[str] = field(default_factory=list)
     held: int = 0  # transactions that waited for a dependency before being sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _node_sender(url: str, batches: queue.Queue[list[LoadTx] | None], stats: LoadStats) -> None:
-    """Send each batch given to this node as one JSON-RPC batch; record when each transaction was submitted."""
+    """Feed one node its batches (a thread per node)."""
     with RpcClient(url, timeout=60) as client:
-        while (chunk := batches.get()) is not None:
+        send_batches(client, batches, stats)
+
+
+def send_batches(
+    client: Any,
+    batches: queue.Queue[list[LoadTx] | None],
+    stats: LoadStats,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Send each batch as one JSON-RPC batch until None; record when each transaction was submitted.
+
+    Like a real client, what a full mempool refused (MempoolFull) is sent again after the node's
+    ``retry_after_s``, before this node's next batch: the back-off slows the load down to what the network
+    takes. A transaction's latency counts from the submission that was accepted.
+    """
+    while (chunk := batches.get()) is not None:
+        todo = chunk
+        while todo:
             now = time.time()
             try:
-                results = client.batch([("tx_sendRawTransaction", {"tx": tx.raw_hex}) for tx in chunk])
+                results = client.batch([("tx_sendRawTransaction", {"tx": tx.raw_hex}) for tx in todo])
             except Exception as exc:  # a refused batch: count it and go on
                 with stats.lock:
-                    stats.rejected += len(chunk)
+                    stats.rejected += len(todo)
                     stats.errors.append(str(exc))
-                continue
+                break
+            refused: list[LoadTx] = []
+            wait = 0.0
             with stats.lock:
-                for tx, result in zip(chunk, results, strict=True):
+                for tx, result in zip(todo, results, strict=True):
+                    retry_after = mempool_full_retry_after(result)
                     if isinstance(result, str):
                         stats.submitted[tx.tx_hash] = now
+                    elif retry_after is not None:
+                        refused.append(tx)
+                        wait = max(wait, retry_after)
                     else:
                         stats.rejected += 1
                         if len(stats.errors) < 5:
                             stats.errors.append(f"{tx.kind}: {result}")
+                stats.refused_full += len(refused)
+            if refused:
+                sleep(wait)
+            todo = refused
 
 
 class Dispatcher:
@@ -500,7 +528,8 @@ def main(argv: list[str] | None = None) -> None:
         head = live[0].height()
         print(
             f"load: offered {offered} transactions in {window:.1f} s ({offered / window:.0f} tx/s); "
-            f"submitted {len(timed)}, rejected {stats.rejected}, held for a dependency {stats.held}, "
+            f"submitted {len(timed)}, rejected {stats.rejected}, refused by a full mempool and sent again "
+            f"{stats.refused_full}, held for a dependency {stats.held}, "
             f"still held at the end {still_held}; final {len(latencies)}"
         )
         if stats.errors:
@@ -546,7 +575,7 @@ def main(argv: list[str] | None = None) -> None:
             f"finalized_tps={finalized_tps:.0f} p50_s={p50:.3f} p99_s={p99:.3f} sync_blocks_per_s={sync_rate:.1f} "
             f"sync_tx_per_s={synced_txs / sync_s:.0f} offered_tps={args.rate:.0f} validators={len(live)} "
             f"failed_receipts={failed}/{checked} cpu_ms_per_tx={cpu_ms_per_tx:.2f} cpu_ceiling_tps={ceiling_tps:.0f} "
-            f"blocks={target}"
+            f"blocks={target} refused_full={stats.refused_full}"
         )
     finally:
         for node in nodes:

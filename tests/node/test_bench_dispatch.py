@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import queue
 
-from node.tools.bench_network import Dispatcher, LoadStats, LoadTx
+from node.tools.bench_network import Dispatcher, LoadStats, LoadTx, send_batches
+from rpc.errors import RpcError
 
 
 def _tx(seq: int, sender: str, waits: tuple[str, ...] = (), provides: tuple[str, ...] = ()) -> LoadTx:
@@ -92,3 +93,40 @@ def test_a_warm_up_stops_at_its_position_and_the_window_goes_on_from_there() -> 
     assert _sent(queues) == [0, 1]
     assert dispatcher.run(rate=1e12, seconds=2.0, tick_s=0.01, queues=queues) == 6
     assert _sent(queues) == [2, 3, 4, 5]
+
+
+class _FullOnce:
+    """A node whose mempool is full for the first submission of each transaction."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.calls: list[list[str]] = []
+
+    def batch(self, calls: list[tuple[str, dict[str, str]]]) -> list[object]:
+        raws = [params["tx"] for _, params in calls]
+        self.calls.append(raws)
+        out: list[object] = []
+        for raw in raws:
+            if raw in self.seen or raw == "0x01":
+                out.append(f"hash-of-{raw}")
+            else:
+                self.seen.add(raw)
+                out.append(
+                    RpcError(-32000, "transaction rejected", {"error": "MempoolFull", "retry_after_s": 0.5})
+                )
+        return out
+
+
+def test_sender_sends_again_what_a_full_mempool_refused_after_retry_after() -> None:
+    load = [_tx(1, "a"), _tx(2, "a"), _tx(3, "b")]
+    batches: queue.Queue[list[LoadTx] | None] = queue.Queue()
+    batches.put(load)
+    batches.put(None)
+    stats = LoadStats()
+    slept: list[float] = []
+    node = _FullOnce()
+    send_batches(node, batches, stats, sleep=slept.append)
+    assert node.calls == [["0x01", "0x02", "0x03"], ["0x02", "0x03"]]  # only the refused ones, in order
+    assert slept == [0.5]
+    assert set(stats.submitted) == {"h1", "h2", "h3"}
+    assert stats.refused_full == 2 and stats.rejected == 0
