@@ -185,6 +185,10 @@ class SubscriptionHub:
     def session_count(self) -> int:
         return len(self._sessions)
 
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether anyone listens on ``topic``: a publisher can skip building payloads nobody reads."""
+        return bool(self._by_topic.get(topic))
+
     def publish(self, topic: str, payload: Any, *, match: FilterPredicate | None = None) -> int:
         """Queue `payload` for every matching subscriber; returns how many got it. Never blocks."""
         spec = self._topics.get(topic)

@@ -57,6 +57,13 @@ def to_checksum_address(address: bytes) -> str:
     """EIP-55 form: 0x + hex where a letter is upper-case iff its nibble of keccak(lower hex) is >= 8."""
     if len(address) != ADDRESS_LENGTH:
         raise InvalidAddress("0x" + bytes(address).hex(), f"must be {ADDRESS_LENGTH} bytes")
+    return _checksum(bytes(address))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _checksum(address: bytes) -> str:
+    # Every RPC view and event names senders this way (a keccak and 40 branches each); a district has a few
+    # thousand accounts, so they are worth remembering.
     lower = address.hex()
     nibbles = keccak256(lower.encode("ascii")).hex()
     return "0x" + "".join(

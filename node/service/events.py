@@ -75,20 +75,26 @@ def publish_block(hub: SubscriptionHub, executed: ExecutedBlock) -> None:
     head = header_view(block.header)
     hub.publish("newHeads", head)
     hub.publish("finalizedBlocks", {"header": head, "tx_count": len(block.transactions)})
+    per_tx, alerts = hub.has_subscribers("transactions"), hub.has_subscribers("alerts")
+    if not (per_tx or alerts):
+        return  # a payload per transaction of a 2,000-tx block is real CPU: only for listeners
     for tx, receipt in zip(block.transactions, executed.receipts, strict=True):
         tx_hash = "0x" + tx.hash.hex()
-        hub.publish(
-            "transactions",
-            {
-                "hash": tx_hash,
-                "kind": tx.kind,
-                "kind_name": kind_name(tx.kind),
-                "sender": to_checksum_address(tx.sender),
-                "height": block.height,
-                "status": "success" if receipt.ok else "failure",
-                "error": receipt.error_code or None,
-            },
-        )
+        if per_tx:
+            hub.publish(
+                "transactions",
+                {
+                    "hash": tx_hash,
+                    "kind": tx.kind,
+                    "kind_name": kind_name(tx.kind),
+                    "sender": to_checksum_address(tx.sender),
+                    "height": block.height,
+                    "status": "success" if receipt.ok else "failure",
+                    "error": receipt.error_code or None,
+                },
+            )
+        if not alerts:
+            continue
         if receipt.ok:
             for event in receipt.events:
                 if event.name in ALERT_EVENTS:
@@ -102,12 +108,11 @@ def publish_block(hub: SubscriptionHub, executed: ExecutedBlock) -> None:
                         },
                     )
         elif receipt.error_code in ALERT_FAILURES:
-            data = receipt.error_details()
             hub.publish(
                 "alerts",
                 {
                     "event": f"Refused{receipt.error_code}",
-                    "data": data,
+                    "data": receipt.error_details(),
                     "tx_hash": tx_hash,
                     "height": block.height,
                 },

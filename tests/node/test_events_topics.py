@@ -30,7 +30,7 @@ class RecordingHub(SubscriptionHub):
         return super().publish(topic, payload, **kw)
 
 
-def test_transactions_topic_names_contract_and_system_kinds() -> None:
+def _block() -> ExecutedBlock:
     attest = sign_transaction(
         KEY, 7, 0, BY_NAME["attest"].code, encode_payload(Attest(b"\x01" * 32, "log", "text/csv"))
     )
@@ -39,11 +39,32 @@ def test_transactions_topic_names_contract_and_system_kinds() -> None:
     header = Header(7, 3, 1_000, b"\x00" * 32, KEY.address, *(b"\x00" * 32,) * 6)
     block = Block(header, (attest, system), b"", ())
     receipts = (success_receipt(attest.hash, ()), failure_receipt(system.hash, "NotAValidator", {}))
+    return ExecutedBlock(block, receipts, {})
+
+
+def _hub(*topics: str) -> RecordingHub:
     hub = RecordingHub()
     register_topics(hub)
-    publish_block(hub, ExecutedBlock(block, receipts, {}))
+    session = hub.open_session(max_subscriptions=8, queue_size=64, notify=lambda: None)
+    for topic in topics:
+        session.subscribe(topic)
+    return hub
+
+
+def test_transactions_topic_names_contract_and_system_kinds() -> None:
+    hub = _hub("transactions")
+    publish_block(hub, _block())
     txs = [payload for topic, payload in hub.seen if topic == "transactions"]
     assert [(t["kind_name"], t["status"], t["error"]) for t in txs] == [
         ("attest", "success", None),
         ("validator_change", "failure", "NotAValidator"),
     ]
+
+
+def test_per_transaction_payloads_are_built_only_for_listeners() -> None:
+    quiet = _hub()
+    publish_block(quiet, _block())
+    assert [topic for topic, _ in quiet.seen] == ["newHeads", "finalizedBlocks"]
+    alerts_only = _hub("alerts")
+    publish_block(alerts_only, _block())
+    assert "transactions" not in {topic for topic, _ in alerts_only.seen}
