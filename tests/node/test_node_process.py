@@ -123,8 +123,19 @@ def test_kill_minus_nine_never_leaves_a_half_applied_block(
     assert heights == sorted(heights) and heights[-1] > heights[0]
     node.start()
     with node.client() as client:  # one more transaction: an idle chain only grows at the slow heartbeat
-        nonce = client.call("tx_getNonce", address="0x" + SENDERS[0].address.hex())
-        client.call("tx_sendRawTransaction", tx=attest_raw(SENDERS[0], chain_id, nonce))
+        for _attempt in range(5):
+            # Right after a restart the node may still commit the block it had locked before the kill, which
+            # uses nonces: a nonce read just before that commit is already spent when the transaction lands.
+            nonce = client.call("tx_getNonce", address="0x" + SENDERS[0].address.hex())
+            try:
+                client.call("tx_sendRawTransaction", tx=attest_raw(SENDERS[0], chain_id, nonce))
+                break
+            except RpcError as exc:
+                if not isinstance(exc.data, dict) or exc.data.get("error") != "NonceTooLow":
+                    raise
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the nonce kept moving: blocks after the restart did not settle")
     final = node.wait_height(heights[-1] + 1)
     assert node.stop() == 0
     opened = open_chain(datadir)
