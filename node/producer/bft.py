@@ -369,6 +369,7 @@ class BftEngine:
             "txs_gossiped": 0,
             "txs_received": 0,
             "txs_rejected": 0,
+            "txs_refused_full": 0,
             "bad_gossip": 0,
             "rounds_above_zero": 0,
         }
@@ -1051,7 +1052,7 @@ class BftEngine:
             except MempoolRejected as exc:
                 # A full pool is load, not a bad transaction: counted apart (ADR 0010).
                 key = "txs_refused_full" if exc.code == "MempoolFull" else "txs_rejected"
-                self.counters[key] = self.counters.get(key, 0) + 1
+                self.counters[key] += 1
             except DecodeError:
                 self.counters["txs_rejected"] += 1
             if i % 256 == 255:
