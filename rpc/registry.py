@@ -11,6 +11,8 @@ from rpc.errors import ErrorSpec, InvalidParams
 from rpc.schema import Schema, ValidationError, check_schema, validate
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+#: a handler that also receives the dispatcher's CallContext (registered with wants_context=True)
+ContextHandler = Callable[[dict[str, Any], Any], Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
 
 #: Names the server implements itself (JSON-RPC reserves the `rpc.` prefix for system extensions).
@@ -36,7 +38,7 @@ class MethodSpec:
     description: str = ""
     admin: bool = False
     errors: tuple[ErrorSpec, ...] = ()
-    #: internal: built-ins receive (params, CallContext)
+    #: built-ins and handlers registered with wants_context receive (params, CallContext)
     wants_context: bool = False
     param_order: tuple[str, ...] = field(default=())
 
@@ -112,21 +114,29 @@ class MethodRegistry:
     def add(
         self,
         name: str,
-        handler: Handler,
+        handler: Handler | ContextHandler,
         *,
         params: Schema | None = None,
         result: Schema | None = None,
         description: str = "",
         admin: bool = False,
         errors: Sequence[ErrorSpec] = (),
+        wants_context: bool = False,
     ) -> MethodSpec:
-        """Register a trio handler `async def h(params: dict) -> JSON`."""
+        """Register a trio handler `async def h(params: dict) -> JSON` (`h(params, ctx)` with wants_context)."""
         if name in self._methods:
             raise RegistrationError(f"{name}: already registered")
         if name.startswith("rpc.") or name in RESERVED_NAMES:
             raise RegistrationError(f"{name}: reserved name")
         spec = make_spec(
-            name, handler, params=params, result=result, description=description, admin=admin, errors=errors
+            name,
+            handler,
+            params=params,
+            result=result,
+            description=description,
+            admin=admin,
+            errors=errors,
+            wants_context=wants_context,
         )
         self._methods[name] = spec
         return spec

@@ -27,10 +27,12 @@ from node.core.errors import DecodeError
 from node.core.keys import InvalidAddress, parse_address
 from node.core.transactions import decode_transaction
 from node.mempool.pool import Mempool, MempoolRejected
+from rpc.dispatch import CallContext
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
 
 TX_REJECTED = -32010
+MAX_TXS_PER_CALL = 1_000
 NOT_FOUND = -32011
 BAD_INPUT = -32012
 
@@ -186,8 +188,8 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
     async def syncing(params: dict[str, Any]) -> dict[str, Any]:
         return {"syncing": api.syncing(), "height": chain.head.height}
 
-    async def send_raw(params: dict[str, Any]) -> str:
-        raw_hex: str = params["tx"]
+    def admit(raw_hex: str) -> str:
+        """Decode and admit one transaction; its hash, or a precise RpcApplicationError."""
         try:
             raw = bytes.fromhex(raw_hex[2:] if raw_hex.startswith("0x") else raw_hex)
             tx = decode_transaction(raw)
@@ -206,6 +208,23 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
             raise RpcApplicationError(TX_REJECTED, "transaction rejected", data) from None
         api.on_new_tx(raw)
         return hex0x(tx_hash)
+
+    async def send_raw(params: dict[str, Any]) -> str:
+        return admit(params["tx"])
+
+    async def send_raws(params: dict[str, Any], ctx: CallContext) -> list[dict[str, Any]]:
+        # One call for many: a gateway relaying its loggers' batches pays JSON-RPC dispatch once, not per
+        # transaction. Each is admitted on its own, in order; a rejection does not stop the rest. The rate
+        # limiter counts each transaction, as it counts each call of a JSON-RPC batch.
+        if ctx.charge is not None and len(params["txs"]) > 1:
+            ctx.charge(len(params["txs"]) - 1)
+        out: list[dict[str, Any]] = []
+        for raw_hex in params["txs"]:
+            try:
+                out.append({"hash": admit(raw_hex)})
+            except RpcApplicationError as exc:
+                out.append(dict(exc.data) if isinstance(exc.data, dict) else {"error": "Rejected"})
+        return out
 
     async def get_nonce(params: dict[str, Any]) -> int:
         address = address_param(params["address"])
@@ -304,6 +323,25 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         },
         description="Submit a signed transaction (0x-hex RLP); returns its hash or a precise rejection "
         "(MempoolFull carries retry_after_s: send it again after that many seconds).",
+    )
+    registry.add(
+        "tx_sendRawTransactions",
+        send_raws,
+        params={
+            "type": "object",
+            "properties": {
+                "txs": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength": 140000},
+                    "minItems": 1,
+                    "maxItems": MAX_TXS_PER_CALL,
+                }
+            },
+            "required": ["txs"],
+        },
+        description="Submit up to 1,000 signed transactions in order; one result each: {hash} or the rejection "
+        "tx_sendRawTransaction would give ({error, message, tx_hash, retry_after_s for MempoolFull}).",
+        wants_context=True,
     )
     registry.add(
         "tx_getNonce",

@@ -132,6 +132,33 @@ async def test_errors_are_named_and_change_nothing(node_url: tuple[str, Node]) -
     assert len(node.mempool) == 0
 
 
+async def test_many_transactions_in_one_call_each_get_a_result_in_order(node_url: tuple[str, Node]) -> None:
+    url, node = node_url
+    client = AsyncRpcClient(url)
+    chain_id = (await client.call("chain_status"))["chain_id"]
+    first, _ = attest_hex(CDC, chain_id, 0, "certificate 1")
+    second, _ = attest_hex(CDC, chain_id, 1, "certificate 2")
+    wrong_chain, _ = attest_hex(CDC, chain_id + 1, 2, "certificate 3")
+    results = await client.call(
+        "tx_sendRawTransactions", txs=[first, "0xdeadbeef", second, wrong_chain, first]
+    )
+    assert [sorted(r) for r in results[:3]] == [["hash"], ["error", "reason"], ["hash"]]
+    assert results[1]["error"] == "DecodeError"
+    assert results[3]["error"] == "InvalidTransaction" and "chain id" in results[3]["message"]
+    assert results[4]["error"] == "AlreadyKnown" and results[4]["tx_hash"] == results[0]["hash"]
+    included = [await wait_included(client, results[i]["hash"]) for i in (0, 2)]
+    assert [(tx["block_height"], tx["index"]) for tx in included] == sorted(
+        (tx["block_height"], tx["index"]) for tx in included
+    )
+    assert len(node.mempool) == 0
+    with pytest.raises(RpcError) as info:
+        await client.call("tx_sendRawTransactions", txs=[])
+    assert info.value.code == -32602
+    with pytest.raises(RpcError) as info:
+        await client.call("tx_sendRawTransactions", txs=[first] * 1001)
+    assert info.value.code == -32602
+
+
 async def test_transactions_subscription_filters_by_kind(node_url: tuple[str, Node]) -> None:
     from rpc.client import subscribe
 
