@@ -4,7 +4,7 @@ The network is what ``vaxchain testnet`` writes (4 validators by default, 1 s bl
 district scaled to the offered load. The load is a day of that district (``contracts.district.DistrictDay``):
 mostly cold-chain reading batches, then doses, lots and custody transfers, pre-signed by the district's derived
 dev keys and replayed compressed in time at ``--rate`` tx/s for ``--seconds``. Each sender's transactions go to
-one node (by address), in nonce order, in tx_sendRawTransactions calls every ``--tick-ms``.
+one node (by address), in nonce order, in JSON-RPC batches every ``--tick-ms``.
 
 Like a real client, the load generator does not send what cannot succeed yet: a receipt waits for its shipment
 to be final, a shipment for the stock it ships (the receipt or lot registration into its storage unit), a dose
@@ -43,7 +43,7 @@ from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
 from node.core.transactions import sign_transaction
-from node.tools.district_load import rpc_url_from_datadir
+from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from node.tools.make_genesis import dev_key, district_genesis
 from rpc.client import RpcClient
 
@@ -56,7 +56,7 @@ DISTRICT_DAY_TXS = 19_900
 DISTRICT_DOSES = 2_000
 MIN_SITES = 4  # a short run replays a whole day of a smaller district, so its mix is the day's mix
 REPO = Path(__file__).resolve().parents[2]
-MAX_RPC_BATCH = 500  # transactions per tx_sendRawTransactions call (the node takes up to 1,000)
+MAX_RPC_BATCH = 100  # the node's JSON-RPC batch limit (rpc.dispatch)
 
 
 # ------------------------------------------------------------------------------------------------ the load
@@ -267,7 +267,7 @@ def send_batches(
     stats: LoadStats,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Send each batch in one tx_sendRawTransactions call until None; record when each was submitted.
+    """Send each batch as one JSON-RPC batch until None; record when each transaction was submitted.
 
     Like a real client, what a full mempool refused (MempoolFull) is sent again after the node's
     ``retry_after_s``, before this node's next batch: the back-off slows the load down to what the network
@@ -278,8 +278,8 @@ def send_batches(
         while todo:
             now = time.time()
             try:
-                results = client.call("tx_sendRawTransactions", txs=[tx.raw_hex for tx in todo])
-            except Exception as exc:  # a refused call: count it and go on
+                results = client.batch([("tx_sendRawTransaction", {"tx": tx.raw_hex}) for tx in todo])
+            except Exception as exc:  # a refused batch: count it and go on
                 with stats.lock:
                     stats.rejected += len(todo)
                     stats.errors.append(str(exc))
@@ -288,11 +288,12 @@ def send_batches(
             wait = 0.0
             with stats.lock:
                 for tx, result in zip(todo, results, strict=True):
-                    if "hash" in result:
+                    retry_after = mempool_full_retry_after(result)
+                    if isinstance(result, str):
                         stats.submitted[tx.tx_hash] = now
-                    elif result.get("error") == "MempoolFull":
+                    elif retry_after is not None:
                         refused.append(tx)
-                        wait = max(wait, float(result.get("retry_after_s", 1.0)))
+                        wait = max(wait, retry_after)
                     else:
                         stats.rejected += 1
                         if len(stats.errors) < 5:
@@ -376,7 +377,7 @@ class Dispatcher:
                     self._dispatched(tx)
                 self.offered = max(self.offered, due)
             for i, txs in enumerate(out):
-                # A release of held transactions can exceed what one call may carry.
+                # A release of held transactions can exceed what one JSON-RPC batch may carry.
                 for at in range(0, len(txs), MAX_RPC_BATCH):
                     queues[i].put(txs[at : at + MAX_RPC_BATCH])
             time.sleep(max(0.0, tick_s - (time.monotonic() - now)))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import queue
 
-from node.tools.bench_network import MAX_RPC_BATCH, Dispatcher, LoadStats, LoadTx, send_batches
+from node.tools.bench_network import Dispatcher, LoadStats, LoadTx, send_batches
+from rpc.errors import RpcError
 
 
 def _tx(seq: int, sender: str, waits: tuple[str, ...] = (), provides: tuple[str, ...] = ()) -> LoadTx:
@@ -58,8 +59,7 @@ def test_an_administrative_action_waits_only_for_what_was_sent_before_it() -> No
 
 def test_a_large_release_is_split_into_batches_the_node_accepts() -> None:
     load = [_tx(0, "cdc", provides=("shipment:s1",))]
-    held = 2 * MAX_RPC_BATCH + 50
-    load += [_tx(i, "site", ("shipment:s1",)) for i in range(1, held + 1)]  # held behind one shipment
+    load += [_tx(i, "site", ("shipment:s1",)) for i in range(1, 251)]  # 250 held behind one shipment
     stats = LoadStats()
     queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue()]
     dispatcher = Dispatcher(load, 1, stats)
@@ -72,7 +72,7 @@ def test_a_large_release_is_split_into_batches_the_node_accepts() -> None:
         chunk = queues[0].get()
         assert chunk is not None
         sizes.append(len(chunk))
-    assert sum(sizes) == held and max(sizes) <= MAX_RPC_BATCH and len(sizes) == 3
+    assert sum(sizes) == 250 and max(sizes) <= 100
 
 
 def test_the_load_is_paced_over_the_whole_run() -> None:
@@ -102,16 +102,18 @@ class _FullOnce:
         self.seen: set[str] = set()
         self.calls: list[list[str]] = []
 
-    def call(self, method: str, txs: list[str]) -> list[dict[str, object]]:
-        assert method == "tx_sendRawTransactions"
-        self.calls.append(txs)
-        out: list[dict[str, object]] = []
-        for raw in txs:
+    def batch(self, calls: list[tuple[str, dict[str, str]]]) -> list[object]:
+        raws = [params["tx"] for _, params in calls]
+        self.calls.append(raws)
+        out: list[object] = []
+        for raw in raws:
             if raw in self.seen or raw == "0x01":
-                out.append({"hash": f"hash-of-{raw}"})
+                out.append(f"hash-of-{raw}")
             else:
                 self.seen.add(raw)
-                out.append({"error": "MempoolFull", "message": "mempool is full", "retry_after_s": 0.5})
+                out.append(
+                    RpcError(-32000, "transaction rejected", {"error": "MempoolFull", "retry_after_s": 0.5})
+                )
         return out
 
 
