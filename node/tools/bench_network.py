@@ -13,7 +13,9 @@ for everything sent before it. Only that sender waits; the rest of the load flow
 
 A transaction's latency runs from its submission to the node until the block holding it is committed (BFT:
 committed = final). Then a fresh observer joins and syncs the whole chain. Prints figures and a last line of
-``key=value`` pairs: ``finalized_tps=… p50_s=… p99_s=… sync_blocks_per_s=…``.
+``key=value`` pairs: ``finalized_tps=… p50_s=… p99_s=… sync_blocks_per_s=…``. With ``--repeat N`` the whole
+run is repeated on N fresh networks and the last line gives the median of each figure (runs on a shared
+2-core machine vary by tens of percent).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import queue
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -435,9 +438,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--block-interval-ms", type=int, default=1000, help="genesis block interval")
     parser.add_argument("--tick-ms", type=float, default=50.0, help="how often each node gets a batch")
     parser.add_argument("--keep", type=Path, default=None, help="keep the node directories here")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="fresh networks to run; the last line gives the median of each figure",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= MAX_SECONDS:
         raise SystemExit(f"--seconds must be in (0, {MAX_SECONDS}]")
+    if not 1 <= args.repeat <= 9:
+        raise SystemExit("--repeat must be in 1..9")
     if args.validators < 1 or args.rate <= 0 or args.tick_ms <= 0 or args.block_interval_ms <= 0:
         raise SystemExit("--validators, --rate, --tick-ms and --block-interval-ms must be positive")
 
@@ -454,7 +465,29 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
-    root = args.keep or Path(tempfile.mkdtemp(prefix="vax-bench-net-"))
+    runs: list[dict[str, float]] = []
+    for run in range(args.repeat):
+        if args.repeat > 1:
+            print(f"--- run {run + 1} of {args.repeat}", flush=True)
+        keep = None if args.keep is None else (args.keep if args.repeat == 1 else args.keep / f"run{run + 1}")
+        runs.append(run_network(args, genesis, load, warmup, keep))
+    # Runs on a shared 2-core machine vary by tens of percent: with --repeat the last line is the median run's.
+    figures = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    print(
+        f"finalized_tps={figures['finalized_tps']:.0f} p50_s={figures['p50_s']:.3f} p99_s={figures['p99_s']:.3f} "
+        f"sync_blocks_per_s={figures['sync_blocks_per_s']:.1f} sync_tx_per_s={figures['sync_tx_per_s']:.0f} "
+        f"offered_tps={args.rate:.0f} validators={args.validators} "
+        f"failed_receipts={figures['failed_receipts']:.0f}/{figures['checked_receipts']:.0f} "
+        f"cpu_ms_per_tx={figures['cpu_ms_per_tx']:.2f} cpu_ceiling_tps={figures['cpu_ceiling_tps']:.0f} "
+        f"blocks={figures['blocks']:.0f} refused_full={figures['refused_full']:.0f} runs={len(runs)}"
+    )
+
+
+def run_network(
+    args: argparse.Namespace, genesis: dict[str, Any], load: list[LoadTx], warmup: int, keep: Path | None
+) -> dict[str, float]:
+    """One fresh network under the load, then a late joiner; prints the details and returns the figures."""
+    root = keep or Path(tempfile.mkdtemp(prefix="vax-bench-net-"))
     root.mkdir(parents=True, exist_ok=True)
     nodes = write_network(root, genesis, args.validators, args.block_interval_ms)
     live, joiner = nodes[:-1], nodes[-1]
@@ -571,16 +604,23 @@ def main(argv: list[str] | None = None) -> None:
             f"late joiner synced {target - start_height} blocks ({synced_txs} transactions) in {sync_s:.2f} s: "
             f"{sync_rate:.1f} blocks/s, {synced_txs / sync_s:.0f} tx/s"
         )
-        print(
-            f"finalized_tps={finalized_tps:.0f} p50_s={p50:.3f} p99_s={p99:.3f} sync_blocks_per_s={sync_rate:.1f} "
-            f"sync_tx_per_s={synced_txs / sync_s:.0f} offered_tps={args.rate:.0f} validators={len(live)} "
-            f"failed_receipts={failed}/{checked} cpu_ms_per_tx={cpu_ms_per_tx:.2f} cpu_ceiling_tps={ceiling_tps:.0f} "
-            f"blocks={target} refused_full={stats.refused_full}"
-        )
+        return {
+            "finalized_tps": finalized_tps,
+            "p50_s": p50,
+            "p99_s": p99,
+            "sync_blocks_per_s": sync_rate,
+            "sync_tx_per_s": synced_txs / sync_s,
+            "failed_receipts": failed,
+            "checked_receipts": checked,
+            "cpu_ms_per_tx": cpu_ms_per_tx,
+            "cpu_ceiling_tps": ceiling_tps,
+            "blocks": target,
+            "refused_full": stats.refused_full,
+        }
     finally:
         for node in nodes:
             node.stop()
-        if args.keep is None:
+        if keep is None:
             shutil.rmtree(root, ignore_errors=True)
 
 
