@@ -177,9 +177,9 @@ class _RelayPruningGossipSub(GossipSub):
     In a full mesh of n validators, plain GossipSub delivers every message to each node n-1 times (once from
     the origin, then a relay from every other peer); each copy costs a Noise decryption, Yamux framing and a
     protobuf parse before the seen-cache drops it. Measured on 4 processes: ~1/3 of a loaded node's CPU.
-    Peers tell each other whom they are connected to in their liveness pings; until a peer has answered one,
-    or when its answer is stale, it is relayed to as before. go-libp2p publishes its own messages the same
-    way (flood publish).
+    Peers tell each other whom they are connected to in their liveness pings, both ways, and ping at once when
+    their connections change; a peer that has not told us yet is relayed to as before. go-libp2p publishes
+    its own messages the same way (flood publish).
     """
 
     def __init__(self, neighbors_of: Callable[[bytes], frozenset[bytes]], **kwargs: Any) -> None:
