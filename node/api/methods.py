@@ -32,9 +32,11 @@ from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
 
 TX_REJECTED = -32010
-MAX_TXS_PER_CALL = 1_000
 NOT_FOUND = -32011
 BAD_INPUT = -32012
+MAX_TXS_PER_CALL = 1_000
+# A signed transaction on the wire: 0x-hex of its RLP, at most MAX_TX_BYTES (64 KiB) and then some.
+RAW_TX_SCHEMA = {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength": 140000}
 
 HASH_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
 ADDRESS_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
@@ -223,7 +225,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
             try:
                 out.append({"hash": admit(raw_hex)})
             except RpcApplicationError as exc:
-                out.append(dict(exc.data) if isinstance(exc.data, dict) else {"error": "Rejected"})
+                out.append(dict(exc.data))  # admit's rejections always carry their fields
         return out
 
     async def get_nonce(params: dict[str, Any]) -> int:
@@ -318,7 +320,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         send_raw,
         params={
             "type": "object",
-            "properties": {"tx": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength": 140000}},
+            "properties": {"tx": RAW_TX_SCHEMA},
             "required": ["tx"],
         },
         description="Submit a signed transaction (0x-hex RLP); returns its hash or a precise rejection "
@@ -332,7 +334,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
             "properties": {
                 "txs": {
                     "type": "array",
-                    "items": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength": 140000},
+                    "items": RAW_TX_SCHEMA,
                     "minItems": 1,
                     "maxItems": MAX_TXS_PER_CALL,
                 }
