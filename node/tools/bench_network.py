@@ -387,6 +387,16 @@ class Dispatcher:
         return self.offered
 
 
+def _wait_all_final(stats: LoadStats, timeout_s: float) -> None:
+    """Wait (bounded) until every submitted transaction is final."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with stats.lock:
+            if all(h in stats.finalized for h in stats.submitted):
+                return
+        time.sleep(0.1)
+
+
 def _watch_finality(url: str, stats: LoadStats, stop: threading.Event, start_height: int) -> None:
     """Poll new blocks; a transaction is final when its block is committed (BFT finality)."""
     height = start_height
@@ -471,7 +481,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"--- run {run + 1} of {args.repeat}", flush=True)
         keep = None if args.keep is None else (args.keep if args.repeat == 1 else args.keep / f"run{run + 1}")
         runs.append(run_network(args, genesis, load, warmup, keep))
-    # Runs on a shared 2-core machine vary by tens of percent: with --repeat the last line is the median run's.
+    # Runs on a shared 2-core machine vary by tens of percent: with --repeat each figure is the median of the runs'.
     figures = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     print(
         f"finalized_tps={figures['finalized_tps']:.0f} p50_s={figures['p50_s']:.3f} p99_s={figures['p99_s']:.3f} "
@@ -521,12 +531,7 @@ def run_network(
         # Warm-up, not measured: the morning's lots and custody legs reach the sites' fridges.
         warm_start = time.monotonic()
         dispatcher.run(args.rate, MAX_SECONDS, args.tick_ms / 1000, queues, until=warmup)
-        warm_deadline = time.monotonic() + 120
-        while time.monotonic() < warm_deadline:
-            with stats.lock:
-                if all(h in stats.finalized for h in stats.submitted):
-                    break
-            time.sleep(0.1)
+        _wait_all_final(stats, 120)
         print(f"warm-up: {warmup} transactions final in {time.monotonic() - warm_start:.1f} s", flush=True)
         cpu_start = [node.cpu_seconds() for node in live]
         load_start = time.time()
@@ -539,13 +544,7 @@ def run_network(
         load_end = time.time()
         still_held = sum(len(w) for w in dispatcher.held.values())
         # Let what was admitted finish (bounded), for the latency of every transaction.
-        drain_deadline = time.monotonic() + 60
-        while time.monotonic() < drain_deadline:
-            with stats.lock:
-                done = all(h in stats.finalized for h in stats.submitted)
-            if done:
-                break
-            time.sleep(0.2)
+        _wait_all_final(stats, 60)
         stop_watch.set()
         watcher.join(timeout=10)
         cpu_used = [node.cpu_seconds() - c for node, c in zip(live, cpu_start, strict=True)]
