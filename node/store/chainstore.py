@@ -226,6 +226,10 @@ class ChainStore:
             puts[_GENESIS] = block_hash
         puts[_HEAD] = height_bytes + block_hash
         self.db.write(puts)
+        # The newest blocks are the ones queried most (explorer, clients following the head, sync serving):
+        # keep them decoded rather than decode them again from the bytes just written.
+        self._blocks.put(block_hash, block)
+        self._receipts.put(block_hash, tuple(receipts))
         with self._state_lock:
             self._state_generation += 1
             if len(self._state) + len(state_writes) > _STATE_CACHE:

@@ -52,3 +52,30 @@ def test_a_read_that_straddles_a_commit_does_not_cache_the_old_value(tmp_path: P
     assert raced
     assert store.state_get(key) == (1).to_bytes(8, "big")
     db.close()
+
+
+def test_a_committed_block_and_its_receipts_are_read_without_decoding(tmp_path: Path) -> None:
+    db, chain = open_chain(tmp_path / "c")
+    producer = Producer(chain)
+    producer.pool.add(attest(ALICE, 0, "doc"))
+    producer.produce_once()
+    head = chain.head
+    stored_block = db.get(b"B" + head.hash)
+    real_get = db.get
+
+    def no_block_reads(raw_key: bytes) -> bytes | None:
+        if raw_key[:1] in (b"B", b"R"):
+            raise AssertionError(f"read {raw_key[:1]!r} from LevelDB")
+        return real_get(raw_key)
+
+    db.get = no_block_reads  # type: ignore[method-assign,assignment]
+    block = chain.store.block_at(head.height)
+    receipts = chain.store.receipts(head.hash)
+    db.get = real_get  # type: ignore[method-assign]
+    assert block is not None and block.encode() == stored_block
+    assert receipts is not None and [r.ok for r in receipts] == [True]
+    db.close()
+    db, reopened = open_chain(tmp_path / "c")  # a fresh store decodes what was written
+    again = reopened.store.block_at(head.height)
+    assert again is not None and again.encode() == stored_block
+    db.close()
