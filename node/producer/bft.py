@@ -433,6 +433,9 @@ class BftEngine:
             },
             "evidence_pending": len(self._pending_evidence),
             "evidence_included": len(self._committed_evidence),
+            # Why blocks are the size they are: the measured execution speed bounds the next proposal.
+            "exec_tx_per_s": None if self._exec_rate is None else round(self._exec_rate),
+            "block_tx_cap": self.block_tx_cap(),
             **self.counters,
         }
 
@@ -681,6 +684,9 @@ class BftEngine:
             return
         if msg.height == m.height + 1:
             self._peer_started = max(self._peer_started, msg.height)
+        if msg.height >= m.height:
+            # A peer voting at a height has committed the one before: live votes keep its head fresh, so
+            # sync need not ask for it.
             self.sync.note_peer_height(peer, msg.height - 1)
         await self._apply(m.on_message(msg, self.clock()))
 

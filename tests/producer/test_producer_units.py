@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import cast
 
 import pytest
 from bft_testkit import CHAIN_ID, genesis_doc, validator_keys
@@ -22,12 +23,14 @@ from node.chain.genesis import parse_genesis
 from node.core.blocks import Header
 from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
+from node.mempool.pool import Mempool
 from node.producer import wire
 from node.producer.bft import (
     MIN_BLOCK_TXS,
     MIN_COMMIT_WAIT_S,
     BftConfig,
     BftConfigError,
+    BftEngine,
     SignRecordError,
     block_tx_cap_for,
     load_sign_record,
@@ -235,3 +238,22 @@ def test_blocks_are_sized_so_that_executing_one_fits_in_a_share_of_the_interval(
     assert block_tx_cap_for(100_000.0, 5_000, 3.0, 1.0) == 5_000
     assert block_tx_cap_for(10.0, 20_000, 3.0, 1.0) == MIN_BLOCK_TXS
     assert block_tx_cap_for(None, 20_000, 3.0, 1.0) == 1_000
+
+
+def test_status_shows_the_execution_speed_that_sizes_blocks(tmp_path: Path) -> None:
+    doc = genesis_doc(KEYS, [])
+    chain = Chain(
+        ChainStore(Database(tmp_path / "db", sync_writes=False)),
+        parse_genesis(doc),
+        CertificateRule(CHAIN_ID),
+    )
+    pool = Mempool(CHAIN_ID, chain.next_nonce)
+    # status() reads only the engine's own state: it needs no running network.
+    unused_network = cast(wire.GossipNetwork, object())
+    engine = BftEngine(chain, pool, None, unused_network, BftConfig(), lambda _b: None, tmp_path / "sign")
+    status = engine.status()
+    assert status["exec_tx_per_s"] is None and status["block_tx_cap"] == 1_000
+    engine._note_exec_rate(1_000, 0.5)
+    status = engine.status()
+    assert status["exec_tx_per_s"] == 2_000 and status["block_tx_cap"] == 600
+    chain.store.db.close()
