@@ -45,9 +45,20 @@ from contracts.kinds.doses import RecordDose
 from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
-from node.core.transactions import sign_transaction
+from node.chain.chain import Chain
+from node.chain.genesis import parse_genesis
+from node.chain.seal import SealRule, make_seal
+from node.core.transactions import (
+    check_stateless,
+    clear_sender_cache,
+    decode_transaction,
+    sign_transaction,
+)
+from node.state.transition import check_kind_and_payload, clear_payload_cache
+from node.store.chainstore import ChainStore
+from node.store.db import Database
 from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
-from node.tools.make_genesis import dev_key, district_genesis
+from node.tools.make_genesis import dev_key, dev_validator_key, district_genesis
 from rpc.client import RpcClient
 
 CHAIN_ID = 4343
@@ -240,6 +251,46 @@ def write_network(
         stdout=subprocess.DEVNULL,
     )
     return [BenchNode(root / "net" / f"node{i}") for i in range(validators + 1)]
+
+
+# ------------------------------------------------------------------------------------------------ baseline
+
+
+def essential_tps(
+    genesis: dict[str, Any], load: list[LoadTx], count: int = 4_000, block_txs: int = 500
+) -> float:
+    """The same run's baseline: the rate at which one process does one node's essential work on the day's first
+    ``count`` transactions, alone on a core. Admission (decode, recover the sender, decode the payload), then execution in blocks and the
+    commit of each (fsynced). No network, RPC or consensus: what a node costs beyond this is their overhead."""
+    clear_sender_cache()
+    clear_payload_cache()
+    proposer = dev_validator_key(0)
+    with tempfile.TemporaryDirectory(prefix="vax-bench-essential-") as tmp:
+        db = Database(Path(tmp) / "db")
+        try:
+            chain = Chain(ChainStore(db), parse_genesis(genesis), SealRule())
+            raws = [bytes.fromhex(tx.raw_hex.removeprefix("0x")) for tx in load[:count]]
+            started = time.perf_counter()
+            txs = []
+            for raw in raws:
+                tx = decode_transaction(raw)
+                check_stateless(tx, chain.chain_id)
+                check_kind_and_payload(tx)
+                txs.append(tx)
+            time_ms = chain.head_header.time_ms
+            for at in range(0, len(txs), block_txs):
+                time_ms += 1_000
+                last_commit = chain.store.commit_bytes(chain.head.hash) or b""
+                executed, _ = chain.build_block(
+                    txs[at : at + block_txs], proposer.address, time_ms, last_commit, max_txs=block_txs
+                )
+                chain.commit(executed, make_seal(proposer, executed.block.header))
+            elapsed = time.perf_counter() - started
+        finally:
+            db.close()
+    clear_sender_cache()
+    clear_payload_cache()
+    return len(txs) / elapsed
 
 
 # ------------------------------------------------------------------------------------------------ load driver
@@ -475,6 +526,16 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
+    essential = essential_tps(genesis, load)
+    cores = os.cpu_count() or 1
+    essential_ceiling = essential * cores / args.validators
+    print(
+        f"baseline: one node's essential work (admission, execution, commit) alone on a core: "
+        f"{essential:.0f} tx/s; {args.validators} nodes doing only that on {cores} cores: "
+        f"{essential_ceiling:.0f} tx/s",
+        flush=True,
+    )
+
     runs: list[dict[str, float]] = []
     for run in range(args.repeat):
         if args.repeat > 1:
@@ -489,7 +550,8 @@ def main(argv: list[str] | None = None) -> None:
         f"offered_tps={args.rate:.0f} validators={args.validators} "
         f"failed_receipts={figures['failed_receipts']:.0f}/{figures['checked_receipts']:.0f} "
         f"cpu_ms_per_tx={figures['cpu_ms_per_tx']:.2f} cpu_ceiling_tps={figures['cpu_ceiling_tps']:.0f} "
-        f"blocks={figures['blocks']:.0f} refused_full={figures['refused_full']:.0f} runs={len(runs)}"
+        f"blocks={figures['blocks']:.0f} refused_full={figures['refused_full']:.0f} runs={len(runs)} "
+        f"essential_tps={essential:.0f} essential_ceiling_tps={essential_ceiling:.0f}"
     )
 
 

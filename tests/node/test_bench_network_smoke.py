@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,6 @@ def test_bench_network_runs_and_reports_its_figures() -> None:
     failed, checked = figures["failed_receipts"].split("/")
     assert failed == "0" and int(checked) > 0
     assert figures["validators"] == "4" and figures["runs"] == "1"
+    # the same run's baseline: one node's essential work alone, and what 4 such nodes could do on this machine
+    essential, ceiling = float(figures["essential_tps"]), float(figures["essential_ceiling_tps"])
+    assert essential > 0 and abs(ceiling - essential * (os.cpu_count() or 1) / 4) <= 1
