@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import trio
-
 from contracts.district import Action, DistrictDay, district_roster
 from contracts.kinds.custody import Receive, Ship
 from contracts.kinds.doses import RecordDose
@@ -61,7 +59,7 @@ from node.store.chainstore import ChainStore
 from node.store.db import Database
 from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from node.tools.make_genesis import dev_key, dev_validator_key, district_genesis
-from rpc.client import RpcClient, open_ws
+from rpc.client import RpcClient
 
 CHAIN_ID = 4343
 MAX_SECONDS = 300
@@ -451,48 +449,19 @@ def _wait_all_final(stats: LoadStats, timeout_s: float) -> None:
 
 
 def _watch_finality(url: str, stats: LoadStats, stop: threading.Event, start_height: int) -> None:
-    """Record when each transaction becomes final (BFT: when its block is committed), until ``stop``.
-
-    Follows a ``finalizedBlocks`` subscription, as a client would, and reads each new block's transaction
-    hashes over the same WebSocket. Polling the head every 50 ms instead cost the watched node (a validator)
-    ~20 HTTP requests a second, ~10% of its CPU. Falls back to polling if the subscription fails.
-    """
+    """Poll new blocks; a transaction is final when its block is committed (BFT finality)."""
     height = start_height
-
-    def saw(block: dict[str, Any]) -> None:
-        nonlocal height
-        now = time.time()
-        with stats.lock:
-            for tx_hash in block["transactions"]:
-                stats.finalized.setdefault(tx_hash, now)
-        height += 1
-
-    async def follow() -> None:
-        async with open_ws(url.replace("http://", "ws://", 1) + "/ws") as ws, trio.open_nursery() as nursery:
-
-            async def until_stopped() -> None:
-                while not stop.is_set():
-                    await trio.sleep(0.05)
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(until_stopped)
-            blocks = await ws.subscribe("finalizedBlocks")
-            target = int((await ws.call("chain_status"))["height"])  # what committed before we subscribed
-            while True:
-                while height < target:
-                    saw(await ws.call("chain_getBlockByHeight", height=height + 1))
-                target = max(target, int((await anext(blocks))["header"]["height"]))
-
-    try:
-        trio.run(follow)
-    except Exception as exc:  # a dropped subscription or connection: go on by polling
-        print(f"finality watcher: subscription ended ({exc!r}); polling instead", flush=True)
     with RpcClient(url, timeout=30) as client:
         while not stop.is_set():
             try:
                 head = int(client.call("chain_status")["height"])
                 while height < head:
-                    saw(client.call("chain_getBlockByHeight", height=height + 1))
+                    block = client.call("chain_getBlockByHeight", height=height + 1)
+                    now = time.time()
+                    with stats.lock:
+                        for tx_hash in block["transactions"]:
+                            stats.finalized.setdefault(tx_hash, now)
+                    height += 1
             except Exception:  # an overloaded node refuses a connection now and then: poll again
                 time.sleep(0.2)
             time.sleep(0.05)
