@@ -180,13 +180,17 @@ def test_check_block_time_names_the_expected_value() -> None:
         check_block_time(child, parent, commit, 0)
 
 
-def test_chain_with_certificate_rule_imports_a_certified_block(tmp_path: Path) -> None:
-    doc = genesis_doc(KEYS, [])
-    chain = Chain(
+def bft_chain(tmp_path: Path) -> Chain:
+    """A chain of the 4 test validators, finalised by commit certificates."""
+    return Chain(
         ChainStore(Database(tmp_path / "db", sync_writes=False)),
-        parse_genesis(doc),
+        parse_genesis(genesis_doc(KEYS, [])),
         CertificateRule(CHAIN_ID),
     )
+
+
+def test_chain_with_certificate_rule_imports_a_certified_block(tmp_path: Path) -> None:
+    chain = bft_chain(tmp_path)
     time_ms = expected_block_time(chain.head_header, b"", chain.genesis.genesis_time_ms)
     executed, _ = chain.build_block([], ADDRS[1], time_ms, b"")
     block = executed.block
@@ -241,12 +245,7 @@ def test_blocks_are_sized_so_that_executing_one_fits_in_a_share_of_the_interval(
 
 
 def test_status_shows_the_execution_speed_that_sizes_blocks(tmp_path: Path) -> None:
-    doc = genesis_doc(KEYS, [])
-    chain = Chain(
-        ChainStore(Database(tmp_path / "db", sync_writes=False)),
-        parse_genesis(doc),
-        CertificateRule(CHAIN_ID),
-    )
+    chain = bft_chain(tmp_path)
     pool = Mempool(CHAIN_ID, chain.next_nonce)
     # status() reads only the engine's own state: it needs no running network.
     unused_network = cast(wire.GossipNetwork, object())
