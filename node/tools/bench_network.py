@@ -16,6 +16,11 @@ committed = final). Then a fresh observer joins and syncs the whole chain. Print
 ``key=value`` pairs: ``finalized_tps=… p50_s=… p99_s=… sync_blocks_per_s=…``. With ``--repeat N`` the whole
 run is repeated on N fresh networks and the last line gives the median of each figure (runs on a shared
 2-core machine vary by tens of percent).
+
+Before the networks start, a baseline is measured in the same run: one node's essential work (admission,
+execution, fsynced commit) in this process alone (``essential_tps=``), and what that allows for the
+validators on this machine's cores (``essential_ceiling_tps=``). The network's figures against it show what
+networking, RPC and consensus cost.
 """
 
 from __future__ import annotations
@@ -259,9 +264,10 @@ def write_network(
 def essential_tps(
     genesis: dict[str, Any], load: list[LoadTx], count: int = 4_000, block_txs: int = 500
 ) -> float:
-    """The same run's baseline: the rate at which one process does one node's essential work on the day's first
-    ``count`` transactions, alone on a core. Admission (decode, recover the sender, decode the payload), then execution in blocks and the
-    commit of each (fsynced). No network, RPC or consensus: what a node costs beyond this is their overhead."""
+    """The same run's baseline: the rate at which one process does one node's essential work on the day's
+    first ``count`` transactions, alone on a core. Admission (decode, recover the sender, decode the payload),
+    then execution in blocks and the fsynced commit of each. No network, RPC or consensus: what a node costs
+    beyond this is their overhead."""
     clear_sender_cache()
     clear_payload_cache()
     proposer = dev_validator_key(0)
