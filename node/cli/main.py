@@ -127,7 +127,7 @@ def write_node_dir(
         },
         "explorer": {"enabled": explorer_enabled, "listen": explorer_listen},
         "mempool": {"max_txs": DEFAULT_MAX_TXS, "max_per_sender": 2_000},
-        "producer": {"max_block_txs": 20_000, "tx_gossip_interval_ms": 200},
+        "producer": {"max_block_txs": 20_000, "tx_gossip_interval_ms": 500},
         "storage": {"sync_writes": True},
         "log": {"level": "info", "format": "kv"},
     }

