@@ -13,11 +13,12 @@ import hashlib
 import pstats
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
-from node.chain.chain import Chain
+from node.chain.chain import Chain, ExecutedBlock, RejectedTransaction
 from node.chain.genesis import parse_genesis
 from node.chain.seal import SealRule, make_seal
 from node.core.blocks import Block, decode_block
@@ -46,6 +47,18 @@ def open_chain(path: Path, genesis_doc: dict[str, object], sync: bool) -> tuple[
     """A fresh chain in ``path``."""
     db = Database(path, sync_writes=sync)
     return db, Chain(ChainStore(db), parse_genesis(genesis_doc), SealRule())
+
+
+def commit_sealed_block(
+    chain: Chain, proposer: PrivateKey, txs: Sequence[Transaction], time_ms: int, max_txs: int
+) -> tuple[ExecutedBlock, list[RejectedTransaction], bytes]:
+    """Build a block of ``txs`` on the head, seal it as ``proposer`` and commit it (a one-validator chain's
+    step); returns the block, the transactions it rejected and the seal."""
+    last_commit = chain.store.commit_bytes(chain.head.hash) or b""
+    executed, rejected = chain.build_block(txs, proposer.address, time_ms, last_commit, max_txs=max_txs)
+    seal = make_seal(proposer, executed.block.header)
+    chain.commit(executed, seal)
+    return executed, rejected, seal
 
 
 def main() -> None:
@@ -78,18 +91,11 @@ def main() -> None:
         time_ms = producer.head_header.time_ms
         for start in range(0, len(txs), args.block_txs):
             time_ms += 1000
-            last_commit = producer.store.commit_bytes(producer.head.hash) or b""
-            executed, rejected = producer.build_block(
-                txs[start : start + args.block_txs],
-                validator.address,
-                time_ms,
-                last_commit,
-                max_txs=args.block_txs,
+            executed, rejected, seal = commit_sealed_block(
+                producer, validator, txs[start : start + args.block_txs], time_ms, args.block_txs
             )
             if rejected:
                 raise SystemExit(f"producer rejected {len(rejected)} transactions: {rejected[0].reason}")
-            seal = make_seal(validator, executed.block.header)
-            producer.commit(executed, seal)
             wire.append((executed.block.encode(), seal))
         failed = sum(
             1

@@ -50,9 +50,6 @@ from contracts.kinds.doses import RecordDose
 from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
-from node.chain.chain import Chain
-from node.chain.genesis import parse_genesis
-from node.chain.seal import SealRule, make_seal
 from node.core.transactions import (
     check_stateless,
     clear_sender_cache,
@@ -60,8 +57,7 @@ from node.core.transactions import (
     sign_transaction,
 )
 from node.state.transition import check_kind_and_payload, clear_payload_cache
-from node.store.chainstore import ChainStore
-from node.store.db import Database
+from node.tools.bench_import import commit_sealed_block, open_chain
 from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from node.tools.make_genesis import dev_key, dev_validator_key, district_genesis
 from rpc.client import RpcClient
@@ -272,9 +268,8 @@ def essential_tps(
     clear_payload_cache()
     proposer = dev_validator_key(0)
     with tempfile.TemporaryDirectory(prefix="vax-bench-essential-") as tmp:
-        db = Database(Path(tmp) / "db")
+        db, chain = open_chain(Path(tmp) / "db", genesis, sync=True)
         try:
-            chain = Chain(ChainStore(db), parse_genesis(genesis), SealRule())
             raws = [bytes.fromhex(tx.raw_hex.removeprefix("0x")) for tx in load[:count]]
             started = time.perf_counter()
             txs = []
@@ -286,11 +281,7 @@ def essential_tps(
             time_ms = chain.head_header.time_ms
             for at in range(0, len(txs), block_txs):
                 time_ms += 1_000
-                last_commit = chain.store.commit_bytes(chain.head.hash) or b""
-                executed, _ = chain.build_block(
-                    txs[at : at + block_txs], proposer.address, time_ms, last_commit, max_txs=block_txs
-                )
-                chain.commit(executed, make_seal(proposer, executed.block.header))
+                commit_sealed_block(chain, proposer, txs[at : at + block_txs], time_ms, block_txs)
             elapsed = time.perf_counter() - started
         finally:
             db.close()
