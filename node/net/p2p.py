@@ -71,6 +71,7 @@ _SHUTDOWN_S = 3.0
 _LIB_SUB_QUEUE = 4096
 _STABLE_CONNECTION_S = 2.0
 _NEIGHBOR_SETTLE_S = 0.2
+_PUBSUB_READ_CHUNK = 64 * 1024  # one Yamux frame's payload at most
 
 
 def _key_pair(seed: bytes) -> Any:
@@ -228,6 +229,45 @@ class _Notifee(INotifee):
         return None
 
 
+class _BufferedPubsubStream:
+    """A pubsub stream read through a local buffer; everything but ``read`` is the stream's own.
+
+    py-libp2p's reader asks for each RPC's varint length one byte at a time, then for the body. Through Yamux
+    every read takes two trio locks and sends the peer a WINDOW_UPDATE frame (Noise-encrypted, then decrypted
+    there): 2-4 reads per gossip message. Here each read takes what has arrived, up to a frame's payload, and
+    the reader's small reads are served from it.
+    """
+
+    __slots__ = ("_buf", "_stream")
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._buf = bytearray()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def read(self, n: int | None = None) -> bytes:
+        """Exactly ``n`` bytes unless the stream ends first (then what there is); all buffered ones if no n."""
+        buf = self._buf
+        if n is None or n < 0:
+            if not buf:
+                return bytes(await self._stream.read(_PUBSUB_READ_CHUNK))
+            data = bytes(buf)
+            buf.clear()
+            return data
+        if len(buf) >= n and n > 1:
+            await trio.lowlevel.checkpoint()  # a message body from the buffer: let other tasks run once
+        while len(buf) < n:
+            chunk = await self._stream.read(max(n - len(buf), _PUBSUB_READ_CHUNK))
+            if not chunk:
+                break
+            buf += chunk
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
+
+
 class _SerialWritePubsub(Pubsub):
     """Pubsub whose writes to one stream never interleave, and whose readers survive a corrupt frame.
 
@@ -257,6 +297,10 @@ class _SerialWritePubsub(Pubsub):
         if not ok:
             self._write_locks.pop(id(stream), None)
         return ok
+
+    async def continuously_read_stream(self, stream: Any) -> None:
+        buffered: Any = _BufferedPubsubStream(stream)  # duck-typed: the library's INetStream is an ABC
+        await super().continuously_read_stream(buffered)
 
     async def stream_handler(self, stream: Any) -> None:
         try:
