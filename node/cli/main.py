@@ -28,7 +28,7 @@ from node.core.keystore import KeystoreError, load_keystore, read_password, save
 from node.mempool.pool import DEFAULT_MAX_TXS
 from node.service.config import CONFIG_FILE, GENESIS_FILE, ConfigError, load_config, render_config
 from node.service.logs import setup_logging
-from node.service.node import Node, load_validator_key, open_chain
+from node.service.node import Node, load_validator_key, open_chain, tune_gc_for_node
 from node.service.status import read_status_file
 from node.store.db import StorageError
 
@@ -204,6 +204,7 @@ def run(datadir: DatadirOpt) -> None:
         opened.db.close()
         raise
     node = Node(opened, key)
+    tune_gc_for_node()
     trio.run(node.run)
 
 

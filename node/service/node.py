@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -40,6 +41,21 @@ from rpc.subscriptions import SubscriptionHub
 log = logging.getLogger("vaxchain.node")
 
 GIL_SWITCH_INTERVAL_S = 0.0005
+# Cyclic GC: a young collection every 50,000 net allocations (CPython: 700). Decoding and applying a
+# transaction allocates hundreds of container objects, nearly all freed by reference counting, so the default
+# ran a collection every few transactions, and the older generations (caches, mempool, libp2p state) were
+# walked again far more often than they change. Same-run A/B in docs/adr/0007-bft-engine.md.
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_gc_for_node() -> None:
+    """Process-wide collector policy for a node process (the CLI's ``run``; tests that host nodes in-process
+    keep the interpreter's defaults): fewer young collections, and everything alive after startup (modules,
+    genesis, registries) moved out of the collector's sight for good."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
 
 CHAIN_DB = "chain"
 
