@@ -26,7 +26,14 @@ from node.core.errors import VaxchainError
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
 from node.mempool.pool import DEFAULT_MAX_TXS
-from node.service.config import CONFIG_FILE, GENESIS_FILE, ConfigError, load_config, render_config
+from node.service.config import (
+    CONFIG_FILE,
+    DEFAULT_TX_GOSSIP_INTERVAL_MS,
+    GENESIS_FILE,
+    ConfigError,
+    load_config,
+    render_config,
+)
 from node.service.logs import setup_logging
 from node.service.node import Node, load_validator_key, open_chain, tune_gc_for_node
 from node.service.status import read_status_file
@@ -127,7 +134,7 @@ def write_node_dir(
         },
         "explorer": {"enabled": explorer_enabled, "listen": explorer_listen},
         "mempool": {"max_txs": DEFAULT_MAX_TXS, "max_per_sender": 2_000},
-        "producer": {"max_block_txs": 20_000, "tx_gossip_interval_ms": 500},
+        "producer": {"max_block_txs": 20_000, "tx_gossip_interval_ms": DEFAULT_TX_GOSSIP_INTERVAL_MS},
         "storage": {"sync_writes": True},
         "log": {"level": "info", "format": "kv"},
     }

@@ -27,6 +27,11 @@ class ConfigError(VaxchainError):
         self.reason = reason
 
 
+# How long admitted transactions are batched before gossip (producer.tx_gossip_interval_ms; the testnet command
+# writes it too): a py-libp2p message costs about the same whatever its size (docs/adr/0007-bft-engine.md).
+DEFAULT_TX_GOSSIP_INTERVAL_MS = 500
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Everything a node reads from its datadir's config.toml."""
@@ -48,7 +53,7 @@ class NodeConfig:
     mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
     max_block_txs: int = 20_000
-    tx_gossip_interval_ms: int = 500
+    tx_gossip_interval_ms: int = DEFAULT_TX_GOSSIP_INTERVAL_MS
     sync_writes: bool = True
     log_level: str = "info"
     log_format: str = "kv"
@@ -129,7 +134,9 @@ def load_config(datadir: Path) -> NodeConfig:
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
         max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
-        tx_gossip_interval_ms=_get(producer, "producer", "tx_gossip_interval_ms", int, 500),
+        tx_gossip_interval_ms=_get(
+            producer, "producer", "tx_gossip_interval_ms", int, DEFAULT_TX_GOSSIP_INTERVAL_MS
+        ),
         sync_writes=_get(storage, "storage", "sync_writes", bool, True),
         log_level=_get(log, "log", "level", str, "info"),
         log_format=_get(log, "log", "format", str, "kv"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from node.mempool.pool import DEFAULT_MAX_TXS
-from node.service.config import ConfigError, load_config
+from node.service.config import DEFAULT_TX_GOSSIP_INTERVAL_MS, ConfigError, load_config
 
 
 def _write(tmp_path: Path, producer: str) -> Path:
@@ -15,8 +15,9 @@ def _write(tmp_path: Path, producer: str) -> Path:
     return tmp_path
 
 
-def test_transaction_gossip_interval_defaults_to_200_ms(tmp_path: Path) -> None:
-    assert load_config(_write(tmp_path, "")).tx_gossip_interval_ms == 500
+def test_transaction_gossip_interval_defaults_to_500_ms(tmp_path: Path) -> None:
+    interval = load_config(_write(tmp_path, "")).tx_gossip_interval_ms
+    assert interval == DEFAULT_TX_GOSSIP_INTERVAL_MS == 500
 
 
 def test_transaction_gossip_interval_is_read(tmp_path: Path) -> None:
