@@ -19,10 +19,15 @@ def to_json(value: Any) -> Any:
         return value
     if t is bytes:
         return "0x" + value.hex()
+    # Containers check their elements' type inline: most are plain already, and a call per element was the
+    # larger part of this function's cost.
     if t is dict:
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {
+            k if type(k) is str else str(k): v if type(v) in _IDENTITY else to_json(v)
+            for k, v in value.items()
+        }
     if t is tuple or t is list:
-        return [to_json(v) for v in value]
+        return [v if type(v) in _IDENTITY else to_json(v) for v in value]
     if isinstance(value, bool | str):  # subclasses of the plain types, in the original order
         return value
     if isinstance(value, enum.Enum):

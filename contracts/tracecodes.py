@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ class TraceCode:
     canonical: str
 
 
+# A district has a few dozen products and expiry dates, and every dose checks both: remembered.
+@functools.lru_cache(maxsize=4096)
 def gtin_check_digit_ok(gtin14: str) -> bool:
     """GS1 mod-10 check digit of a 14-digit GTIN."""
     if not _GTIN_RE.match(gtin14):
@@ -87,6 +90,7 @@ def parse_trace_code(text: str, *, reference_year: int | None = None) -> TraceCo
     return _parse_gs1(text, raw, reference_year)
 
 
+@functools.lru_cache(maxsize=4096)
 def gs1_date(yymmdd: str, reference_year: int) -> int | None:
     """YYYYMMDD of a GS1 date field (day 00 = the month's last day), or None when it is not a date.
 

@@ -165,6 +165,10 @@ class Chain:
         if block is None:
             raise InvalidBlock("head block missing from the store", head.height)
         self._head_header = block.header
+        # Committed nonces by sender, read once per head: the mempool asks for every transaction it admits, and
+        # a LevelDB read per ask was ~8% of admission. Replaced (not cleared) after each commit's write, so a
+        # reader racing a commit in another thread can only fill the discarded dict.
+        self._nonces: dict[bytes, int] = {}
 
     # --- reads -----------------------------------------------------------------------------------------------
     @property
@@ -226,7 +230,11 @@ class Chain:
 
     def next_nonce(self, sender: bytes) -> int:
         """The nonce the next transaction from ``sender`` must carry (committed state)."""
-        return get_nonce(BlockOverlay(self.store.state_get), sender)
+        nonces = self._nonces
+        nonce = nonces.get(sender)
+        if nonce is None:
+            nonce = nonces[sender] = get_nonce(BlockOverlay(self.store.state_get), sender)
+        return nonce
 
     def app_reader(self) -> PrefixedReader:
         """Committed application state, for the contracts' queries."""
@@ -378,6 +386,7 @@ class Chain:
             raise InvalidBlock("block no longer extends the head", block.height)
         self.commit_rule.verify(block.header, commit, self.validators_of(block.header))
         self.store.commit_block(block, list(executed.receipts), commit, executed.writes)
+        self._nonces = {}
         self._head = Head(block.height, block.hash)
         self._head_header = block.header
         if VALIDATORS_KEY in executed.writes:

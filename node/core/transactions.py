@@ -18,6 +18,7 @@ MAX_TX_BYTES = 64 * 1024
 MAX_PAYLOAD_BYTES = 60 * 1024
 SIGNATURE_SIZE = 65
 _SIGNING_TAG = b"vaxchain/tx/v1"
+_SIGNATURE_ITEM_SIZE = 2 + SIGNATURE_SIZE  # 0xb8, 0x41, then the signature
 
 
 # Senders already recovered, by transaction hash. The hash covers the signature and every signed field, so the
@@ -48,6 +49,14 @@ class Transaction:
 
     def signing_hash(self) -> bytes:
         """The digest the sender signs."""
+        encoded = self._encoded
+        if encoded and len(self.signature) == SIGNATURE_SIZE:
+            # The signed list is the wire list without its last item, and a 65-byte signature is always
+            # encoded in the same 67 bytes: cut it off instead of encoding the fields again (the encodings are
+            # canonical, so the bytes are the same).
+            head = 1 if encoded[0] < 0xF8 else 1 + encoded[0] - 0xF7
+            unsigned = codec.encode_list_of_encoded([encoded[head:-_SIGNATURE_ITEM_SIZE]])
+            return tagged_hash(_SIGNING_TAG, unsigned)
         return signing_hash(self.chain_id, self.nonce, self.kind, self.payload)
 
     def encode(self) -> bytes:

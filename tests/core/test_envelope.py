@@ -19,6 +19,7 @@ from node.core.transactions import (
     check_stateless,
     decode_transaction,
     sign_transaction,
+    signing_hash,
 )
 
 KEY = PrivateKey.from_seed("tests/core/alice")
@@ -37,6 +38,17 @@ def test_transaction_round_trip_and_sender(chain_id: int, nonce: int, kind: int,
     assert decoded.hash == tx.hash
     assert decoded.encode() == tx.encode()
     assert decoded.sender == KEY.address  # recovered, not copied
+
+
+@pytest.mark.parametrize("payload_size", [0, 1, 40, 55, 56, 200, 70_000 // 2, 60 * 1024])
+def test_signing_hash_from_wire_bytes_matches_the_fields(payload_size: int) -> None:
+    # A decoded transaction hashes its wire bytes minus the signature item (short and long list headers).
+    tx = sign_transaction(
+        KEY, 7, 2**40, 3, bytes(range(256)) * (payload_size // 256) + b"x" * (payload_size % 256)
+    )
+    decoded = decode_transaction(tx.encode())
+    assert decoded.signing_hash() == signing_hash(tx.chain_id, tx.nonce, tx.kind, tx.payload)
+    assert decoded.sender == KEY.address
 
 
 def test_tampered_transaction_recovers_another_sender_or_fails() -> None:

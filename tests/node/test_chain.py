@@ -20,7 +20,7 @@ from node.core.blocks import Block
 from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
-from node.mempool.pool import Mempool
+from node.mempool.pool import Mempool, MempoolRejected
 from node.store.chainstore import ChainStore
 from node.store.db import Database, StorageError
 from node.tools.devgenesis import dev_genesis
@@ -187,6 +187,24 @@ def test_seal_must_be_the_proposers(chain: Chain) -> None:
     with pytest.raises(InvalidBlock, match="malformed seal"):
         chain.commit(executed, b"\x01\x02")
     assert chain.head.height == 0
+
+
+def test_committed_nonce_moves_with_every_commit_and_import(tmp_path: Path, chain: Chain) -> None:
+    # next_nonce is read once per head: asking before a commit must not pin the old value.
+    producer, pool = producer_for(chain)
+    db, follower = open_chain(tmp_path / "follower")
+    for n in range(3):
+        assert chain.next_nonce(ALICE.address) == n
+        assert follower.next_nonce(ALICE.address) == n
+        pool.add(attest(ALICE, n, f"doc {n}"))
+        executed = producer.produce_once()
+        commit = chain.store.commit_bytes(executed.block.hash) or b""
+        follower.import_block(executed.block, commit)
+    assert chain.next_nonce(ALICE.address) == 3
+    assert follower.next_nonce(ALICE.address) == 3
+    with pytest.raises(MempoolRejected, match="NonceTooLow"):
+        pool.add(attest(ALICE, 2, "replayed nonce"))
+    db.close()
 
 
 def test_export_then_import_reproduces_the_chain(tmp_path: Path, chain: Chain) -> None:
