@@ -6,7 +6,7 @@ Domain failures become application errors (-32010..-32099) whose ``data`` names 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,10 @@ ADDRESS_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
 HEIGHT_SCHEMA = {"type": "integer", "minimum": 0}
 
 
+async def _no_wait() -> None:
+    return None
+
+
 @dataclass
 class ApiContext:
     """What the handlers read: the chain, the mempool and live facts the service supplies."""
@@ -52,6 +56,8 @@ class ApiContext:
     peers: Callable[[], list[dict[str, Any]]] = lambda: []
     syncing: Callable[[], bool] = lambda: False
     on_new_tx: Callable[[bytes], None] = lambda _raw: None
+    # Awaited before admitting transactions: the service makes admission give way to block execution.
+    admission_turn: Callable[[], Awaitable[None]] = _no_wait
     extra_status: Callable[[], dict[str, Any]] = field(default=lambda: {})
 
 
@@ -212,6 +218,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         return hex0x(tx_hash)
 
     async def send_raw(params: dict[str, Any]) -> str:
+        await api.admission_turn()
         return admit(params["tx"])
 
     async def send_raws(params: dict[str, Any], ctx: CallContext) -> list[dict[str, Any]]:
@@ -220,6 +227,7 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         # limiter counts each transaction, as it counts each call of a JSON-RPC batch.
         if ctx.charge is not None and len(params["txs"]) > 1:
             ctx.charge(len(params["txs"]) - 1)
+        await api.admission_turn()
         out: list[dict[str, Any]] = []
         for raw_hex in params["txs"]:
             try:

@@ -328,6 +328,48 @@ class Chain:
     def execute_block(self, block: Block, *, now_ms: int | None = None) -> ExecutedBlock:
         """Check every rule of ``block`` on top of the head; return its execution without writing anything."""
         header = block.header
+        height = header.height
+        parent = self._head_header
+        self.check_header(block, now_ms=now_ms)
+        overlay = BlockOverlay(self.store.state_get)
+        ctx = self._context(height, header.time_ms)
+        receipts: list[Receipt] = []
+        try:
+            for tx in with_senders_recovered(block.transactions):
+                check_stateless(tx, self.chain_id)
+                receipts.append(apply_transaction(overlay, tx, ctx))
+        except InvalidTransaction as exc:
+            raise InvalidBlock(f"invalid transaction: {exc}", height) from None
+        self._end_block(overlay, height)
+        if header.receipts_root != receipts_root(receipts):
+            raise InvalidBlock("receipts root mismatch", height)
+        if header.state_root != state_root(parent.state_root, overlay.writes):
+            raise InvalidBlock("state root mismatch", height)
+        return ExecutedBlock(block, tuple(receipts), overlay.writes)
+
+    def build_draft(
+        self,
+        candidates: Iterable[Transaction],
+        proposer: bytes,
+        time_ms: int,
+        last_commit: bytes,
+        evidence: tuple[bytes, ...],
+        max_txs: int,
+        *,
+        now_ms: int | None = None,
+    ) -> ExecutedBlock:
+        """Build the block another validator announced it is building from these inputs (``build_block`` is
+        deterministic), holding it to every rule ``execute_block`` checks: the inputs came from a peer, so its
+        proposer, certificate and time are checked like a received block's; what the build computed itself
+        (roots, included transactions) is right by construction."""
+        built, _ = self.build_block(candidates, proposer, time_ms, last_commit, evidence, max_txs)
+        self.check_header(built.block, now_ms=now_ms)
+        return built
+
+    def check_header(self, block: Block, *, now_ms: int | None = None) -> None:
+        """Every rule of ``block`` that needs no execution: its place on the head, proposer, certificate of the
+        parent, time, and the roots of its transactions and evidence."""
+        header = block.header
         parent = self._head_header
         height = header.height
         if header.chain_id != self.chain_id:
@@ -363,21 +405,6 @@ class Chain:
             raise InvalidBlock("transactions root mismatch", height)
         if header.evidence_root != evidence_root(block.evidence):
             raise InvalidBlock("evidence root mismatch", height)
-        overlay = BlockOverlay(self.store.state_get)
-        ctx = self._context(height, header.time_ms)
-        receipts: list[Receipt] = []
-        try:
-            for tx in with_senders_recovered(block.transactions):
-                check_stateless(tx, self.chain_id)
-                receipts.append(apply_transaction(overlay, tx, ctx))
-        except InvalidTransaction as exc:
-            raise InvalidBlock(f"invalid transaction: {exc}", height) from None
-        self._end_block(overlay, height)
-        if header.receipts_root != receipts_root(receipts):
-            raise InvalidBlock("receipts root mismatch", height)
-        if header.state_root != state_root(parent.state_root, overlay.writes):
-            raise InvalidBlock("state root mismatch", height)
-        return ExecutedBlock(block, tuple(receipts), overlay.writes)
 
     def commit(self, executed: ExecutedBlock, commit: bytes) -> None:
         """Write an executed block with its commit certificate atomically and move the head."""

@@ -15,9 +15,12 @@ import trio
 
 from node.core import codec
 from node.core.errors import DecodeError
+from node.core.keys import ADDRESS_LENGTH
+from node.core.transactions import SIGNATURE_SIZE
+from node.producer.draft import BlockDraft
 
 TOPIC_CONSENSUS = "vax/consensus/1"  # votes (batched) and commit notices
-TOPIC_BLOCKS = "vax/blocks/1"  # a proposal together with its block
+TOPIC_BLOCKS = "vax/blocks/1"  # a proposal together with its block; block drafts
 TOPIC_TXS = "vax/txs/1"  # batches of raw transactions
 TOPIC_EVIDENCE = "vax/evidence/1"  # duplicate-vote evidence
 SYNC_PROTOCOL = "/vaxchain/sync/1"
@@ -54,6 +57,7 @@ TAG_EVIDENCE = 5
 TAG_SYNC_REQUEST = 6
 TAG_SYNC_RESPONSE = 7
 TAG_STATUS = 8
+TAG_BLOCK_DRAFT = 9
 
 MAX_BATCH_MESSAGES = 4_096
 MAX_BATCH_TXS = 50_000
@@ -80,7 +84,11 @@ class CommitNotice:
 
 @dataclass(frozen=True, slots=True)
 class ProposalBlock:
-    """A signed proposal travelling with the block it proposes (``sent_ms`` tells re-sent copies apart)."""
+    """A signed proposal travelling with the block it proposes (``sent_ms`` tells re-sent copies apart).
+
+    ``block`` is empty in the bare copy a proposer sends first when it drafted the block (node/producer/draft.py):
+    validators that built the draft already hold the block; the full copy follows for the others.
+    """
 
     sent_ms: int
     proposal: bytes
@@ -124,7 +132,7 @@ class Status:
     head_hash: bytes
 
 
-GossipMessage = VoteBatch | CommitNotice | ProposalBlock | TxBatch | EvidenceGossip
+GossipMessage = VoteBatch | CommitNotice | ProposalBlock | TxBatch | EvidenceGossip | BlockDraft
 
 
 def encode(msg: GossipMessage | SyncRequest | SyncResponse | Status) -> bytes:
@@ -139,6 +147,8 @@ def encode(msg: GossipMessage | SyncRequest | SyncResponse | Status) -> bytes:
         return codec.encode([TAG_TX_BATCH, list(msg.txs)])
     if isinstance(msg, EvidenceGossip):
         return codec.encode([TAG_EVIDENCE, msg.evidence])
+    if isinstance(msg, BlockDraft):
+        return codec.encode([TAG_BLOCK_DRAFT, *msg.fields(), msg.signature])
     if isinstance(msg, SyncRequest):
         return codec.encode([TAG_SYNC_REQUEST, msg.start, msg.max_count])
     if isinstance(msg, SyncResponse):
@@ -148,7 +158,7 @@ def encode(msg: GossipMessage | SyncRequest | SyncResponse | Status) -> bytes:
 
 TOPIC_TAGS: dict[str, frozenset[int]] = {
     TOPIC_CONSENSUS: frozenset({TAG_VOTES, TAG_COMMIT_NOTICE}),
-    TOPIC_BLOCKS: frozenset({TAG_PROPOSAL_BLOCK}),
+    TOPIC_BLOCKS: frozenset({TAG_PROPOSAL_BLOCK, TAG_BLOCK_DRAFT}),
     TOPIC_TXS: frozenset({TAG_TX_BATCH}),
     TOPIC_EVIDENCE: frozenset({TAG_EVIDENCE}),
 }
@@ -212,6 +222,21 @@ def decode_gossip(data: bytes) -> GossipMessage:
     elif tag == TAG_EVIDENCE:
         (ev,) = codec.as_list(f, what, 1)
         msg = EvidenceGossip(codec.as_bytes(ev, "evidence"))
+    elif tag == TAG_BLOCK_DRAFT:
+        height, round_, proposer, time_ms, max_txs, last_commit, evidence, txs, signature = codec.as_list(
+            f, what, 9
+        )
+        msg = BlockDraft(
+            codec.as_uint(height, "draft.height"),
+            codec.as_uint(round_, "draft.round"),
+            codec.as_bytes(proposer, "draft.proposer", size=ADDRESS_LENGTH),
+            codec.as_uint(time_ms, "draft.time_ms"),
+            codec.as_uint(max_txs, "draft.max_txs"),
+            codec.as_bytes(last_commit, "draft.last_commit"),
+            _bytes_list(evidence, "draft.evidence", MAX_BATCH_MESSAGES),
+            _bytes_list(txs, "draft.txs", MAX_BATCH_TXS),
+            codec.as_bytes(signature, "draft.signature", size=SIGNATURE_SIZE),
+        )
     else:
         raise DecodeError(what, f"unknown tag {tag}")
     _canonical(msg, data, what)

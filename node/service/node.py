@@ -151,6 +151,7 @@ class Node:
             peers=self.network.peer_info,
             syncing=lambda: self.engine.syncing,
             on_new_tx=self.engine.submit_local,
+            admission_turn=self.engine.admission_turn,
             extra_status=lambda: {"consensus": self.engine.status(), "peer_id": self.network.peer_id},
         )
         register_all(self.registry, self.api)

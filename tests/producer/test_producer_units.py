@@ -234,8 +234,8 @@ def test_the_next_height_starts_one_interval_after_the_last_one_started() -> Non
 
 
 def test_blocks_are_sized_so_that_executing_one_fits_in_a_share_of_the_interval() -> None:
-    # 2,000 tx/s executed here, 1 s interval: 30% of it -> 600 transactions
-    assert block_tx_cap_for(2_000.0, 20_000, 3.0, 1.0) == 600
+    # 2,000 tx/s executed here, 1 s interval: 60% of it -> 1,200 transactions
+    assert block_tx_cap_for(2_000.0, 20_000, 3.0, 1.0) == 1_200
     # a long interval is bounded by half the propose timeout instead
     assert block_tx_cap_for(2_000.0, 20_000, 3.0, 60.0) == 3_000
     # the configured maximum and the floor still hold; unmeasured nodes start at 1,000
@@ -254,5 +254,5 @@ def test_status_shows_the_execution_speed_that_sizes_blocks(tmp_path: Path) -> N
     assert status["exec_tx_per_s"] is None and status["block_tx_cap"] == 1_000
     engine._note_exec_rate(1_000, 0.5)
     status = engine.status()
-    assert status["exec_tx_per_s"] == 2_000 and status["block_tx_cap"] == 600
+    assert status["exec_tx_per_s"] == 2_000 and status["block_tx_cap"] == 1_200
     chain.store.db.close()

@@ -1,0 +1,204 @@
+"""Block drafts: validators build the proposer's block from its signed draft while the proposer builds it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import cast
+
+import pytest
+import trio
+import trio.testing
+from bft_testkit import (
+    CHAIN_ID,
+    Addr,
+    RunningNode,
+    assert_same_chain,
+    attest_txs,
+    fast_config,
+    free_port,
+    genesis_doc,
+    net_seed,
+    sender_keys,
+    start_node,
+    validator_keys,
+    wait_until,
+)
+
+from node.chain.certrule import CertificateRule
+from node.chain.chain import Chain
+from node.chain.genesis import parse_genesis
+from node.core.errors import DecodeError, InvalidBlock
+from node.mempool.pool import Mempool
+from node.producer import bft, wire
+from node.producer.bft import MAX_ADMISSION_WAIT_S, BftConfig, BftEngine
+from node.producer.draft import BlockDraft, sign_draft
+from node.store.chainstore import ChainStore
+from node.store.db import Database
+
+KEYS = validator_keys(4)
+SENDERS = sender_keys(8)
+
+
+def open_chain(path: Path) -> Chain:
+    db = Database(path, sync_writes=False)
+    return Chain(ChainStore(db), parse_genesis(genesis_doc(KEYS, SENDERS)), CertificateRule(CHAIN_ID))
+
+
+def a_draft(txs: tuple[bytes, ...] = (b"tx-1", b"tx-2"), key_index: int = 0) -> BlockDraft:
+    return sign_draft(KEYS[key_index], CHAIN_ID, 7, 1, 1_234, 500, b"cert", (b"ev",), txs)
+
+
+# --------------------------------------------------------------------------------------- the message
+
+
+def test_a_draft_travels_on_the_blocks_topic_and_decodes_to_itself() -> None:
+    draft = a_draft()
+    data = wire.encode(draft)
+    assert wire.decode_gossip(data) == draft
+    assert wire.peek_tag(data) in wire.TOPIC_TAGS[wire.TOPIC_BLOCKS]
+    with pytest.raises(DecodeError):
+        wire.decode_gossip(data[:-1])
+
+
+def test_a_draft_is_signed_by_its_proposer_over_every_field_and_the_chain() -> None:
+    draft = a_draft()
+    assert draft.signer(CHAIN_ID) == KEYS[0].address
+    assert draft.signer(CHAIN_ID + 1) != KEYS[0].address
+    for changed in (
+        dataclasses.replace(draft, txs=(b"tx-2", b"tx-1")),  # same transactions, other order
+        dataclasses.replace(draft, max_txs=1),
+        dataclasses.replace(draft, last_commit=b"other"),
+        dataclasses.replace(draft, round=2),
+    ):
+        assert changed.signer(CHAIN_ID) != KEYS[0].address
+    assert dataclasses.replace(draft, signature=bytes(65)).signer(CHAIN_ID) is None
+
+
+# --------------------------------------------------------------------------------------- building it
+
+
+def test_a_validator_builds_from_the_draft_the_block_the_proposer_builds(tmp_path: Path) -> None:
+    proposer_chain, validator_chain = open_chain(tmp_path / "p"), open_chain(tmp_path / "v")
+    txs = attest_txs(SENDERS, 24)
+    # One invalid candidate (a replayed nonce): both sides leave it out the same way.
+    candidates = [*txs, txs[0]]
+    head = proposer_chain.head_header
+    proposer = proposer_chain.validator_addresses()[0]
+    built, rejected = proposer_chain.build_block(candidates, proposer, head.time_ms + 10, b"", (), 1_000)
+    assert [r.tx for r in rejected] == [txs[0]]
+
+    drafted = validator_chain.build_draft(candidates, proposer, head.time_ms + 10, b"", (), 1_000)
+    assert drafted.block.hash == built.block.hash
+    assert drafted.block.header.state_root == built.block.header.state_root
+    # ... and it is exactly what executing the proposed block gives.
+    executed = validator_chain.execute_block(built.block)
+    assert executed.writes == drafted.writes and executed.receipts == drafted.receipts
+    # The cap is an input too: a smaller one builds another block.
+    capped = validator_chain.build_draft(candidates, proposer, head.time_ms + 10, b"", (), 10)
+    assert len(capped.block.transactions) == 10 and capped.block.hash != built.block.hash
+
+
+def test_a_draft_is_held_to_the_rules_of_a_received_block(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path / "v")
+    head = chain.head_header
+    outsider = sender_keys(1)[0].address
+    with pytest.raises(InvalidBlock, match="proposer is not a validator"):
+        chain.build_draft(attest_txs(SENDERS, 2), outsider, head.time_ms + 10, b"", (), 100)
+    assert chain.head.height == 0  # building wrote nothing
+
+
+# --------------------------------------------------------------------------------------- in a network
+
+
+async def start_cluster(nursery: trio.Nursery, tmp_path: Path) -> list[RunningNode]:
+    doc = genesis_doc(KEYS, SENDERS)
+    addrs = [Addr(free_port(), net_seed(i)) for i in range(4)]
+    return [
+        await start_node(nursery, tmp_path, f"v{i}", KEYS[i], doc, addrs[i], addrs, fast_config())
+        for i in range(4)
+    ]
+
+
+async def include_everywhere(nodes: list[RunningNode], count: int) -> None:
+    txs = attest_txs(SENDERS, count)
+    nodes[0].submit(txs[: count // 2])
+    nodes[1].submit(txs[count // 2 :])
+    await wait_until(
+        lambda: all(n.chain.store.tx_location(tx.hash) for n in nodes for tx in txs),
+        timeout=40,
+        what="txs included everywhere",
+    )
+    assert_same_chain(nodes, min(n.height for n in nodes))
+
+
+def totals(nodes: list[RunningNode], counter: str) -> int:
+    return sum(n.engine.counters[counter] for n in nodes)
+
+
+async def test_validators_vote_for_blocks_they_built_from_drafts(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    nodes = await start_cluster(nursery, tmp_path)
+    await include_everywhere(nodes, 240)
+    assert totals(nodes, "drafts_sent") >= 1
+    assert totals(nodes, "drafts_built") >= 1
+    # A validator that built the draft took the proposed block from it instead of executing it again.
+    assert totals(nodes, "drafts_used") >= 1
+    assert totals(nodes, "drafts_invalid") == 0
+    for n in nodes:
+        await n.stop()
+
+
+async def test_a_draft_unlike_the_proposed_block_costs_an_execution_not_the_block(
+    nursery: trio.Nursery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every proposer drafts one transaction fewer than it builds (a faulty or lying proposer): validators
+    # build a block the proposal does not name, so they execute the proposed block as before.
+    def short_draft(*args: object) -> BlockDraft:
+        draft = sign_draft(*args)  # type: ignore[arg-type]
+        fewer = draft.txs[:-1]
+        return sign_draft(*args[:-1], fewer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bft, "sign_draft", short_draft)
+    nodes = await start_cluster(nursery, tmp_path)
+    await include_everywhere(nodes, 120)
+    assert totals(nodes, "drafts_built") >= 1
+    assert totals(nodes, "drafts_used") == 0
+    for n in nodes:
+        await n.stop()
+
+
+# --------------------------------------------------------------------------------------- admission gives way
+
+
+async def test_admission_waits_while_a_block_executes_but_never_long(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    chain = open_chain(tmp_path / "v")
+    pool = Mempool(CHAIN_ID, chain.next_nonce)
+    unused_network = cast(wire.GossipNetwork, object())
+    engine = BftEngine(chain, pool, None, unused_network, BftConfig(), lambda _b: None, tmp_path / "sign")
+    start = trio.current_time()
+    await engine.admission_turn()  # nothing executing: no wait
+    assert trio.current_time() == start
+
+    async def execute_for(
+        seconds: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        with engine._executing_block():
+            task_status.started()
+            await trio.sleep(seconds)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(execute_for, 0.3)
+        await engine.admission_turn()
+    assert trio.current_time() - start == pytest.approx(0.3)  # until the execution ended
+
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(execute_for, 60)
+        await engine.admission_turn()
+        assert trio.current_time() - start == pytest.approx(MAX_ADMISSION_WAIT_S)  # bounded
+        nursery.cancel_scope.cancel()
+    chain.store.db.close()
