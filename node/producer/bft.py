@@ -87,7 +87,8 @@ _MAX_FUTURE_PROPOSALS = 32
 MIN_COMMIT_WAIT_S = 0.1  # after a commit, before the next height: late precommits and the block still spread
 _MAX_PENDING_EVIDENCE = 1_000
 _ADMISSION_CHUNK = 32  # gossiped transactions admitted between two checkpoints
-MAX_ADMISSION_WAIT_S = 1.0  # admission never waits longer than this behind block executions
+MAX_ADMISSION_WAIT_S = 1.0  # admission never waits longer than this behind consensus work
+_CONSENSUS_FIRST_POLL_S = 0.002  # how often waiting admission looks whether the driver's queue drained
 
 
 class ProducerError(VaxchainError):
@@ -424,6 +425,8 @@ class BftEngine:
         self._outbox_ready = trio.Event()
         self._gate = _ChainGate()  # executions read the chain together; commits and imports write alone
         self._executing = 0  # block executions running now (builds, drafts, validations)
+        self._handling = False  # the driver is acting on an event
+        self._deliveries: list[Proposal] = []  # valid proposals for the driver to hand to the machine
         self._execution_over = trio.Event()
         self._execution_over.set()
         # Transactions executed per second here (EWMA), to size blocks that build and validate in time.
@@ -452,14 +455,26 @@ class BftEngine:
         return self.sync.syncing
 
     async def admission_turn(self) -> None:
-        """Wait (a bounded time) while a block is being executed here: admission and execution share one
-        interpreter lock, and every height waits for its block's execution, while an admitted transaction
-        waits for a later block anyway."""
-        if self._executing:
-            with trio.move_on_after(MAX_ADMISSION_WAIT_S):
-                await self._execution_over.wait()
-        else:
-            await trio.sleep(0)  # admission is CPU: let consensus and the network in between chunks
+        """Wait (at most MAX_ADMISSION_WAIT_S) while consensus has work here: a block executing, events for the
+        driver, messages to publish. Admission and consensus share one interpreter lock, and every height waits
+        for its execution and its messages, while a transaction admitted now goes into a later block anyway."""
+        deadline = trio.current_time() + MAX_ADMISSION_WAIT_S
+        while self._consensus_busy() and trio.current_time() < deadline:
+            if self._executing:
+                with trio.move_on_at(deadline):
+                    await self._execution_over.wait()
+            else:
+                await trio.sleep(_CONSENSUS_FIRST_POLL_S)
+        await trio.sleep(0)  # admission is CPU: let consensus and the network in between chunks
+
+    def _consensus_busy(self) -> bool:
+        return bool(
+            self._executing
+            or self._handling
+            or self._deliveries
+            or self._recv.statistics().current_buffer_used
+            or self._out_recv.statistics().current_buffer_used
+        )
 
     @contextlib.contextmanager
     def _executing_block(self) -> Iterator[None]:
@@ -534,7 +549,13 @@ class BftEngine:
 
     async def _driver(self) -> None:
         async for event in self._recv:
-            await self._handle(event)
+            self._handling = True
+            try:
+                await self._handle(event)
+                while self._deliveries:
+                    await self._on_inbound(self._deliveries.pop(0), "")
+            finally:
+                self._handling = False
 
     async def _handle(self, ev: _Event) -> None:
         m = self.machine
@@ -732,6 +753,13 @@ class BftEngine:
             log.warning("event=outbox_full topic=%s: dropping a message", topic)
         self._outbox_ready.set()
 
+    async def _publish_now(self, topic: str, msg: wire.GossipMessage) -> None:
+        """Publish at once, bypassing the outboxes (a message nothing signed before it depends on)."""
+        try:
+            await self.network.publish(topic, wire.encode(msg))
+        except Exception as exc:  # node.net errors (too large, not running): log, never crash consensus
+            log.warning("event=publish_failed topic=%s error=%s", topic, exc)
+
     async def _publisher(self) -> None:
         """Publish consensus messages in order (a vote after the record that protects it was written), each
         before any transaction batch still waiting."""
@@ -904,7 +932,7 @@ class BftEngine:
     def _deliver(self, p: Proposal) -> None:
         if p not in self._cache.proposals:
             self._cache.proposals.append(p)
-        self._spawn(self._send.send, _Inbound(p, ""))
+        self._deliveries.append(p)  # the driver hands it to the machine when the current event is done
 
     async def _validate(self, block: Block) -> None:
         """Execute a proposed block against the head (worker thread); report valid or invalid."""
@@ -1034,7 +1062,8 @@ class BftEngine:
                     evidence,
                     tuple(tx.encode() for tx in candidates),
                 )
-                self._publish(wire.TOPIC_BLOCKS, draft)
+                # Sent before the build starts, so the two do not compete for this process.
+                await self._publish_now(wire.TOPIC_BLOCKS, draft)
                 self.counters["drafts_sent"] += 1
             started = time.perf_counter()
             with self._executing_block():

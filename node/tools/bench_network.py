@@ -4,7 +4,8 @@ The network is what ``vaxchain testnet`` writes (4 validators by default, 1 s bl
 district scaled to the offered load. The load is a day of that district (``contracts.district.DistrictDay``):
 mostly cold-chain reading batches, then doses, lots and custody transfers, pre-signed by the district's derived
 dev keys and replayed compressed in time at ``--rate`` tx/s for ``--seconds``. Each sender's transactions go to
-one node (by address), in nonce order, in JSON-RPC batches every ``--tick-ms``.
+one node (by address), in nonce order, queued every ``--tick-ms`` and sent as JSON-RPC batches (what queued up
+while the node answered goes out together, up to the server's batch limit).
 
 Like a real client, the load generator does not send what cannot succeed yet: a receipt waits for its shipment
 to be final, a shipment for the stock it ships (the receipt or lot registration into its storage unit), a dose
@@ -306,6 +307,9 @@ class LoadStats:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+REQUEST_MAX_TXS = 100  # JSON-RPC calls in one batch request: the server's default limit (rpc.dispatch)
+
+
 def _node_sender(url: str, batches: queue.Queue[list[LoadTx] | None], stats: LoadStats) -> None:
     """Feed one node its batches (a thread per node)."""
     with RpcClient(url, timeout=60) as client:
@@ -318,14 +322,32 @@ def send_batches(
     stats: LoadStats,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Send each batch as one JSON-RPC batch until None; record when each transaction was submitted.
+    """Send the batches as JSON-RPC batches until None; record when each transaction was submitted.
 
-    Like a real client, what a full mempool refused (MempoolFull) is sent again after the node's
-    ``retry_after_s``, before this node's next batch: the back-off slows the load down to what the network
-    takes. A transaction's latency counts from the submission that was accepted.
+    Like a gateway, what queued up while the node answered goes out together in the next request (at most
+    ``REQUEST_MAX_TXS``, the server's batch limit), in order. Like a real client, what a full mempool refused
+    (MempoolFull) is sent again after the node's ``retry_after_s``, before this node's next batch: the
+    back-off slows the load down to what the network takes. A transaction's latency counts from the
+    submission that was accepted.
     """
-    while (chunk := batches.get()) is not None:
-        todo = chunk
+    queued: list[LoadTx] = []
+    ended = False
+    while queued or not ended:
+        if not queued:
+            chunk = batches.get()
+            if chunk is None:
+                break
+            queued = list(chunk)
+        while not ended and len(queued) < REQUEST_MAX_TXS:
+            try:
+                more = batches.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                ended = True
+            else:
+                queued.extend(more)
+        todo, queued = queued[:REQUEST_MAX_TXS], queued[REQUEST_MAX_TXS:]
         while todo:
             now = time.time()
             try:

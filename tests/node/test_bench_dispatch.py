@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 
-from node.tools.bench_network import Dispatcher, LoadStats, LoadTx, send_batches
+from node.tools.bench_network import REQUEST_MAX_TXS, Dispatcher, LoadStats, LoadTx, send_batches
 from rpc.errors import RpcError
 
 
@@ -130,3 +130,27 @@ def test_sender_sends_again_what_a_full_mempool_refused_after_retry_after() -> N
     assert slept == [0.5]
     assert set(stats.submitted) == {"h1", "h2", "h3"}
     assert stats.refused_full == 2 and stats.rejected == 0
+
+
+class _AcceptsAll:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def batch(self, calls: list[tuple[str, dict[str, str]]]) -> list[object]:
+        raws = [params["tx"] for _, params in calls]
+        self.calls.append(raws)
+        return [f"hash-of-{raw}" for raw in raws]
+
+
+def test_sender_sends_what_queued_up_together_in_order_within_the_batch_limit() -> None:
+    load = [_tx(i, f"s{i % 3}") for i in range(1, 131)]
+    batches: queue.Queue[list[LoadTx] | None] = queue.Queue()
+    for start in range(0, 130, 10):  # 13 chunks queued while the node was busy
+        batches.put(load[start : start + 10])
+    batches.put(None)
+    stats = LoadStats()
+    node = _AcceptsAll()
+    send_batches(node, batches, stats, sleep=lambda _s: None)
+    assert [len(c) for c in node.calls] == [REQUEST_MAX_TXS, 130 - REQUEST_MAX_TXS]
+    assert [raw for call in node.calls for raw in call] == [tx.raw_hex for tx in load]
+    assert len(stats.submitted) == 130
