@@ -30,7 +30,7 @@ class MempoolRejected(VaxchainError):
         return {"error": self.code, "message": self.message, "tx_hash": "0x" + self.tx_hash.hex()}
 
 
-# A few blocks' worth at the network's capacity (ADR 0010): a block holds what a node executes in 30% of the 1 s
+# A few blocks' worth at the network's capacity (ADR 0010): a block holds what a node executes in 60% of the 1 s
 # interval (block_tx_cap_for), a few thousand transactions at most, so 10,000 pending ones are finalized within
 # a few blocks. More would only queue transactions for minutes while every node pays to admit and gossip them.
 DEFAULT_MAX_TXS = 10_000

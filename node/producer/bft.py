@@ -88,6 +88,7 @@ MIN_COMMIT_WAIT_S = 0.1  # after a commit, before the next height: late precommi
 _MAX_PENDING_EVIDENCE = 1_000
 _ADMISSION_CHUNK = 32  # gossiped transactions admitted between two checkpoints
 MAX_ADMISSION_WAIT_S = 1.0  # admission never waits longer than this behind consensus work
+DRAFTED_BLOCK_DELAY_S = 0.4  # a drafted block is sent only if its round has no prevote quorum by then
 _CONSENSUS_FIRST_POLL_S = 0.002  # how often waiting admission looks whether the driver's queue drained
 
 
@@ -416,6 +417,7 @@ class BftEngine:
             "drafts_built": 0,
             "drafts_used": 0,
             "drafts_invalid": 0,
+            "drafted_blocks_sent": 0,
         }
         self._send, self._recv = trio.open_memory_channel[_Event](10_000)
         # Two outboxes: votes, proposals and evidence go out before transaction batches, so a burst of
@@ -737,13 +739,25 @@ class BftEngine:
             proposal = encode_message(msg)
             if msg.block_id in self._cache.drafted:
                 # Validators that built the draft need only the signed proposal: sent alone it arrives in
-                # a fraction of the time the block takes. The block follows for those that did not.
+                # a fraction of the time the block takes. The block follows only if its prevotes are slow.
                 self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), proposal, b""))
-            self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), proposal, raw))
+                self._spawn(self._send_block_unless_prevoted, msg, raw)
+            else:
+                self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), proposal, raw))
         elif isinstance(msg, Vote):
             self._publish(wire.TOPIC_CONSENSUS, wire.VoteBatch(self.clock(), (encode_message(msg),)))
         else:
             self._publish(wire.TOPIC_EVIDENCE, wire.EvidenceGossip(encode_message(msg)))
+
+    async def _send_block_unless_prevoted(self, p: Proposal, raw: bytes) -> None:
+        """Send a drafted block itself only if the round has no prevote quorum soon: validators that built the
+        draft do not need it (hundreds of kilobytes each py-libp2p node decrypts and frames), and a quorum of
+        them decides the height without it; a validator without the block then syncs it."""
+        await trio.sleep(DRAFTED_BLOCK_DELAY_S)
+        m = self.machine
+        if m.height == p.height and m.round == p.round and m.step <= Step.PREVOTE and m.decision is None:
+            self.counters["drafted_blocks_sent"] += 1
+            self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), encode_message(p), raw))
 
     def _publish(self, topic: str, msg: wire.GossipMessage) -> None:
         outbox = self._tx_out_send if topic == wire.TOPIC_TXS else self._out_send

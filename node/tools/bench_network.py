@@ -4,8 +4,8 @@ The network is what ``vaxchain testnet`` writes (4 validators by default, 1 s bl
 district scaled to the offered load. The load is a day of that district (``contracts.district.DistrictDay``):
 mostly cold-chain reading batches, then doses, lots and custody transfers, pre-signed by the district's derived
 dev keys and replayed compressed in time at ``--rate`` tx/s for ``--seconds``. Each sender's transactions go to
-one node (by address), in nonce order, queued every ``--tick-ms`` and sent as JSON-RPC batches (what queued up
-while the node answered goes out together, up to the server's batch limit).
+one node (by address), in nonce order, queued every ``--tick-ms`` and sent with ``tx_sendRawTransactions`` as a
+gateway does (what queued up while the node answered goes out in one call).
 
 Like a real client, the load generator does not send what cannot succeed yet: a receipt waits for its shipment
 to be final, a shipment for the stock it ships (the receipt or lot registration into its storage unit), a dose
@@ -59,7 +59,7 @@ from node.core.transactions import (
 )
 from node.state.transition import check_kind_and_payload, clear_payload_cache
 from node.tools.bench_import import commit_sealed_block, open_chain
-from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
+from node.tools.district_load import rpc_url_from_datadir
 from node.tools.make_genesis import dev_key, dev_validator_key, district_genesis
 from rpc.client import RpcClient
 
@@ -307,7 +307,7 @@ class LoadStats:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-REQUEST_MAX_TXS = 100  # JSON-RPC calls in one batch request: the server's default limit (rpc.dispatch)
+REQUEST_MAX_TXS = 1_000  # transactions in one tx_sendRawTransactions call (the node's limit)
 
 
 def _node_sender(url: str, batches: queue.Queue[list[LoadTx] | None], stats: LoadStats) -> None:
@@ -322,10 +322,10 @@ def send_batches(
     stats: LoadStats,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Send the batches as JSON-RPC batches until None; record when each transaction was submitted.
+    """Send the batches with ``tx_sendRawTransactions`` until None; record when each was submitted.
 
-    Like a gateway, what queued up while the node answered goes out together in the next request (at most
-    ``REQUEST_MAX_TXS``, the server's batch limit), in order. Like a real client, what a full mempool refused
+    Like a gateway, what queued up while the node answered goes out together in the next call (at most
+    ``REQUEST_MAX_TXS``, the node's limit), in order. Like a real client, what a full mempool refused
     (MempoolFull) is sent again after the node's ``retry_after_s``, before this node's next batch: the
     back-off slows the load down to what the network takes. A transaction's latency counts from the
     submission that was accepted.
@@ -351,7 +351,7 @@ def send_batches(
         while todo:
             now = time.time()
             try:
-                results = client.batch([("tx_sendRawTransaction", {"tx": tx.raw_hex}) for tx in todo])
+                results = client.request("tx_sendRawTransactions", {"txs": [tx.raw_hex for tx in todo]})
             except Exception as exc:  # a refused batch: count it and go on
                 with stats.lock:
                     stats.rejected += len(todo)
@@ -361,12 +361,11 @@ def send_batches(
             wait = 0.0
             with stats.lock:
                 for tx, result in zip(todo, results, strict=True):
-                    retry_after = mempool_full_retry_after(result)
-                    if isinstance(result, str):
+                    if "hash" in result:
                         stats.submitted[tx.tx_hash] = now
-                    elif retry_after is not None:
+                    elif result.get("error") == "MempoolFull":
                         refused.append(tx)
-                        wait = max(wait, retry_after)
+                        wait = max(wait, float(result.get("retry_after_s", 1.0)))
                     else:
                         stats.rejected += 1
                         if len(stats.errors) < 5:

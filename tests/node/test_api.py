@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
+from node.api.methods import ADMISSION_CHUNK
 from node.cli.main import app
 from node.core import merkle
 from node.core.keys import PrivateKey, to_checksum_address
@@ -157,6 +158,24 @@ async def test_many_transactions_in_one_call_each_get_a_result_in_order(node_url
     with pytest.raises(RpcError) as info:
         await client.call("tx_sendRawTransactions", txs=[first] * 1001)
     assert info.value.code == -32602
+
+
+async def test_a_long_call_gives_consensus_a_turn_between_chunks(node_url: tuple[str, Node]) -> None:
+    url, node = node_url
+    client = AsyncRpcClient(url)
+    chain_id = (await client.call("chain_status"))["chain_id"]
+    turns: list[int] = []
+    node_turn = node.api.admission_turn
+
+    async def counted_turn() -> None:
+        turns.append(1)
+        await node_turn()
+
+    node.api.admission_turn = counted_turn
+    txs = [attest_hex(CDC, chain_id, n, f"certificate {n}")[0] for n in range(2 * ADMISSION_CHUNK + 6)]
+    results = await client.call("tx_sendRawTransactions", txs=txs)
+    assert all("hash" in r for r in results)
+    assert len(turns) == 3  # before transactions 0, 32 and 64: a long batch never holds consensus back
 
 
 async def test_transactions_subscription_filters_by_kind(node_url: tuple[str, Node]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 
 from node.tools.bench_network import REQUEST_MAX_TXS, Dispatcher, LoadStats, LoadTx, send_batches
-from rpc.errors import RpcError
 
 
 def _tx(seq: int, sender: str, waits: tuple[str, ...] = (), provides: tuple[str, ...] = ()) -> LoadTx:
@@ -102,18 +101,17 @@ class _FullOnce:
         self.seen: set[str] = set()
         self.calls: list[list[str]] = []
 
-    def batch(self, calls: list[tuple[str, dict[str, str]]]) -> list[object]:
-        raws = [params["tx"] for _, params in calls]
+    def request(self, method: str, params: dict[str, list[str]]) -> list[dict[str, object]]:
+        assert method == "tx_sendRawTransactions"
+        raws = params["txs"]
         self.calls.append(raws)
-        out: list[object] = []
+        out: list[dict[str, object]] = []
         for raw in raws:
             if raw in self.seen or raw == "0x01":
-                out.append(f"hash-of-{raw}")
+                out.append({"hash": f"hash-of-{raw}"})
             else:
                 self.seen.add(raw)
-                out.append(
-                    RpcError(-32000, "transaction rejected", {"error": "MempoolFull", "retry_after_s": 0.5})
-                )
+                out.append({"error": "MempoolFull", "reason": "pool full", "retry_after_s": 0.5})
         return out
 
 
@@ -136,21 +134,22 @@ class _AcceptsAll:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    def batch(self, calls: list[tuple[str, dict[str, str]]]) -> list[object]:
-        raws = [params["tx"] for _, params in calls]
-        self.calls.append(raws)
-        return [f"hash-of-{raw}" for raw in raws]
+    def request(self, method: str, params: dict[str, list[str]]) -> list[dict[str, object]]:
+        assert method == "tx_sendRawTransactions"
+        self.calls.append(params["txs"])
+        return [{"hash": f"hash-of-{raw}"} for raw in params["txs"]]
 
 
 def test_sender_sends_what_queued_up_together_in_order_within_the_batch_limit() -> None:
-    load = [_tx(i, f"s{i % 3}") for i in range(1, 131)]
+    total = REQUEST_MAX_TXS + 130
+    load = [_tx(i, f"s{i % 3}") for i in range(1, total + 1)]
     batches: queue.Queue[list[LoadTx] | None] = queue.Queue()
-    for start in range(0, 130, 10):  # 13 chunks queued while the node was busy
+    for start in range(0, total, 10):  # chunks queued while the node was busy
         batches.put(load[start : start + 10])
     batches.put(None)
     stats = LoadStats()
     node = _AcceptsAll()
     send_batches(node, batches, stats, sleep=lambda _s: None)
-    assert [len(c) for c in node.calls] == [REQUEST_MAX_TXS, 130 - REQUEST_MAX_TXS]
+    assert [len(c) for c in node.calls] == [REQUEST_MAX_TXS, 130]
     assert [raw for call in node.calls for raw in call] == [tx.raw_hex for tx in load]
-    assert len(stats.submitted) == 130
+    assert len(stats.submitted) == total
