@@ -88,7 +88,8 @@ MIN_COMMIT_WAIT_S = 0.1  # after a commit, before the next height: late precommi
 _MAX_PENDING_EVIDENCE = 1_000
 _ADMISSION_CHUNK = 32  # gossiped transactions admitted between two checkpoints
 MAX_ADMISSION_WAIT_S = 1.0  # admission never waits longer than this behind consensus work
-DRAFTED_BLOCK_DELAY_S = 0.4  # a drafted block is sent only if its round has no prevote quorum by then
+DRAFTED_BLOCK_DELAY_S = 1.0  # a drafted block is sent only if its round has no prevote quorum by then
+TX_FLUSH_LEAD_S = 0.15  # a batch flushed this long before a height starts reaches its proposer in time
 _CONSENSUS_FIRST_POLL_S = 0.002  # how often waiting admission looks whether the driver's queue drained
 
 
@@ -871,7 +872,7 @@ class BftEngine:
                     with self._executing_block():
                         executed = await trio.to_thread.run_sync(self._execute_draft, draft)
                     self._check_block_extras(executed.block)
-                except (InvalidBlock, DecodeError) as exc:
+                except VaxchainError as exc:  # a peer's draft: whatever is wrong with it, never crash
                     executed = None
                     self.counters["drafts_invalid"] += 1
                     log.info(
@@ -1062,8 +1063,8 @@ class BftEngine:
             )
             cap = self.block_tx_cap()
             candidates = self.mempool.select(cap, max(budget, 0))
-            drafted = bool(candidates) and self.key is not None
-            if drafted and self.key is not None:
+            drafted = False
+            if candidates and self.key is not None:
                 # Validators build the same block from this while we build it (node/producer/draft.py).
                 draft = sign_draft(
                     self.key,
@@ -1079,6 +1080,7 @@ class BftEngine:
                 # Sent before the build starts, so the two do not compete for this process.
                 await self._publish_now(wire.TOPIC_BLOCKS, draft)
                 self.counters["drafts_sent"] += 1
+                drafted = True
             started = time.perf_counter()
             with self._executing_block():
                 built, rejected = await trio.to_thread.run_sync(
@@ -1299,9 +1301,18 @@ class BftEngine:
     # ------------------------------------------------------------------ gossip out (periodic)
 
     async def _tx_flusher(self) -> None:
-        """Batch locally submitted transactions into gossip messages every tx_flush_ms (chunked when big)."""
+        """Batch locally submitted transactions into gossip messages every tx_flush_ms (chunked when big), and
+        just before the next height is due to start, so that its proposer holds them when it selects."""
+        flush_s = self.config.tx_flush_ms / 1000
+        interval_s = self.config.timeouts.commit_ms / 1000
+        last = trio.current_time()
         while True:
-            await trio.sleep(self.config.tx_flush_ms / 1000)
+            wake = last + flush_s
+            before_next_height = self._height_started_at + interval_s - TX_FLUSH_LEAD_S
+            if trio.current_time() < before_next_height < wake:
+                wake = before_next_height
+            await trio.sleep_until(wake)
+            last = trio.current_time()
             while self._tx_buffer:
                 batch, size = self._take_tx_chunk(self.config.tx_batch_bytes)
                 self._tx_buffer_bytes -= size

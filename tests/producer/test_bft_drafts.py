@@ -31,7 +31,7 @@ from node.chain.genesis import parse_genesis
 from node.core.errors import DecodeError, InvalidBlock
 from node.mempool.pool import Mempool
 from node.producer import bft, wire
-from node.producer.bft import MAX_ADMISSION_WAIT_S, BftConfig, BftEngine
+from node.producer.bft import MAX_ADMISSION_WAIT_S, TX_FLUSH_LEAD_S, BftConfig, BftEngine
 from node.producer.draft import BlockDraft, sign_draft
 from node.store.chainstore import ChainStore
 from node.store.db import Database
@@ -174,13 +174,25 @@ async def test_a_draft_unlike_the_proposed_block_costs_an_execution_not_the_bloc
 # --------------------------------------------------------------------------------------- admission gives way
 
 
+def idle_engine(tmp_path: Path, config: BftConfig) -> BftEngine:
+    """An observer engine whose tasks a test runs by hand (no network: nothing here may publish)."""
+    chain = open_chain(tmp_path / "v")
+    unused_network = cast(wire.GossipNetwork, object())
+    return BftEngine(
+        chain,
+        Mempool(CHAIN_ID, chain.next_nonce),
+        None,
+        unused_network,
+        config,
+        lambda _b: None,
+        tmp_path / "s",
+    )
+
+
 async def test_admission_waits_while_consensus_works_but_never_long(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    chain = open_chain(tmp_path / "v")
-    pool = Mempool(CHAIN_ID, chain.next_nonce)
-    unused_network = cast(wire.GossipNetwork, object())
-    engine = BftEngine(chain, pool, None, unused_network, BftConfig(), lambda _b: None, tmp_path / "sign")
+    engine = idle_engine(tmp_path, BftConfig())
     start = trio.current_time()
     await engine.admission_turn()  # nothing executing: no wait
     assert trio.current_time() == start
@@ -209,4 +221,27 @@ async def test_admission_waits_while_consensus_works_but_never_long(
     start = trio.current_time()
     await engine.admission_turn()
     assert trio.current_time() - start == pytest.approx(MAX_ADMISSION_WAIT_S, abs=0.01)
-    chain.store.db.close()
+    engine.chain.store.db.close()
+
+
+# --------------------------------------------------------------------------------------- transactions on time
+
+
+async def test_transactions_are_gossiped_just_before_the_next_height_starts(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    config = BftConfig(tx_flush_ms=500)
+    engine = idle_engine(tmp_path, config)
+    interval_s = config.timeouts.commit_ms / 1000
+    async with trio.open_nursery() as nursery:
+        started = trio.current_time()
+        engine._height_started_at = started
+        nursery.start_soon(engine._tx_flusher)
+        await trio.sleep(0.55)  # just after the regular flush at 0.5 s
+        engine.submit_local(b"raw tx")
+        topic, data = await engine._tx_out_recv.receive()
+        assert topic == wire.TOPIC_TXS and wire.decode_gossip(data) == wire.TxBatch((b"raw tx",))
+        # Not at the next regular flush (1.0 s): ahead of the next height, which starts at 1.0 s.
+        assert trio.current_time() - started == pytest.approx(interval_s - TX_FLUSH_LEAD_S)
+        nursery.cancel_scope.cancel()
+    engine.chain.store.db.close()
