@@ -26,7 +26,7 @@ from node.core import merkle
 from node.core.errors import DecodeError
 from node.core.keys import InvalidAddress, parse_address
 from node.core.transactions import decode_transaction
-from node.mempool.pool import Mempool, MempoolRejected
+from node.mempool.pool import ADMISSION_CHUNK, Mempool, MempoolRejected
 from rpc.dispatch import CallContext
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
@@ -35,7 +35,6 @@ TX_REJECTED = -32010
 NOT_FOUND = -32011
 BAD_INPUT = -32012
 MAX_TXS_PER_CALL = 1_000
-ADMISSION_CHUNK = 32  # transactions of one call admitted between two turns
 # A signed transaction on the wire: 0x-hex of its RLP, at most MAX_TX_BYTES (64 KiB) and then some.
 RAW_TX_SCHEMA = {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength": 140000}
 

@@ -30,6 +30,10 @@ class MempoolRejected(VaxchainError):
         return {"error": self.code, "message": self.message, "tx_hash": "0x" + self.tx_hash.hex()}
 
 
+# Transactions admitted in one go before an admitter (RPC or gossip) gives consensus a turn: one long batch must
+# not hold the node's event loop while a block waits for its execution or its votes (docs/adr/0011).
+ADMISSION_CHUNK = 32
+
 # A few blocks' worth at the network's capacity (ADR 0010): a block holds what a node executes in 60% of the 1 s
 # interval (block_tx_cap_for), a few thousand transactions at most, so 10,000 pending ones are finalized within
 # a few blocks. More would only queue transactions for minutes while every node pays to admit and gossip them.

@@ -71,7 +71,7 @@ from node.core.errors import DecodeError, InvalidBlock, VaxchainError
 from node.core.hashing import sha256
 from node.core.keys import PrivateKey
 from node.core.transactions import decode_transaction
-from node.mempool.pool import Mempool, MempoolRejected
+from node.mempool.pool import ADMISSION_CHUNK, Mempool, MempoolRejected
 from node.producer import wire
 from node.producer.draft import BlockDraft, sign_draft
 from node.producer.sync import BlockSync, SyncConfig, SyncError
@@ -86,7 +86,6 @@ _BLOCK_OVERHEAD_BYTES = 4_096  # header, list prefixes and the proposal around t
 _MAX_FUTURE_PROPOSALS = 32
 MIN_COMMIT_WAIT_S = 0.1  # after a commit, before the next height: late precommits and the block still spread
 _MAX_PENDING_EVIDENCE = 1_000
-_ADMISSION_CHUNK = 32  # gossiped transactions admitted between two checkpoints
 MAX_ADMISSION_WAIT_S = 1.0  # admission never waits longer than this behind consensus work
 DRAFTED_BLOCK_DELAY_S = 1.0  # a drafted block is sent only if its round has no prevote quorum by then
 TX_FLUSH_LEAD_S = 0.15  # a batch flushed this long before a height starts reaches its proposer in time
@@ -742,7 +741,7 @@ class BftEngine:
                 # Validators that built the draft need only the signed proposal: sent alone it arrives in
                 # a fraction of the time the block takes. The block follows only if its prevotes are slow.
                 self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), proposal, b""))
-                self._spawn(self._send_block_unless_prevoted, msg, raw)
+                self._spawn(self._send_block_unless_prevoted, msg, proposal, raw)
             else:
                 self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), proposal, raw))
         elif isinstance(msg, Vote):
@@ -750,7 +749,7 @@ class BftEngine:
         else:
             self._publish(wire.TOPIC_EVIDENCE, wire.EvidenceGossip(encode_message(msg)))
 
-    async def _send_block_unless_prevoted(self, p: Proposal, raw: bytes) -> None:
+    async def _send_block_unless_prevoted(self, p: Proposal, proposal: bytes, raw: bytes) -> None:
         """Send a drafted block itself only if the round has no prevote quorum soon: validators that built the
         draft do not need it (hundreds of kilobytes each py-libp2p node decrypts and frames), and a quorum of
         them decides the height without it; a validator without the block then syncs it."""
@@ -758,7 +757,7 @@ class BftEngine:
         m = self.machine
         if m.height == p.height and m.round == p.round and m.step <= Step.PREVOTE and m.decision is None:
             self.counters["drafted_blocks_sent"] += 1
-            self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), encode_message(p), raw))
+            self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), proposal, raw))
 
     def _publish(self, topic: str, msg: wire.GossipMessage) -> None:
         outbox = self._tx_out_send if topic == wire.TOPIC_TXS else self._out_send
@@ -768,10 +767,11 @@ class BftEngine:
             log.warning("event=outbox_full topic=%s: dropping a message", topic)
         self._outbox_ready.set()
 
-    async def _publish_now(self, topic: str, msg: wire.GossipMessage) -> None:
-        """Publish at once, bypassing the outboxes (a message nothing signed before it depends on)."""
+    async def _publish_now(self, topic: str, data: bytes) -> None:
+        """Publish at once (the publisher, and a draft, which bypasses the outboxes: nothing signed before it
+        depends on it)."""
         try:
-            await self.network.publish(topic, wire.encode(msg))
+            await self.network.publish(topic, data)
         except Exception as exc:  # node.net errors (too large, not running): log, never crash consensus
             log.warning("event=publish_failed topic=%s error=%s", topic, exc)
 
@@ -788,10 +788,7 @@ class BftEngine:
                     self._outbox_ready = trio.Event()
                     await self._outbox_ready.wait()
                     continue
-            try:
-                await self.network.publish(topic, data)
-            except Exception as exc:  # node.net errors (too large, not running): log, never crash consensus
-                log.warning("event=publish_failed topic=%s error=%s", topic, exc)
+            await self._publish_now(topic, data)
 
     # ------------------------------------------------------------------ inbound consensus messages
 
@@ -1078,7 +1075,7 @@ class BftEngine:
                     tuple(tx.encode() for tx in candidates),
                 )
                 # Sent before the build starts, so the two do not compete for this process.
-                await self._publish_now(wire.TOPIC_BLOCKS, draft)
+                await self._publish_now(wire.TOPIC_BLOCKS, wire.encode(draft))
                 self.counters["drafts_sent"] += 1
                 drafted = True
             started = time.perf_counter()
@@ -1286,7 +1283,7 @@ class BftEngine:
 
     async def _receive_txs(self, batch: wire.TxBatch) -> None:
         for i, raw in enumerate(batch.txs):
-            if i % _ADMISSION_CHUNK == 0:
+            if i % ADMISSION_CHUNK == 0:
                 await self.admission_turn()
             try:
                 self.mempool.add(decode_transaction(raw))

@@ -87,7 +87,8 @@ class ProposalBlock:
     """A signed proposal travelling with the block it proposes (``sent_ms`` tells re-sent copies apart).
 
     ``block`` is empty in the bare copy a proposer sends first when it drafted the block (node/producer/draft.py):
-    validators that built the draft already hold the block; the full copy follows for the others.
+    validators that built the draft already hold the block; the full copy follows only when the round gets no
+    prevote quorum soon.
     """
 
     sent_ms: int

@@ -51,6 +51,7 @@ from contracts.kinds.doses import RecordDose
 from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
+from node.api.methods import MAX_TXS_PER_CALL
 from node.core.transactions import (
     check_stateless,
     clear_sender_cache,
@@ -59,7 +60,7 @@ from node.core.transactions import (
 )
 from node.state.transition import check_kind_and_payload, clear_payload_cache
 from node.tools.bench_import import commit_sealed_block, open_chain
-from node.tools.district_load import rpc_url_from_datadir
+from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from node.tools.make_genesis import dev_key, dev_validator_key, district_genesis
 from rpc.client import RpcClient
 
@@ -307,7 +308,7 @@ class LoadStats:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-REQUEST_MAX_TXS = 1_000  # transactions in one tx_sendRawTransactions call (the node's limit)
+REQUEST_MAX_TXS = MAX_TXS_PER_CALL  # transactions in one tx_sendRawTransactions call (the node's limit)
 
 
 def _node_sender(url: str, batches: queue.Queue[list[LoadTx] | None], stats: LoadStats) -> None:
@@ -361,11 +362,12 @@ def send_batches(
             wait = 0.0
             with stats.lock:
                 for tx, result in zip(todo, results, strict=True):
+                    retry_after = mempool_full_retry_after(result)
                     if "hash" in result:
                         stats.submitted[tx.tx_hash] = now
-                    elif result.get("error") == "MempoolFull":
+                    elif retry_after is not None:
                         refused.append(tx)
-                        wait = max(wait, float(result.get("retry_after_s", 1.0)))
+                        wait = max(wait, retry_after)
                     else:
                         stats.rejected += 1
                         if len(stats.errors) < 5:

@@ -67,12 +67,14 @@ def day_actions(
 
 
 def mempool_full_retry_after(result: object) -> float | None:
-    """The ``retry_after_s`` of a transaction a full mempool refused (TX_REJECTED, MempoolFull), else None."""
-    if not isinstance(result, RpcError) or not isinstance(result.data, dict):
+    """The ``retry_after_s`` of a transaction a full mempool refused (TX_REJECTED, MempoolFull), else None.
+
+    ``result`` is one call's result (an ``RpcError`` carries the refusal's fields) or one item of
+    ``tx_sendRawTransactions`` (the fields themselves)."""
+    data = result.data if isinstance(result, RpcError) else result
+    if not isinstance(data, dict) or data.get("error") != "MempoolFull":
         return None
-    if result.data.get("error") != "MempoolFull":
-        return None
-    retry_after = result.data.get("retry_after_s", 1.0)
+    retry_after = data.get("retry_after_s", 1.0)
     return float(retry_after) if isinstance(retry_after, int | float) else 1.0
 
 

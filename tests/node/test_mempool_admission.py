@@ -155,6 +155,11 @@ def test_district_load_gives_up_after_its_patience_and_counts_the_rest_rejected(
         (RpcError(TX_REJECTED, "transaction rejected", {"error": "NonceTooLow"}), None),
         (RpcError(-32005, "rate limited", None), None),
         ("0xabc", None),
+        # items of tx_sendRawTransactions: the refusal's fields themselves
+        ({"error": "MempoolFull", "retry_after_s": 0.5}, 0.5),
+        ({"error": "MempoolFull", "retry_after_s": "soon"}, 1.0),
+        ({"error": "NonceTooLow"}, None),
+        ({"hash": "0xabc"}, None),
     ],
 )
 def test_mempool_full_retry_after_reads_only_mempool_full(result: object, expected: float | None) -> None:
