@@ -70,7 +70,7 @@ from node.core.blocks import MAX_EVIDENCE, Block, decode_block
 from node.core.errors import DecodeError, InvalidBlock, VaxchainError
 from node.core.hashing import sha256
 from node.core.keys import PrivateKey
-from node.core.transactions import decode_transaction
+from node.core.transactions import Transaction, decode_transaction
 from node.mempool.pool import ADMISSION_CHUNK, Mempool, MempoolRejected
 from node.producer import wire
 from node.producer.draft import BlockDraft, sign_draft
@@ -88,6 +88,8 @@ MIN_COMMIT_WAIT_S = 0.1  # after a commit, before the next height: late precommi
 _MAX_PENDING_EVIDENCE = 1_000
 MAX_ADMISSION_WAIT_S = 1.0  # admission never waits longer than this behind consensus work
 DRAFTED_BLOCK_DELAY_S = 1.0  # a drafted block is sent only if its round has no prevote quorum by then
+DRAFT_TXS_WAIT_S = 0.25  # how long a draft's build waits for candidates whose gossip is still in flight
+DRAFT_TXS_POLL_S = 0.01
 TX_FLUSH_LEAD_S = 0.15  # a batch flushed this long before a height starts reaches its proposer in time
 _CONSENSUS_FIRST_POLL_S = 0.002  # how often waiting admission looks whether the driver's queue drained
 
@@ -414,9 +416,11 @@ class BftEngine:
             "bad_gossip": 0,
             "rounds_above_zero": 0,
             "drafts_sent": 0,
+            "draft_bytes_sent": 0,
             "drafts_built": 0,
             "drafts_used": 0,
             "drafts_invalid": 0,
+            "drafts_incomplete": 0,
             "drafted_blocks_sent": 0,
         }
         self._send, self._recv = trio.open_memory_channel[_Event](10_000)
@@ -846,8 +850,16 @@ class BftEngine:
             self._spawn(self._receive_proposal, msg, proposal, peer)
         # else: a bare proposal whose draft we did not build; its block follows.
 
+    def _ungossiped(self, candidates: list[Transaction]) -> list[bytes]:
+        """Encoded candidates our clients sent that are still waiting in the gossip buffer: a draft carries
+        them, since no validator holds them yet."""
+        if not self._tx_buffer:
+            return []
+        unsent = {sha256(raw) for raw in self._tx_buffer}
+        return [tx.encode() for tx in candidates if tx.hash in unsent]
+
     def _on_draft(self, draft: BlockDraft) -> None:
-        """Build another proposer's draft alongside it (cheap checks here, the signature in the worker)."""
+        """Build another proposer's draft alongside it, if its round's proposer signed it."""
         m = self.machine
         key = (draft.height, draft.round)
         if (
@@ -858,16 +870,42 @@ class BftEngine:
             or ValidatorSet.of(self.chain.validator_addresses()).proposer(*key) != draft.proposer
         ):
             return
+        # Checked here, before the draft takes its round's place: a forged copy must not shut out the real one.
+        if draft.signer(self.chain.chain_id) != draft.proposer:
+            self.counters["drafts_invalid"] += 1
+            return
         self._cache.drafts[key] = []
         self._spawn(self._build_draft, draft)
 
+    async def _draft_bodies(self, draft: BlockDraft) -> dict[bytes, bytes] | None:
+        """The bodies a draft carries, once the mempool holds every other candidate; None if some are still
+        missing after DRAFT_TXS_WAIT_S (the gossip that brings them was late, or the pool refused them)."""
+        bodies = draft.bodies_by_hash()
+        pool = self.mempool
+        missing = [h for h in draft.tx_hashes if h not in bodies and h not in pool]
+        deadline = trio.current_time() + DRAFT_TXS_WAIT_S
+        while missing:
+            if trio.current_time() >= deadline:
+                self.counters["drafts_incomplete"] += 1
+                log.info(
+                    "event=draft_incomplete height=%d round=%d missing=%d",
+                    draft.height,
+                    draft.round,
+                    len(missing),
+                )
+                return None
+            await trio.sleep(DRAFT_TXS_POLL_S)
+            missing = [h for h in missing if h not in pool]
+        return bodies
+
     async def _build_draft(self, draft: BlockDraft) -> None:
         executed: ExecutedBlock | None = None
+        bodies = await self._draft_bodies(draft)
         async with self._gate.read():
-            if self.chain.head.height + 1 == draft.height:
+            if bodies is not None and self.chain.head.height + 1 == draft.height:
                 try:
                     with self._executing_block():
-                        executed = await trio.to_thread.run_sync(self._execute_draft, draft)
+                        executed = await trio.to_thread.run_sync(self._execute_draft, draft, bodies)
                     self._check_block_extras(executed.block)
                 except VaxchainError as exc:  # a peer's draft: whatever is wrong with it, never crash
                     executed = None
@@ -877,13 +915,19 @@ class BftEngine:
                     )
         await self._send.send(_DraftBuilt(draft.height, draft.round, executed))
 
-    def _execute_draft(self, draft: BlockDraft) -> ExecutedBlock:
-        """Worker thread: check the draft's signature, then build its block (mempool copies of its
-        transactions are already decoded and their senders recovered)."""
-        if draft.signer(self.chain.chain_id) != draft.proposer:
-            raise InvalidBlock("draft not signed by its proposer", draft.height)
+    def _execute_draft(self, draft: BlockDraft, bodies: dict[bytes, bytes]) -> ExecutedBlock:
+        """Worker thread: build a draft's block from the mempool's copies of its transactions (decoded, their
+        senders recovered) and the bodies it carries."""
         known = self.mempool.get
-        candidates = [known(sha256(raw)) or decode_transaction(raw) for raw in draft.txs]
+        candidates: list[Transaction] = []
+        for tx_hash in draft.tx_hashes:
+            tx = known(tx_hash)
+            if tx is None:
+                raw = bodies.get(tx_hash)
+                if raw is None:  # left the pool since it was checked: the head moved on
+                    raise InvalidBlock("a draft transaction is not at hand", draft.height)
+                tx = decode_transaction(raw)
+            candidates.append(tx)
         start = time.perf_counter()
         executed = self.chain.build_draft(
             candidates,
@@ -1072,11 +1116,14 @@ class BftEngine:
                     cap,
                     last_commit,
                     evidence,
-                    tuple(tx.encode() for tx in candidates),
+                    tuple(tx.hash for tx in candidates),
+                    self._ungossiped(candidates),
                 )
                 # Sent before the build starts, so the two do not compete for this process.
-                await self._publish_now(wire.TOPIC_BLOCKS, wire.encode(draft))
+                encoded = wire.encode(draft)
+                await self._publish_now(wire.TOPIC_BLOCKS, encoded)
                 self.counters["drafts_sent"] += 1
+                self.counters["draft_bytes_sent"] += len(encoded)
                 drafted = True
             started = time.perf_counter()
             with self._executing_block():

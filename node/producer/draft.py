@@ -8,17 +8,22 @@ from the draft while the proposer builds it, and when the signed proposal arrive
 executed. A draft is a hint, never a vote: a validator still prevotes only a block it executed itself and
 whose hash the signed proposal names; a missing, late or different draft falls back to executing the
 proposed block.
+
+Candidates go by hash: validators hold nearly all of them already, gossiped by the nodes their clients sent
+them to, so a draft of 1,500 transactions is ~50 KB instead of ~370 KB. The proposer adds the bodies only of
+its own clients' transactions it has not gossiped yet; a validator waits briefly for any other it lacks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from node.core import codec
-from node.core.hashing import tagged_hash
+from node.core.hashing import sha256, tagged_hash
 from node.core.keys import PrivateKey, recover_address
 
-DRAFT_TAG = b"vaxchain/draft/v1"  # its own domain: a draft signature can never pass as a vote or a proposal
+DRAFT_TAG = b"vaxchain/draft/v2"  # its own domain: a draft signature can never pass as a vote or a proposal
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +37,8 @@ class BlockDraft:
     max_txs: int
     last_commit: bytes
     evidence: tuple[bytes, ...]
-    txs: tuple[bytes, ...]
+    tx_hashes: tuple[bytes, ...]  # the candidates, in the proposer's order
+    bodies: tuple[bytes, ...]  # encoded candidates that validators may not hold yet
     signature: bytes
 
     def fields(self) -> list[object]:
@@ -45,7 +51,8 @@ class BlockDraft:
             self.max_txs,
             self.last_commit,
             list(self.evidence),
-            list(self.txs),
+            list(self.tx_hashes),
+            list(self.bodies),
         ]
 
     def digest(self, chain_id: int) -> bytes:
@@ -59,6 +66,10 @@ class BlockDraft:
         except Exception:  # any malformed signature just means "not signed by anyone"
             return None
 
+    def bodies_by_hash(self) -> dict[bytes, bytes]:
+        """The carried bodies by their transaction hash."""
+        return {sha256(raw): raw for raw in self.bodies}
+
 
 def sign_draft(
     key: PrivateKey,
@@ -69,8 +80,11 @@ def sign_draft(
     max_txs: int,
     last_commit: bytes,
     evidence: tuple[bytes, ...],
-    txs: tuple[bytes, ...],
+    tx_hashes: tuple[bytes, ...],
+    bodies: Iterable[bytes] = (),
 ) -> BlockDraft:
     """A draft of the block ``key``'s validator is building, signed."""
-    unsigned = BlockDraft(height, round, key.address, time_ms, max_txs, last_commit, evidence, txs, b"")
+    unsigned = BlockDraft(
+        height, round, key.address, time_ms, max_txs, last_commit, evidence, tx_hashes, tuple(bodies), b""
+    )
     return replace(unsigned, signature=key.sign(unsigned.digest(chain_id)))

@@ -15,6 +15,7 @@ import trio
 
 from node.core import codec
 from node.core.errors import DecodeError
+from node.core.hashing import HASH_SIZE
 from node.core.keys import ADDRESS_LENGTH
 from node.core.transactions import SIGNATURE_SIZE
 from node.producer.draft import BlockDraft
@@ -224,8 +225,8 @@ def decode_gossip(data: bytes) -> GossipMessage:
         (ev,) = codec.as_list(f, what, 1)
         msg = EvidenceGossip(codec.as_bytes(ev, "evidence"))
     elif tag == TAG_BLOCK_DRAFT:
-        height, round_, proposer, time_ms, max_txs, last_commit, evidence, txs, signature = codec.as_list(
-            f, what, 9
+        height, round_, proposer, time_ms, max_txs, last_commit, evidence, hashes, bodies, signature = (
+            codec.as_list(f, what, 10)
         )
         msg = BlockDraft(
             codec.as_uint(height, "draft.height"),
@@ -235,7 +236,11 @@ def decode_gossip(data: bytes) -> GossipMessage:
             codec.as_uint(max_txs, "draft.max_txs"),
             codec.as_bytes(last_commit, "draft.last_commit"),
             _bytes_list(evidence, "draft.evidence", MAX_BATCH_MESSAGES),
-            _bytes_list(txs, "draft.txs", MAX_BATCH_TXS),
+            tuple(
+                codec.as_bytes(h, "draft.tx_hash", size=HASH_SIZE)
+                for h in codec.as_items(hashes, "draft.tx_hashes", MAX_BATCH_TXS)
+            ),
+            _bytes_list(bodies, "draft.bodies", MAX_BATCH_TXS),
             codec.as_bytes(signature, "draft.signature", size=SIGNATURE_SIZE),
         )
     else:

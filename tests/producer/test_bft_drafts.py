@@ -25,13 +25,22 @@ from bft_testkit import (
     wait_until,
 )
 
+from consensus.types import ValidatorSet
 from node.chain.certrule import CertificateRule
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
 from node.core.errors import DecodeError, InvalidBlock
+from node.core.hashing import sha256
+from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import bft, wire
-from node.producer.bft import MAX_ADMISSION_WAIT_S, TX_FLUSH_LEAD_S, BftConfig, BftEngine
+from node.producer.bft import (
+    DRAFT_TXS_WAIT_S,
+    MAX_ADMISSION_WAIT_S,
+    TX_FLUSH_LEAD_S,
+    BftConfig,
+    BftEngine,
+)
 from node.producer.draft import BlockDraft, sign_draft
 from node.store.chainstore import ChainStore
 from node.store.db import Database
@@ -45,8 +54,9 @@ def open_chain(path: Path) -> Chain:
     return Chain(ChainStore(db), parse_genesis(genesis_doc(KEYS, SENDERS)), CertificateRule(CHAIN_ID))
 
 
-def a_draft(txs: tuple[bytes, ...] = (b"tx-1", b"tx-2"), key_index: int = 0) -> BlockDraft:
-    return sign_draft(KEYS[key_index], CHAIN_ID, 7, 1, 1_234, 500, b"cert", (b"ev",), txs)
+def a_draft(key_index: int = 0) -> BlockDraft:
+    hashes = (sha256(b"tx-1"), sha256(b"tx-2"))
+    return sign_draft(KEYS[key_index], CHAIN_ID, 7, 1, 1_234, 500, b"cert", (b"ev",), hashes, [b"tx-2"])
 
 
 # --------------------------------------------------------------------------------------- the message
@@ -57,8 +67,13 @@ def test_a_draft_travels_on_the_blocks_topic_and_decodes_to_itself() -> None:
     data = wire.encode(draft)
     assert wire.decode_gossip(data) == draft
     assert wire.peek_tag(data) in wire.TOPIC_TAGS[wire.TOPIC_BLOCKS]
+    assert draft.bodies_by_hash() == {sha256(b"tx-2"): b"tx-2"}
     with pytest.raises(DecodeError):
         wire.decode_gossip(data[:-1])
+    # Candidates go by their 32-byte hashes: anything else is not a draft.
+    short_hash = dataclasses.replace(draft, tx_hashes=(b"tx-1",))
+    with pytest.raises(DecodeError, match=r"draft\.tx_hash"):
+        wire.decode_gossip(wire.encode(short_hash))
 
 
 def test_a_draft_is_signed_by_its_proposer_over_every_field_and_the_chain() -> None:
@@ -66,7 +81,8 @@ def test_a_draft_is_signed_by_its_proposer_over_every_field_and_the_chain() -> N
     assert draft.signer(CHAIN_ID) == KEYS[0].address
     assert draft.signer(CHAIN_ID + 1) != KEYS[0].address
     for changed in (
-        dataclasses.replace(draft, txs=(b"tx-2", b"tx-1")),  # same transactions, other order
+        dataclasses.replace(draft, tx_hashes=draft.tx_hashes[::-1]),  # same transactions, other order
+        dataclasses.replace(draft, bodies=()),
         dataclasses.replace(draft, max_txs=1),
         dataclasses.replace(draft, last_commit=b"other"),
         dataclasses.replace(draft, round=2),
@@ -157,8 +173,7 @@ async def test_a_draft_unlike_the_proposed_block_costs_an_execution_not_the_bloc
     # build a block the proposal does not name, so they execute the proposed block as before.
     def short_draft(*args: object) -> BlockDraft:
         draft = sign_draft(*args)  # type: ignore[arg-type]
-        fewer = draft.txs[:-1]
-        return sign_draft(*args[:-1], fewer)  # type: ignore[arg-type]
+        return sign_draft(*args[:8], draft.tx_hashes[:-1], draft.bodies)  # type: ignore[arg-type]
 
     monkeypatch.setattr(bft, "sign_draft", short_draft)
     nodes = await start_cluster(nursery, tmp_path)
@@ -169,6 +184,69 @@ async def test_a_draft_unlike_the_proposed_block_costs_an_execution_not_the_bloc
     assert totals(nodes, "drafted_blocks_sent") >= 1
     for n in nodes:
         await n.stop()
+
+
+# --------------------------------------------------------------------------------------- hashes, bodies, waits
+
+
+def next_proposer_key(engine: BftEngine) -> PrivateKey:
+    proposer = ValidatorSet.of(engine.chain.validator_addresses()).proposer(1, 0)
+    return next(k for k in KEYS if k.address == proposer)
+
+
+def test_a_forged_draft_does_not_take_the_place_of_the_real_one(tmp_path: Path) -> None:
+    engine = idle_engine(tmp_path, BftConfig())
+    key = next_proposer_key(engine)
+    genuine = sign_draft(key, CHAIN_ID, 1, 0, 1_000, 100, b"", (), (sha256(b"tx"),))
+    other = next(k for k in KEYS if k is not key)
+    forged = dataclasses.replace(genuine, signature=other.sign(genuine.digest(CHAIN_ID)))
+    engine._on_draft(forged)
+    assert engine.counters["drafts_invalid"] == 1 and (1, 0) not in engine._cache.drafts
+    engine._on_draft(genuine)
+    assert (1, 0) in engine._cache.drafts  # its build is under way
+    engine.chain.store.db.close()
+
+
+def test_a_proposer_carries_the_bodies_only_of_transactions_it_has_not_gossiped(tmp_path: Path) -> None:
+    engine = idle_engine(tmp_path, BftConfig())
+    gossiped, waiting = attest_txs(SENDERS, 2)
+    assert engine._ungossiped([gossiped, waiting]) == []
+    engine.submit_local(waiting.encode())
+    assert engine._ungossiped([gossiped, waiting]) == [waiting.encode()]
+    engine.chain.store.db.close()
+
+
+async def test_a_draft_build_waits_briefly_for_candidates_still_in_flight(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    engine = idle_engine(tmp_path, BftConfig())
+    key = next_proposer_key(engine)
+    held, carried, late, never = attest_txs(SENDERS, 4)
+    engine.mempool.add(held)
+    hashes = tuple(tx.hash for tx in (held, carried, late))
+    draft = sign_draft(key, CHAIN_ID, 1, 0, 1_000, 100, b"", (), hashes, [carried.encode()])
+
+    async def gossip_arrives() -> None:
+        await trio.sleep(0.1)
+        engine.mempool.add(late)
+
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gossip_arrives)
+        bodies = await engine._draft_bodies(draft)
+    assert bodies == {carried.hash: carried.encode()}
+    assert 0.1 <= trio.current_time() - start < 0.15  # as soon as the last one came
+    executed = engine._execute_draft(draft, bodies)
+    assert [tx.hash for tx in executed.block.transactions] == list(hashes)
+    assert engine.counters["drafts_incomplete"] == 0
+
+    # A candidate that never comes: the build gives up (the proposed block will be executed instead).
+    lacking = sign_draft(key, CHAIN_ID, 1, 0, 1_000, 100, b"", (), (*hashes, never.hash))
+    start = trio.current_time()
+    assert await engine._draft_bodies(lacking) is None
+    assert trio.current_time() - start == pytest.approx(DRAFT_TXS_WAIT_S, abs=0.02)
+    assert engine.counters["drafts_incomplete"] == 1
+    engine.chain.store.db.close()
 
 
 # --------------------------------------------------------------------------------------- admission gives way
