@@ -213,15 +213,46 @@ class BenchNode:
 
     def height(self) -> int:
         """Head height (retried: a node under load may refuse a connection for a moment)."""
+        return int(self.status()["height"])
+
+    def status(self) -> dict[str, Any]:
+        """The node's chain_status (retried like height)."""
         for attempt in range(20):
             try:
                 with RpcClient(self.rpc_url, timeout=10) as client:
-                    return int(client.call("chain_status")["height"])
+                    status: dict[str, Any] = client.call("chain_status")
+                    return status
             except Exception:
                 if attempt == 19:
                     raise
                 time.sleep(0.25)
         raise AssertionError("unreachable")
+
+
+# Consensus counters worth reading next to a run's figures: where its heights went.
+CONSENSUS_COUNTERS = (
+    "rounds_above_zero",
+    "drafts_sent",
+    "draft_bytes_sent",
+    "drafts_used",
+    "drafts_incomplete",
+    "drafts_invalid",
+    "drafted_blocks_sent",
+    "blocks_synced",
+    "txs_refused_full",
+)
+
+
+def consensus_counters(nodes: list[BenchNode]) -> dict[str, int]:
+    """The CONSENSUS_COUNTERS summed over the nodes (those a node does not report count as 0)."""
+    totals = dict.fromkeys(CONSENSUS_COUNTERS, 0)
+    for node in nodes:
+        consensus = node.status().get("consensus") or {}
+        for name in CONSENSUS_COUNTERS:
+            value = consensus.get(name)
+            if isinstance(value, int):
+                totals[name] += value
+    return totals
 
 
 def write_network(
@@ -662,6 +693,10 @@ def run_network(
             f"that cost alone caps this machine at {ceiling_tps:.0f} tx/s"
         )
         print(f"submission -> finality latency: p50 {p50:.2f} s, p99 {p99:.2f} s; head at {head}")
+        counters = consensus_counters(live)
+        print(
+            "consensus over the run (all validators): " + ", ".join(f"{k} {v}" for k, v in counters.items())
+        )
 
         # A late joiner syncs the whole chain from scratch.
         target = live[0].height()

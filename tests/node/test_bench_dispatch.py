@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import queue
+from typing import Any, cast
 
-from node.tools.bench_network import REQUEST_MAX_TXS, Dispatcher, LoadStats, LoadTx, send_batches
+from node.tools.bench_network import (
+    CONSENSUS_COUNTERS,
+    REQUEST_MAX_TXS,
+    BenchNode,
+    Dispatcher,
+    LoadStats,
+    LoadTx,
+    consensus_counters,
+    send_batches,
+)
 
 
 def _tx(seq: int, sender: str, waits: tuple[str, ...] = (), provides: tuple[str, ...] = ()) -> LoadTx:
@@ -153,3 +163,25 @@ def test_sender_sends_what_queued_up_together_in_order_within_the_batch_limit() 
     assert [len(c) for c in node.calls] == [REQUEST_MAX_TXS, 130]
     assert [raw for call in node.calls for raw in call] == [tx.raw_hex for tx in load]
     assert len(stats.submitted) == total
+
+
+class _StatusOnly:
+    def __init__(self, status: dict[str, Any]) -> None:
+        self._status = status
+
+    def status(self) -> dict[str, Any]:
+        return self._status
+
+
+def test_the_consensus_counters_of_a_run_are_summed_over_its_nodes() -> None:
+    nodes = [
+        _StatusOnly({"consensus": {"drafts_sent": 3, "drafts_incomplete": 1, "height": 40}}),
+        _StatusOnly({"consensus": {"drafts_sent": 2, "rounds_above_zero": 1}}),
+        _StatusOnly({}),  # a node that reports no consensus section (an observer of an older version)
+    ]
+    totals = consensus_counters(cast(list[BenchNode], nodes))
+    assert list(totals) == list(CONSENSUS_COUNTERS)
+    assert (
+        totals["drafts_sent"] == 5 and totals["drafts_incomplete"] == 1 and totals["rounds_above_zero"] == 1
+    )
+    assert totals["drafted_blocks_sent"] == 0
