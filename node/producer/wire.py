@@ -191,8 +191,8 @@ def _fields(data: bytes, what: str, max_size: int) -> tuple[int, list[codec.RlpI
     return codec.as_uint(item[0], f"{what}.tag"), item[1:]
 
 
-def _bytes_list(item: codec.RlpItem, what: str, max_items: int) -> tuple[bytes, ...]:
-    return tuple(codec.as_bytes(x, what) for x in codec.as_items(item, what, max_items))
+def _bytes_list(item: codec.RlpItem, what: str, max_items: int, size: int | None = None) -> tuple[bytes, ...]:
+    return tuple(codec.as_bytes(x, what, size=size) for x in codec.as_items(item, what, max_items))
 
 
 def _canonical(msg: GossipMessage | SyncRequest | SyncResponse | Status, data: bytes, what: str) -> None:
@@ -236,10 +236,7 @@ def decode_gossip(data: bytes) -> GossipMessage:
             codec.as_uint(max_txs, "draft.max_txs"),
             codec.as_bytes(last_commit, "draft.last_commit"),
             _bytes_list(evidence, "draft.evidence", MAX_BATCH_MESSAGES),
-            tuple(
-                codec.as_bytes(h, "draft.tx_hash", size=HASH_SIZE)
-                for h in codec.as_items(hashes, "draft.tx_hashes", MAX_BATCH_TXS)
-            ),
+            _bytes_list(hashes, "draft.tx_hashes", MAX_BATCH_TXS, size=HASH_SIZE),
             _bytes_list(bodies, "draft.bodies", MAX_BATCH_TXS),
             codec.as_bytes(signature, "draft.signature", size=SIGNATURE_SIZE),
         )
