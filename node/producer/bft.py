@@ -1153,8 +1153,10 @@ class BftEngine:
                 except InvalidBlock as exc:
                     log.error("event=commit_failed height=%d reason=%s", c.height, exc)
                     return
-            self.counters["blocks_committed"] += 1
-            self._after_commit(executed)
+                # Inside the gate: its release checkpoints, and no task may see the new head before its
+                # bookkeeping (counters, mempool) follows it.
+                self.counters["blocks_committed"] += 1
+                self._after_commit(executed)
             self._last_cert = (c.height, cert)
         self._waiting_for = self.chain.head.height + 1
         self._spawn(self._start_when_due, self._waiting_for)
@@ -1220,9 +1222,9 @@ class BftEngine:
                     executed = await trio.to_thread.run_sync(self._import, block, commit)
                 except InvalidBlock as exc:
                     raise SyncError(peer, exc.reason, block.height) from None
-            imported += 1
-            self.counters["blocks_synced"] += 1
-            self._after_commit(executed)
+                imported += 1
+                self.counters["blocks_synced"] += 1
+                self._after_commit(executed)
         if imported:
             await self._send.send(_HeadAdvanced())
         return imported
