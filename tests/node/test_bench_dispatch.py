@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import queue
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from node.tools.bench_network import (
     LoadTx,
     consensus_counters,
     send_batches,
+    sustained_tps,
 )
 
 
@@ -185,3 +187,26 @@ def test_the_consensus_counters_of_a_run_are_summed_over_its_nodes() -> None:
         totals["drafts_sent"] == 5 and totals["drafts_incomplete"] == 1 and totals["rounds_above_zero"] == 1
     )
     assert totals["drafted_blocks_sent"] == 0
+
+
+def _blocks(commit_times: list[float], txs_per_block: int) -> list[float]:
+    """Finality times of every transaction when a block of ``txs_per_block`` commits at each time."""
+    return [t for t in commit_times for _ in range(txs_per_block)]
+
+
+def test_a_network_that_keeps_up_shows_the_offered_rate_whatever_its_latency() -> None:
+    # 1,000 tx/s offered from t=0 for 20 s; a block of 1,000 every second, each a latency behind.
+    for latency in (0.3, 1.0, 1.7):
+        times = _blocks([latency + k for k in range(1, 21)], 1_000)
+        assert sustained_tps(times, 0.0, 20.0, 3.0) == 1_000
+        # The in-window rate charges the latency: the last blocks land after the window.
+        in_window = sum(1 for t in times if t <= 20.0) / 20.0
+        assert in_window < 1_000
+
+
+def test_a_network_that_falls_behind_shows_what_it_finalizes() -> None:
+    # Offered more than it takes: blocks of 800 every 1.25 s (640 tx/s); the pipeline-fill blocks do not count.
+    times = _blocks([0.5, 1.0, 1.5] + [3.0 + 1.25 * k for k in range(14)], 800)
+    assert sustained_tps(times, 0.0, 20.0, 3.0) == 640
+    # Fewer than two commits after the fill: no rate can be measured.
+    assert math.isnan(sustained_tps(_blocks([0.5, 3.5], 10), 0.0, 4.0, 3.0))
