@@ -99,7 +99,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     from node.tools.district_load import day_actions, send_actions, wait_included
 
     base = tmp_path_factory.mktemp("explorer-net")
-    run_cli("testnet", "--validators", "1", "--out", str(base / "net"))
+    # Empty blocks every second (the genesis default is 30 s): the home page's tests wait for a few blocks.
+    run_cli("testnet", "--validators", "1", "--out", str(base / "net"), "--empty-block-interval-ms", "1000")
     datadir = base / "net" / "node0"
     cfg = datadir / "config.toml"
     # the load is sent as fast as the node takes it: `vaxchain testnet` already lifts the per-client rate limit
