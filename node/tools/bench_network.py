@@ -17,9 +17,9 @@ committed = final). The sustained rate (``finalized_tps=``) is measured from com
 is full (after the window's first three block intervals): offered no more than it takes, the network shows the
 offered rate; offered more, it shows what it can finalize. ``window_tps=`` is everything final within the
 window over the whole window, pipeline fill included. Then a fresh observer joins and syncs the whole chain.
-Prints figures and a last line of ``key=value`` pairs: ``finalized_tps=… p50_s=… p99_s=… sync_blocks_per_s=…``. With ``--repeat N`` the whole
-run is repeated on N fresh networks and the last line gives the median of each figure (runs on a shared
-2-core machine vary by tens of percent).
+Prints figures and a last line of ``key=value`` pairs: ``finalized_tps=… p50_s=… p99_s=… sync_blocks_per_s=…``.
+With ``--repeat N`` the whole run is repeated on N fresh networks and the last line gives the median of each
+figure (runs on a shared 2-core machine vary by tens of percent).
 
 Before the networks start, a baseline is measured in the same run: one node's essential work (admission,
 execution, fsynced commit) in this process alone (``essential_tps=``), and what that allows for the
