@@ -37,12 +37,13 @@ async def test_only_peers_not_heard_from_within_an_interval_are_asked(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     chain = SimpleNamespace(head=SimpleNamespace(height=7))
-    peers = _Peers(["a", "b", "c"], height=7)
-    sync = BlockSync(chain, peers, SyncConfig(status_interval_ms=1_000), _no_import)  # type: ignore[arg-type]
+    peers = _Peers(["a", "b", "c"], height=8)
+    config = SyncConfig(status_interval_ms=1_000, settled_status_interval_ms=10_000)
+    sync = BlockSync(chain, peers, config, _no_import)  # type: ignore[arg-type]
 
-    sync.note_peer_height("a", 7)  # a's vote for height 8 told us its head
+    sync.note_peer_height("a", 8)  # a's vote for height 9 told us its head
     await sync.poll_status()
-    assert sorted(peers.asked) == ["b", "c"]
+    assert sorted(peers.asked) == ["b", "c"]  # heads we did not know
 
     peers.asked.clear()
     await trio.sleep(0.5)
@@ -50,7 +51,36 @@ async def test_only_peers_not_heard_from_within_an_interval_are_asked(
     assert peers.asked == []
 
     await trio.sleep(0.6)
-    sync.note_peer_height("a", 6)  # an older height still shows a is alive; its head stays 7
+    sync.note_peer_height("a", 6)  # an older height still shows a is alive; its head stays 8
     await sync.poll_status()
-    assert sorted(peers.asked) == ["b", "c"]
-    assert sync.stats.peers["a"].height == 7
+    assert sorted(peers.asked) == ["b", "c"]  # ahead of us: asked again every status interval
+    assert sync.stats.peers["a"].height == 8
+
+
+async def test_peers_level_with_us_are_asked_only_every_settled_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # An idle chain: no votes between its empty blocks, and every peer's head is ours.
+    chain = SimpleNamespace(head=SimpleNamespace(height=7))
+    peers = _Peers(["a", "b"], height=7)
+    config = SyncConfig(status_interval_ms=1_000, settled_status_interval_ms=10_000)
+    sync = BlockSync(chain, peers, config, _no_import)  # type: ignore[arg-type]
+    await sync.poll_status()
+    assert sorted(peers.asked) == ["a", "b"]
+
+    peers.asked.clear()
+    for _ in range(9):
+        await trio.sleep(1.0)
+        await sync.poll_status()
+    assert peers.asked == []  # 9 s: each peer is known to be level, and was heard from within 10 s
+
+    await trio.sleep(1.1)
+    peers.height = 9  # meanwhile they moved on (say, we were cut off from their votes)
+    await sync.poll_status()
+    assert sorted(peers.asked) == ["a", "b"]
+    assert sync.best_peer_height() == 9
+
+    peers.asked.clear()
+    await trio.sleep(1.1)
+    await sync.poll_status()  # ahead of us now: asked every status interval again
+    assert sorted(peers.asked) == ["a", "b"]
