@@ -141,10 +141,10 @@ class BlockSync:
         interval if we do not know its head or it is ahead of ours, within the settled interval if not.
 
         While consensus is live every validator's votes tell us its height each block, so a network that
-        keeps up sends no status requests at all; each one opened a stream (Yamux, multistream-select) and
-        asking three peers every second was ~20% of an idle node's CPU. An idle chain (an empty block every
-        30 s by default) sends no votes in between: asking peers known to be level with us every second was
-        half of an idle node's CPU (4 idle validators: 4.4% of a core each, 2.3% with the settled interval).
+        keeps up sends no status requests at all (each one opens a stream: Yamux, multistream-select). An idle
+        chain (an empty block every 30 s by default) sends no votes in between: asking peers known to be level
+        with us every second was about half of an idle validator's CPU (4 idle validators: 4.4% of a core
+        each, 2.35% with the settled interval).
         """
         now = trio.current_time()
         fresh_after = now - self.config.status_interval_ms / 1000
