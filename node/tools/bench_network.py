@@ -314,10 +314,9 @@ def essential_tps(
     with tempfile.TemporaryDirectory(prefix="vax-bench-essential-") as tmp:
         db, chain = open_chain(Path(tmp) / "db", genesis, sync=True)
         try:
-            time_ms = max(chain.head_header.time_ms, int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
 
             def admit_and_commit(raws: list[bytes]) -> int:
-                nonlocal time_ms
                 txs = []
                 for raw in raws:
                     tx = decode_transaction(raw)
@@ -326,7 +325,7 @@ def essential_tps(
                     txs.append(tx)
                 failed = 0
                 for at in range(0, len(txs), block_txs):
-                    time_ms += 1_000
+                    time_ms = max(chain.head_header.time_ms, now_ms) + 1_000
                     executed, _, _ = commit_sealed_block(
                         chain, proposer, txs[at : at + block_txs], time_ms, block_txs
                     )
