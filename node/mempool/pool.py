@@ -68,6 +68,11 @@ class Mempool:
         self._by_sender: dict[bytes, dict[int, _Entry]] = {}
         self._bytes = 0
         self.refused_full = 0
+        self._added_listeners: list[Callable[[], object]] = []
+
+    def on_added(self, listener: Callable[[], object]) -> None:
+        """Call ``listener`` after every admission (in the admitting thread), so a waiter need not poll."""
+        self._added_listeners.append(listener)
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -132,6 +137,8 @@ class Mempool:
         self._by_hash[tx_hash] = entry
         self._by_sender.setdefault(sender, {})[tx.nonce] = entry
         self._bytes += size
+        for listener in self._added_listeners:
+            listener()
         return tx_hash
 
     def _full_reason(self, size: int) -> str | None:

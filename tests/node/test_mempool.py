@@ -76,6 +76,17 @@ def test_rejections_are_named(make: object, code: str) -> None:
     assert len(pool) == 1
 
 
+def test_listeners_hear_of_each_admission_and_of_no_refusal() -> None:
+    pool = Mempool(CHAIN, Nonces())
+    heard: list[int] = []
+    pool.on_added(lambda: heard.append(len(pool)))
+    pool.add(attest_tx(ALICE, 0))
+    with pytest.raises(MempoolRejected):
+        pool.add(attest_tx(ALICE, 0))  # AlreadyKnown: nothing changed, nothing to hear
+    pool.add(attest_tx(BOB, 0))
+    assert heard == [1, 2]  # called after the transaction is in the pool
+
+
 def test_nonce_too_low_after_commit_and_recheck() -> None:
     nonces = Nonces()
     pool = Mempool(CHAIN, nonces)

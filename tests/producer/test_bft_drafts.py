@@ -227,7 +227,7 @@ async def test_a_draft_build_waits_briefly_for_candidates_still_in_flight(
     draft = sign_draft(key, CHAIN_ID, 1, 0, 1_000, 100, b"", (), hashes, [carried.encode()])
 
     async def gossip_arrives() -> None:
-        await trio.sleep(0.1)
+        await trio.sleep(0.1234)
         engine.mempool.add(late)
 
     start = trio.current_time()
@@ -235,7 +235,7 @@ async def test_a_draft_build_waits_briefly_for_candidates_still_in_flight(
         nursery.start_soon(gossip_arrives)
         bodies = await engine._draft_bodies(draft)
     assert bodies == {carried.hash: carried.encode()}
-    assert 0.1 <= trio.current_time() - start < 0.15  # as soon as the last one came
+    assert trio.current_time() - start == pytest.approx(0.1234)  # the moment the last one came (no polling)
     executed = engine._execute_draft(draft, bodies)
     assert [tx.hash for tx in executed.block.transactions] == list(hashes)
     assert engine.counters["drafts_incomplete"] == 0
@@ -322,4 +322,70 @@ async def test_transactions_are_gossiped_just_before_the_next_height_starts(
         # Not at the next regular flush (1.0 s): ahead of the next height, which starts at 1.0 s.
         assert trio.current_time() - started == pytest.approx(interval_s - TX_FLUSH_LEAD_S)
         nursery.cancel_scope.cancel()
+    engine.chain.store.db.close()
+
+
+# --------------------------------------------------------------------------------------- starting the next height
+
+
+async def start_when_due_at(engine: BftEngine, height: int) -> float:
+    """Run the wait for ``height`` (as a commit would start it) and return when it asked to start."""
+    engine._waiting_for = height
+    await engine._start_when_due(height)
+    started = engine._recv.receive_nowait()
+    assert isinstance(started, bft._StartNext) and started.height == height
+    return trio.current_time()
+
+
+async def test_an_idle_height_starts_the_moment_a_transaction_or_a_peer_moves(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    config = BftConfig(empty_block_interval_ms=30_000)
+    engine = idle_engine(tmp_path, config)
+    interval_s = config.timeouts.commit_ms / 1000
+    [tx] = attest_txs(SENDERS, 1)
+
+    async def arrives_after(seconds: float) -> None:
+        await trio.sleep(seconds)
+        engine.mempool.add(tx)
+
+    # Idle: not before the empty-block interval (counted from the last commit).
+    engine._last_commit_at = engine._height_started_at = trio.current_time()
+    assert await start_when_due_at(engine, 1) == pytest.approx(engine._last_commit_at + 30)
+
+    # A transaction arrives while it waits: that moment, not at the next look of a poll.
+    engine._last_commit_at = engine._height_started_at = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(arrives_after, interval_s + 2.345)
+        at = await start_when_due_at(engine, 1)
+    assert at - engine._last_commit_at == pytest.approx(interval_s + 2.345)
+
+    # One already waiting: after the block interval, no later.
+    engine._last_commit_at = engine._height_started_at = trio.current_time()
+    assert await start_when_due_at(engine, 1) - engine._height_started_at == pytest.approx(interval_s)
+
+    # A peer already working on the height (its proposal or votes came): that moment too.
+    engine.mempool.remove_included([tx])
+    engine._last_commit_at = engine._height_started_at = trio.current_time()
+
+    async def peer_starts_after(seconds: float) -> None:
+        await trio.sleep(seconds)
+        engine._note_peer_started(1)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer_starts_after, interval_s + 4.5)
+        at = await start_when_due_at(engine, 1)
+    assert at - engine._last_commit_at == pytest.approx(interval_s + 4.5)
+
+    # A height started meanwhile (by a proposal) ends the wait without a second start.
+    engine._last_commit_at = engine._height_started_at = trio.current_time()
+    engine._waiting_for = 2
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(engine._start_when_due, 2)
+        await trio.sleep(interval_s + 1)
+        engine._waiting_for = None
+        engine._news.unpark_all()
+    assert trio.current_time() - engine._last_commit_at == pytest.approx(interval_s + 1)
+    with pytest.raises(trio.WouldBlock):
+        engine._recv.receive_nowait()
     engine.chain.store.db.close()
