@@ -80,8 +80,19 @@ def _key_pair(seed: bytes) -> Any:
     return ed25519_key_pair(seed)
 
 
+# Pubsub asks a message's id three times as it handles it (seen?, validate, mark seen): hash its bytes once.
+# Keyed by identity, and the entry holds the bytes, so it cannot answer for other bytes.
+_last_msg_id: tuple[bytes, bytes] = (b"", hashlib.sha256(b"").digest())
+
+
 def _content_msg_id(msg: Any) -> bytes:
-    return hashlib.sha256(msg.data).digest()
+    global _last_msg_id
+    data = msg.data
+    if data is _last_msg_id[0]:
+        return _last_msg_id[1]
+    msg_id = hashlib.sha256(data).digest()
+    _last_msg_id = (data, msg_id)
+    return msg_id
 
 
 def peer_id_from_seed(seed: bytes) -> str:
