@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from contracts import _codegen
@@ -274,6 +274,13 @@ def _compile(tp: Any) -> _Codec:
             cast(Decoder, _NS.globals[names.dec]),
         )
     return _CODECS[tp]
+
+
+def prepare(types: Iterable[Any]) -> None:
+    """Compile these types' codecs now rather than on first use (a few ms each): a node does it at startup, so
+    the first block that writes a kind of record does not pay inside consensus."""
+    for tp in types:
+        _codec(tp)
 
 
 def _source_of(tp: Any) -> str:

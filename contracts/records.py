@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -321,3 +322,11 @@ class SuspectReport:
     note: Text
     time_ms: U64
     tx_hash: Hash32
+
+
+# Every state record type above (for codec.prepare).
+RECORD_TYPES: tuple[type, ...] = tuple(
+    value
+    for value in list(globals().values())
+    if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == __name__
+)

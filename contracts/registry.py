@@ -21,7 +21,7 @@ from contracts.errors import (
 )
 from contracts.interfaces import Context, State
 from contracts.kinds import attest, custody, doses, organisations, products, readings
-from contracts.records import Account, Device, Organisation
+from contracts.records import RECORD_TYPES, Account, Device, Organisation
 from contracts.statekeys import key, load
 from contracts.types import OrgType
 
@@ -176,6 +176,11 @@ _KINDS: list[TxKind] = [
 REGISTRY: Mapping[int, TxKind] = MappingProxyType({k.code: k for k in _KINDS})
 BY_NAME: Mapping[str, TxKind] = MappingProxyType({k.name: k for k in _KINDS})
 BY_TYPE: Mapping[type, TxKind] = MappingProxyType({k.payload_type: k for k in _KINDS})
+
+
+def prepare_codecs() -> None:
+    """Compile the codec of every payload and state record type now (``codec.prepare``)."""
+    codec.prepare([*(k.payload_type for k in _KINDS), *RECORD_TYPES])
 
 
 def decode_payload(kind_code: int, data: bytes) -> Any:

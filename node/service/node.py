@@ -16,6 +16,7 @@ from pathlib import Path
 import trio
 
 from consensus.machine import TimeoutConfig
+from contracts.registry import prepare_codecs
 from explorer.server import serve_explorer
 from node.api import ApiContext, register_all
 from node.api.views import chain_summary
@@ -101,6 +102,7 @@ class Node:
         self.db = opened.db
         self.chain = opened.chain
         self.validator_key = validator_key
+        prepare_codecs()  # now, not inside the first block that writes each kind of record
         self.mempool = Mempool(
             self.chain.chain_id,
             self.chain.next_nonce,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from contracts.kinds.readings import RecordReadings, Sample
 from contracts.registry import BY_NAME, REGISTRY, decode_payload, encode_payload
 
 KINDS = sorted(REGISTRY.values(), key=lambda k: k.code)
-RECORD_TYPES = [c for c in vars(records).values() if isinstance(c, type) and dataclasses.is_dataclass(c)]
+RECORD_TYPES = list(records.RECORD_TYPES)
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
@@ -212,3 +214,23 @@ def test_store_shares_the_value_with_load() -> None:
     statekeys.store(state, b"o", odd)
     loaded = statekeys.load(state, b"o", LotRef)
     assert loaded == odd and loaded is not odd and type(loaded.product_code) is str
+
+
+def test_record_types_lists_every_record_dataclass() -> None:
+    declared = {c for c in vars(records).values() if isinstance(c, type) and dataclasses.is_dataclass(c)}
+    assert set(records.RECORD_TYPES) == declared and len(declared) > 10
+
+
+def test_prepare_codecs_compiles_every_payload_and_record_type_up_front() -> None:
+    # In a fresh interpreter: in this one, other tests have compiled most of them already.
+    script = """
+from contracts import codec, records
+from contracts.registry import REGISTRY, prepare_codecs
+wanted = [k.payload_type for k in REGISTRY.values()] + list(records.RECORD_TYPES)
+before = sum(t in codec._CODECS for t in wanted)
+prepare_codecs()
+print(before, sum(t in codec._CODECS for t in wanted), len(wanted))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    before, after, wanted = map(int, out.split())
+    assert before < wanted // 2 and after == wanted
