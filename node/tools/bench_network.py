@@ -24,7 +24,9 @@ figure (runs on a shared 2-core machine vary by tens of percent).
 Before the networks start, a baseline is measured in the same run: one node's essential work (admission,
 execution, fsynced commit) on the window's mix, in this process alone (``essential_tps=``), and what that
 allows for the validators on this machine's cores (``essential_ceiling_tps=``). The network's figures against
-it show what networking, RPC and consensus cost.
+it show what networking, RPC and consensus cost. A fixed pure-Python loop is timed before the baseline and after
+the runs (``probe_ms_before=``, ``probe_ms_after=``): this shared machine sometimes runs at half speed, and a run
+whose probes differ says so.
 """
 
 from __future__ import annotations
@@ -347,6 +349,30 @@ def essential_tps(
     return len(timed) / elapsed, failed
 
 
+def speed_probe_ms() -> float:
+    """A fixed pure-Python loop's time in ms (best of 5): a yardstick of the machine's speed right now. On this
+    shared machine it doubles now and then (7 ms -> 14 ms), and every other figure with it."""
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(i * i for i in range(100_000))
+        timings.append(time.perf_counter() - started)
+    return min(timings) * 1000
+
+
+SPEED_CHANGE = 1.25  # probes this far apart (either way) mean the machine's speed changed during the run
+
+
+def speed_change_note(before_ms: float, after_ms: float) -> str | None:
+    """A warning when the machine ran at a different speed after the runs than before them, else None."""
+    if max(before_ms, after_ms) <= SPEED_CHANGE * min(before_ms, after_ms):
+        return None
+    return (
+        f"warning: the machine's speed changed during the run (probe {before_ms:.1f} ms before, {after_ms:.1f} ms "
+        "after): its figures mix two speeds; compare them only with runs at the same probe"
+    )
+
+
 # ------------------------------------------------------------------------------------------------ load driver
 
 
@@ -615,6 +641,10 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
+    probe_before = speed_probe_ms()
+    print(
+        f"machine speed probe: {probe_before:.1f} ms (a fixed pure-Python loop; lower is faster)", flush=True
+    )
     essential, essential_failed = essential_tps(genesis, load, start=warmup)
     cores = os.cpu_count() or 1
     essential_ceiling = essential * cores / args.validators
@@ -633,6 +663,11 @@ def main(argv: list[str] | None = None) -> None:
         runs.append(run_network(args, genesis, load, warmup, keep))
     # Runs on a shared 2-core machine vary by tens of percent: with --repeat each figure is the median of the runs'.
     figures = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    probe_after = speed_probe_ms()
+    print(f"machine speed probe after the runs: {probe_after:.1f} ms", flush=True)
+    note = speed_change_note(probe_before, probe_after)
+    if note is not None:
+        print(note, flush=True)
     print(
         f"finalized_tps={figures['finalized_tps']:.0f} p50_s={figures['p50_s']:.3f} p99_s={figures['p99_s']:.3f} "
         f"sync_blocks_per_s={figures['sync_blocks_per_s']:.1f} sync_tx_per_s={figures['sync_tx_per_s']:.0f} "
@@ -640,7 +675,8 @@ def main(argv: list[str] | None = None) -> None:
         f"failed_receipts={figures['failed_receipts']:.0f}/{figures['checked_receipts']:.0f} "
         f"cpu_ms_per_tx={figures['cpu_ms_per_tx']:.2f} cpu_ceiling_tps={figures['cpu_ceiling_tps']:.0f} "
         f"blocks={figures['blocks']:.0f} refused_full={figures['refused_full']:.0f} runs={len(runs)} "
-        f"essential_tps={essential:.0f} essential_ceiling_tps={essential_ceiling:.0f}"
+        f"essential_tps={essential:.0f} essential_ceiling_tps={essential_ceiling:.0f} "
+        f"probe_ms_before={probe_before:.1f} probe_ms_after={probe_after:.1f}"
     )
 
 

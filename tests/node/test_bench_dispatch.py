@@ -15,6 +15,8 @@ from node.tools.bench_network import (
     LoadTx,
     consensus_counters,
     send_batches,
+    speed_change_note,
+    speed_probe_ms,
     sustained_tps,
 )
 
@@ -210,3 +212,11 @@ def test_a_network_that_falls_behind_shows_what_it_finalizes() -> None:
     assert sustained_tps(times, 0.0, 20.0, 3.0) == 640
     # Fewer than two commits after the fill: no rate can be measured.
     assert math.isnan(sustained_tps(_blocks([0.5, 3.5], 10), 0.0, 4.0, 3.0))
+
+
+def test_a_run_that_straddles_a_change_of_machine_speed_says_so() -> None:
+    assert speed_change_note(7.3, 7.9) is None and speed_change_note(14.0, 12.1) is None  # within 25%
+    slowed = speed_change_note(7.2, 14.4)
+    assert slowed is not None and "7.2 ms before, 14.4 ms after" in slowed
+    assert speed_change_note(14.4, 7.2) is not None  # either way
+    assert 0 < speed_probe_ms() < 1_000

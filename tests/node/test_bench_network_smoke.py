@@ -29,3 +29,5 @@ def test_bench_network_runs_and_reports_its_figures() -> None:
     # the same run's baseline: one node's essential work alone, and what 4 such nodes could do on this machine
     essential, ceiling = float(figures["essential_tps"]), float(figures["essential_ceiling_tps"])
     assert essential > 0 and abs(ceiling - essential * (os.cpu_count() or 1) / 4) <= 1
+    # the machine's speed before and after, so a reader can tell runs at different speeds apart
+    assert float(figures["probe_ms_before"]) > 0 and float(figures["probe_ms_after"]) > 0
