@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import trio
 from prometheus_client.parser import text_string_to_metric_families
 from rpc_testkit import Server, StartServer, ahttp
 from test_rpc_http import rpc
 
+from rpc.client import open_ws
 from rpc.metrics import Gauge, RpcMetrics, normalise_gauges
 
 # The parser names a counter family without its `_total`; the samples keep it.
@@ -54,6 +56,19 @@ async def test_scrape_values_parse_back(srv: Server) -> None:
     assert got[("rpc_http_responses_total", (("code", "200"), ("path", "/health")))] == 1
     assert got[("vaxchain_height", ())] == 7
     assert not any(name.endswith("_created") for name, _ in got)
+
+
+async def test_server_gauges_are_read_when_scraped(srv: Server) -> None:
+    async with open_ws(srv.ws_url) as ws:
+        await ws.subscribe("newHeads")
+        srv.hub.publish("newHeads", {"height": 1})
+        got = samples(await scrape(srv))
+        assert got[("rpc_ws_connections", ())] == 1
+        assert got[("rpc_ws_subscriptions", ())] == 1
+        assert got[("rpc_publish_total", ())] == 1
+    with trio.fail_after(10):
+        while samples(await scrape(srv))[("rpc_ws_connections", ())] != 0:
+            await trio.sleep(0.01)
 
 
 async def test_two_servers_in_one_process_count_apart(start_server: StartServer) -> None:
