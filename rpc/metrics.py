@@ -1,15 +1,36 @@
-"""Server metrics in the Prometheus text exposition format (0.0.4), written by hand."""
+"""Server metrics for /metrics, kept and written out by prometheus_client.
+
+Each server keeps its own `CollectorRegistry`, never the library's global one, so several nodes in one
+process (the tests run many) count apart. Values that already live elsewhere (open sockets, hub counters,
+the node's gauges) are read when /metrics is scraped, not copied into the registry.
+"""
 
 from __future__ import annotations
 
 import logging
-import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
+
 log = logging.getLogger("rpc.metrics")
+
+# prometheus_client adds a `<name>_created` gauge beside every counter and histogram; /metrics never had
+# them. The switch is process-wide and read at scrape time; vaxchain serves no other registry.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client 0.26
+
+#: the text exposition format `generate_latest` writes (0.0.4, the header /metrics always sent)
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -27,87 +48,54 @@ class Gauge:
     kind: Literal["gauge", "counter"] = "gauge"
 
 
-def _esc(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(pairs: Iterable[tuple[str, str]]) -> str:
-    inner = ",".join(f'{k}="{_esc(v)}"' for k, v in pairs)
-    return "{" + inner + "}" if inner else ""
-
-
-def _num(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v)) if isinstance(v, float) else str(v)
-
-
 class RpcMetrics:
-    """Counters and a latency histogram per method; mutated only from the trio thread."""
+    """Counters and a latency histogram per method in a private registry; mutated only from the trio thread."""
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str], int] = {}
-        self._hist: dict[str, list[float]] = {}  # method -> bucket counts + [sum, count]
-        self.http: dict[tuple[str, int], int] = {}
-        self.rate_limited = 0
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "rpc_requests_total",
+            "JSON-RPC calls by method and status",
+            ("method", "status"),
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "rpc_request_duration_seconds",
+            "JSON-RPC handling latency",
+            ("method",),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self._http = Counter(
+            "rpc_http_responses_total",
+            "HTTP responses by path and status",
+            ("path", "code"),
+            registry=self.registry,
+        )
+        self._rate_limited = Counter(
+            "rpc_rate_limited_total", "requests refused by the rate limiter", registry=self.registry
+        )
 
     def observe(self, method: str, status: str, seconds: float) -> None:
-        key = (method, status)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        h = self._hist.get(method)
-        if h is None:
-            h = self._hist[method] = [0.0] * (len(BUCKETS) + 2)
-        for i, b in enumerate(BUCKETS):
-            if seconds <= b:
-                h[i] += 1
-        h[-2] += seconds
-        h[-1] += 1
+        self._requests.labels(method, status).inc()
+        self._duration.labels(method).observe(seconds)
 
     def http_response(self, path: str, status: int) -> None:
-        key = (path, status)
-        self.http[key] = self.http.get(key, 0) + 1
+        self._http.labels(path, str(status)).inc()
 
-    def render(self, extra: Iterable[Gauge] = (), own: Iterable[Gauge] = ()) -> str:
-        lines: list[str] = []
-        lines += [
-            "# HELP rpc_requests_total JSON-RPC calls by method and status",
-            "# TYPE rpc_requests_total counter",
-        ]
-        for (m, s), n in sorted(self.requests.items()):
-            lines.append(f"rpc_requests_total{_labels([('method', m), ('status', s)])} {n}")
-        lines += [
-            "# HELP rpc_request_duration_seconds JSON-RPC handling latency",
-            "# TYPE rpc_request_duration_seconds histogram",
-        ]
-        for m, h in sorted(self._hist.items()):
-            for i, b in enumerate(BUCKETS):
-                le = _labels([("method", m), ("le", repr(b))])
-                lines.append(f"rpc_request_duration_seconds_bucket{le} {int(h[i])}")
-            le = _labels([("method", m), ("le", "+Inf")])
-            lines.append(f"rpc_request_duration_seconds_bucket{le} {int(h[-1])}")
-            lines.append(f"rpc_request_duration_seconds_sum{_labels([('method', m)])} {h[-2]!r}")
-            lines.append(f"rpc_request_duration_seconds_count{_labels([('method', m)])} {int(h[-1])}")
-        lines += [
-            "# HELP rpc_http_responses_total HTTP responses by path and status",
-            "# TYPE rpc_http_responses_total counter",
-        ]
-        for (p, c), n in sorted(self.http.items()):
-            lines.append(f"rpc_http_responses_total{_labels([('path', p), ('code', str(c))])} {n}")
-        lines += [
-            "# HELP rpc_rate_limited_total requests refused by the rate limiter",
-            "# TYPE rpc_rate_limited_total counter",
-            f"rpc_rate_limited_total {self.rate_limited}",
-        ]
-        seen = {
-            "rpc_requests_total",
-            "rpc_request_duration_seconds",
-            "rpc_http_responses_total",
-            "rpc_rate_limited_total",
-        }
-        lines += _render_gauges(list(own) + list(extra), seen)
-        return "\n".join(lines) + "\n"
+    def rate_limited(self) -> None:
+        self._rate_limited.inc()
+
+    def read_at_scrape(self, read: Callable[[], Iterable[Gauge]]) -> None:
+        """Register gauges that `read` returns afresh at every scrape, e.g. the open WebSocket count."""
+        self.registry.register(_ScrapeGauges(read))
+
+    def render(self, extra: Iterable[Gauge] = ()) -> bytes:
+        """The registry then `extra` in the text format; an extra reusing a name already shown is skipped."""
+        families = list(self.registry.collect())
+        seen = {_exposed_name(f) for f in families}
+        families += _families(extra, seen)
+        return generate_latest(_Families(families))
 
 
 def normalise_gauges(values: Iterable[Gauge] | Mapping[str, float]) -> list[Gauge]:
@@ -116,23 +104,52 @@ def normalise_gauges(values: Iterable[Gauge] | Mapping[str, float]) -> list[Gaug
     return list(values)
 
 
-def _render_gauges(gauges: list[Gauge], seen: set[str]) -> list[str]:
-    lines: list[str] = []
+class _ScrapeGauges:
+    """A collector whose values are read when scraped."""
+
+    def __init__(self, read: Callable[[], Iterable[Gauge]]) -> None:
+        self._read = read
+
+    def collect(self) -> list[Metric]:
+        return _families(self._read(), set())
+
+
+class _Families:
+    """Already collected families, in the shape `generate_latest` takes."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def _exposed_name(family: Metric) -> str:
+    # prometheus_client names a counter family without `_total` and adds it back when writing
+    return family.name + "_total" if family.type == "counter" else family.name
+
+
+def _families(gauges: Iterable[Gauge], seen: set[str]) -> list[Metric]:
     by_name: dict[str, list[Gauge]] = {}
     for g in gauges:
         if not _NAME.match(g.name) or not all(_LABEL.match(k) for k, _ in g.labels):
             log.warning("skipping metric with invalid name or label: %r", g.name)
             continue
         by_name.setdefault(g.name, []).append(g)
+    families: list[Metric] = []
     for name, group in by_name.items():
         if name in seen:
             log.warning("skipping duplicate metric %r", name)
             continue
-        seen.add(name)
         first = group[0]
-        if first.help:
-            lines.append(f"# HELP {name} {first.help.replace(chr(10), ' ')}")
-        lines.append(f"# TYPE {name} {first.kind}")
+        if first.kind == "counter" and not name.endswith("_total"):
+            log.warning("skipping counter not named *_total: %r", name)
+            continue
+        seen.add(name)
+        family = Metric(
+            name.removesuffix("_total") if first.kind == "counter" else name, first.help, first.kind
+        )
         for g in group:
-            lines.append(f"{name}{_labels(g.labels)} {_num(g.value)}")
-    return lines
+            family.add_sample(name, dict(g.labels), float(g.value))
+        families.append(family)
+    return families

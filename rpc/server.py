@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 from rpc.dispatch import CallContext, Dispatcher
 from rpc.errors import SERVER_UNAVAILABLE as _UNAVAILABLE
 from rpc.errors import InternalError, RateLimited, RequestTooLarge, RpcError, ServerError
-from rpc.metrics import Gauge, RpcMetrics, normalise_gauges
+from rpc.metrics import CONTENT_TYPE, Gauge, RpcMetrics, normalise_gauges
 from rpc.ratelimit import TokenBucketLimiter
 from rpc.registry import MethodRegistry
 from rpc.subscriptions import Session, SubscriptionHub
@@ -137,6 +137,7 @@ class _Server:
         self.token = config.admin_token.encode() if config.admin_token else None
         self.origins = frozenset(config.cors_origins)
         self.sockets: set[web.WebSocketResponse] = set()
+        self.metrics.read_at_scrape(self.own_gauges)
 
     # trio bridge ---------------------------------------------------------------------------------
 
@@ -230,7 +231,7 @@ class _Server:
         wait = self.limiter.take(remote)
         if wait <= 0:
             return None
-        self.metrics.rate_limited += 1
+        self.metrics.rate_limited()
         return RateLimited(round(wait, 3))
 
     # HTTP endpoints ------------------------------------------------------------------------------
@@ -305,8 +306,12 @@ class _Server:
         except Exception:
             log.exception("metrics callable failed")
             extra = [Gauge("rpc_node_metrics_error", 1, "the node metrics callable failed")]
+        return self.respond(request, 200, self.metrics.render(extra), CONTENT_TYPE)
+
+    def own_gauges(self) -> list[Gauge]:
+        """The server's gauges, read at each scrape."""
         hub = self.d.hub
-        own = [
+        return [
             Gauge("rpc_ws_connections", len(self.sockets), "open WebSocket connections"),
             Gauge("rpc_ws_subscriptions", hub.subscription_count, "live subscriptions"),
             Gauge("rpc_ws_dropped_total", hub.dropped_total, "slow subscribers dropped", kind="counter"),
@@ -317,8 +322,6 @@ class _Server:
                 kind="counter",
             ),
         ]
-        text = self.metrics.render(extra, own)
-        return self.respond(request, 200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
 
     def extra_handler(self, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:

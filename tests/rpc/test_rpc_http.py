@@ -148,17 +148,19 @@ async def test_metrics(srv: Server) -> None:
     await ahttp(srv.port, "POST", "/", rpc("no_such_method_" + "x" * 50))
     r = await ahttp(srv.port, "GET", "/metrics")
     assert r.status == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
-    text = r.body.decode()
-    assert 'rpc_requests_total{method="foobar",status="ok"} 1' in text
-    assert 'rpc_requests_total{method="lot_status",status="-32010"} 1' in text
-    assert 'rpc_requests_total{method="<unknown>",status="-32601"} 1' in text
+    lines = r.body.decode().splitlines()
+    text = "\n".join(lines)
+    assert 'rpc_requests_total{method="foobar",status="ok"} 1.0' in lines
+    assert 'rpc_requests_total{method="lot_status",status="-32010"} 1.0' in lines
+    assert 'rpc_requests_total{method="<unknown>",status="-32601"} 1.0' in lines
     assert "no_such_method" not in text  # caller-chosen names never become labels
-    assert 'rpc_request_duration_seconds_bucket{method="foobar",le="+Inf"} 1' in text
-    assert 'rpc_request_duration_seconds_count{method="foobar"} 1' in text
-    assert "# TYPE rpc_request_duration_seconds histogram" in text
-    assert "vaxchain_height 7" in text
-    assert 'vaxchain_peers{kind="validator"} 2' in text
-    assert "rpc_ws_connections 0" in text
+    assert 'rpc_request_duration_seconds_bucket{le="+Inf",method="foobar"} 1.0' in lines
+    assert 'rpc_request_duration_seconds_count{method="foobar"} 1.0' in lines
+    assert "# TYPE rpc_request_duration_seconds histogram" in lines
+    assert "vaxchain_height 7.0" in lines
+    assert 'vaxchain_peers{kind="validator"} 2.0' in lines
+    assert "rpc_ws_connections 0.0" in lines
+    assert "_created" not in text
     for line in text.splitlines():
         assert line.startswith("#") or len(line.rsplit(" ", 1)) == 2
 

@@ -140,8 +140,12 @@ def test_token_bucket() -> None:
 def test_metrics_text_escaping() -> None:
     m = RpcMetrics()
     m.observe('we"ird\n', "ok", 0.002)
-    text = m.render([Gauge("good", 1.5, "help"), Gauge("bad name", 1), Gauge("rpc_requests_total", 3)])
+    text = m.render(
+        [Gauge("good", 1.5, "help"), Gauge("bad name", 1), Gauge("rpc_requests_total", 3)]
+    ).decode()
     assert 'method="we\\"ird\\n"' in text
     assert "good 1.5" in text and "bad name" not in text
     assert text.count("# TYPE rpc_requests_total") == 1
-    assert 'le="0.0025"} 1' in text and 'le="0.001"} 0' in text
+    lines = text.splitlines()
+    assert 'rpc_request_duration_seconds_bucket{le="0.0025",method="we\\"ird\\n"} 1.0' in lines
+    assert 'rpc_request_duration_seconds_bucket{le="0.001",method="we\\"ird\\n"} 0.0' in lines
