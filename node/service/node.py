@@ -35,6 +35,7 @@ from node.service.events import publish_block, register_topics
 from node.service.status import STATUS_FILE, write_status_file
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from rpc.metrics import Gauge
 from rpc.registry import MethodRegistry
 from rpc.server import RpcServerConfig, serve
 from rpc.subscriptions import SubscriptionHub
@@ -211,14 +212,15 @@ class Node:
         }
         return age_ms <= limit and not syncing, details
 
-    def metrics(self) -> dict[str, float]:
-        """Gauges for /metrics."""
-        return {
-            "vaxchain_height": float(self.chain.head.height),
-            "vaxchain_mempool_size": float(len(self.mempool)),
-            "vaxchain_peers": float(len(self.api.peers())),
-            "vaxchain_head_age_seconds": max(0.0, time.time() - self.chain.head_header.time_ms / 1000),
-        }
+    def metrics(self) -> list[Gauge]:
+        """Gauges for /metrics, read at each scrape."""
+        head_age_s = max(0.0, time.time() - self.chain.head_header.time_ms / 1000)
+        return [
+            Gauge("vaxchain_height", float(self.chain.head.height), "height of the last finalized block"),
+            Gauge("vaxchain_mempool_size", float(len(self.mempool)), "transactions waiting in the mempool"),
+            Gauge("vaxchain_peers", float(len(self.api.peers())), "connected peers"),
+            Gauge("vaxchain_head_age_seconds", head_age_s, "seconds since the last finalized block's time"),
+        ]
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled or SIGINT/SIGTERM; always leaves the database closed and consistent."""

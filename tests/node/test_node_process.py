@@ -8,7 +8,10 @@ import json
 import random
 import threading
 import time
+import urllib.request
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
@@ -93,6 +96,12 @@ def test_node_runs_accepts_transactions_and_stops_cleanly(
         assert tx["kind_name"] == "attest"
     running = json.loads(run_cli("status", "--datadir", str(datadir), "--json").stdout)
     assert running["running"] is True and running["height"] >= 1
+    with urllib.request.urlopen(node.rpc_url + "/metrics", timeout=10) as resp:
+        families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    for name in ("vaxchain_height", "vaxchain_mempool_size", "vaxchain_peers", "vaxchain_head_age_seconds"):
+        assert families[name].type == "gauge" and families[name].documentation, name
+    assert families["vaxchain_height"].samples[0].value >= 1
+    assert families["rpc_requests"].type == "counter"  # the parser names a counter family without _total
     assert node.stop() == 0
     stopped = json.loads(run_cli("status", "--datadir", str(datadir), "--json").stdout)
     assert (
