@@ -1,12 +1,13 @@
 """Run the libp2p stack out of cancellation's reach and close it explicitly: py-libp2p 0.8.1 leaks it otherwise.
 
 Defect: the library's cleanup runs in ``finally`` blocks of its services (``Swarm.run``,
-``libp2p/network/swarm.py``; ``background_trio_service``, ``libp2p/tools/anyio_service``), and under trio
-cancellation their awaits fail at once: connections are marked closed but their sockets stay open (the remote never
-notices: no disconnect, a stale pubsub stream, a restarted peer shut out), and the TCP listener, a trio system task,
-stays bound and keeps accepting. Upstream: https://github.com/libp2p/py-libp2p/issues/1485 ("Swarm leaks dialed
-connection sockets on shutdown via the service-manager stop path": ``Swarm.run``'s ``finally`` closes listeners but
-not connections; only ``Swarm.close()`` does); listener lifetime: https://github.com/libp2p/py-libp2p/pull/1308.
+``libp2p/network/swarm.py``; ``background_trio_service``, ``libp2p/tools/anyio_service``). Under trio cancellation
+their awaits raise ``Cancelled`` at once (a ``BaseException``, which their ``except Exception`` does not catch), so
+cleanup stops at its first await: connections are marked closed but their sockets stay open (the remote never
+notices: no disconnect, a stale pubsub stream, a restarted peer shut out), and the TCP listener, a trio system task
+(https://github.com/libp2p/py-libp2p/pull/1308), stays bound and keeps accepting. Upstream fixed the missing
+connection closes on this path (https://github.com/libp2p/py-libp2p/issues/1485, in 0.8.1) but not cleanup under
+cancellation; no upstream issue reports that (searched the py-libp2p tracker).
 
 So cancellation never reaches the stack: it runs inside a shielded cancel scope that the caller owns, the caller
 cancels only its own tasks, then ``host.close()`` runs (connections first, then the listener) with nothing
