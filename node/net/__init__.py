@@ -1,6 +1,6 @@
 """node.net: gossip and request/response between vaxchain nodes over py-libp2p (127.0.0.1 only).
 
-Only node/net/p2p.py imports libp2p; everything the node needs is re-exported here.
+Only the node.net.p2p package imports libp2p (an import-linter contract); what the node needs is re-exported here.
 """
 
 from node.net.config import NetConfig

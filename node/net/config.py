@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from node.net.errors import ConfigError
 
-# Gossip RPCs above 1 MiB are dropped silently by py-libp2p (NOTES "Max message 1 MiB per RPC");
+# Gossip RPCs above 1 MiB are dropped silently by py-libp2p (../shared/NOTES.md "Max message 1 MiB per RPC");
 # keep ~8 KiB headroom for the envelope (topic, seqno, signature, key, signed peer record).
 MAX_GOSSIP_PAYLOAD = 1024 * 1024 - 8 * 1024
 
@@ -48,7 +48,7 @@ class NetConfig:
     listen: str = "/ip4/127.0.0.1/tcp/0"
     peers: tuple[str, ...] = ()  # static peers, kept connected: "/ip4/127.0.0.1/tcp/PORT/p2p/PEERID"
     allowlist: tuple[str, ...] = ()  # allowed peer ids; empty = anyone
-    heartbeat_s: float = 1.0  # gossipsub heartbeat (the library default is 120 s, NOTES)
+    heartbeat_s: float = 1.0  # gossipsub heartbeat (the library default is 120 s, ../shared/NOTES.md)
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0
     max_message_bytes: int = 1_000_000  # gossip payload limit

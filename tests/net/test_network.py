@@ -94,7 +94,7 @@ async def test_validator_rejection_stops_relay(nursery: trio.Nursery) -> None:
     def b_validator(origin: str, data: bytes) -> bool:
         calls.append((origin, data))
         if data == b"explode":
-            raise RuntimeError("validator bug")  # must be contained (NOTES: would crash Pubsub)
+            raise RuntimeError("validator bug")  # must be contained (../shared/NOTES.md: would crash Pubsub)
         return not data.startswith(b"bad")
 
     b = Network(config(), seed(21))
@@ -342,7 +342,7 @@ async def test_subscription_channel_closes_when_network_stops(nursery: trio.Nurs
 
 
 async def test_burst_is_not_lost(nursery: trio.Nursery) -> None:
-    """NOTES: publishing faster than peers drain used to be lost silently; publish() now waits."""
+    """../shared/NOTES.md: publishing faster than peers drain used to be lost silently; publish() now waits."""
     a = Network(config(), seed(91))
     inbox = a.subscribe(TOPIC, buffer=5000)
     ra = await launch(nursery, a)

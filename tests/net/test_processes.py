@@ -88,7 +88,7 @@ async def test_gossip_crosses_processes(nursery: trio.Nursery, tmp_path: Path) -
 
 
 async def test_frozen_peer_is_dropped_then_redialed(nursery: trio.Nursery, tmp_path: Path) -> None:
-    """NOTES: a SIGSTOP'd peer is never detected by the library; our pings close it, redial resumes."""
+    """../shared/NOTES.md: a SIGSTOP'd peer is never detected by the library; our pings close it, redial resumes."""
     child_seed = os.urandom(32)
     child_port = free_port()
     child_addr = f"/ip4/127.0.0.1/tcp/{child_port}/p2p/{peer_id_from_seed(child_seed)}"

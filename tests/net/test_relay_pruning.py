@@ -6,19 +6,9 @@ import trio
 from net_helpers import Running, config, launch, seed, wait_until
 
 from node.net import Network
-from node.net.p2p import decode_neighbors, encode_neighbors
 
 TOPIC = "/vaxchain/test/relay/1"
 Inbox = trio.MemoryReceiveChannel[tuple[str, bytes]]
-
-
-def test_neighbor_lists_round_trip_and_malformed_ones_prune_nothing() -> None:
-    ids = [bytes([i]) * 38 for i in range(1, 6)]
-    assert decode_neighbors(encode_neighbors(ids)) == frozenset(ids)
-    assert decode_neighbors(b"") == frozenset()
-    assert decode_neighbors(b"\x05abc") == frozenset()  # truncated
-    assert decode_neighbors(b"\x00") == frozenset()  # empty id
-    assert decode_neighbors(encode_neighbors(ids)[:-1]) == frozenset()
 
 
 def _knows(net: Network, peer: Network, neighbors: set[str]) -> bool:

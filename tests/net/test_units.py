@@ -1,14 +1,12 @@
-"""Pure parts of node.net: config validation, key file, frame codec, message ids."""
+"""Pure parts of node.net: config validation, key file, frame codec."""
 
 from __future__ import annotations
 
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
-from libp2p.pubsub.pb import rpc_pb2
 
 from node.net import (
     ConfigError,
@@ -17,7 +15,6 @@ from node.net import (
     MessageTooLarge,
     NetConfig,
     load_or_create_node_key,
-    p2p,
     peer_id_from_seed,
 )
 from node.net.framing import (
@@ -137,25 +134,3 @@ async def test_truncated_and_bad_frames() -> None:
         await read_response(ChunkReader(b"\x09\x00"), 100)
     with pytest.raises(FramingError):
         await read_uvarint(ChunkReader(b"\xff" * 11))
-
-
-def test_message_ids_are_content_hashes_each_message_hashed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    hashed: list[bytes] = []
-    real_sha256 = p2p.hashlib.sha256
-
-    def counting_sha256(data: bytes) -> Any:
-        hashed.append(data)
-        return real_sha256(data)
-
-    monkeypatch.setattr(p2p.hashlib, "sha256", counting_sha256)
-    first = rpc_pb2.Message(data=b"batch-1" * 100)
-    assert (
-        first.data is not first.data
-    )  # protobuf gives a new bytes object each time: the memo compares values
-    ids = [p2p._content_msg_id(first) for _ in range(3)]  # seen?, validate, mark seen
-    assert ids == [real_sha256(first.data).digest()] * 3 and len(hashed) == 1
-    other = rpc_pb2.Message(data=b"batch-2" * 100)
-    assert p2p._content_msg_id(other) == real_sha256(other.data).digest() != ids[0]
-    same_content = rpc_pb2.Message(data=b"batch-1" * 100, seqno=b"\x01")  # from another publisher, say
-    assert p2p._content_msg_id(same_content) == ids[0]
-    assert len(hashed) == 3

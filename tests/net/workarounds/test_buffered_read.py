@@ -6,7 +6,7 @@ from typing import Any
 
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
-from node.net.p2p import _BufferedPubsubStream
+from node.net.p2p.workarounds.buffered_read import BufferedPubsubStream
 
 
 class _ChunkStream:
@@ -31,7 +31,7 @@ class _ChunkStream:
 async def test_messages_that_arrived_together_cost_one_read() -> None:
     messages = [b"prevote", b"x" * 300, b"precommit"]
     inner = _ChunkStream([b"".join(encode_varint_prefixed(m) for m in messages)])
-    stream: Any = _BufferedPubsubStream(inner)
+    stream: Any = BufferedPubsubStream(inner)
     got = [await read_varint_prefixed_bytes_limited(stream, 1 << 20) for _ in messages]
     assert got == messages
     assert inner.reads == 1  # unbuffered: 2 (varint) + 1 (body) reads per message
@@ -42,15 +42,15 @@ async def test_message_split_over_many_chunks_is_reassembled() -> None:
     body = bytes(range(256)) * 1000  # bigger than one Yamux frame
     framed = encode_varint_prefixed(body) + encode_varint_prefixed(b"next")
     inner = _ChunkStream([framed[i : i + 10_000] for i in range(0, len(framed), 10_000)])
-    stream: Any = _BufferedPubsubStream(inner)
+    stream: Any = BufferedPubsubStream(inner)
     assert await read_varint_prefixed_bytes_limited(stream, 1 << 20) == body
     assert await read_varint_prefixed_bytes_limited(stream, 1 << 20) == b"next"
 
 
 async def test_end_of_stream_returns_what_there_is() -> None:
-    stream = _BufferedPubsubStream(_ChunkStream([b"abc"]))
+    stream = BufferedPubsubStream(_ChunkStream([b"abc"]))
     assert await stream.read(10) == b"abc"
     assert await stream.read(1) == b""
-    stream = _BufferedPubsubStream(_ChunkStream([b"abcdef"]))
+    stream = BufferedPubsubStream(_ChunkStream([b"abcdef"]))
     assert await stream.read(2) == b"ab"
     assert await stream.read() == b"cdef"  # no size: everything buffered

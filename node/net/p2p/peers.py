@@ -1,0 +1,287 @@
+"""Peer policy: the allowlist, static peers kept connected, ping liveness and the neighbor lists pings carry.
+
+Static peers are redialed forever (py-libp2p has no reconnect, ../shared/NOTES.md); every connected peer is pinged,
+and one that stops answering (SIGSTOP'd, wedged) is disconnected. Pings carry each side's connections, which
+relay pruning (``workarounds/relay_pruning.py``) reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from libp2p.abc import INotifee
+
+from node.net.config import NetConfig
+from node.net.errors import NotRunning, RequestFailed
+from node.net.p2p.host import PeerIdText, id_from_text, is_connected, remote_addr
+from node.net.p2p.lifecycle import Lifecycle
+from node.net.p2p.workarounds.peer_queue import raise_peer_queue
+from node.net.p2p.workarounds.relay_pruning import decode_neighbors, encode_neighbors
+
+log = logging.getLogger(__name__)
+
+PING_PROTOCOL = "/vaxchain/ping/1"
+_CLOSE_GRACE_S = 1.0
+# A connection that stayed up this long resets the redial backoff.
+_STABLE_CONNECTION_S = 2.0
+# One ping round for a burst of connection changes.
+_NEIGHBOR_SETTLE_S = 0.2
+
+Request = Callable[[str, str, bytes, float], Awaitable[bytes]]
+
+
+class Allowlist:
+    """Which peers may talk to us: anyone if the allowlist is empty, else the listed and static peers and us."""
+
+    __slots__ = ("_allowed", "_own")
+
+    def __init__(self, allowlist: Iterable[str], static_peers: Iterable[str], own_peer_id: str) -> None:
+        listed = frozenset(allowlist)
+        self._allowed: frozenset[str] | None = listed | frozenset(static_peers) if listed else None
+        self._own = own_peer_id
+
+    @property
+    def is_open(self) -> bool:
+        """True when anyone may connect (no allowlist configured)."""
+        return self._allowed is None
+
+    def permits(self, peer_id: str) -> bool:
+        """Whether ``peer_id`` (base58) may connect, gossip and make requests."""
+        return self._allowed is None or peer_id in self._allowed or peer_id == self._own
+
+
+class NeighborLists:
+    """The peers each connected peer last told us it is connected to (raw ids)."""
+
+    __slots__ = ("_lists",)
+
+    def __init__(self) -> None:
+        self._lists: dict[bytes, frozenset[bytes]] = {}
+
+    def of(self, peer: bytes) -> frozenset[bytes]:
+        """What ``peer`` last reported; empty if nothing (then gossip is relayed to it as usual)."""
+        return self._lists.get(peer, frozenset())
+
+    def record(self, peer: bytes, neighbors: frozenset[bytes]) -> None:
+        self._lists[peer] = neighbors
+
+    def forget(self, peer: bytes) -> None:
+        self._lists.pop(peer, None)
+
+
+@dataclass(slots=True)
+class PeerHealth:
+    """The last ping round trip to a peer and how many pings in a row it has missed."""
+
+    rtt_ms: float | None = None
+    ping_failures: int = 0
+
+
+class Peers:
+    """Connections: allowlist enforcement, static peers redialed, liveness pings, peer info."""
+
+    def __init__(
+        self,
+        config: NetConfig,
+        host: Any,
+        pubsub: Any,
+        *,
+        static: dict[str, Any],
+        allowlist: Allowlist,
+        neighbors: NeighborLists,
+        peer_text: PeerIdText,
+        lifecycle: Lifecycle,
+        counters: dict[str, int],
+        request: Request,
+        on_disconnect: Callable[[Any], None],
+    ) -> None:
+        self._cfg = config
+        self._host = host
+        self._pubsub = pubsub
+        self._static = static
+        self._allowlist = allowlist
+        self._neighbors = neighbors
+        self._text = peer_text
+        self._life = lifecycle
+        self.counters = counters
+        self._request = request
+        self._on_disconnect = on_disconnect
+        self._health: dict[str, PeerHealth] = {}
+        self._conn_changed = trio.Event()
+        host.get_network().register_notifee(_Notifee(self))
+
+    def start(self, nursery: trio.Nursery) -> None:
+        """Start redialing static peers and pinging (called once the stack runs)."""
+        for pid, info in self._static.items():
+            # Never trim a static peer's connection in favour of another one.
+            self._host.get_network().protect(info.peer_id, "vaxchain-static")
+            nursery.start_soon(self._keep_connected, pid, info)
+        nursery.start_soon(self._liveness_loop)
+
+    def is_connected(self, peer: Any) -> bool:
+        return is_connected(self._host, peer)
+
+    def on_connection_change(self, peer: Any, *, connected: bool) -> None:
+        """The swarm opened or closed a connection to ``peer``: must never block."""
+        pid = peer.to_base58()
+        self._conn_changed.set()
+        self._conn_changed = trio.Event()
+        if not connected:
+            self._on_disconnect(peer)
+            self._neighbors.forget(peer.to_bytes())
+            return
+        nursery = self._life.nursery
+        if nursery is None:
+            return
+        if not self._allowlist.permits(pid):
+            self.counters["peers_rejected"] += 1
+            log.warning("rejecting connection from %s: not in allowlist", pid)
+            nursery.start_soon(self._reject_peer, peer)
+            return
+        self._health.setdefault(pid, PeerHealth())
+        nursery.start_soon(raise_peer_queue, self._pubsub, peer, self._cfg.peer_queue_size)
+
+    async def _reject_peer(self, peer: Any) -> None:
+        self._pubsub.add_to_blacklist(peer)  # drop anything it manages to send before the close
+        with trio.move_on_after(_CLOSE_GRACE_S):
+            await self._host.disconnect(peer)
+
+    async def _keep_connected(self, pid: str, info: Any) -> None:
+        """Redial a static peer forever with jittered exponential backoff (../shared/NOTES.md: no reconnect).
+
+        The backoff resets only once a connection has stayed up for a while, so a peer that
+        accepts and drops us at once (its allowlist, say) is not redialed in a tight loop.
+        """
+        backoff = self._cfg.reconnect_min_s
+        while True:
+            if not self.is_connected(info.peer_id):
+                try:
+                    # ../shared/NOTES.md: a failed dial puts the peer in a 60 s negative cache; we pace dials.
+                    self._host.get_network().unblock_peer(info.peer_id)
+                    with trio.fail_after(self._cfg.dial_timeout_s):
+                        await self._host.connect(info)
+                    log.info("connected to static peer %s", pid)
+                except Exception as exc:  # any dial failure just means "try again later"
+                    log.debug("dial %s failed: %r", pid, exc)
+            if self.is_connected(info.peer_id):
+                since = trio.current_time()
+                while True:
+                    changed = self._conn_changed
+                    if not self.is_connected(info.peer_id):
+                        break
+                    await changed.wait()
+                if trio.current_time() - since >= _STABLE_CONNECTION_S:
+                    backoff = self._cfg.reconnect_min_s
+            await trio.sleep(backoff * random.uniform(0.8, 1.2))
+            backoff = min(backoff * 2, self._cfg.reconnect_max_s)
+
+    async def _liveness_loop(self) -> None:
+        """Ping every connected peer; close connections that stop answering (SIGSTOP'd, wedged).
+
+        Pings carry our connections both ways (relay pruning), so a change of connections pings at once:
+        a peer that still believed us connected to a lost origin would not relay its messages to us.
+        """
+        while True:
+            with trio.move_on_after(self._cfg.ping_interval_s):
+                await self._conn_changed.wait()
+                await trio.sleep(_NEIGHBOR_SETTLE_S)  # one round for a burst of connection changes
+            async with trio.open_nursery() as nursery:
+                for peer in self._host.get_network().get_connections_map():
+                    nursery.start_soon(self._ping_peer, peer)
+
+    async def _ping_peer(self, peer: Any) -> None:
+        pid = peer.to_base58()
+        health = self._health.setdefault(pid, PeerHealth())
+        start = trio.current_time()
+        try:
+            answer = await self._request(pid, PING_PROTOCOL, self._own_neighbors(), self._cfg.ping_timeout_s)
+        except (RequestFailed, NotRunning) as exc:
+            self.counters["pings_failed"] += 1
+            health.ping_failures += 1
+            log.debug("ping %s failed (%d): %s", pid, health.ping_failures, exc)
+            if health.ping_failures >= self._cfg.ping_max_failures:
+                log.warning("peer %s missed %d pings: closing its connection", pid, health.ping_failures)
+                health.ping_failures = 0
+                with trio.move_on_after(_CLOSE_GRACE_S):
+                    await self._host.disconnect(peer)
+            return
+        health.ping_failures = 0
+        health.rtt_ms = (trio.current_time() - start) * 1000.0
+        if self.is_connected(peer):  # a late answer must not outlive the connection it describes
+            self._neighbors.record(peer.to_bytes(), decode_neighbors(answer))
+
+    async def serve_ping(self, peer_id: str, data: bytes) -> bytes:
+        """The ping handler: record the caller's neighbor list, answer with ours."""
+        peer = id_from_text(peer_id)
+        if self.is_connected(peer):
+            self._neighbors.record(peer.to_bytes(), decode_neighbors(data))
+        return self._own_neighbors()
+
+    def _own_neighbors(self) -> bytes:
+        conns = self._host.get_network().get_connections_map()
+        return encode_neighbors([p.to_bytes() for p, c in conns.items() if c])
+
+    def connected_peers(self) -> list[str]:
+        """Peer ids with an open connection."""
+        return [p.to_base58() for p, conns in self._host.get_network().get_connections_map().items() if conns]
+
+    def peer_info(self) -> list[dict[str, Any]]:
+        """See ``Network.peer_info``."""
+        out: list[dict[str, Any]] = []
+        conns: dict[Any, list[Any]] = self._host.get_network().get_connections_map()
+        ids = [p for p, c in conns.items() if c] + [i.peer_id for i in self._static.values()]
+        seen: set[str] = set()
+        for peer in ids:
+            pid = peer.to_base58()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            live = conns.get(peer) or []
+            try:
+                addrs = [str(a) for a in self._host.get_peerstore().addrs(peer)]
+            except Exception:  # PeerStoreError: unknown or expired
+                addrs = []
+            health = self._health.get(pid)
+            out.append(
+                {
+                    "id": pid,
+                    "connected": bool(live),
+                    "direction": str(getattr(live[0], "direction", "unknown")) if live else None,
+                    "remote_addr": remote_addr(live[0]) if live else None,
+                    "addrs": addrs,
+                    "static": pid in self._static,
+                    "rtt_ms": health.rtt_ms if health and live else None,
+                    "neighbors": sorted(self._text(raw) for raw in self._neighbors.of(peer.to_bytes())),
+                }
+            )
+        return out
+
+
+class _Notifee(INotifee):
+    """Forwards connect/disconnect events; must never block (the swarm awaits notifees inline)."""
+
+    def __init__(self, peers: Peers) -> None:
+        self._peers = peers
+
+    async def opened_stream(self, network: Any, stream: Any) -> None:
+        return None
+
+    async def closed_stream(self, network: Any, stream: Any) -> None:
+        return None
+
+    async def connected(self, network: Any, conn: Any) -> None:
+        self._peers.on_connection_change(conn.muxed_conn.peer_id, connected=True)
+
+    async def disconnected(self, network: Any, conn: Any) -> None:
+        self._peers.on_connection_change(conn.muxed_conn.peer_id, connected=False)
+
+    async def listen(self, network: Any, multiaddr: Any) -> None:
+        return None
+
+    async def listen_close(self, network: Any, multiaddr: Any) -> None:
+        return None
