@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts import schema
 from contracts.errors import GenesisInvalid
 from contracts.interfaces import State
 from contracts.kinds.organisations import put_account, put_device, put_organisation, put_storage_unit
 from contracts.params import Params
 from contracts.records import Account, Device, Organisation, StorageUnit
-from contracts.statekeys import key, store
+from contracts.statekeys import store
 from contracts.types import OrgType, Role, StorageKind
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -190,7 +191,7 @@ def check_organisations(orgs: Sequence[GenesisOrganisation], path: str = "organi
 def seed_genesis(state: State, orgs: Sequence[GenesisOrganisation], params: Params) -> None:
     """Write the genesis organisations, accounts, storage units, devices and the parameters."""
     check_organisations(orgs)
-    store(state, key("params"), params)
+    store(state, schema.params(), params)
     for o in orgs:
         put_organisation(state, Organisation(o.org_id, o.org_type, o.name, True, "genesis", 0))
         for a in o.accounts:

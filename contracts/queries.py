@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from contracts import codec
+from contracts import codec, schema
 from contracts.errors import InvalidTraceCode
 from contracts.interfaces import ReadState
 from contracts.jsonable import to_json
@@ -31,7 +31,7 @@ from contracts.records import (
     SuspectReport,
     UnitUse,
 )
-from contracts.statekeys import SEP, key, load, load_int, prefix
+from contracts.statekeys import load, load_int
 from contracts.tracecodes import day_end_ms, parse_trace_code
 from contracts.types import OrgType, parse_enum
 
@@ -52,7 +52,7 @@ def _iter_records(state: ReadState, pfx: bytes, cls: type[T]) -> list[T]:
 
 def get_params(state: ReadState) -> dict[str, Any]:
     """The chain parameters fixed at genesis."""
-    p = load(state, key("params"), Params) or Params()
+    p = load(state, schema.params(), Params) or Params()
     return p.to_json()
 
 
@@ -61,55 +61,61 @@ def get_params(state: ReadState) -> dict[str, Any]:
 
 def get_organisation(state: ReadState, org_id: str) -> dict[str, Any] | None:
     """An organisation with its accounts and storage units."""
-    org = load(state, key("org", org_id), Organisation)
+    org = load(state, schema.organisation(org_id), Organisation)
     if org is None:
         return None
     out = _rec(org)
     out["accounts"] = [
         _rec(a)
-        for k, _ in state.iterate(prefix("orgacct", org_id))
-        if (a := load(state, key("acct", k[-20:]), Account)) is not None
+        for k, _ in state.iterate(schema.org_accounts_prefix(org_id))
+        if (a := load(state, schema.account(schema.parse_org_account(k)[1]), Account)) is not None
     ]
-    out["storage_units"] = [k.split(SEP)[-1].decode() for k, _ in state.iterate(prefix("orgunit", org_id))]
+    out["storage_units"] = [
+        schema.parse_org_unit(k)[1] for k, _ in state.iterate(schema.org_units_prefix(org_id))
+    ]
     return out
 
 
 def list_organisations(state: ReadState, org_type: str | None = None) -> list[dict[str, Any]]:
     """All organisations (optionally of one type, e.g. "site"), by id."""
     want = None if org_type is None else parse_enum(OrgType, org_type)
-    orgs = _iter_records(state, prefix("org"), Organisation)
+    orgs = _iter_records(state, schema.organisations_prefix(), Organisation)
     return [_rec(o) for o in orgs if want is None or o.org_type is want]
 
 
 def get_account(state: ReadState, address: bytes) -> dict[str, Any] | None:
     """An account (organisation, role, active)."""
-    a = load(state, key("acct", address), Account)
+    a = load(state, schema.account(address), Account)
     return None if a is None else _rec(a)
 
 
 def get_storage_unit(state: ReadState, unit_id: str) -> dict[str, Any] | None:
     """A storage unit with its holdings, loggers and breaches."""
-    u = load(state, key("unit", unit_id), StorageUnit)
+    u = load(state, schema.storage_unit(unit_id), StorageUnit)
     if u is None:
         return None
     out = _rec(u)
     holdings = []
-    for k, v in state.iterate(prefix("hold", unit_id)):
+    for k, v in state.iterate(schema.unit_holdings_prefix(unit_id)):
         h = codec.decode(Holding, v)
-        holdings.append({"lot_id": k[len(prefix("hold", unit_id)) :].decode(), **_rec(h)})
+        holdings.append({"lot_id": schema.parse_holding(k)[1], **_rec(h)})
     out["holdings"] = holdings
-    out["devices"] = ["0x" + k[-20:].hex() for k, _ in state.iterate(prefix("unitdev", unit_id))]
-    out["breaches"] = [_rec(b) for b in _iter_records(state, prefix("breach", unit_id), BreachRecord)]
+    out["devices"] = [
+        "0x" + schema.parse_unit_device(k)[1].hex()
+        for k, _ in state.iterate(schema.unit_devices_prefix(unit_id))
+    ]
+    breaches = _iter_records(state, schema.unit_breaches_prefix(unit_id), BreachRecord)
+    out["breaches"] = [_rec(b) for b in breaches]
     return out
 
 
 def get_device(state: ReadState, address: bytes) -> dict[str, Any] | None:
     """A logger, its binding and its running rule counters (last sample, open excursions)."""
-    d = load(state, key("dev", address), Device)
+    d = load(state, schema.device(address), Device)
     if d is None:
         return None
     out = _rec(d)
-    ds = load(state, key("devstate", address), DeviceState)
+    ds = load(state, schema.device_state(address), DeviceState)
     out["state"] = None if ds is None else _rec(ds)
     return out
 
@@ -119,13 +125,13 @@ def get_device(state: ReadState, address: bytes) -> dict[str, Any] | None:
 
 def get_product(state: ReadState, product_code: str) -> dict[str, Any] | None:
     """A product and its approval."""
-    p = load(state, key("prod", product_code), Product)
+    p = load(state, schema.product(product_code), Product)
     return None if p is None else _rec(p)
 
 
 def list_products(state: ReadState) -> list[dict[str, Any]]:
     """All products by code."""
-    return [_rec(p) for p in _iter_records(state, prefix("prod"), Product)]
+    return [_rec(p) for p in _iter_records(state, schema.products_prefix(), Product)]
 
 
 def lot_status(lot: Lot, now_ms: int | None, utc_offset_minutes: int) -> str:
@@ -140,7 +146,7 @@ def lot_status(lot: Lot, now_ms: int | None, utc_offset_minutes: int) -> str:
 
 
 def _lot_json(state: ReadState, lot: Lot, now_ms: int | None) -> dict[str, Any]:
-    params = load(state, key("params"), Params) or Params()
+    params = load(state, schema.params(), Params) or Params()
     out = _rec(lot)
     out["held"] = lot.units - lot.in_transit - lot.administered - lot.destroyed
     out["status"] = lot_status(lot, now_ms, params.utc_offset_minutes)
@@ -149,23 +155,22 @@ def _lot_json(state: ReadState, lot: Lot, now_ms: int | None) -> dict[str, Any]:
 
 def get_lot(state: ReadState, lot_id: str, now_ms: int | None = None) -> dict[str, Any] | None:
     """A lot's counters (units, held, in transit, administered, destroyed, quarantined, doses, subjects), status."""
-    lot = load(state, key("lot", lot_id), Lot)
+    lot = load(state, schema.lot(lot_id), Lot)
     return None if lot is None else _lot_json(state, lot, now_ms)
 
 
 def list_lots(state: ReadState, product_code: str | None = None) -> list[dict[str, Any]]:
     """Lots, optionally of one product."""
-    pfx = prefix("lot") + (product_code.encode() + b":" if product_code else b"")
-    return [_lot_json(state, lot, None) for lot in _iter_records(state, pfx, Lot)]
+    lots = _iter_records(state, schema.lots_prefix(product_code), Lot)
+    return [_lot_json(state, lot, None) for lot in lots]
 
 
 def lot_holders(state: ReadState, lot_id: str) -> list[dict[str, Any]]:
     """Every organisation/storage unit holding units of the lot, plus shipments still in transit."""
     out: list[dict[str, Any]] = []
-    pfx = prefix("lotholder", lot_id)
-    for k, _ in state.iterate(pfx):
-        org_id, unit_id = k[len(pfx) :].decode().split("\x00")
-        h = load(state, key("hold", unit_id, lot_id), Holding) or Holding(0, 0)
+    for k, _ in state.iterate(schema.lot_holders_prefix(lot_id)):
+        _, org_id, unit_id = schema.parse_lot_holder(k)
+        h = load(state, schema.holding(unit_id, lot_id), Holding) or Holding(0, 0)
         out.append(
             {
                 "org_id": org_id,
@@ -192,8 +197,8 @@ def lot_holders(state: ReadState, lot_id: str) -> list[dict[str, Any]]:
 
 def _lot_shipments(state: ReadState, lot_id: str) -> list[Shipment]:
     out = []
-    for k, _ in state.iterate(prefix("lotship", lot_id)):
-        s = load(state, key("ship", k[-32:]), Shipment)
+    for k, _ in state.iterate(schema.lot_shipments_prefix(lot_id)):
+        s = load(state, schema.shipment(schema.parse_lot_shipment(k)[2]), Shipment)
         if s is not None:
             out.append(s)
     return out
@@ -201,8 +206,8 @@ def _lot_shipments(state: ReadState, lot_id: str) -> list[Shipment]:
 
 def _lot_quarantines(state: ReadState, lot_id: str) -> list[Quarantine]:
     out = []
-    for k, _ in state.iterate(prefix("lotq", lot_id)):
-        q = load(state, key("q", k[-32:]), Quarantine)
+    for k, _ in state.iterate(schema.lot_quarantines_prefix(lot_id)):
+        q = load(state, schema.quarantine(schema.parse_lot_quarantine(k)[1]), Quarantine)
         if q is not None:
             out.append(q)
     return sorted(out, key=lambda q: (q.created_ms, q.quarantine_id))
@@ -210,24 +215,27 @@ def _lot_quarantines(state: ReadState, lot_id: str) -> list[Quarantine]:
 
 def trace_lot(state: ReadState, lot_id: str, now_ms: int | None = None) -> dict[str, Any] | None:
     """Full trace: lot, custody path, holders, quarantines/breaches, destructions, doses per site, status."""
-    lot = load(state, key("lot", lot_id), Lot)
+    lot = load(state, schema.lot(lot_id), Lot)
     if lot is None:
         return None
     destructions = []
-    for k, v in state.iterate(prefix("lotdestroy", lot_id)):
+    for k, v in state.iterate(schema.lot_destructions_prefix(lot_id)):
+        _, time_ms, tx_hash = schema.parse_lot_destruction(k)
         org_id, unit_id, qty, reason = v.decode().split("\x00")
         destructions.append(
             {
-                "time_ms": int.from_bytes(k[-40:-32], "big"),
-                "tx_hash": "0x" + k[-32:].hex(),
+                "time_ms": time_ms,
+                "tx_hash": "0x" + tx_hash.hex(),
                 "org_id": org_id,
                 "unit_id": unit_id or None,
                 "quantity": int(qty),
                 "reason": reason,
             }
         )
-    pfx = prefix("lotsite", lot_id)
-    doses_per_site = {k[len(pfx) :].decode(): int.from_bytes(v, "big") for k, v in state.iterate(pfx)}
+    doses_per_site = {
+        schema.parse_lot_site_doses(k)[1]: int.from_bytes(v, "big")
+        for k, v in state.iterate(schema.lot_site_doses_prefix(lot_id))
+    }
     quarantines = _lot_quarantines(state, lot_id)
     return {
         "lot": _lot_json(state, lot, now_ms),
@@ -248,21 +256,21 @@ def trace_lot(state: ReadState, lot_id: str, now_ms: int | None = None) -> dict[
 
 def get_shipment(state: ReadState, shipment_id: bytes) -> dict[str, Any] | None:
     """One shipment (custody leg)."""
-    s = load(state, key("ship", shipment_id), Shipment)
+    s = load(state, schema.shipment(shipment_id), Shipment)
     return None if s is None else _rec(s)
 
 
 def get_quarantine(state: ReadState, quarantine_id: bytes) -> dict[str, Any] | None:
     """One quarantine and its decision."""
-    q = load(state, key("q", quarantine_id), Quarantine)
+    q = load(state, schema.quarantine(quarantine_id), Quarantine)
     return None if q is None else _rec(q)
 
 
 def open_quarantines(state: ReadState, org_id: str) -> list[dict[str, Any]]:
     """Quarantines at an organisation still waiting for a decision."""
     out = []
-    for k, _ in state.iterate(prefix("orgq", org_id)):
-        q = load(state, key("q", k[-32:]), Quarantine)
+    for k, _ in state.iterate(schema.org_quarantines_prefix(org_id)):
+        q = load(state, schema.quarantine(schema.parse_org_quarantine(k)[1]), Quarantine)
         if q is not None and q.status is QuarantineStatus.OPEN:
             out.append(_rec(q))
     return out
@@ -272,14 +280,13 @@ def inventory(state: ReadState, holder: str) -> dict[str, Any]:
     """Stock of an organisation per storage unit and lot, totals per lot, and inbound shipments."""
     units = []
     totals: dict[str, dict[str, int]] = {}
-    for k, _ in state.iterate(prefix("orgunit", holder)):
-        unit_id = k.split(SEP)[-1].decode()
+    for k, _ in state.iterate(schema.org_units_prefix(holder)):
+        _, unit_id = schema.parse_org_unit(k)
         lots = []
-        hp = prefix("hold", unit_id)
-        for hk, hv in state.iterate(hp):
-            lot_id = hk[len(hp) :].decode()
+        for hk, hv in state.iterate(schema.unit_holdings_prefix(unit_id)):
+            _, lot_id = schema.parse_holding(hk)
             h = codec.decode(Holding, hv)
-            lot = load(state, key("lot", lot_id), Lot)
+            lot = load(state, schema.lot(lot_id), Lot)
             lots.append(
                 {
                     "lot_id": lot_id,
@@ -294,8 +301,8 @@ def inventory(state: ReadState, holder: str) -> dict[str, Any]:
             t["quarantined"] += h.quarantined
         units.append({"unit_id": unit_id, "lots": lots})
     inbound = []
-    for k, _ in state.iterate(prefix("inbound", holder)):
-        s = load(state, key("ship", k[-32:]), Shipment)
+    for k, _ in state.iterate(schema.inbound_shipments_prefix(holder)):
+        s = load(state, schema.shipment(schema.parse_inbound_shipment(k)[1]), Shipment)
         if s is not None:
             inbound.append(_rec(s))
     return {
@@ -303,7 +310,7 @@ def inventory(state: ReadState, holder: str) -> dict[str, Any]:
         "units": units,
         "totals": totals,
         "inbound": inbound,
-        "doses_given": load_int(state, key("sitedoses", holder)),
+        "doses_given": load_int(state, schema.site_doses(holder)),
     }
 
 
@@ -319,10 +326,10 @@ def alerts(
 ) -> list[dict[str, Any]]:
     """Alerts (excursions, breaches, mismatches, recalls, suspect units) in time order, optionally per site."""
     limit = max(0, min(limit, MAX_LIMIT))
-    pfx = prefix("alert", site) if site is not None else prefix("alerts")
+    pfx = schema.org_alerts_prefix(site) if site is not None else schema.alerts_prefix()
     out: list[dict[str, Any]] = []
     for k, v in state.iterate(pfx):
-        t = int.from_bytes(k[len(pfx) : len(pfx) + 8], "big")
+        t = schema.parse_org_alert(k)[1] if site is not None else schema.parse_alert(k)[0]
         if since_ms is not None and t < since_ms:
             continue
         if until_ms is not None and t > until_ms:
@@ -335,12 +342,12 @@ def alerts(
 
 def subject_doses(state: ReadState, subject_id: bytes) -> list[dict[str, Any]]:
     """A pseudonymous subject's doses (by series and dose number)."""
-    return [_rec(d) for d in _iter_records(state, prefix("subj", subject_id), DoseRecord)]
+    return [_rec(d) for d in _iter_records(state, schema.subject_doses_prefix(subject_id), DoseRecord)]
 
 
 def get_attestations(state: ReadState, document_hash: bytes) -> list[dict[str, Any]]:
     """Who anchored this document hash and when (oldest first)."""
-    return [_rec(a) for a in _iter_records(state, prefix("att", document_hash), Attestation)]
+    return [_rec(a) for a in _iter_records(state, schema.attestations_prefix(document_hash), Attestation)]
 
 
 def find_unit(state: ReadState, trace_code: str) -> dict[str, Any]:
@@ -352,10 +359,12 @@ def find_unit(state: ReadState, trace_code: str) -> dict[str, Any]:
         tc = parse_trace_code(trace_code)
     except InvalidTraceCode as e:
         return {"valid": False, "error": e.fields()}
-    use = load(state, key("used", tc.canonical), UnitUse)
+    use = load(state, schema.unit_use(tc.canonical), UnitUse)
     lot_id = use.lot_id if use else (f"{tc.product_code}:{tc.lot_number}" if tc.lot_number else None)
-    lot = load(state, key("lot", lot_id), Lot) if lot_id else None
-    reports = [_rec(r) for r in _iter_records(state, prefix("suspect", tc.canonical), SuspectReport)]
+    lot = load(state, schema.lot(lot_id), Lot) if lot_id else None
+    reports = [
+        _rec(r) for r in _iter_records(state, schema.suspect_reports_prefix(tc.canonical), SuspectReport)
+    ]
     return {
         "valid": True,
         "canonical": tc.canonical,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from contracts import codec
+from contracts import codec, schema
 from contracts.errors import (
     DeviceInactive,
     OrganisationSuspended,
@@ -22,7 +22,7 @@ from contracts.errors import (
 from contracts.interfaces import Context, State
 from contracts.kinds import attest, custody, doses, organisations, products, readings
 from contracts.records import RECORD_TYPES, Account, Device, Organisation
-from contracts.statekeys import key, load
+from contracts.statekeys import load
 from contracts.types import OrgType
 
 
@@ -218,16 +218,16 @@ def authorize(state: State, ctx: Context, kind: TxKind) -> None:
     if kind.signer is Signer.ANY:
         return  # the kind checks the sender itself
     if kind.signer is Signer.DEVICE:
-        dev = load(state, key("dev", ctx.sender), Device)
+        dev = load(state, schema.device(ctx.sender), Device)
         if dev is None:
             raise UnknownDevice(ctx.sender)
         if not dev.active:
             raise DeviceInactive(ctx.sender)
         return
-    acct = load(state, key("acct", ctx.sender), Account)
+    acct = load(state, schema.account(ctx.sender), Account)
     if acct is None or not acct.active:
         raise Unauthorized(ctx.sender, kind.name, "sender is not an active account")
-    org = load(state, key("org", acct.org_id), Organisation)
+    org = load(state, schema.organisation(acct.org_id), Organisation)
     if org is None:
         raise UnknownOrganisation(acct.org_id)
     if not org.active:

@@ -1,8 +1,6 @@
-"""State key layout and typed load/store helpers.
+"""Typed reads and writes of contract state: records (decoded once, shared) and counters.
 
-A key is a namespace followed by components joined with 0x00. Text components never contain 0x00 (ids are
-validated) and binary ones have fixed length, so a prefix of whole components selects exactly one group.
-Integers are 8-byte big-endian so keys sort by time.
+Which key holds what is laid out in `contracts.schema`; this module only loads and stores values.
 """
 
 from __future__ import annotations
@@ -13,26 +11,6 @@ from contracts import codec
 from contracts.interfaces import ReadState, State
 
 T = TypeVar("T")
-
-SEP = b"\x00"
-
-
-def key(*parts: str | bytes | int) -> bytes:
-    """Join components into a state key."""
-    out: list[bytes] = []
-    for p in parts:
-        if isinstance(p, bytes):
-            out.append(p)
-        elif isinstance(p, str):
-            out.append(p.encode("utf-8"))
-        else:
-            out.append(p.to_bytes(8, "big"))
-    return SEP.join(out)
-
-
-def prefix(*parts: str | bytes | int) -> bytes:
-    """Key prefix matching every key that starts with these whole components."""
-    return key(*parts) + SEP
 
 
 # Decoded records by (type, bytes). Records are frozen dataclasses, so one decoded value can be shared; the same
@@ -82,8 +60,3 @@ def add_int(state: State, k: bytes, delta: int) -> int:
     v = load_int(state, k) + delta
     state.set(k, v.to_bytes(8, "big"))
     return v
-
-
-def last_part(k: bytes, pfx: bytes) -> bytes:
-    """The remainder of a key after its prefix."""
-    return k[len(pfx) :]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts import schema
 from contracts.errors import InvalidPayload, Unauthorized
 from contracts.interfaces import Context, State
 from contracts.records import Account, Attestation, Device, Organisation
-from contracts.statekeys import key, load, store
+from contracts.statekeys import load, store
 from contracts.types import Hash32, Label, Name
 
 from .common import MEDIA_TYPE_RE, check_text, emit
@@ -36,12 +37,12 @@ def validate_attest(p: Attest) -> None:
 
 def attester_org(state: State, ctx: Context) -> str | None:
     """The organisation behind the sender (account or device); Unauthorized if neither is active."""
-    acct = load(state, key("acct", ctx.sender), Account)
+    acct = load(state, schema.account(ctx.sender), Account)
     if acct is not None and acct.active:
-        org = load(state, key("org", acct.org_id), Organisation)
+        org = load(state, schema.organisation(acct.org_id), Organisation)
         if org is not None and org.active:
             return org.org_id
-    dev = load(state, key("dev", ctx.sender), Device)
+    dev = load(state, schema.device(ctx.sender), Device)
     if dev is not None and dev.active:
         return dev.org_id
     raise Unauthorized(ctx.sender, "attest", "sender is not an active account or device")
@@ -61,7 +62,7 @@ def apply_attest(state: State, ctx: Context, p: Attest) -> None:
         block_time_ms=ctx.block_time_ms,
         tx_hash=ctx.tx_hash,
     )
-    store(state, key("att", p.document_hash, ctx.block_height, ctx.tx_hash), att)
+    store(state, schema.attestation(p.document_hash, ctx.block_height, ctx.tx_hash), att)
     emit(
         ctx,
         "Attested",

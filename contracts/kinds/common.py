@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from contracts import schema
 from contracts.errors import (
     InvalidPayload,
     OrganisationSuspended,
@@ -17,7 +18,7 @@ from contracts.errors import (
 from contracts.interfaces import Context, Event, State
 from contracts.jsonable import to_json
 from contracts.records import Account, Alert, AlertKind, Lot, Organisation, StorageUnit
-from contracts.statekeys import key, load, store
+from contracts.statekeys import load, store
 from contracts.types import Role
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -51,10 +52,10 @@ def emit(ctx: Context, event_name: str, /, **data: Any) -> None:
 
 def sender_account(state: State, ctx: Context, kind: str) -> tuple[Account, Organisation]:
     """The sender's active account and its active organisation."""
-    acct = load(state, key("acct", ctx.sender), Account)
+    acct = load(state, schema.account(ctx.sender), Account)
     if acct is None or not acct.active:
         raise Unauthorized(ctx.sender, kind, "sender is not an active account")
-    org = load(state, key("org", acct.org_id), Organisation)
+    org = load(state, schema.organisation(acct.org_id), Organisation)
     if org is None:
         raise UnknownOrganisation(acct.org_id)
     if not org.active:
@@ -72,7 +73,7 @@ def sender_admin(state: State, ctx: Context, kind: str) -> tuple[Account, Organi
 
 def get_org(state: State, org_id: str) -> Organisation:
     """An existing organisation."""
-    org = load(state, key("org", org_id), Organisation)
+    org = load(state, schema.organisation(org_id), Organisation)
     if org is None:
         raise UnknownOrganisation(org_id)
     return org
@@ -80,7 +81,7 @@ def get_org(state: State, org_id: str) -> Organisation:
 
 def get_unit(state: State, unit_id: str) -> StorageUnit:
     """An existing storage unit."""
-    unit = load(state, key("unit", unit_id), StorageUnit)
+    unit = load(state, schema.storage_unit(unit_id), StorageUnit)
     if unit is None:
         raise UnknownStorageUnit(unit_id)
     return unit
@@ -88,7 +89,7 @@ def get_unit(state: State, unit_id: str) -> StorageUnit:
 
 def get_lot(state: State, lot_id: str) -> Lot:
     """An existing lot."""
-    lot = load(state, key("lot", lot_id), Lot)
+    lot = load(state, schema.lot(lot_id), Lot)
     if lot is None:
         raise UnknownLot(lot_id)
     return lot
@@ -107,8 +108,8 @@ def raise_alert(state: State, ctx: Context, alert: Alert, seq: int) -> None:
 
     `seq` distinguishes several alerts of one tx (e.g. one per out-of-range sample).
     """
-    store(state, key("alert", alert.org_id, alert.time_ms, ctx.tx_hash, seq), alert)
-    store(state, key("alerts", alert.time_ms, ctx.tx_hash, seq), alert)
+    store(state, schema.org_alert(alert.org_id, alert.time_ms, ctx.tx_hash, seq), alert)
+    store(state, schema.alert(alert.time_ms, ctx.tx_hash, seq), alert)
     emit(
         ctx,
         "Alert",

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 
+from contracts import schema
 from contracts.errors import (
     AlreadyExists,
     InsufficientStock,
@@ -38,7 +39,7 @@ from contracts.records import (
     ShipmentStatus,
     StorageUnit,
 )
-from contracts.statekeys import key, load, store
+from contracts.statekeys import load, store
 from contracts.tracecodes import day_end_ms
 from contracts.types import U64, Hash32, Id, StorageKind, Text
 
@@ -136,7 +137,7 @@ class Destroy:
 
 def put_lot(state: State, lot: Lot) -> None:
     """Write a lot record."""
-    store(state, key("lot", lot.lot_id), lot)
+    store(state, schema.lot(lot.lot_id), lot)
 
 
 def check_shippable(lot: Lot, ctx: Context) -> None:
@@ -152,8 +153,8 @@ def quarantine_id(
 ) -> bytes:
     """Breach quarantines get ids anyone can compute (unit, lot, cause, excursion start); others use the tx."""
     if since_s is not None:
-        return hashlib.sha256(key("q", unit_id, lot_id, int(cause), since_s)).digest()
-    return hashlib.sha256(key("q", unit_id, lot_id, int(cause)) + tx_hash).digest()
+        return hashlib.sha256(schema.quarantine_id_preimage(unit_id, lot_id, int(cause), since_s)).digest()
+    return hashlib.sha256(schema.quarantine_id_preimage(unit_id, lot_id, int(cause), None) + tx_hash).digest()
 
 
 def open_quarantine(
@@ -168,7 +169,7 @@ def open_quarantine(
 ) -> Quarantine:
     """Record a quarantine of `quantity` units that the caller has already moved into `quarantined`."""
     qid = quarantine_id(unit.unit_id, lot.lot_id, cause, since_s, ctx.tx_hash)
-    existing = load(state, key("q", qid), Quarantine)
+    existing = load(state, schema.quarantine(qid), Quarantine)
     if existing is not None and existing.status is QuarantineStatus.OPEN:
         # the same excursion quarantined this lot here before: one record, summed quantity
         quantity += existing.quantity
@@ -189,9 +190,9 @@ def open_quarantine(
         None,
         note[:1000],
     )
-    store(state, key("q", qid), q)
-    state.set(key("lotq", lot.lot_id, qid), b"")
-    state.set(key("orgq", unit.org_id, qid), b"")
+    store(state, schema.quarantine(qid), q)
+    state.set(schema.lot_quarantine(lot.lot_id, qid), b"")
+    state.set(schema.org_quarantine(unit.org_id, qid), b"")
     emit(
         ctx,
         "Quarantined",
@@ -241,7 +242,7 @@ def record_destruction(
 ) -> None:
     """Index a destruction for the lot trace and emit it (bizStep destroying)."""
     state.set(
-        key("lotdestroy", lot.lot_id, ctx.block_time_ms, ctx.tx_hash),
+        schema.lot_destruction(lot.lot_id, ctx.block_time_ms, ctx.tx_hash),
         f"{org_id}\x00{unit_id or ''}\x00{quantity}\x00{reason.name.lower()}".encode(),
     )
     emit(
@@ -275,7 +276,7 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
         )
     if not to.active:
         raise InvalidPayload("to_org", "receiving organisation is suspended")
-    if state.get(key("ship", p.shipment_id)) is not None:
+    if state.get(schema.shipment(p.shipment_id)) is not None:
         raise AlreadyExists("shipment", "0x" + p.shipment_id.hex())
     breaches_at_ship = 0
     if p.vehicle is not None:
@@ -288,7 +289,7 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
     sid = p.shipment_id
     store(
         state,
-        key("ship", sid),
+        schema.shipment(sid),
         Shipment(
             sid,
             lot.lot_id,
@@ -306,8 +307,8 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
             "",
         ),
     )
-    state.set(key("lotship", lot.lot_id, ctx.block_time_ms, sid), b"")
-    state.set(key("inbound", to.org_id, sid), b"")
+    state.set(schema.lot_shipment(lot.lot_id, ctx.block_time_ms, sid), b"")
+    state.set(schema.inbound_shipment(to.org_id, sid), b"")
     emit(
         ctx,
         "Shipped",
@@ -325,7 +326,7 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
 
 def _open_shipment(state: State, ctx: Context, kind: str, sid: bytes) -> tuple[Shipment, Organisation]:
     _, org = sender_account(state, ctx, kind)
-    s = load(state, key("ship", sid), Shipment)
+    s = load(state, schema.shipment(sid), Shipment)
     if s is None:
         raise UnknownShipment(sid)
     if s.to_org != org.org_id:
@@ -366,7 +367,7 @@ def apply_receive(state: State, ctx: Context, p: Receive) -> None:
         add_available(state, unit.unit_id, org.org_id, lot.lot_id, accepted)
     store(
         state,
-        key("ship", s.shipment_id),
+        schema.shipment(s.shipment_id),
         dataclasses.replace(
             s,
             status=ShipmentStatus.RECEIVED,
@@ -375,7 +376,7 @@ def apply_receive(state: State, ctx: Context, p: Receive) -> None:
             closed_ms=ctx.block_time_ms,
         ),
     )
-    state.delete(key("inbound", org.org_id, s.shipment_id))
+    state.delete(schema.inbound_shipment(org.org_id, s.shipment_id))
     if p.counted != s.quantity:
         detail = f"shipment 0x{s.shipment_id.hex()}: shipped {s.quantity}, counted {p.counted}"
         raise_alert(
@@ -433,10 +434,10 @@ def apply_reject_shipment(state: State, ctx: Context, p: RejectShipment) -> None
     open_quarantine(state, ctx, lot, home, s.quantity, QuarantineCause.RETURNED, None, p.reason)
     store(
         state,
-        key("ship", s.shipment_id),
+        schema.shipment(s.shipment_id),
         dataclasses.replace(s, status=ShipmentStatus.REJECTED, closed_ms=ctx.block_time_ms, reason=p.reason),
     )
-    state.delete(key("inbound", org.org_id, s.shipment_id))
+    state.delete(schema.inbound_shipment(org.org_id, s.shipment_id))
     raise_alert(
         state,
         ctx,
@@ -475,7 +476,7 @@ def apply_quarantine_units(state: State, ctx: Context, p: QuarantineUnits) -> No
 def apply_quality_decision(state: State, ctx: Context, p: QualityDecision) -> None:
     """Release quarantined units back to available, or condemn (destroy) them."""
     _, org = sender_account(state, ctx, "quality_decision")
-    q = load(state, key("q", p.quarantine_id), Quarantine)
+    q = load(state, schema.quarantine(p.quarantine_id), Quarantine)
     if q is None:
         raise UnknownQuarantine(p.quarantine_id)
     if q.status is not QuarantineStatus.OPEN:
@@ -513,7 +514,7 @@ def apply_quality_decision(state: State, ctx: Context, p: QualityDecision) -> No
     status = QuarantineStatus.RELEASED if p.release else QuarantineStatus.CONDEMNED
     store(
         state,
-        key("q", q.quarantine_id),
+        schema.quarantine(q.quarantine_id),
         dataclasses.replace(
             q,
             status=status,

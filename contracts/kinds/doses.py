@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Annotated
 
+from contracts import schema
 from contracts.errors import (
     DoseAlreadyRecorded,
     DoseIntervalTooShort,
@@ -25,7 +26,7 @@ from contracts.errors import (
 )
 from contracts.interfaces import Context, State
 from contracts.records import Account, AlertKind, DoseRecord, Lot, StorageUnit, SuspectReport, UnitUse
-from contracts.statekeys import add_int, key, load, store
+from contracts.statekeys import add_int, load, store
 from contracts.tracecodes import TraceCode, day_end_ms, parse_trace_code, verify_unit
 from contracts.types import U16, U64, Address, Hash32, Id, MaxLen, Text
 
@@ -113,7 +114,7 @@ def _use_unit(
     opened_hours: int,
 ) -> tuple[Lot, UnitUse]:
     """Open the unit (taking it from stock) or give another dose from an already opened multi-dose vial."""
-    use = load(state, key("used", tc.canonical), UnitUse)
+    use = load(state, schema.unit_use(tc.canonical), UnitUse)
     if use is None:
         take_available(state, unit.unit_id, unit.org_id, lot.lot_id, 1)
         use = UnitUse(
@@ -147,7 +148,7 @@ def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
     validate_dose_time(p, ctx)
     _, org = sender_account(state, ctx, "record_dose")
     unit = own_unit(state, ctx, "record_dose", org, p.storage_unit)
-    vaccinator = load(state, key("acct", p.vaccinator), Account)
+    vaccinator = load(state, schema.account(p.vaccinator), Account)
     if vaccinator is None or not vaccinator.active or vaccinator.org_id != org.org_id:
         raise InvalidPayload("vaccinator", "must be an active account of the site")
     tc = parse_trace_code(p.trace_code, reference_year=block_year(ctx))
@@ -160,23 +161,23 @@ def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
     prod = get_product(state, lot.product_code)
     if not 1 <= p.dose_number <= len(prod.min_intervals_days):
         raise InvalidPayload("dose_number", f"series {prod.series} has {len(prod.min_intervals_days)} doses")
-    dose_k = key("subj", p.subject, prod.series, p.dose_number)
+    dose_k = schema.subject_dose(p.subject, prod.series, p.dose_number)
     if state.get(dose_k) is not None:
         raise DoseAlreadyRecorded(p.subject, prod.series, p.dose_number)
     if p.dose_number > 1:
         # earlier doses given before the chain existed are not on chain: only check what is known
-        prev = load(state, key("subj", p.subject, prod.series, p.dose_number - 1), DoseRecord)
+        prev = load(state, schema.subject_dose(p.subject, prod.series, p.dose_number - 1), DoseRecord)
         min_days = prod.min_intervals_days[p.dose_number - 1]
         if prev is not None and p.administered_ms - prev.administered_ms < min_days * DAY_MS:
             raise DoseIntervalTooShort(p.subject, p.dose_number, prev.administered_ms, min_days)
     lot, use = _use_unit(state, ctx, p, tc, lot, unit, prod.doses_per_vial, prod.opened_vial_hours)
-    store(state, key("used", tc.canonical), use)
-    subj_k = key("lotsubj", lot.lot_id, p.subject)
+    store(state, schema.unit_use(tc.canonical), use)
+    subj_k = schema.lot_subject(lot.lot_id, p.subject)
     new_subject = state.get(subj_k) is None
     if new_subject:
         state.set(subj_k, b"")
     lot = dataclasses.replace(lot, doses=lot.doses + 1, subjects=lot.subjects + int(new_subject))
-    store(state, key("lot", lot.lot_id), lot)
+    store(state, schema.lot(lot.lot_id), lot)
     store(
         state,
         dose_k,
@@ -195,8 +196,8 @@ def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
             ctx.block_height,
         ),
     )
-    add_int(state, key("lotsite", lot.lot_id, org.org_id), 1)
-    add_int(state, key("sitedoses", org.org_id), 1)
+    add_int(state, schema.lot_site_doses(lot.lot_id, org.org_id), 1)
+    add_int(state, schema.site_doses(org.org_id), 1)
     emit(
         ctx,
         "DoseAdministered",
@@ -228,7 +229,7 @@ def apply_report_suspect_unit(state: State, ctx: Context, p: ReportSuspectUnit) 
     lot_id = None if p.lot is None else p.lot.lot_id
     store(
         state,
-        key("suspect", canonical, ctx.block_time_ms, ctx.tx_hash),
+        schema.suspect_report(canonical, ctx.block_time_ms, ctx.tx_hash),
         SuspectReport(
             canonical, lot_id, org.org_id, ctx.sender, p.evidence_hash, p.note, ctx.block_time_ms, ctx.tx_hash
         ),

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from contracts import schema
 from contracts.errors import AlreadyExists, InvalidPayload, Unauthorized
 from contracts.interfaces import Context, State
 from contracts.records import Account, Device, DeviceState, Organisation, StorageUnit
-from contracts.statekeys import key, load, store
+from contracts.statekeys import load, store
 from contracts.types import Address, Id, MaxLen, Name, OrgType, Role, StorageKind, Temp, Text
 
 from .common import check_id, check_text, emit, get_org, own_unit, sender_account, sender_admin
@@ -71,42 +72,42 @@ class SetDevice:
 
 def put_organisation(state: State, org: Organisation) -> None:
     """Write an organisation record."""
-    store(state, key("org", org.org_id), org)
+    store(state, schema.organisation(org.org_id), org)
 
 
 def put_account(state: State, acct: Account) -> None:
     """Write an account and its per-organisation index entry."""
-    store(state, key("acct", acct.address), acct)
-    state.set(key("orgacct", acct.org_id, acct.address), b"")
+    store(state, schema.account(acct.address), acct)
+    state.set(schema.org_account(acct.org_id, acct.address), b"")
 
 
 def put_storage_unit(state: State, unit: StorageUnit) -> None:
     """Write a storage unit and its per-organisation index entry."""
-    store(state, key("unit", unit.unit_id), unit)
-    state.set(key("orgunit", unit.org_id, unit.unit_id), b"")
+    store(state, schema.storage_unit(unit.unit_id), unit)
+    state.set(schema.org_unit(unit.org_id, unit.unit_id), b"")
 
 
 def put_device(state: State, dev: Device, previous_unit: str | None) -> None:
     """Write a device, move its unit index entry, and reset its excursion runs when rebound."""
     if previous_unit is not None and previous_unit != dev.unit_id:
-        state.delete(key("unitdev", previous_unit, dev.address))
-    store(state, key("dev", dev.address), dev)
-    state.set(key("unitdev", dev.unit_id, dev.address), b"")
-    old = load(state, key("devstate", dev.address), DeviceState)
+        state.delete(schema.unit_device(previous_unit, dev.address))
+    store(state, schema.device(dev.address), dev)
+    state.set(schema.unit_device(dev.unit_id, dev.address), b"")
+    old = load(state, schema.device_state(dev.address), DeviceState)
     last = old.last_time_s if old else 0  # keep per-device time monotonic across rebinding
     samples = old.samples if old else 0
     if old is None or previous_unit != dev.unit_id:
         fresh = DeviceState(
             samples, last, old.last_temp if old else 0, None, False, None, False, None, False, last, 0, False
         )
-        store(state, key("devstate", dev.address), fresh)
+        store(state, schema.device_state(dev.address), fresh)
 
 
 def check_address_free(state: State, address: bytes, field: str) -> None:
     """An address is either an account or a device, never both, and not reused across organisations."""
-    if state.get(key("acct", address)) is not None:
+    if state.get(schema.account(address)) is not None:
         raise AlreadyExists("account", "0x" + address.hex())
-    if state.get(key("dev", address)) is not None:
+    if state.get(schema.device(address)) is not None:
         raise AlreadyExists("device", "0x" + address.hex())
 
 
@@ -127,7 +128,7 @@ def apply_admit_organisation(state: State, ctx: Context, p: AdmitOrganisation) -
     _, admitter = sender_account(state, ctx, "admit_organisation")
     if admitter.org_type is OrgType.CDC and p.org_type not in CDC_MAY_ADMIT:
         raise Unauthorized(ctx.sender, "admit_organisation", "the CDC admits only sites and schools")
-    if state.get(key("org", p.org_id)) is not None:
+    if state.get(schema.organisation(p.org_id)) is not None:
         raise AlreadyExists("organisation", p.org_id)
     for i, address in enumerate(p.admins):
         check_address_free(state, address, f"admins[{i}]")
@@ -166,7 +167,7 @@ def apply_set_account(state: State, ctx: Context, p: SetAccount) -> None:
     _, org = sender_admin(state, ctx, "set_account")
     if p.address == ctx.sender:
         raise Unauthorized(ctx.sender, "set_account", "an admin cannot change its own account")
-    existing = load(state, key("acct", p.address), Account)
+    existing = load(state, schema.account(p.address), Account)
     if existing is None:
         check_address_free(state, p.address, "address")
     elif existing.org_id != org.org_id:
@@ -181,7 +182,7 @@ def apply_register_storage_unit(state: State, ctx: Context, p: RegisterStorageUn
     check_text("name", p.name)
     validate_storage_range(p.kind, p.min_temp, p.max_temp)
     _, org = sender_admin(state, ctx, "register_storage_unit")
-    if state.get(key("unit", p.unit_id)) is not None:
+    if state.get(schema.storage_unit(p.unit_id)) is not None:
         raise AlreadyExists("storage_unit", p.unit_id)
     put_storage_unit(
         state, StorageUnit(p.unit_id, org.org_id, p.kind, p.name, p.min_temp, p.max_temp, True, 0, 0)
@@ -203,7 +204,7 @@ def apply_set_device(state: State, ctx: Context, p: SetDevice) -> None:
     check_text("serial", p.serial)
     _, org = sender_admin(state, ctx, "set_device")
     own_unit(state, ctx, "set_device", org, p.unit_id)
-    existing = load(state, key("dev", p.address), Device)
+    existing = load(state, schema.device(p.address), Device)
     if existing is None:
         check_address_free(state, p.address, "address")
     elif existing.org_id != org.org_id:

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Annotated
 
+from contracts import schema
 from contracts.errors import (
     AlreadyExists,
     InvalidPayload,
@@ -16,7 +17,7 @@ from contracts.errors import (
 )
 from contracts.interfaces import Context, State
 from contracts.records import AlertKind, Lot, Product
-from contracts.statekeys import key, load, store
+from contracts.statekeys import load, store
 from contracts.tracecodes import CSET82_RE, date_error, day_end_ms, product_code_error
 from contracts.types import U16, U32, U64, Hash32, Id, MaxLen, Name, OrgType, Temp, Text
 
@@ -118,7 +119,7 @@ def apply_register_product(state: State, ctx: Context, p: RegisterProduct) -> No
     """Store the product as not yet approved."""
     validate_register_product(p)
     _, org = sender_account(state, ctx, "register_product")
-    if state.get(key("prod", p.product_code)) is not None:
+    if state.get(schema.product(p.product_code)) is not None:
         raise AlreadyExists("product", p.product_code)
     prod = Product(
         p.product_code,
@@ -135,13 +136,13 @@ def apply_register_product(state: State, ctx: Context, p: RegisterProduct) -> No
         False,
         None,
     )
-    store(state, key("prod", p.product_code), prod)
+    store(state, schema.product(p.product_code), prod)
     emit(ctx, "ProductRegistered", product_code=p.product_code, manufacturer=org.org_id, name=p.name)
 
 
 def get_product(state: State, code: str) -> Product:
     """An existing product."""
-    prod = load(state, key("prod", code), Product)
+    prod = load(state, schema.product(code), Product)
     if prod is None:
         raise UnknownProduct(code)
     return prod
@@ -152,7 +153,7 @@ def apply_approve_product(state: State, ctx: Context, p: ApproveProduct) -> None
     prod = get_product(state, p.product_code)
     store(
         state,
-        key("prod", p.product_code),
+        schema.product(p.product_code),
         dataclasses.replace(prod, approved=p.approved, approval_hash=p.decision_hash),
     )
     emit(
@@ -182,7 +183,7 @@ def apply_register_lot(state: State, ctx: Context, p: RegisterLot) -> None:
     if not prod.approved:
         raise ProductNotApproved(prod.product_code)
     lot_id = p.lot.lot_id
-    if state.get(key("lot", lot_id)) is not None:
+    if state.get(schema.lot(lot_id)) is not None:
         raise AlreadyExists("lot", lot_id)
     if ctx.block_time_ms >= day_end_ms(p.expiry_date, ctx.params.utc_offset_minutes):
         raise LotExpired(lot_id, p.expiry_date)
@@ -209,7 +210,7 @@ def apply_register_lot(state: State, ctx: Context, p: RegisterLot) -> None:
         recall_height=0,
         breaches=0,
     )
-    store(state, key("lot", lot_id), lot)
+    store(state, schema.lot(lot_id), lot)
     add_available(state, unit.unit_id, org.org_id, lot_id, p.units)
     emit(
         ctx,
@@ -237,7 +238,7 @@ def apply_recall_lot(state: State, ctx: Context, p: RecallLot) -> None:
         raise AlreadyExists("recall", lot.lot_id)
     store(
         state,
-        key("lot", lot.lot_id),
+        schema.lot(lot.lot_id),
         dataclasses.replace(lot, recalled=True, recall_reason=p.reason, recall_height=ctx.block_height),
     )
     raise_alert(

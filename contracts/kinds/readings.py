@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Annotated
 
+from contracts import schema
 from contracts.errors import DeviceInactive, InvalidPayload, SampleInFuture, SampleOutOfOrder, UnknownDevice
 from contracts.interfaces import Context, State
 from contracts.records import (
@@ -30,7 +31,7 @@ from contracts.records import (
     StorageUnit,
     UnitLots,
 )
-from contracts.statekeys import key, load, store
+from contracts.statekeys import load, store
 from contracts.types import U64, MaxLen, Temp
 
 from .common import emit, get_lot, get_unit, new_alert, raise_alert
@@ -113,12 +114,12 @@ def _breach(
         QuarantineCause.HEAT_BREACH: AlertKind.HEAT_BREACH,
         QuarantineCause.FREEZE_BREACH: AlertKind.FREEZE_BREACH,
     }.get(cause, AlertKind.STRICT_BREACH)
-    lots = load(state, key("unitlots", unit.unit_id), UnitLots) or UnitLots(())
+    lots = load(state, schema.unit_lots(unit.unit_id), UnitLots) or UnitLots(())
     affected: list[str] = []
     for lot_id in lots.lot_ids:
         lot: Lot = get_lot(state, lot_id)
         if cause is QuarantineCause.FREEZE_BREACH:
-            prod = load(state, key("prod", lot.product_code), Product)
+            prod = load(state, schema.product(lot.product_code), Product)
             if prod is None or not prod.freeze_sensitive:
                 continue
         lot = dataclasses.replace(lot, breaches=lot.breaches + 1)
@@ -130,7 +131,7 @@ def _breach(
         affected.append(lot_id)
     store(
         state,
-        key("breach", unit.unit_id, at_s * 1000, ctx.tx_hash, seq),
+        schema.breach(unit.unit_id, at_s * 1000, ctx.tx_hash, seq),
         BreachRecord(cause, since_s, at_s, dev.address, tuple(affected)),
     )
     detail = f"{cause.name.lower()} since {since_s}; lots quarantined: {', '.join(affected) or 'none'}"
@@ -165,12 +166,12 @@ def _breach(
 
 def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None:
     """Advance the device's rule counters sample by sample; alert every out-of-range sample."""
-    dev = load(state, key("dev", ctx.sender), Device)
+    dev = load(state, schema.device(ctx.sender), Device)
     if dev is None:
         raise UnknownDevice(ctx.sender)
     if not dev.active:
         raise DeviceInactive(ctx.sender)
-    ds = load(state, key("devstate", dev.address), DeviceState) or _fresh_state()
+    ds = load(state, schema.device_state(dev.address), DeviceState) or _fresh_state()
     validate_record_readings(p, ctx, dev, ds.last_time_s)
     unit = get_unit(state, dev.unit_id)
     prm = ctx.params
@@ -255,7 +256,7 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
         r.samples += 1
     store(
         state,
-        key("devstate", dev.address),
+        schema.device_state(dev.address),
         DeviceState(
             r.samples,
             r.last_time_s,
@@ -273,7 +274,7 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
     )
     store(
         state,
-        key("unit", unit.unit_id),
+        schema.storage_unit(unit.unit_id),
         dataclasses.replace(unit, last_sample_s=max(unit.last_sample_s, r.last_time_s)),
     )
     emit(

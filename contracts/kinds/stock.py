@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+from contracts import schema
 from contracts.errors import InsufficientStock, LotQuarantined
 from contracts.interfaces import State
 from contracts.records import Holding, UnitLots
-from contracts.statekeys import key, load, store
+from contracts.statekeys import load, store
 
 
 def get_holding(state: State, unit_id: str, lot_id: str) -> Holding:
     """Units of a lot in a storage unit (zero when absent)."""
-    return load(state, key("hold", unit_id, lot_id), Holding) or Holding(0, 0)
+    return load(state, schema.holding(unit_id, lot_id), Holding) or Holding(0, 0)
 
 
 def put_holding(state: State, unit_id: str, org_id: str, lot_id: str, h: Holding) -> None:
     """Write a holding and keep the unit->lots and lot->holders indexes in step."""
-    k = key("hold", unit_id, lot_id)
-    lots_k = key("unitlots", unit_id)
+    k = schema.holding(unit_id, lot_id)
+    lots_k = schema.unit_lots(unit_id)
     lots = load(state, lots_k, UnitLots) or UnitLots(())
     if h.available == 0 and h.quarantined == 0:
         state.delete(k)
-        state.delete(key("lotholder", lot_id, org_id, unit_id))
+        state.delete(schema.lot_holder(lot_id, org_id, unit_id))
         if lot_id in lots.lot_ids:
             store(state, lots_k, UnitLots(tuple(x for x in lots.lot_ids if x != lot_id)))
         return
     store(state, k, h)
-    state.set(key("lotholder", lot_id, org_id, unit_id), b"")
+    state.set(schema.lot_holder(lot_id, org_id, unit_id), b"")
     if lot_id not in lots.lot_ids:
         store(state, lots_k, UnitLots((*lots.lot_ids, lot_id)))
 

@@ -22,21 +22,19 @@ from node.core.errors import InvalidBlock, InvalidTransaction
 from node.core.hashing import ZERO_HASH, sha256
 from node.core.receipts import Receipt, canonical_json
 from node.core.transactions import Transaction, check_stateless
+from node.state import schema
 from node.state.overlay import BlockOverlay, PrefixedReader
 from node.state.transition import (
-    APP_PREFIX,
     BlockContext,
     apply_transaction,
     get_nonce,
     state_root,
 )
 from node.state.validator_set import (
-    VALIDATORS_KEY,
     Validator,
     decode_validators,
     encode_validators,
     validator_set_hash,
-    vset_key,
 )
 from node.state.validators_tx import (
     AppliedChanges,
@@ -81,11 +79,11 @@ def genesis_document_hash(genesis: Genesis) -> bytes:
 def build_genesis_block(genesis: Genesis) -> ExecutedBlock:
     """The height-0 block and the state the genesis file seeds."""
     overlay = BlockOverlay(lambda _key: None)
-    app_state = overlay.journal(APP_PREFIX)
+    app_state = overlay.journal(schema.APP_PREFIX)
     seed_genesis(app_state, genesis.organisations, genesis.params)
     app_state.commit()
     validators = [Validator(v.address, v.name) for v in genesis.validators]
-    overlay.set(VALIDATORS_KEY, encode_validators(validators))
+    overlay.set(schema.validators(), encode_validators(validators))
     header = Header(
         chain_id=genesis.chain_id,
         height=0,
@@ -188,7 +186,7 @@ class Chain:
 
     def validators(self) -> tuple[Validator, ...]:
         """The validator set that signs the next block."""
-        raw = self.store.state_get(VALIDATORS_KEY)
+        raw = self.store.state_get(schema.validators())
         return () if raw is None else decode_validators(raw)
 
     def validator_addresses(self) -> tuple[bytes, ...]:
@@ -197,7 +195,7 @@ class Chain:
 
     def validator_set(self, set_hash: bytes) -> tuple[Validator, ...] | None:
         """The validator set with this hash (as a header names it), or None if no block ever used it."""
-        raw = self.store.state_get(vset_key(set_hash))
+        raw = self.store.state_get(schema.validator_set(set_hash))
         if raw is not None:
             return decode_validators(raw)
         genesis = tuple(Validator(v.address, v.name) for v in self.genesis.validators)
@@ -238,7 +236,7 @@ class Chain:
 
     def app_reader(self) -> PrefixedReader:
         """Committed application state, for the contracts' queries."""
-        return PrefixedReader(self.store.state_get, self.store.state_iterate, APP_PREFIX)
+        return PrefixedReader(self.store.state_get, self.store.state_iterate, schema.APP_PREFIX)
 
     def iter_blocks(self, start: int, end: int) -> Iterator[tuple[Block, bytes]]:
         """Canonical blocks with their commits, heights start..end inclusive."""
@@ -416,7 +414,7 @@ class Chain:
         self._nonces = {}
         self._head = Head(block.height, block.hash)
         self._head_header = block.header
-        if VALIDATORS_KEY in executed.writes:
+        if schema.validators() in executed.writes:
             log.info(
                 "event=validator_set_changed from_height=%d validators=%s",
                 block.height + 1,

@@ -21,6 +21,7 @@ from node.core.errors import InvalidTransaction
 from node.core.hashing import sha256
 from node.core.receipts import LogEvent, Receipt, canonical_json, failure_receipt, success_receipt
 from node.core.transactions import Transaction
+from node.state import schema
 from node.state.overlay import BlockOverlay
 from node.state.validators_tx import (
     VALIDATOR_CHANGE_KIND,
@@ -30,10 +31,6 @@ from node.state.validators_tx import (
 )
 
 log = logging.getLogger("vaxchain.state")
-
-APP_PREFIX = b"c/"
-NONCE_PREFIX = b"n/nonce/"
-PARAMS_KEY = b"n/params"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +45,13 @@ class BlockContext:
 
 def get_nonce(state: BlockOverlay, sender: bytes) -> int:
     """Next nonce expected from ``sender``."""
-    raw = state.get(NONCE_PREFIX + sender)
+    raw = state.get(schema.nonce(sender))
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
 def set_nonce(state: BlockOverlay, sender: bytes, nonce: int) -> None:
     """Record the next nonce expected from ``sender``."""
-    state.set(NONCE_PREFIX + sender, nonce.to_bytes(8, "big"))
+    state.set(schema.nonce(sender), nonce.to_bytes(8, "big"))
 
 
 # Decoded payloads by (kind, payload bytes): a transaction is decoded when the mempool admits it and again when
@@ -101,7 +98,7 @@ def apply_transaction(state: BlockOverlay, tx: Transaction, block: BlockContext)
     set_nonce(state, sender, expected + 1)
     if isinstance(payload, ValidatorChange):
         return execute_validator_change(state, tx.hash, sender, block.height, payload)
-    journal = state.journal(APP_PREFIX)
+    journal = state.journal(schema.APP_PREFIX)
     ctx = Context(
         sender=sender,
         tx_hash=tx.hash,

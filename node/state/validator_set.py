@@ -1,8 +1,8 @@
 """Validator sets in node state: their canonical encoding and hash, the current set and every set ever used.
 
-The current set (the one that signs the next block) is kept under ``VALIDATORS_KEY``. Every set that became
-current through a validator change is also kept under ``VSET_PREFIX + hash`` and never deleted, so the set that
-signed any block is found from its header's ``validators_hash`` (the genesis set comes from the genesis file).
+The current set (the one that signs the next block) is kept under ``schema.validators()``. Every set that became
+current through a validator change is also kept under ``schema.validator_set(hash)`` and never deleted, so the set
+that signed any block is found from its header's ``validators_hash`` (the genesis set comes from the genesis file).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from node.core import codec
 from node.core.hashing import sha256
 
-VALIDATORS_KEY = b"n/validators"
-VSET_PREFIX = b"n/vset/"
 MAX_VALIDATORS = 10_000
 _MAX_NAME_BYTES = 512
 
@@ -50,8 +48,3 @@ def decode_validators(data: bytes) -> tuple[Validator, ...]:
 def validator_set_hash(addresses: Sequence[bytes]) -> bytes:
     """SHA-256 over the sorted addresses: what a header commits to."""
     return sha256(b"".join(sorted(addresses)))
-
-
-def vset_key(set_hash: bytes) -> bytes:
-    """State key of the validator set with this hash."""
-    return VSET_PREFIX + set_hash

@@ -22,14 +22,13 @@ from node.core.errors import DecodeError, InvalidTransaction, VaxchainError
 from node.core.hashing import sha256
 from node.core.receipts import LogEvent, Receipt, canonical_json, failure_receipt, success_receipt
 from node.core.transactions import Transaction
+from node.state import schema
 from node.state.overlay import BlockOverlay
 from node.state.validator_set import (
-    VALIDATORS_KEY,
     Validator,
     decode_validators,
     encode_validators,
     validator_set_hash,
-    vset_key,
 )
 
 log = logging.getLogger("vaxchain.state")
@@ -39,8 +38,6 @@ VALIDATOR_CHANGE_KIND = 100
 SYSTEM_KIND_NAMES = {VALIDATOR_CHANGE_KIND: "validator_change"}
 MIN_LEAD = 2  # effective_height >= height of the approving block + MIN_LEAD
 MAX_NAME_CHARS = 64
-PROPOSAL_PREFIX = b"n/vchg/p/"  # + proposal id -> ChangeProposal
-HEIGHT_PREFIX = b"n/vchg/h/"  # + effective height (8 bytes) -> ids of the proposals for that height
 _MAX_PROPOSALS_PER_HEIGHT = 100_000
 
 
@@ -241,30 +238,20 @@ def decode_proposal(data: bytes) -> ChangeProposal:
     )
 
 
-def proposal_key(proposal_id: bytes) -> bytes:
-    """State key of a proposal."""
-    return PROPOSAL_PREFIX + proposal_id
-
-
-def height_key(effective_height: int) -> bytes:
-    """State key of the proposal ids for one effective height."""
-    return HEIGHT_PREFIX + effective_height.to_bytes(8, "big")
-
-
 def current_validators(state: StateRW) -> tuple[Validator, ...]:
     """The validator set that signs the block being executed."""
-    raw = state.get(VALIDATORS_KEY)
+    raw = state.get(schema.validators())
     return () if raw is None else decode_validators(raw)
 
 
 def load_proposal(state: StateRW, proposal_id: bytes) -> ChangeProposal | None:
     """A proposal by id, if any approval for it is pending or scheduled."""
-    raw = state.get(proposal_key(proposal_id))
+    raw = state.get(schema.validator_change_proposal(proposal_id))
     return None if raw is None else decode_proposal(raw)
 
 
 def _ids_at(state: StateRW, effective_height: int) -> list[bytes]:
-    raw = state.get(height_key(effective_height))
+    raw = state.get(schema.validator_changes_at(effective_height))
     if raw is None:
         return []
     items = codec.as_items(codec.decode(raw, "proposal ids"), "proposal ids", _MAX_PROPOSALS_PER_HEIGHT)
@@ -325,9 +312,12 @@ def apply_validator_change(
         events.append(LogEvent("ValidatorChangeScheduled", canonical_json(facts)))
     if proposal is None:
         ids = _ids_at(state, change.effective_height)
-        state.set(height_key(change.effective_height), codec.encode([*ids, pid]))
+        state.set(schema.validator_changes_at(change.effective_height), codec.encode([*ids, pid]))
     proposed_at = height if proposal is None else proposal.proposed_at
-    state.set(proposal_key(pid), ChangeProposal(change, approvers, scheduled, proposed_at).encode())
+    state.set(
+        schema.validator_change_proposal(pid),
+        ChangeProposal(change, approvers, scheduled, proposed_at).encode(),
+    )
     return tuple(events)
 
 
@@ -367,13 +357,13 @@ def apply_scheduled_changes(state: StateRW, height: int) -> AppliedChanges:
     ids = _ids_at(state, target)
     if not ids:
         return AppliedChanges((), (), None)
-    state.delete(height_key(target))
+    state.delete(schema.validator_changes_at(target))
     validators = {v.address: v for v in current_validators(state)}
     applied: list[ValidatorChange] = []
     skipped: list[ValidatorChange] = []
     for pid in sorted(ids):
         proposal = load_proposal(state, pid)
-        state.delete(proposal_key(pid))
+        state.delete(schema.validator_change_proposal(pid))
         if proposal is None or not proposal.scheduled:
             continue
         change = proposal.change
@@ -389,12 +379,12 @@ def apply_scheduled_changes(state: StateRW, height: int) -> AppliedChanges:
         return AppliedChanges((), tuple(skipped), None)
     new_set = tuple(sorted(validators.values(), key=lambda v: v.address))
     encoded = encode_validators(new_set)
-    state.set(VALIDATORS_KEY, encoded)
-    state.set(vset_key(validator_set_hash([v.address for v in new_set])), encoded)
+    state.set(schema.validators(), encoded)
+    state.set(schema.validator_set(validator_set_hash([v.address for v in new_set])), encoded)
     return AppliedChanges(tuple(applied), tuple(skipped), new_set)
 
 
 def iter_proposals(iterate: Callable[[bytes], Iterator[tuple[bytes, bytes]]]) -> Iterator[ChangeProposal]:
     """Every pending or scheduled proposal in committed state (``iterate`` is the store's prefix scan)."""
-    for _key, value in iterate(PROPOSAL_PREFIX):
+    for _key, value in iterate(schema.validator_change_proposals_prefix()):
         yield decode_proposal(value)

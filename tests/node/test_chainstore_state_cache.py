@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from node.chain.chain import Chain
-from node.state.transition import NONCE_PREFIX
+from node.state import schema
 from node.store.chainstore import STATE_PREFIX
 from tests.node.test_chain import ALICE, Producer, attest, open_chain
 
 
 def _stored_nonce(chain: Chain, sender: bytes) -> int:
-    raw = chain.store.db.get(STATE_PREFIX + NONCE_PREFIX + sender)
+    raw = chain.store.db.get(STATE_PREFIX + schema.nonce(sender))
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
@@ -33,7 +33,7 @@ def test_a_read_that_straddles_a_commit_does_not_cache_the_old_value(tmp_path: P
     db, chain = open_chain(tmp_path / "c")
     store = chain.store
     producer = Producer(chain)
-    key = NONCE_PREFIX + ALICE.address
+    key = schema.nonce(ALICE.address)
     real_get = db.get
     raced = False
 

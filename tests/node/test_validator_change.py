@@ -30,7 +30,8 @@ from node.core.keys import PrivateKey
 from node.core.receipts import Receipt
 from node.core.transactions import Transaction, sign_transaction
 from node.mempool.pool import Mempool, MempoolRejected
-from node.state.validator_set import VSET_PREFIX, validator_set_hash
+from node.state import schema
+from node.state.validator_set import validator_set_hash
 from node.state.validators_tx import (
     MIN_LEAD,
     VALIDATOR_CHANGE_KIND,
@@ -261,7 +262,7 @@ def test_the_set_changes_exactly_at_the_effective_height(net: Net) -> None:
     assert net.chain.validators_for(net.height + 2) is None
     # The proposal is gone once applied; the new set is kept by its hash.
     assert net.chain.validator_changes() == []
-    assert net.chain.store.state_get(VSET_PREFIX + validator_set_hash(sorted(new))) is not None
+    assert net.chain.store.state_get(schema.validator_set(validator_set_hash(sorted(new)))) is not None
 
     # Then a removal: the removed validator no longer counts, its certificate share is not needed.
     leaving = KEYS[3]
