@@ -2,5 +2,5 @@
 
 Entry points: `contracts.registry` (REGISTRY, BY_NAME, decode_payload, encode_payload, execute),
 `contracts.interfaces` (State, ReadState, Context, Event), `contracts.params`, `contracts.genesis`,
-`contracts.queries`, `contracts.district`.
+`contracts.queries`.
 """

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from contracts.district import HEPB_GTIN, IPV_CN
 from contracts.kinds.attest import Attest
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
@@ -31,6 +30,7 @@ from contracts.records import DestroyReason
 from contracts.registry import BY_NAME, decode_payload, kind_of
 from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code, verify_unit
 from contracts.types import OrgType, Role, StorageKind
+from harness.district import HEPB_GTIN, IPV_CN
 from node.cli.main import app
 from node.cli.tx import KIND_COMMANDS
 from node.cli.tx_common import Node, rpc_url

@@ -19,11 +19,11 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from contracts.district import HEPB_GTIN
 from contracts.tracecodes import gs1_hri
+from harness.district import HEPB_GTIN
+from harness.make_genesis import dev_key
 from node.cli.main import DEV_PASSWORD, app
 from node.core.keys import to_checksum_address
-from node.tools.make_genesis import dev_key
 from tests.conftest import NodeProcess, run_cli
 
 ALL_SUBPROCESS = os.environ.get("VAXCHAIN_TEST_SUBPROCESS") == "1"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from contracts.district import HEPB_GTIN, IPV_CN
 from contracts.kinds.products import LotRef
 from contracts.kinds.readings import Sample
 from contracts.tracecodes import gs1_hri, verify_unit
+from harness.district import HEPB_GTIN, IPV_CN
 from node.cli.tx_parse import (
     InputError,
     batches,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from consensus.fake_crypto import fake_address, fake_recover, fake_signer
 from consensus.types import Proposal, ValidatorSet, Vote, VoteType
+from harness.fake_crypto import fake_address, fake_recover, fake_signer
 
 CHAIN_ID = 7
 recover = fake_recover

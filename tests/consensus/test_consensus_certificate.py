@@ -9,8 +9,8 @@ from consensus_helpers import CHAIN_ID, addresses, block, recover, vote, vset
 
 from consensus.certificate import certificate_time_ms, make_certificate, verify_certificate, verify_evidence
 from consensus.errors import InvalidCertificate, InvalidEvidence
-from consensus.fake_crypto import fake_address
 from consensus.types import CommitCertificate, DuplicateVoteEvidence, VoteType
+from harness.fake_crypto import fake_address
 
 VS = vset(4)
 A = list(VS.validators)

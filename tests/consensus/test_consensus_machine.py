@@ -9,7 +9,6 @@ from consensus_helpers import CHAIN_ID, block, proposal, recover, vote, vset
 
 from consensus.certificate import certificate_time_ms, make_certificate, verify_certificate, verify_evidence
 from consensus.errors import InvalidCertificate, MisuseError
-from consensus.fake_crypto import fake_address, fake_signer
 from consensus.machine import (
     MAX_FUTURE_ROUNDS_PER_VALIDATOR,
     Broadcast,
@@ -34,6 +33,7 @@ from consensus.types import (
     Vote,
     VoteType,
 )
+from harness.fake_crypto import fake_address, fake_signer
 
 T = TypeVar("T")
 VS = vset(4)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from consensus.simulation import Simulation, main, random_config, run_schedule
 from consensus.types import ValidatorSet
+from harness.simulation import Simulation, main, random_config, run_schedule
 
 BATCH = 25
 

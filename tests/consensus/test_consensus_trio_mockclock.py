@@ -11,7 +11,6 @@ import trio
 import trio.testing
 
 from consensus.certificate import verify_certificate
-from consensus.fake_crypto import fake_address, fake_recover, fake_signer
 from consensus.machine import (
     Broadcast,
     Commit,
@@ -23,6 +22,7 @@ from consensus.machine import (
     TimeoutConfig,
 )
 from consensus.types import SignRecord, ValidatorSet
+from harness.fake_crypto import fake_address, fake_recover, fake_signer
 
 CHAIN = 9
 TIMEOUTS = TimeoutConfig(

@@ -8,12 +8,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.district import Roster, district_roster
 from contracts.errors import ContractError
 from contracts.genesis import seed_genesis
 from contracts.interfaces import Context, Event
 from contracts.params import Params
 from contracts.registry import decode_payload, encode_payload, execute, kind_of
+from harness.district import Roster, district_roster
 
 
 def addr(label: str) -> bytes:

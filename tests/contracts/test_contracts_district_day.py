@@ -9,8 +9,8 @@ import pytest
 from contracts_testkit import Chain, district_chain
 
 from contracts import queries
-from contracts.district import DistrictDay, Roster
 from contracts.errors import ContractError
+from harness.district import DistrictDay, Roster
 
 SITES = 47
 

@@ -9,11 +9,11 @@ import pytest
 from contracts_testkit import MemoryState, addr
 
 from contracts import queries
-from contracts.district import district_roster
 from contracts.errors import GenesisInvalid, InvalidTraceCode
 from contracts.genesis import organisations_to_json, parse_organisations, seed_genesis
 from contracts.params import Params
 from contracts.tracecodes import UnitTree, parse_trace_code, verify_unit
+from harness.district import district_roster
 
 
 def roster_json() -> list[dict[str, Any]]:

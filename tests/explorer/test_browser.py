@@ -96,7 +96,7 @@ def _port_open(host: str, port: int) -> bool:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     sync_playwright = _browser_or_skip()
     del sync_playwright
-    from node.tools.district_load import day_actions, send_actions, wait_included
+    from harness.district_load import day_actions, send_actions, wait_included
 
     base = tmp_path_factory.mktemp("explorer-net")
     # Empty blocks every second (the genesis default is 30 s): the home page's tests wait for a few blocks.

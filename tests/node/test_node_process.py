@@ -15,11 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
+from harness.make_genesis import dev_key
 from node.chain.export import export_blocks, import_blocks
 from node.core.keys import PrivateKey
 from node.core.transactions import sign_transaction
 from node.service.node import open_chain
-from node.tools.make_genesis import dev_key
 from rpc.errors import RpcError
 from tests.conftest import NodeProcess, run_cli
 

@@ -18,7 +18,7 @@ Invariants, checked as every event is processed:
   every live honest node gains `target_heights` heights within `liveness_bound_ms`; since they all reach
   the same height under agreement, this also shows they converge after partitions heal.
 
-Run: `python -m consensus.simulation --schedules 200 --validators 4 --seed 1`.
+Run: `python -m harness.simulation --schedules 200 --validators 4 --seed 1`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from typing import TypeVar
 from consensus.certificate import certificate_time_ms, verify_certificate, verify_evidence
 from consensus.codec import decode_sign_record, encode_sign_record
 from consensus.errors import ConsensusError
-from consensus.fake_crypto import fake_address, fake_recover, fake_signer
 from consensus.machine import (
     Broadcast,
     Commit,
@@ -59,6 +58,7 @@ from consensus.types import (
     Vote,
     VoteType,
 )
+from harness.fake_crypto import fake_address, fake_recover, fake_signer
 
 CHAIN_ID = 1337
 TIMEOUTS = TimeoutConfig(

@@ -6,7 +6,7 @@ import math
 import queue
 from typing import Any, cast
 
-from node.tools.bench_network import (
+from harness.bench_network import (
     CONSENSUS_COUNTERS,
     REQUEST_MAX_TXS,
     BenchNode,

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_network_runs_and_reports_its_figures() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "node.tools.bench_network", "--seconds", "2", "--rate", "60"],
+        [sys.executable, "-m", "harness.bench_network", "--seconds", "2", "--rate", "60"],
         cwd=ROOT,
         capture_output=True,
         text=True,

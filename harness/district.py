@@ -1,7 +1,8 @@
 """A seeded, deterministic district: roster (genesis material) and one simulated day of activity.
 
-No crypto here: senders are account LABELS; the node derives a key per label and passes label -> address.
-Used by the node's benchmarks, the devnet and the scenario test.
+No crypto here: senders are account LABELS; the caller derives a key per label (``harness.make_genesis.dev_key``)
+and passes label -> address. Used by ``harness.make_genesis`` (the repository's genesis files),
+``harness.district_load``, ``harness.bench_network`` and the contracts' scenario tests.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Replay a simulated day of the sample district against a running node over JSON-RPC.
 
 The sample district's accounts and loggers have keys derived from their labels (``make_genesis.dev_key``), so
-this tool can sign every action of ``contracts.district.DistrictDay``: products and lots, the custody chain
+this tool can sign every action of ``harness.district.DistrictDay``: products and lots, the custody chain
 manufacturer -> distributor -> CDC -> 47 sites, a reading batch per logger every few minutes, ~2,000 doses,
 one fridge failing and one recall. The day is placed so that it ends now: every sample lies in the past.
 """
@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.district import Action, DistrictDay, district_roster
 from contracts.registry import encode_payload
+from harness.district import Action, DistrictDay, district_roster
+from harness.make_genesis import dev_key
 from node.core.keys import PrivateKey
 from node.core.transactions import sign_transaction
-from node.tools.make_genesis import dev_key
 from rpc.client import RpcClient
 from rpc.errors import RpcError
 

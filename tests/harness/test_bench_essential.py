@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from node.tools.bench_network import district_load, essential_tps
+from harness.bench_network import district_load, essential_tps
 
 
 def test_the_baseline_executes_the_window_mix_and_every_transaction_succeeds() -> None:

@@ -1,7 +1,7 @@
 """Benchmark: a BFT network of real ``vaxchain run`` processes on 127.0.0.1 under the vaccine load, then a late joiner.
 
 The network is what ``vaxchain testnet`` writes (4 validators by default, 1 s block interval) for a sample
-district scaled to the offered load. The load is a day of that district (``contracts.district.DistrictDay``):
+district scaled to the offered load. The load is a day of that district (``harness.district.DistrictDay``):
 mostly cold-chain reading batches, then doses, lots and custody transfers, pre-signed by the district's derived
 dev keys and replayed compressed in time at ``--rate`` tx/s for ``--seconds``. Each sender's transactions go to
 one node (by address), in nonce order, queued every ``--tick-ms`` and sent with ``tx_sendRawTransactions`` as a
@@ -50,12 +50,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.district import Action, DistrictDay, district_roster
 from contracts.kinds.custody import Receive, Ship
 from contracts.kinds.doses import RecordDose
 from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
+from harness.district import Action, DistrictDay, district_roster
+from harness.district_load import mempool_full_retry_after, rpc_url_from_datadir
+from harness.make_genesis import dev_key, dev_validator_key, district_genesis
 from node.api.methods import MAX_TXS_PER_CALL
 from node.core.transactions import (
     check_stateless,
@@ -65,8 +67,6 @@ from node.core.transactions import (
 )
 from node.state.transition import check_kind_and_payload, clear_payload_cache
 from node.tools.bench_import import commit_sealed_block, open_chain
-from node.tools.district_load import mempool_full_retry_after, rpc_url_from_datadir
-from node.tools.make_genesis import dev_key, dev_validator_key, district_genesis
 from rpc.client import RpcClient
 
 CHAIN_ID = 4343
@@ -77,7 +77,7 @@ DISTRICT_SITES = 47
 DISTRICT_DAY_TXS = 19_900
 DISTRICT_DOSES = 2_000
 MIN_SITES = 4  # a short run replays a whole day of a smaller district, so its mix is the day's mix
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 MAX_RPC_BATCH = 100  # the node's JSON-RPC batch limit (rpc.dispatch)
 PIPELINE_FILL_BLOCKS = 3  # block intervals at the window's start not counted in the sustained rate
 

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contracts.district import Roster, district_roster
 from contracts.genesis import organisations_to_json
+from harness.district import Roster, district_roster
 from node.core.keys import PrivateKey, to_checksum_address
 
 CHANCHENG_CHAIN_ID = 86_0604
@@ -55,7 +55,7 @@ def district_genesis(roster: Roster, chain_id: int, validators: int, chain_name:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "genesis")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "genesis")
     parser.add_argument("--sites", type=int, default=47)
     args = parser.parse_args()
     roster = district_roster(sites=args.sites)
