@@ -309,7 +309,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--sites, --block-txs and --validators must be positive, --attest-txs not negative")
     doses = args.doses if args.doses is not None else DISTRICT_DOSES * args.sites // DISTRICT_SITES
     backend = get_backend()
+    from node.tools.bench_network import speed_change_note, speed_probe_ms  # see district_day_load
 
+    probe_before = speed_probe_ms()
+    print(
+        f"machine speed probe: {probe_before:.1f} ms (a fixed pure-Python loop; lower is faster)", flush=True
+    )
     started = time.perf_counter()
     district = district_day_load(args.sites, doses, args.reading_interval)
     sign_s = time.perf_counter() - started
@@ -352,6 +357,11 @@ def main(argv: list[str] | None = None) -> None:
 
     recover_per_s = recover_rate(district.txs)
     print(f"bare signature recovery: {recover_per_s:,.0f}/s ({backend.name})")
+    probe_after = speed_probe_ms()
+    print(f"machine speed probe after the runs: {probe_after:.1f} ms", flush=True)
+    note = speed_change_note(probe_before, probe_after)
+    if note is not None:
+        print(note, flush=True)
     main_result = results["district"]
     ratio = main_result.tps / recover_per_s
     attest = results.get("attest")
@@ -360,7 +370,8 @@ def main(argv: list[str] | None = None) -> None:
         f"import_tps={main_result.tps:.0f} recover_per_s={recover_per_s:.0f} ratio={ratio:.3f} "
         f"txs={main_result.txs} blocks={main_result.blocks} failed_receipts={main_result.failed_receipts} "
         f"validators={args.validators} block_txs={args.block_txs} sites={args.sites} "
-        f"sync={int(not args.no_sync)}{attest_keys} backend={backend.name}"
+        f"sync={int(not args.no_sync)}{attest_keys} backend={backend.name} "
+        f"probe_ms_before={probe_before:.1f} probe_ms_after={probe_after:.1f}"
     )
 
 

@@ -356,6 +356,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.seconds <= 0 or args.connections < 1 or args.rounds < 1 or args.sites < 1:
         raise SystemExit("--seconds, --connections, --rounds and --sites must be positive")
 
+    from node.tools.bench_network import speed_change_note, speed_probe_ms
+
+    probe_before = speed_probe_ms()
+    print(
+        f"machine speed probe: {probe_before:.1f} ms (a fixed pure-Python loop; lower is faster)", flush=True
+    )
     children: list[subprocess.Popen[str]] = []
     district: DistrictNode | None = None
     root = args.keep or Path(tempfile.mkdtemp(prefix="vax-bench-rpc-"))
@@ -412,6 +418,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
 
+    probe_after = speed_probe_ms()
+    print(f"machine speed probe after the runs: {probe_after:.1f} ms", flush=True)
+    note = speed_change_note(probe_before, probe_after)
+    if note is not None:
+        print(note, flush=True)
     figures: dict[str, float] = {}
     for t in targets:
         s = summary(t.latencies, args.seconds)
@@ -438,7 +449,8 @@ def main(argv: list[str] | None = None) -> None:
     extra = f" block_height={district.full_height} lot_id={district.lot_id}" if district else ""
     print(
         f"{line} bare_rps={figures['bare_rps']:.0f} ratio={ratio:.2f} "
-        f"stub_ratio={figures['stub_rps'] / figures['bare_rps']:.2f} cpu_ratio={cpu_ratio:.2f} errors={errors}{extra}"
+        f"stub_ratio={figures['stub_rps'] / figures['bare_rps']:.2f} cpu_ratio={cpu_ratio:.2f} errors={errors}"
+        f"{extra} probe_ms_before={probe_before:.1f} probe_ms_after={probe_after:.1f}"
     )
 
 
