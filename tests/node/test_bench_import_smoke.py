@@ -67,4 +67,6 @@ def test_bench_import_runs_and_reports_its_figures() -> None:
     assert figures["failed_receipts"] == "0" and int(figures["txs"]) > 100 and figures["validators"] == "4"
     assert float(figures["attest_import_tps"]) > 0 and figures["attest_txs"] == "200"
     assert any(line.startswith("not included: network") for line in lines)  # what the figure leaves out
-    assert "RecordDose" in lines[0] and "RecordReadings" in lines[0]  # the district's mix, not attest only
+    signed = next(line for line in lines if line.startswith("signed a district day"))
+    assert "RecordDose" in signed and "RecordReadings" in signed  # the district's mix, not attest only
+    assert float(figures["probe_ms_before"]) > 0 and float(figures["probe_ms_after"]) > 0

@@ -53,3 +53,4 @@ def test_bench_rpc_times_a_real_node_and_reports_its_figures() -> None:
     assert "(0 rejected)" in node_line
     block_line = next(line for line in lines if line.startswith("node chain_getBlockByHeight"))
     assert "errors=0" in block_line
+    assert float(figures["probe_ms_before"]) > 0 and float(figures["probe_ms_after"]) > 0
