@@ -3,6 +3,7 @@ real datadir by `vaxchain chain import`'s function, and the last line's figures.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from collections import Counter
@@ -23,7 +24,8 @@ def test_the_imported_chain_is_a_node_chain_with_certificates_of_every_validator
     assert {"RegisterLot", "Ship", "Receive", "RecordReadings", "RecordDose", "RecallLot"} <= set(kinds)
     result = run_import(load, tmp_path, validators=3, block_txs=50, sync=False)
     assert result.failed_receipts == 0
-    assert result.txs == len(load.txs) and result.blocks == 1 + -(-len(load.txs) // 50)  # + the empty first
+    # Blocks of at most 50 transactions, after an empty first block (height 1 is dated at the genesis time).
+    assert result.txs == len(load.txs) and result.blocks == 1 + math.ceil(len(load.txs) / 50)
     # The observer's datadir, opened as `vaxchain run` opens it, holds every block with its certificate.
     opened = open_chain(tmp_path / "net" / "node3")
     try:
