@@ -9,7 +9,7 @@ from pathlib import Path
 from node.chain.genesis import load_genesis
 from node.core.keys import PrivateKey
 from node.service.config import load_config
-from node.tools.bench_rpc import write_one_validator_node
+from node.tools.bench_rpc import start_child, write_one_validator_node
 from node.tools.devgenesis import dev_genesis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +55,29 @@ def test_bench_rpc_times_a_real_node_and_reports_its_figures() -> None:
     block_line = next(line for line in lines if line.startswith("node chain_getBlockByHeight"))
     assert "errors=0" in block_line
     assert float(figures["probe_ms_before"]) > 0 and float(figures["probe_ms_after"]) > 0
+
+
+def test_bench_rpc_times_an_existing_node_given_its_url() -> None:
+    server, url = start_child("stub")  # stands in for a node started elsewhere
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "node.tools.bench_rpc",
+                *("--url", url, "--seconds", "0.4", "--rounds", "1", "--connections", "1"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+    lines = out.stdout.strip().splitlines()
+    figures = dict(pair.split("=", 1) for pair in lines[-1].split())
+    assert float(figures["status_rps"]) > 0 and float(figures["bare_rps"]) > 0 and figures["errors"] == "0"
+    assert "block_rps" not in figures and "block_height" not in figures  # no district node was started
+    assert any(line.startswith(f"chain_status ({url})") for line in lines)
