@@ -451,7 +451,11 @@ def main(argv: list[str] | None = None) -> None:
     line = " ".join(f"{k}={figures[k]:.0f}" if k.endswith("rps") else f"{k}={figures[k]:.2f}" for k in keys)
     ratio = figures["status_rps"] / figures["bare_rps"]
     cpu_ratio = figures["bare_cpu_us"] / figures["status_cpu_us"]
-    extra = f" block_height={district.full_height} lot_id={district.lot_id}" if district else ""
+    extra = (
+        f" block_height={district.full_height} block_txs={district.full_height_txs} lot_id={district.lot_id}"
+        if district
+        else ""
+    )
     print(
         f"{line} bare_rps={figures['bare_rps']:.0f} ratio={ratio:.2f} "
         f"stub_ratio={figures['stub_rps'] / figures['bare_rps']:.2f} cpu_ratio={cpu_ratio:.2f} errors={errors}"
