@@ -55,6 +55,7 @@ from contracts.kinds.doses import RecordDose
 from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
+from harness.bench_import import commit_sealed_block, open_chain
 from harness.district import Action, DistrictDay, district_roster
 from harness.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from harness.make_genesis import dev_key, dev_validator_key, district_genesis
@@ -66,7 +67,6 @@ from node.core.transactions import (
     sign_transaction,
 )
 from node.state.transition import check_kind_and_payload, clear_payload_cache
-from node.tools.bench_import import commit_sealed_block, open_chain
 from rpc.client import RpcClient
 
 CHAIN_ID = 4343

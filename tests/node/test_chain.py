@@ -12,6 +12,7 @@ import pytest
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
+from harness.devgenesis import dev_genesis
 from node.chain.chain import Chain, ExecutedBlock, GenesisMismatch
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import GenesisError, load_genesis, parse_genesis
@@ -23,7 +24,6 @@ from node.core.transactions import Transaction, sign_transaction
 from node.mempool.pool import Mempool, MempoolRejected
 from node.store.chainstore import ChainStore
 from node.store.db import Database, StorageError
-from node.tools.devgenesis import dev_genesis
 
 CHAIN_ID = 31
 VALIDATOR = PrivateKey.from_seed("chain-test/validator")

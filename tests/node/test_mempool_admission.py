@@ -14,6 +14,7 @@ import pytest
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
+from harness.devgenesis import dev_genesis
 from harness.district_load import day_actions, mempool_full_retry_after, send_actions
 from node.api.methods import TX_REJECTED, ApiContext, register_chain_methods
 from node.chain.chain import Chain
@@ -26,7 +27,6 @@ from node.producer import wire
 from node.producer.bft import BftConfig, BftEngine
 from node.store.chainstore import ChainStore
 from node.store.db import Database
-from node.tools.devgenesis import dev_genesis
 from rpc.client import RpcClient
 from rpc.errors import RpcApplicationError, RpcError
 from rpc.registry import MethodRegistry

@@ -18,6 +18,7 @@ import pytest
 
 from consensus.codec import encode_certificate
 from consensus.types import CommitCertificate, ValidatorSet, Vote, VoteType
+from harness.devgenesis import dev_genesis
 from node.api.views import tx_view, validator_changes_view, validators_view
 from node.chain.certrule import CertificateRule, consensus_signer, expected_block_time
 from node.chain.chain import Chain, ExecutedBlock
@@ -42,7 +43,6 @@ from node.state.validators_tx import (
 )
 from node.store.chainstore import ChainStore
 from node.store.db import Database
-from node.tools.devgenesis import dev_genesis
 
 CHAIN_ID = 4799
 KEYS = [PrivateKey.from_seed(f"vchange/validator/{i}") for i in range(4)]

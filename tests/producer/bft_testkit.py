@@ -13,6 +13,7 @@ import trio
 from consensus.machine import TimeoutConfig
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
+from harness.devgenesis import dev_genesis
 from node.chain.certrule import CertificateRule
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import parse_genesis
@@ -25,7 +26,6 @@ from node.producer.bft import BftConfig, BftEngine
 from node.producer.sync import SyncConfig
 from node.store.chainstore import ChainStore
 from node.store.db import Database
-from node.tools.devgenesis import dev_genesis
 
 CHAIN_ID = 4711
 FAST = TimeoutConfig(

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from node.tools.bench_network import BenchNode
+    from harness.bench_network import BenchNode
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STATUS = {"height": 123456, "hash": "0x" + "ab" * 32, "peers": 3, "syncing": False, "validators": 4}
 DISTRICT_SITES = 47
 DISTRICT_DOSES = 2_000
@@ -110,7 +110,7 @@ def serve_bare() -> None:
 def start_child(mode: str) -> tuple[subprocess.Popen[str], str]:
     """Start a baseline server of this module in its own process; its process and URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "node.tools.bench_rpc", "--_serve", mode],
+        [sys.executable, "-m", "harness.bench_rpc", "--_serve", mode],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
@@ -165,9 +165,9 @@ def write_one_validator_node(root: Path, genesis: dict[str, Any]) -> Path:
 def start_district_node(root: Path, sites: int, doses: int, reading_interval_s: int) -> DistrictNode:
     """Write and start a one-validator node for a district of ``sites`` sites, send it a day of that district
     (``scripts/district_load``'s driver) and wait until the day's last transaction is committed."""
-    from node.tools.bench_network import BenchNode
-    from node.tools.district_load import day_actions, send_actions, wait_included
-    from node.tools.make_genesis import DEVNET_CHAIN_ID, district_genesis
+    from harness.bench_network import BenchNode
+    from harness.district_load import day_actions, send_actions, wait_included
+    from harness.make_genesis import DEVNET_CHAIN_ID, district_genesis
     from rpc.client import RpcClient
 
     day, keys = day_actions(0, doses, reading_interval_s, sites=sites)
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.seconds <= 0 or args.connections < 1 or args.rounds < 1 or args.sites < 1:
         raise SystemExit("--seconds, --connections, --rounds and --sites must be positive")
 
-    from node.tools.bench_network import speed_change_note, speed_probe_ms
+    from harness.bench_network import speed_change_note, speed_probe_ms
 
     probe_before = speed_probe_ms()
     print(

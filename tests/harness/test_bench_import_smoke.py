@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 from consensus.codec import decode_certificate
+from harness.bench_import import district_day_load, run_import
 from node.chain.certrule import CertificateRule
 from node.service.node import open_chain
-from node.tools.bench_import import district_day_load, run_import
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_DAY = ["--sites", "1", "--doses", "20", "--reading-interval", "3600"]
@@ -47,7 +47,7 @@ def test_bench_import_runs_and_reports_its_figures() -> None:
         [
             sys.executable,
             "-m",
-            "node.tools.bench_import",
+            "harness.bench_import",
             *TINY_DAY,
             "--attest-txs",
             "200",

@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.bench_rpc import start_child, write_one_validator_node
+from harness.devgenesis import dev_genesis
 from node.chain.genesis import load_genesis
 from node.core.keys import PrivateKey
 from node.service.config import load_config
-from node.tools.bench_rpc import start_child, write_one_validator_node
-from node.tools.devgenesis import dev_genesis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_bench_rpc_times_a_real_node_and_reports_its_figures() -> None:
         [
             sys.executable,
             "-m",
-            "node.tools.bench_rpc",
+            "harness.bench_rpc",
             *("--sites", "1", "--doses", "20", "--reading-interval", "3600"),
             *("--seconds", "0.4", "--rounds", "1", "--connections", "1"),
         ],
@@ -64,7 +64,7 @@ def test_bench_rpc_times_an_existing_node_given_its_url() -> None:
             [
                 sys.executable,
                 "-m",
-                "node.tools.bench_rpc",
+                "harness.bench_rpc",
                 *("--url", url, "--seconds", "0.4", "--rounds", "1", "--connections", "1"),
             ],
             cwd=ROOT,

@@ -38,6 +38,9 @@ from consensus.codec import encode_certificate
 from consensus.types import ValidatorSet, Vote, VoteType
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
+from harness.devgenesis import dev_genesis
+from harness.district_load import day_actions
+from harness.make_genesis import district_genesis
 from node.chain.certrule import consensus_signer
 from node.chain.chain import Chain, ExecutedBlock, RejectedTransaction
 from node.chain.export import export_blocks, import_blocks
@@ -53,9 +56,6 @@ from node.service.node import open_chain as open_datadir
 from node.state.transition import clear_payload_cache
 from node.store.chainstore import ChainStore
 from node.store.db import Database
-from node.tools.devgenesis import dev_genesis
-from node.tools.district_load import day_actions
-from node.tools.make_genesis import district_genesis
 
 DISTRICT_SITES = 47  # the sample district (genesis/chancheng.json)
 DISTRICT_DOSES = 2_000  # doses in a day of the sample district
@@ -85,7 +85,7 @@ def district_day_load(
     """A day of a district of ``sites`` vaccination sites (47: the sample district, ~19,900 transactions),
     signed by its derived dev keys, nonces in order; the day ends a minute ago, so every sample is past."""
     # bench_network imports this module's sealed-chain helpers: imported here to keep the two out of a cycle.
-    from node.tools.bench_network import CHAIN_ID, sign_actions
+    from harness.bench_network import CHAIN_ID, sign_actions
 
     day, keys = day_actions(seed, doses, reading_interval_s, sites=sites)
     genesis = district_genesis(day.roster, CHAIN_ID, 1, "bench")  # validators: replaced by `vaxchain testnet`
@@ -175,7 +175,7 @@ class ImportResult:
 
 def make_validator_set(root: Path, genesis: dict[str, Any], validators: int) -> tuple[list[Path], Path]:
     """``vaxchain testnet`` under ``root``: the validators' datadirs and one observer's."""
-    from node.tools.bench_network import write_network  # see district_day_load
+    from harness.bench_network import write_network  # see district_day_load
 
     root.mkdir(parents=True, exist_ok=True)
     nodes = write_network(root, genesis, validators, 1000)
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--sites, --block-txs and --validators must be positive, --attest-txs not negative")
     doses = args.doses if args.doses is not None else DISTRICT_DOSES * args.sites // DISTRICT_SITES
     backend = get_backend()
-    from node.tools.bench_network import speed_change_note, speed_probe_ms  # see district_day_load
+    from harness.bench_network import speed_change_note, speed_probe_ms  # see district_day_load
 
     probe_before = speed_probe_ms()
     print(
