@@ -1,18 +1,23 @@
 """Node configuration: ``config.toml`` in the datadir, read with tomllib, validated with clear errors.
 
-Keys other tools rely on (keep them): ``p2p.listen``, ``p2p.peers``, ``rpc.listen``, ``validator.key_file``,
-``validator.password_file``, ``explorer.listen``. Relative paths are relative to the datadir.
+Keys other tools rely on (keep them): ``p2p.listen``, ``p2p.peers``, ``p2p.external_addrs``, ``rpc.listen``,
+``validator.key_file``, ``validator.password_file``, ``explorer.listen``. Relative paths are relative to the datadir.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from node.core.errors import VaxchainError
 from node.mempool.pool import DEFAULT_MAX_TXS
+from node.net.config import parse_external_addr, parse_listen_addr, parse_peer_addr
+from node.net.errors import ConfigError as NetConfigError
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -44,6 +49,9 @@ class NodeConfig:
     p2p_listen: str = "/ip4/127.0.0.1/tcp/26656"
     p2p_peers: tuple[str, ...] = ()
     p2p_allowlist: tuple[str, ...] = ()
+    p2p_external_addrs: tuple[
+        str, ...
+    ] = ()  # what the node announces (when it listens on a wildcard or behind NAT)
     p2p_node_key_file: str = "node_key"
     rpc_listen: str = "127.0.0.1:8545"
     rpc_cors_origins: tuple[str, ...] = ()
@@ -95,12 +103,86 @@ def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+# A host name as in a URL: DNS labels (RFC 1123) separated by dots.
+_HOST_NAME_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
 def parse_listen(value: str, key: str) -> tuple[str, int]:
-    """Split ``host:port``; the port may be 0 (any free port)."""
+    """Split ``HOST:PORT`` or ``[IPV6]:PORT`` into (host without brackets, port); the port may be 0 (any free port).
+
+    HOST is an IPv4 address, a host name, or (in brackets) an IPv6 address; 0.0.0.0 and [::] mean every interface.
+    """
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(key, f"expected host:port, got {value!r}")
+    if not sep or not host or not port.isdigit() or len(port) > 5 or not 0 <= int(port) < 65536:
+        raise ConfigError(key, f"expected HOST:PORT (IPv6 as [ADDR]:PORT), got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        inner = host[1:-1]
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            raise ConfigError(key, f"{inner!r} in {value!r} is not an IPv6 address") from None
+        if "%" in inner:
+            raise ConfigError(key, f"{value!r}: zoned IPv6 addresses are not supported")
+        return inner, int(port)
+    if ":" in host:
+        raise ConfigError(key, f"{value!r}: write an IPv6 address in brackets, as [ADDR]:PORT")
+    if host.replace(".", "").isdigit():
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ConfigError(key, f"{host!r} in {value!r} is not an IPv4 address") from None
+    elif not _HOST_NAME_RE.match(host):
+        raise ConfigError(key, f"{host!r} in {value!r} is not a host name")
     return host, int(port)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (an IP in 127.0.0.0/8 or ::1, or the name localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve to anything
+
+
+def connect_url(scheme: str, host: str, port: int) -> str:
+    """A URL for reaching a server listening on ``host``: a wildcard means this machine; IPv6 goes in brackets."""
+    if host == "0.0.0.0":
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def plain_rpc_warning(config: NodeConfig) -> str | None:
+    """The startup warning for JSON-RPC served without TLS beyond loopback (admin tokens and signed transactions
+    would cross the network in clear), or None."""
+    host, _port = parse_listen(config.rpc_listen, "rpc.listen")
+    if is_loopback_host(host):
+        return None
+    return (
+        f"event=rpc_without_tls listen={config.rpc_listen} reason=plain HTTP beyond loopback: set rpc.tls_cert_file "
+        "and rpc.tls_key_file, or listen on 127.0.0.1 behind a TLS proxy"
+    )
+
+
+def _check_p2p(config: NodeConfig) -> None:
+    """The p2p addresses, validated as the network will read them, with the config.toml key named."""
+    checks: list[tuple[str, Callable[[str], object], str]] = [
+        ("p2p.listen", parse_listen_addr, config.p2p_listen)
+    ]
+    checks += [("p2p.peers", parse_peer_addr, addr) for addr in config.p2p_peers]
+    checks += [("p2p.external_addrs", parse_external_addr, addr) for addr in config.p2p_external_addrs]
+    for key, parse, value in checks:
+        try:
+            parse(value)
+        except NetConfigError as exc:
+            raise ConfigError(key, exc.reason) from None
 
 
 def load_config(datadir: Path) -> NodeConfig:
@@ -125,6 +207,7 @@ def load_config(datadir: Path) -> NodeConfig:
         p2p_listen=_get(p2p, "p2p", "listen", str, "/ip4/127.0.0.1/tcp/26656"),
         p2p_peers=_strings(p2p, "p2p", "peers"),
         p2p_allowlist=_strings(p2p, "p2p", "allowlist"),
+        p2p_external_addrs=_strings(p2p, "p2p", "external_addrs"),
         p2p_node_key_file=_get(p2p, "p2p", "node_key_file", str, "node_key"),
         rpc_listen=_get(rpc, "rpc", "listen", str, "127.0.0.1:8545"),
         rpc_cors_origins=_strings(rpc, "rpc", "cors_origins"),
@@ -142,6 +225,7 @@ def load_config(datadir: Path) -> NodeConfig:
         log_format=_get(log, "log", "format", str, "kv"),
         extra=doc,
     )
+    _check_p2p(config)
     parse_listen(config.rpc_listen, "rpc.listen")
     parse_listen(config.explorer_listen, "explorer.listen")
     if not 1 <= config.tx_gossip_interval_ms <= 10_000:

@@ -30,7 +30,7 @@ from node.net.config import NetConfig
 from node.net.keys import load_or_create_node_key
 from node.net.p2p import Network
 from node.producer.bft import BftConfig, BftEngine
-from node.service.config import NodeConfig, load_config, parse_listen
+from node.service.config import NodeConfig, connect_url, load_config, parse_listen, plain_rpc_warning
 from node.service.events import publish_block, register_topics
 from node.service.status import STATUS_FILE, write_status_file
 from node.store.chainstore import ChainStore
@@ -118,6 +118,7 @@ class Node:
                 listen=self.config.p2p_listen,
                 peers=self.config.p2p_peers,
                 allowlist=self.config.p2p_allowlist,
+                external_addrs=self.config.p2p_external_addrs,
             ),
             load_or_create_node_key(self.config.path(self.config.p2p_node_key_file)),
         )
@@ -250,6 +251,8 @@ class Node:
     async def _serve(self, nursery: trio.Nursery) -> None:
         """Start RPC, the explorer (if enabled), the network and the BFT engine in ``nursery``."""
         host, port = parse_listen(self.config.rpc_listen, "rpc.listen")
+        if (warning := plain_rpc_warning(self.config)) is not None:
+            log.warning(warning)
         rpc_config = RpcServerConfig(
             host=host,
             port=port,
@@ -270,7 +273,7 @@ class Node:
         log.info("event=rpc_listening url=http://%s:%d", host, self.rpc_port)
         if self.config.explorer_enabled:
             ex_host, ex_port = parse_listen(self.config.explorer_listen, "explorer.listen")
-            rpc_url = f"http://{host}:{self.rpc_port}"
+            rpc_url = connect_url("http", host, self.rpc_port)
             self.explorer_port = await nursery.start(
                 lambda task_status: serve_explorer(rpc_url, ex_host, ex_port, task_status=task_status)
             )
