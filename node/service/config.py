@@ -18,6 +18,7 @@ from node.core.errors import VaxchainError
 from node.mempool.pool import DEFAULT_MAX_TXS
 from node.net.config import parse_external_addr, parse_listen_addr, parse_peer_addr
 from node.net.errors import ConfigError as NetConfigError
+from rpc.tls import TlsFileError, server_context
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -56,8 +57,14 @@ class NodeConfig:
     rpc_listen: str = "127.0.0.1:8545"
     rpc_cors_origins: tuple[str, ...] = ()
     rpc_rate_per_s: float = 500.0
+    rpc_tls_cert_file: str | None = (
+        None  # PEM certificate chain: RPC serves HTTPS and WSS (with rpc_tls_key_file)
+    )
+    rpc_tls_key_file: str | None = None  # PEM private key of rpc_tls_cert_file
     explorer_enabled: bool = False
     explorer_listen: str = "127.0.0.1:8080"
+    explorer_tls_cert_file: str | None = None  # the same two keys for the explorer's pages (HTTPS)
+    explorer_tls_key_file: str | None = None
     mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
     max_block_txs: int = 20_000
@@ -71,6 +78,19 @@ class NodeConfig:
         """Resolve a configured path against the datadir."""
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else self.datadir / candidate
+
+    def tls_files(self, section: str) -> tuple[str, str] | None:
+        """(certificate, key) paths of ``section`` ("rpc" or "explorer"), resolved against the datadir; None
+        without TLS."""
+        cert, key = getattr(self, f"{section}_tls_cert_file"), getattr(self, f"{section}_tls_key_file")
+        if cert is None or key is None:
+            return None
+        return str(self.path(cert)), str(self.path(key))
+
+    def listen_url(self, section: str, port: int) -> str:
+        """The URL ``section`` ("rpc" or "explorer") serves on, as configured (http or https), with the bound port."""
+        host = getattr(self, f"{section}_listen").rpartition(":")[0]
+        return f"{'http' if self.tls_files(section) is None else 'https'}://{host}:{port}"
 
     @property
     def is_validator(self) -> bool:
@@ -163,12 +183,29 @@ def plain_rpc_warning(config: NodeConfig) -> str | None:
     """The startup warning for JSON-RPC served without TLS beyond loopback (admin tokens and signed transactions
     would cross the network in clear), or None."""
     host, _port = parse_listen(config.rpc_listen, "rpc.listen")
-    if is_loopback_host(host):
+    if is_loopback_host(host) or config.tls_files("rpc") is not None:
         return None
     return (
         f"event=rpc_without_tls listen={config.rpc_listen} reason=plain HTTP beyond loopback: set rpc.tls_cert_file "
         "and rpc.tls_key_file, or listen on 127.0.0.1 behind a TLS proxy"
     )
+
+
+def _check_tls(config: NodeConfig, section: str) -> None:
+    """Both TLS keys of ``section`` or neither, and files that make a working server context (checked now, so a
+    bad file stops the node at startup with the key named)."""
+    cert, key = getattr(config, f"{section}_tls_cert_file"), getattr(config, f"{section}_tls_key_file")
+    if cert is None and key is None:
+        return
+    if cert is None or key is None:
+        missing = "tls_cert_file" if cert is None else "tls_key_file"
+        raise ConfigError(
+            f"{section}.{missing}", f"missing: {section}.tls_cert_file and tls_key_file go together"
+        )
+    try:
+        server_context(config.path(cert), config.path(key))
+    except TlsFileError as exc:
+        raise ConfigError(f"{section}.tls_cert_file", str(exc)) from None
 
 
 def _check_p2p(config: NodeConfig) -> None:
@@ -212,8 +249,12 @@ def load_config(datadir: Path) -> NodeConfig:
         rpc_listen=_get(rpc, "rpc", "listen", str, "127.0.0.1:8545"),
         rpc_cors_origins=_strings(rpc, "rpc", "cors_origins"),
         rpc_rate_per_s=_get(rpc, "rpc", "rate_per_s", float, 500.0),
+        rpc_tls_cert_file=_get(rpc, "rpc", "tls_cert_file", str, None),
+        rpc_tls_key_file=_get(rpc, "rpc", "tls_key_file", str, None),
         explorer_enabled=_get(explorer, "explorer", "enabled", bool, False),
         explorer_listen=_get(explorer, "explorer", "listen", str, "127.0.0.1:8080"),
+        explorer_tls_cert_file=_get(explorer, "explorer", "tls_cert_file", str, None),
+        explorer_tls_key_file=_get(explorer, "explorer", "tls_key_file", str, None),
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
         max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
@@ -228,6 +269,9 @@ def load_config(datadir: Path) -> NodeConfig:
     _check_p2p(config)
     parse_listen(config.rpc_listen, "rpc.listen")
     parse_listen(config.explorer_listen, "explorer.listen")
+    _check_tls(config, "rpc")
+    if config.explorer_enabled:
+        _check_tls(config, "explorer")
     if not 1 <= config.tx_gossip_interval_ms <= 10_000:
         raise ConfigError("producer.tx_gossip_interval_ms", "expected 1..10000")
     if config.log_format not in ("kv", "json"):

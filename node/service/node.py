@@ -39,6 +39,7 @@ from rpc.metrics import Gauge
 from rpc.registry import MethodRegistry
 from rpc.server import RpcServerConfig, serve
 from rpc.subscriptions import SubscriptionHub
+from rpc.tls import pinned_context
 
 log = logging.getLogger("vaxchain.node")
 
@@ -177,7 +178,7 @@ class Node:
                 else to_checksum_address(self.validator_key.address),
                 "explorer": None
                 if self.explorer_port is None
-                else f"http://{self.config.explorer_listen.rpartition(':')[0]}:{self.explorer_port}",
+                else self.config.listen_url("explorer", self.explorer_port),
                 "rpc": self.config.rpc_listen
                 if self.rpc_port is None
                 else f"{self.config.rpc_listen.rpartition(':')[0]}:{self.rpc_port}",
@@ -253,12 +254,15 @@ class Node:
         host, port = parse_listen(self.config.rpc_listen, "rpc.listen")
         if (warning := plain_rpc_warning(self.config)) is not None:
             log.warning(warning)
+        rpc_tls = self.config.tls_files("rpc")
         rpc_config = RpcServerConfig(
             host=host,
             port=port,
             rate_per_s=self.config.rpc_rate_per_s,
             cors_origins=self.config.rpc_cors_origins,
             admin_token=self.admin_token(),
+            tls_cert_file=None if rpc_tls is None else rpc_tls[0],
+            tls_key_file=None if rpc_tls is None else rpc_tls[1],
         )
         self.rpc_port = await nursery.start(
             lambda task_status: serve(
@@ -270,14 +274,28 @@ class Node:
                 task_status=task_status,
             )
         )
-        log.info("event=rpc_listening url=http://%s:%d", host, self.rpc_port)
+        log.info("event=rpc_listening url=%s", self.config.listen_url("rpc", self.rpc_port))
         if self.config.explorer_enabled:
             ex_host, ex_port = parse_listen(self.config.explorer_listen, "explorer.listen")
-            rpc_url = connect_url("http", host, self.rpc_port)
+            ex_tls = self.config.tls_files("explorer")
+            rpc_url = connect_url("http" if rpc_tls is None else "https", host, self.rpc_port)
+            # It reads its own node's RPC over a loopback (or wildcard) address that the certificate need not
+            # name: it trusts exactly that certificate instead of checking a name (rpc/tls.py pinned_context).
+            rpc_ssl = None if rpc_tls is None else pinned_context(rpc_tls[0])
             self.explorer_port = await nursery.start(
-                lambda task_status: serve_explorer(rpc_url, ex_host, ex_port, task_status=task_status)
+                lambda task_status: serve_explorer(
+                    rpc_url,
+                    ex_host,
+                    ex_port,
+                    tls_cert_file=None if ex_tls is None else ex_tls[0],
+                    tls_key_file=None if ex_tls is None else ex_tls[1],
+                    rpc_ssl_context=rpc_ssl,
+                    task_status=task_status,
+                )
             )
-            log.info("event=explorer_listening url=http://%s:%d", ex_host, self.explorer_port)
+            log.info(
+                "event=explorer_listening url=%s", self.config.listen_url("explorer", self.explorer_port)
+            )
         write_status_file(self.config.datadir, self.status())
         await nursery.start(self.network.run)
         await nursery.start(self.engine.run)
