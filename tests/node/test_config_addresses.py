@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from node.cli.tx_common import InputError, rpc_tls, rpc_url
 from node.net import peer_id_from_seed
 from node.service.config import (
     ConfigError,
@@ -15,6 +16,7 @@ from node.service.config import (
     parse_listen,
     plain_rpc_warning,
 )
+from tests.tls_certs import Issued, PrivateCA
 
 PID = peer_id_from_seed(b"\x09" * 32)
 
@@ -123,3 +125,68 @@ def test_loopback_hosts_and_connect_urls() -> None:
     assert connect_url("https", "::", 8545) == "https://[::1]:8545"
     assert connect_url("http", "2001:db8::1", 80) == "http://[2001:db8::1]:80"
     assert connect_url("http", "127.0.0.2", 1) == "http://127.0.0.2:1"
+
+
+@pytest.fixture
+def issued(tmp_path: Path) -> Issued:
+    return PrivateCA(tmp_path / "tls").issue("node")
+
+
+def test_tls_keys_are_read_relative_to_the_datadir(tmp_path: Path, issued: Issued) -> None:
+    cert, key = issued.cert.relative_to(tmp_path), issued.key.relative_to(tmp_path)
+    tls = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    config = load_config(
+        _write(tmp_path, f'[rpc]\nlisten = "0.0.0.0:8545"\n{tls}\n[explorer]\nenabled = true\n{tls}')
+    )
+    assert config.tls_files("rpc") == config.tls_files("explorer") == (str(issued.cert), str(issued.key))
+    assert config.listen_url("rpc", 1234) == "https://0.0.0.0:1234"
+    assert plain_rpc_warning(config) is None  # beyond loopback, but over TLS
+    plain = load_config(_write(tmp_path, '[rpc]\nlisten = "[::1]:8545"\n'))
+    assert plain.tls_files("rpc") is None and plain.listen_url("rpc", 9) == "http://[::1]:9"
+
+
+@pytest.mark.parametrize(
+    ("tls", "key", "reason"),
+    [
+        ('tls_cert_file = "CERT"\n', "rpc.tls_key_file", "go together"),
+        ('tls_key_file = "KEY"\n', "rpc.tls_cert_file", "go together"),
+        ('tls_cert_file = "gone.pem"\ntls_key_file = "KEY"\n', "rpc.tls_cert_file", "gone.pem: No such file"),
+        ('tls_cert_file = "CERT"\ntls_key_file = "CERT"\n', "rpc.tls_cert_file", "matching key"),
+        ("tls_cert_file = 7\n", "rpc.tls_cert_file", "expected str"),
+    ],
+)
+def test_bad_tls_keys_are_named_errors_at_load(
+    tmp_path: Path, issued: Issued, tls: str, key: str, reason: str
+) -> None:
+    tls = tls.replace("CERT", str(issued.cert)).replace("KEY", str(issued.key))
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, "[rpc]\n" + tls))
+    assert info.value.key == key and reason in info.value.reason
+
+
+def test_explorer_tls_is_checked_when_the_explorer_runs(tmp_path: Path) -> None:
+    section = '[explorer]\nenabled = ENABLED\ntls_cert_file = "gone.pem"\ntls_key_file = "gone.key"\n'
+    load_config(_write(tmp_path, section.replace("ENABLED", "false")))
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, section.replace("ENABLED", "true")))
+    assert info.value.key == "explorer.tls_cert_file"
+
+
+def test_cli_rpc_url_and_trust_from_the_datadir(tmp_path: Path, issued: Issued) -> None:
+    _write(tmp_path, '[rpc]\nlisten = "[::]:18545"\n')
+    assert rpc_url(None, tmp_path) == "http://[::1]:18545"
+    assert rpc_tls(None, tmp_path, None) is None
+    with pytest.raises(InputError, match="needs an https://"):
+        rpc_tls(None, tmp_path, issued.cert)
+    _write(
+        tmp_path,
+        f'[rpc]\nlisten = "0.0.0.0:18545"\ntls_cert_file = "{issued.cert}"\ntls_key_file = "{issued.key}"\n',
+    )
+    assert rpc_url(None, tmp_path) == "https://127.0.0.1:18545"
+    pinned = rpc_tls(None, tmp_path, None)  # its own node: that certificate, whatever the name
+    assert pinned is not None and not pinned.check_hostname
+    assert rpc_tls("https://rpc.example:1", tmp_path, None) is None  # another URL: the system's CAs
+    named = rpc_tls("https://rpc.example:1", None, issued.cert)
+    assert named is not None and named.check_hostname
+    with pytest.raises(InputError, match="--ca-file"):
+        rpc_tls("https://rpc.example:1", None, tmp_path / "gone.pem")
