@@ -4,8 +4,9 @@ One driver task owns the `Consensus` machine; everything else (gossip receivers,
 validation in worker threads, block sync) talks to it through one event channel, so the machine is never
 re-entered. Rules the engine keeps (docs/adr/0007-bft-engine.md):
 
-- A proposal is delivered to the machine only after its block was executed against the head and found valid,
-  including the block-time rule (median of the parent's precommits) and its evidence.
+- A proposal is delivered to the machine only after its block was executed against the head and found valid
+  (``Chain.execute_block``, whose rules without execution are node/chain/validation.py: header, parent
+  certificate, block time as the median of the parent's precommits, evidence).
 - Every ``PersistSignRecord`` is written and fsynced before the message it protects is handed to the network.
 - A proposal travels with its block in one gossip message (< 1 MiB: blocks are capped at ``max_block_bytes``).
 - A height starts ``timeouts.commit_ms`` (the block interval) after the previous one started, and at least
@@ -60,7 +61,6 @@ from consensus.types import (
     Vote,
 )
 from node.chain.certrule import (
-    check_block_time,
     consensus_recover,
     consensus_signer,
     expected_block_time,
@@ -910,7 +910,6 @@ class BftEngine:
                 try:
                     with self._executing_block():
                         executed = await trio.to_thread.run_sync(self._execute_draft, draft, bodies)
-                    self._check_block_extras(executed.block)
                 except VaxchainError as exc:  # a peer's draft: whatever is wrong with it, never crash
                     executed = None
                     self.counters["drafts_invalid"] += 1
@@ -1008,7 +1007,6 @@ class BftEngine:
             if block.header.parent_hash != self.chain.head.hash:
                 return  # stale: the head moved on while it waited
             try:
-                self._check_block_extras(block)
                 with self._executing_block():
                     executed = await trio.to_thread.run_sync(self._timed_execute, block)
             except InvalidBlock as exc:
@@ -1045,27 +1043,6 @@ class BftEngine:
             self.config.timeouts.propose_ms / 1000,
             self.config.timeouts.commit_ms / 1000,
         )
-
-    def _check_block_extras(self, block: Block) -> None:
-        """What the BFT chain requires beyond Chain.execute_block: the block time rule and valid evidence."""
-        head = self.chain.head_header
-        check_block_time(block.header, head, block.last_commit, self.chain.genesis.genesis_time_ms)
-        seen: set[bytes] = set()
-        for raw in block.evidence:
-            if raw in seen:
-                raise InvalidBlock("duplicate evidence", block.height)
-            seen.add(raw)
-            try:
-                ev = decode_message(raw)
-                if not isinstance(ev, DuplicateVoteEvidence):
-                    raise InvalidBlock("evidence is not a duplicate-vote proof", block.height)
-                # Checked against the set of the evidence's own height (validator changes move it).
-                vset = self._validator_set_at(ev.height)
-                if vset is None:
-                    raise InvalidBlock("evidence of a height beyond the head", block.height)
-                verify_evidence(ev, vset, self.chain.chain_id, consensus_recover)
-            except ConsensusError as exc:
-                raise InvalidBlock(f"invalid evidence: {exc.reason}", block.height) from None
 
     async def _on_validated(self, block_id: bytes, executed: ExecutedBlock | None, skipped: bool) -> None:
         cache = self._cache
@@ -1226,7 +1203,6 @@ class BftEngine:
                 if block.height <= self.chain.head.height:
                     continue
                 try:
-                    self._check_block_extras(block)
                     executed = await trio.to_thread.run_sync(self._import, block, commit)
                 except InvalidBlock as exc:
                     raise SyncError(peer, exc.reason, block.height) from None

@@ -13,14 +13,14 @@ from consensus.codec import encode_certificate
 from consensus.types import CommitCertificate, SignRecord, Step, Vote, VoteType
 from node.chain.certrule import (
     CertificateRule,
-    check_block_time,
     consensus_recover,
     consensus_signer,
     expected_block_time,
 )
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
-from node.core.blocks import Header
+from node.chain.validation import BlockRules, InvalidBlockTime, validate_block_time
+from node.core.blocks import Block, Header
 from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
@@ -175,9 +175,12 @@ def test_block_time_strictly_increases_and_height_one_follows_genesis() -> None:
 def test_check_block_time_names_the_expected_value() -> None:
     parent = header(5, time_ms=1_000)
     commit = certificate(KEYS[:3], parent, [2_000, 2_010, 2_005])
-    child = dataclasses.replace(header(6), time_ms=2_006)
-    with pytest.raises(InvalidBlock, match="2005"):
-        check_block_time(child, parent, commit, 0)
+    child = Block(dataclasses.replace(header(6), time_ms=2_006), (), commit, ())
+    rules = BlockRules(CHAIN_ID, 0, CertificateRule(CHAIN_ID), parent, ADDRS, lambda: ADDRS, lambda _h: ADDRS)
+    with pytest.raises(InvalidBlockTime, match="2005") as info:
+        validate_block_time(child, rules)
+    assert (info.value.time_ms, info.value.expected_ms) == (2_006, 2_005)
+    validate_block_time(Block(dataclasses.replace(child.header, time_ms=2_005), (), commit, ()), rules)
 
 
 def bft_chain(tmp_path: Path) -> Chain:
