@@ -37,7 +37,7 @@ from consensus.codec import (
     encode_message,
     encode_sign_record,
 )
-from consensus.errors import ConsensusError
+from consensus.errors import ConsensusError, InvalidProposal
 from consensus.machine import (
     Broadcast,
     Commit,
@@ -50,6 +50,7 @@ from consensus.machine import (
     Timeout,
     TimeoutConfig,
 )
+from consensus.proposals import check_proposal
 from consensus.types import (
     CommitCertificate,
     ConsensusMessage,
@@ -550,7 +551,7 @@ class BftEngine:
             nursery.start_soon(self._regossip_loop)
             await nursery.start(self.sync.run)
             await self._restore_locked_block()
-            await self._start_height(self.chain.head.height + 1, restarted=True)
+            await self._start_height(self.chain.head.height + 1)
             nursery.start_soon(self._driver)
             task_status.started()
 
@@ -600,7 +601,7 @@ class BftEngine:
             if m.height <= head:
                 await self._start_height(head + 1)
 
-    async def _start_height(self, height: int, *, restarted: bool = False) -> None:
+    async def _start_height(self, height: int) -> None:
         """Begin deciding ``height`` (the head must be height - 1) and replay what we hold for it."""
         m = self.machine
         if height <= m.height or self.chain.head.height + 1 != height:
@@ -620,15 +621,6 @@ class BftEngine:
         self._note_membership(height, vset)
         outs = m.start_height(height, vset, self.clock(), last_block_time_ms=block_time)
         await self._apply(outs)
-        rec = m.last_signed
-        if restarted and rec is not None and rec.height == height and not rec.signed:
-            # Restarted inside a round we signed in, with a record that does not hold those messages (the
-            # machine cannot re-send them): we may not sign there again, and with too few peers (one
-            # validator) nobody else would end the round. A node-side timer ends it.
-            delay = m.timeouts.duration(Step.PROPOSE, rec.round) + m.timeouts.duration(
-                Step.PRECOMMIT, rec.round
-            )
-            self._schedule(Timeout(height, rec.round, Step.PRECOMMIT), delay)
         for proposal in list(self._cache.proposals):
             await self._apply(m.on_message(proposal, self.clock()))
 
@@ -970,11 +962,12 @@ class BftEngine:
             return
         if p.height == self.machine.height + 1:
             self._note_peer_started(p.height)
-        vset = self.chain.validator_addresses()
-        # Cheap checks first, so an unsigned or misattributed block never costs an execution.
-        if ValidatorSet.of(vset).proposer(p.height, p.round) != p.proposer:
-            return
-        if consensus_recover(p.sign_bytes(self.chain.chain_id), p.signature) != p.proposer:
+        # The machine's own check, first, so an unsigned or misattributed block never costs an execution.
+        try:
+            check_proposal(
+                p, ValidatorSet.of(self.chain.validator_addresses()), self.chain.chain_id, consensus_recover
+            )
+        except InvalidProposal:
             return
         cache = self._cache
         block_id = p.block_id
