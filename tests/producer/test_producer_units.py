@@ -25,18 +25,10 @@ from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import wire
-from node.producer.bft import (
-    MIN_BLOCK_TXS,
-    MIN_COMMIT_WAIT_S,
-    BftConfig,
-    BftConfigError,
-    BftEngine,
-    SignRecordError,
-    block_tx_cap_for,
-    load_sign_record,
-    next_height_delay,
-    save_sign_record,
-)
+from node.producer.bft import BftConfig, BftConfigError, BftEngine
+from node.producer.errors import SignRecordError
+from node.producer.pacing import MIN_BLOCK_TXS, MIN_COMMIT_WAIT_S, block_tx_cap_for, next_height_delay
+from node.producer.signrecord import load_sign_record, save_sign_record
 from node.store.chainstore import ChainStore
 from node.store.db import Database
 
@@ -255,7 +247,7 @@ def test_status_shows_the_execution_speed_that_sizes_blocks(tmp_path: Path) -> N
     engine = BftEngine(chain, pool, None, unused_network, BftConfig(), lambda _b: None, tmp_path / "sign")
     status = engine.status()
     assert status["exec_tx_per_s"] is None and status["block_tx_cap"] == 1_000
-    engine._note_exec_rate(1_000, 0.5)
+    engine.pacing.note_execution(1_000, 0.5)
     status = engine.status()
     assert status["exec_tx_per_s"] == 2_000 and status["block_tx_cap"] == 1_200
     chain.store.db.close()
