@@ -8,6 +8,7 @@ re-entered. The engine is that loop and its wiring; the parts it wires are named
 - ``gate.ChainGate``: executions read the chain together, a commit or import writes it alone;
 - ``evidence.EvidencePool``: equivocations waiting for a block, and those included;
 - ``drafting.DraftBuilder``: the proposer's block with its draft, and other proposers' drafts;
+- ``intake.ProposalIntake``: proposals and their blocks, until the block is known valid;
 - ``txgossip.TxGossip`` and ``admission.AdmissionTurns``: transactions out in batches, in chunk by chunk;
 - ``outbox.Outbox``: consensus messages leave before queued transaction batches;
 - ``pacing.HeightPacing``: when the next height starts, and how many transactions a block holds;
@@ -30,14 +31,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
 
 from consensus.codec import decode_certificate, decode_message, encode_certificate, encode_message
-from consensus.errors import ConsensusError, InvalidProposal
+from consensus.errors import ConsensusError
 from consensus.machine import (
     Broadcast,
     Commit,
@@ -49,7 +49,6 @@ from consensus.machine import (
     ScheduleTimeout,
     Timeout,
 )
-from consensus.proposals import check_proposal
 from consensus.types import (
     CommitCertificate,
     ConsensusMessage,
@@ -72,8 +71,23 @@ from node.producer.config import BftConfig
 from node.producer.draft import BlockDraft
 from node.producer.drafting import DraftBuilder
 from node.producer.errors import BftConfigError, ProducerError
+from node.producer.events import (
+    Built,
+    DraftArrived,
+    DraftBuilt,
+    Event,
+    HeadAdvanced,
+    Inbound,
+    NoticeSeen,
+    ProposalArrived,
+    ProposalReceived,
+    StartNext,
+    TimerFired,
+    Validated,
+)
 from node.producer.evidence import EvidencePool, EvidenceRecord
 from node.producer.gate import ChainGate
+from node.producer.intake import Parked, ProposalIntake
 from node.producer.outbox import Outbox
 from node.producer.pacing import HeightPacing
 from node.producer.signrecord import SignRecordFile
@@ -88,114 +102,12 @@ __all__ = ["BftConfig", "BftConfigError", "BftEngine", "EvidenceRecord", "Produc
 
 log = logging.getLogger("vaxchain.bft")
 
-_MAX_FUTURE_PROPOSALS = 32
 DRAFTED_BLOCK_DELAY_S = 1.0  # a drafted block is sent only if its round has no prevote quorum by then
 
 
 def now_ms() -> int:
     """Wall-clock unix milliseconds."""
     return int(time.time() * 1000)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Events for the driver task.
-
-
-@dataclass(frozen=True, slots=True)
-class _Inbound:
-    msg: ConsensusMessage
-    peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class _ProposalReceived:
-    msg: wire.ProposalBlock
-    proposal: Proposal
-    peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class _DraftArrived:
-    draft: BlockDraft
-
-
-@dataclass(frozen=True, slots=True)
-class _DraftBuilt:
-    height: int
-    round: int
-    executed: ExecutedBlock | None  # None: the draft was stale or did not build a valid block
-
-
-@dataclass(frozen=True, slots=True)
-class _ProposalArrived:
-    proposal: Proposal
-    block: Block
-    peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Validated:
-    block_id: bytes
-    executed: ExecutedBlock | None  # None: invalid (or skipped)
-    skipped: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Built:
-    height: int
-    round: int
-    executed: ExecutedBlock
-    drafted: bool = False  # validators were sent its draft
-
-
-@dataclass(frozen=True, slots=True)
-class _TimerFired:
-    timeout: Timeout
-
-
-@dataclass(frozen=True, slots=True)
-class _StartNext:
-    height: int
-
-
-@dataclass(frozen=True, slots=True)
-class _NoticeSeen:
-    certificate: CommitCertificate
-    peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class _HeadAdvanced:
-    pass
-
-
-_Event = (
-    _Inbound
-    | _ProposalReceived
-    | _DraftArrived
-    | _DraftBuilt
-    | _ProposalArrived
-    | _Validated
-    | _Built
-    | _TimerFired
-    | _StartNext
-    | _NoticeSeen
-    | _HeadAdvanced
-)
-
-_Parked = tuple[wire.ProposalBlock, Proposal, str]  # a proposal waiting for its round's draft build
-
-
-@dataclass(slots=True)
-class _HeightCache:
-    """Blocks seen for the height after the head; dropped at every commit."""
-
-    executed: dict[bytes, ExecutedBlock] = field(default_factory=dict)
-    raw: dict[bytes, bytes] = field(default_factory=dict)
-    invalid: set[bytes] = field(default_factory=set)
-    validating: dict[bytes, list[Proposal]] = field(default_factory=dict)
-    proposals: list[Proposal] = field(default_factory=list)  # delivered (valid) proposals
-    drafted: set[bytes] = field(default_factory=set)  # ids of blocks built from drafts
 
 
 class BftEngine:
@@ -251,7 +163,7 @@ class BftEngine:
             "drafts_incomplete": 0,
             "drafted_blocks_sent": 0,
         }
-        self._send, self._recv = trio.open_memory_channel[_Event](10_000)
+        self._send, self._recv = trio.open_memory_channel[Event](10_000)
         self.outbox = Outbox(wire.TOPIC_TXS)
         self.gate = ChainGate()  # executions read the chain together; commits and imports write alone
         self.admission = AdmissionTurns(self._work_queued)
@@ -276,7 +188,7 @@ class BftEngine:
             flush_s=config.tx_flush_ms / 1000,
             batch_bytes=config.tx_batch_bytes,
         )
-        self.drafts = DraftBuilder[_Parked](
+        self.drafts = DraftBuilder[Parked](
             chain,
             mempool,
             key,
@@ -290,10 +202,20 @@ class BftEngine:
             clock,
             config.max_block_bytes,
         )
+        self.intake = ProposalIntake(
+            chain,
+            self.machine,
+            self.gate,
+            self.admission,
+            self.pacing,
+            self.drafts,
+            self.sync,
+            self.counters,
+            clock,
+            self._spawn,
+            self._send.send,
+        )
         self._handling = False  # the driver is acting on an event
-        self._deliveries: list[Proposal] = []  # valid proposals for the driver to hand to the machine
-        self._cache = _HeightCache()
-        self._future: list[tuple[Proposal, Block, str]] = []  # proposals for head + 2, with their blocks
         self._last_cert: tuple[int, bytes] | None = None
         self._nursery: trio.Nursery | None = None
         self._started = False
@@ -314,7 +236,7 @@ class BftEngine:
         """Consensus work besides executions: the driver acting, events for it, messages to publish."""
         return bool(
             self._handling
-            or self._deliveries
+            or self.intake.deliveries_pending
             or self._recv.statistics().current_buffer_used
             or self.outbox.urgent_queued
         )
@@ -385,40 +307,37 @@ class BftEngine:
             self._handling = True
             try:
                 await self._handle(event)
-                while self._deliveries:
-                    await self._on_inbound(self._deliveries.pop(0), "")
+                while (proposal := self.intake.next_delivery()) is not None:
+                    await self._on_inbound(proposal, "")
             finally:
                 self._handling = False
 
-    async def _handle(self, ev: _Event) -> None:
+    async def _handle(self, ev: Event) -> None:
         m = self.machine
-        if isinstance(ev, _Inbound):
+        if isinstance(ev, Inbound):
             await self._on_inbound(ev.msg, ev.peer)
-        elif isinstance(ev, _ProposalReceived):
-            self._on_proposal_received(ev.msg, ev.proposal, ev.peer)
-        elif isinstance(ev, _DraftArrived):
+        elif isinstance(ev, ProposalReceived):
+            self.intake.received(ev.msg, ev.proposal, ev.peer)
+        elif isinstance(ev, DraftArrived):
             if self.drafts.admit(ev.draft, (m.height, m.round)):
                 self._spawn(self._build_draft, ev.draft)
-        elif isinstance(ev, _DraftBuilt):
-            self._on_draft_built(ev.height, ev.round, ev.executed)
-        elif isinstance(ev, _ProposalArrived):
-            self._on_proposal_arrived(ev.proposal, ev.block, ev.peer)
-        elif isinstance(ev, _Validated):
-            self._on_validated(ev.block_id, ev.executed, ev.skipped)
-        elif isinstance(ev, _Built):
+        elif isinstance(ev, DraftBuilt):
+            self.intake.draft_built(ev.height, ev.round, ev.executed)
+        elif isinstance(ev, ProposalArrived):
+            self.intake.arrived(ev.proposal, ev.block, ev.peer)
+        elif isinstance(ev, Validated):
+            self.intake.validated(ev.block_id, ev.executed, ev.skipped)
+        elif isinstance(ev, Built):
             if ev.height == m.height and ev.height == self.chain.head.height + 1:
-                block = ev.executed.block
-                self._cache.executed[block.hash] = ev.executed
-                if ev.drafted:
-                    self._cache.drafted.add(block.hash)
-                self._cache.raw.setdefault(block.hash, block.encode())
-                await self._apply(m.on_proposal_value(ev.height, ev.round, block.hash, self.clock()))
-        elif isinstance(ev, _TimerFired):
+                self.intake.add_built(ev.executed, drafted=ev.drafted)
+                block_id = ev.executed.block.hash
+                await self._apply(m.on_proposal_value(ev.height, ev.round, block_id, self.clock()))
+        elif isinstance(ev, TimerFired):
             await self._apply(m.on_timeout(ev.timeout, self.clock()))
-        elif isinstance(ev, _StartNext):
+        elif isinstance(ev, StartNext):
             if self.pacing.waiting_for == ev.height:
                 await self._start_height(ev.height)
-        elif isinstance(ev, _NoticeSeen):
+        elif isinstance(ev, NoticeSeen):
             await self._on_notice(ev.certificate, ev.peer)
         else:
             head = self.chain.head.height
@@ -442,7 +361,7 @@ class BftEngine:
         vset = ValidatorSet.of(self.chain.validator_addresses())
         self._note_membership(height, vset)
         await self._apply(m.start_height(height, vset, self.clock(), last_block_time_ms=block_time))
-        for proposal in list(self._cache.proposals):
+        for proposal in self.intake.delivered:
             await self._apply(m.on_message(proposal, self.clock()))
 
     def _note_membership(self, height: int, vset: ValidatorSet) -> None:
@@ -488,10 +407,7 @@ class BftEngine:
         for block_id in referenced:
             if block_id is None or self.sign_record.has_block(block_id):
                 continue
-            raw = self._cache.raw.get(block_id)
-            if raw is None and block_id in self._cache.executed:
-                # Our own proposal: built here, never received, so only its executed form is cached.
-                raw = self._cache.executed[block_id].block.encode()
+            raw = self.intake.block_bytes(block_id)
             if raw is None:
                 log.error("event=voted_block_unsaved block=0x%s", block_id.hex()[:16])
                 continue
@@ -515,15 +431,14 @@ class BftEngine:
                 except InvalidBlock as exc:
                     log.error("event=voted_block_invalid height=%d reason=%s", height, exc)
                     continue
-            self._cache.executed[block.hash] = executed
-            self._cache.raw[block.hash] = raw
+            self.intake.add_restored(executed, raw)
             self.sign_record.note_restored(block.hash)
         rec = self.machine.last_signed
         if (
             rec is not None
             and rec.height == height
             and rec.locked_block_id is not None
-            and rec.locked_block_id not in self._cache.executed
+            and self.intake.executed(rec.locked_block_id) is None
         ):
             log.warning("event=locked_block_missing height=%d: sync or a re-proposal will supply it", height)
 
@@ -534,7 +449,7 @@ class BftEngine:
     def _schedule(self, timeout: Timeout, delay_ms: int) -> None:
         async def fire() -> None:
             await trio.sleep(delay_ms / 1000)
-            await self._send.send(_TimerFired(timeout))
+            await self._send.send(TimerFired(timeout))
 
         self._spawn(fire)
 
@@ -542,13 +457,13 @@ class BftEngine:
 
     def _broadcast(self, msg: ConsensusMessage) -> None:
         if isinstance(msg, Proposal):
-            raw = self._cache.raw.get(msg.block_id)
+            raw = self.intake.gossiped_bytes(msg.block_id)
             if raw is None:
                 log.error("event=proposal_without_block height=%d round=%d", msg.height, msg.round)
                 return
             self.counters["proposals_made"] += 1
             proposal = encode_message(msg)
-            if msg.block_id in self._cache.drafted:
+            if self.intake.was_drafted(msg.block_id):
                 # Validators that built the draft need only the signed proposal: sent alone it arrives in
                 # a fraction of the time the block takes. The block follows only if its prevotes are slow.
                 self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), proposal, b""))
@@ -605,7 +520,7 @@ class BftEngine:
             if votes:
                 self._publish(wire.TOPIC_CONSENSUS, wire.VoteBatch(self.clock(), votes))
             for p in msgs:
-                raw = self._cache.raw.get(p.block_id) if isinstance(p, Proposal) else None
+                raw = self.intake.gossiped_bytes(p.block_id) if isinstance(p, Proposal) else None
                 if isinstance(p, Proposal) and raw is not None and stuck % 2 == 0:
                     self._publish(wire.TOPIC_BLOCKS, wire.ProposalBlock(self.clock(), encode_message(p), raw))
 
@@ -629,14 +544,14 @@ class BftEngine:
                         continue
                     # Proposals are only delivered with their blocks (the blocks topic).
                     if isinstance(decoded, Vote):
-                        await self._send.send(_Inbound(decoded, peer))
+                        await self._send.send(Inbound(decoded, peer))
             elif isinstance(msg, wire.CommitNotice):
                 try:
                     cert = decode_certificate(msg.certificate)
                 except ConsensusError:
                     self.counters["bad_gossip"] += 1
                     continue
-                await self._send.send(_NoticeSeen(cert, peer))
+                await self._send.send(NoticeSeen(cert, peer))
             elif isinstance(msg, wire.EvidenceGossip):
                 try:
                     ev = decode_message(msg.evidence)
@@ -644,9 +559,9 @@ class BftEngine:
                     self.counters["bad_gossip"] += 1
                     continue
                 if isinstance(ev, DuplicateVoteEvidence):
-                    await self._send.send(_Inbound(ev, peer))
+                    await self._send.send(Inbound(ev, peer))
             elif isinstance(msg, BlockDraft):
-                await self._send.send(_DraftArrived(msg))
+                await self._send.send(DraftArrived(msg))
             else:
                 try:
                     proposal = decode_message(msg.proposal)
@@ -657,7 +572,7 @@ class BftEngine:
                     self.counters["bad_gossip"] += 1
                     continue
                 # The driver decides whether the block still needs decoding (a draft may have built it).
-                await self._send.send(_ProposalReceived(msg, proposal, peer))
+                await self._send.send(ProposalReceived(msg, proposal, peer))
 
     async def _on_inbound(self, msg: ConsensusMessage, peer: str) -> None:
         m = self.machine
@@ -683,7 +598,7 @@ class BftEngine:
         head = self.chain.head.height
         if cert.height <= head:
             return
-        if cert.height == m.height and m.decision is None and cert.block_id in self._cache.executed:
+        if cert.height == m.height and m.decision is None and self.intake.executed(cert.block_id) is not None:
             try:
                 outs = m.commit_from_certificate(cert)
             except ConsensusError as exc:
@@ -711,161 +626,31 @@ class BftEngine:
 
     # ------------------------------------------------------------------ proposals and their blocks
 
-    def _on_proposal_received(self, msg: wire.ProposalBlock, proposal: Proposal, peer: str) -> None:
-        """A proposal arrived with its block's bytes: use the block a draft already built, wait for a draft
-        still building it, or decode it."""
-        cache = self._cache
-        if proposal.height <= self.chain.head.height or proposal in cache.proposals:
-            return  # decided already, or delivered (the bare proposal came first, or a re-gossiped copy)
-        executed = cache.executed.get(proposal.block_id)
-        if executed is not None:
-            if proposal.block_id in cache.drafted:
-                self.counters["drafts_used"] += 1
-            self._on_proposal_arrived(proposal, executed.block, peer)
-        elif self.drafts.park(proposal.height, proposal.round, (msg, proposal, peer)):
-            pass  # its round's draft is building: handled again when the build ends
-        elif msg.block:
-            self._spawn(self._receive_proposal, msg, proposal, peer)
-        # else: a bare proposal whose draft we did not build; its block follows.
-
-    async def _receive_proposal(self, msg: wire.ProposalBlock, proposal: Proposal, peer: str) -> None:
-        try:
-            block = await trio.to_thread.run_sync(decode_block, msg.block)
-        except DecodeError:
-            self.counters["bad_gossip"] += 1
-            return
-        if (
-            block.hash != proposal.block_id
-            or block.height != proposal.height
-            or block.header.proposer != proposal.proposer
-        ):
-            self.counters["bad_gossip"] += 1
-            return
-        await self._send.send(_ProposalArrived(proposal, block, peer))
-
     async def _build_draft(self, draft: BlockDraft) -> None:
         executed = await self.drafts.build(draft)
-        await self._send.send(_DraftBuilt(draft.height, draft.round, executed))
-
-    def _on_draft_built(self, height: int, round: int, executed: ExecutedBlock | None) -> None:
-        parked = self.drafts.finish(height, round)
-        if parked is None:
-            return  # the head moved on: that height's drafts are gone
-        cache = self._cache
-        if executed is not None and executed.block.header.parent_hash == self.chain.head.hash:
-            block_id = executed.block.hash
-            cache.executed.setdefault(block_id, executed)
-            cache.drafted.add(block_id)
-            self.counters["drafts_built"] += 1
-        for msg, proposal, peer in parked:
-            self._on_proposal_received(msg, proposal, peer)
-
-    def _on_proposal_arrived(self, p: Proposal, block: Block, peer: str) -> None:
-        head = self.chain.head.height
-        if p.height == head + 2:
-            if len(self._future) < _MAX_FUTURE_PROPOSALS:
-                self._future.append((p, block, peer))
-            self.sync.note_peer_height(peer, p.height - 1)
-            return
-        if p.height != head + 1:
-            if p.height > head + 2:
-                self.sync.note_peer_height(peer, p.height - 1)
-            return
-        if p.height == self.machine.height + 1:
-            self.pacing.note_peer_started(p.height)
-        # The machine's own check, first, so an unsigned or misattributed block never costs an execution.
-        vset = ValidatorSet.of(self.chain.validator_addresses())
-        try:
-            check_proposal(p, vset, self.chain.chain_id, consensus_recover)
-        except InvalidProposal:
-            return
-        cache = self._cache
-        block_id = p.block_id
-        if block_id in cache.executed:
-            self._deliver(p)
-        elif block_id in cache.invalid:
-            return
-        elif block_id in cache.validating:
-            cache.validating[block_id].append(p)
-        else:
-            cache.validating[block_id] = [p]
-            self._spawn(self._validate, block)
-
-    def _deliver(self, p: Proposal) -> None:
-        if p not in self._cache.proposals:
-            self._cache.proposals.append(p)
-        self._deliveries.append(p)  # the driver hands it to the machine when the current event is done
-
-    async def _validate(self, block: Block) -> None:
-        """Execute a proposed block against the head (worker thread); report valid or invalid."""
-        executed: ExecutedBlock | None = None
-        m = self.machine
-        waiting = self._cache.validating.get(block.hash, [])
-        if m.height == block.height and m.decision is None and all(p.round < m.round for p in waiting):
-            # Every proposal of this block is for a round we already left: executing it now only delays
-            # the current round's block. A re-proposal (with its POL) triggers it again.
-            await self._send.send(_Validated(block.hash, None, skipped=True))
-            return
-        async with self.gate.read():
-            if block.header.parent_hash != self.chain.head.hash:
-                return  # stale: the head moved on while it waited
-            try:
-                with self.admission.execution():
-                    executed = await trio.to_thread.run_sync(self._timed_execute, block)
-            except InvalidBlock as exc:
-                self.counters["invalid_blocks"] += 1
-                log.warning(
-                    "event=invalid_block height=%d hash=0x%s reason=%s",
-                    block.height,
-                    block.hash.hex()[:16],
-                    exc,
-                )
-        await self._send.send(_Validated(block.hash, executed))
-
-    def _execute(self, block: Block) -> ExecutedBlock:
-        return self.chain.execute_block(block, now_ms=self.clock())
-
-    def _timed_execute(self, block: Block) -> ExecutedBlock:
-        start = time.perf_counter()
-        executed = self._execute(block)
-        self.pacing.note_execution(len(block.transactions), time.perf_counter() - start)
-        return executed
-
-    def _on_validated(self, block_id: bytes, executed: ExecutedBlock | None, skipped: bool) -> None:
-        cache = self._cache
-        waiting = cache.validating.pop(block_id, [])
-        if skipped:
-            return
-        if executed is None:
-            cache.invalid.add(block_id)
-            return
-        if executed.block.header.parent_hash != self.chain.head.hash:
-            return
-        cache.executed[block_id] = executed
-        for p in waiting:
-            self._deliver(p)
+        await self._send.send(DraftBuilt(draft.height, draft.round, executed))
 
     async def _build_proposal(self, req: RequestProposal) -> None:
         """Answer RequestProposal: re-propose the valid block, or build a new one from the mempool."""
         if req.valid_block_id is not None:
-            executed = self._cache.executed.get(req.valid_block_id)
+            executed = self.intake.executed(req.valid_block_id)
             if executed is None:
                 log.error("event=valid_block_missing height=%d round=%d", req.height, req.round)
                 return
-            await self._send.send(_Built(req.height, req.round, executed))
+            await self._send.send(Built(req.height, req.round, executed))
             return
         built = await self.drafts.build_proposal(
             req.height, req.round, lambda: self.machine.round == req.round
         )
         if built is not None:
-            await self._send.send(_Built(built.height, built.round, built.executed, built.drafted))
+            await self._send.send(Built(built.height, built.round, built.executed, built.drafted))
 
     # ------------------------------------------------------------------ committing
 
     async def _commit(self, c: Commit) -> None:
         cert = encode_certificate(c.certificate)
         if c.height == self.chain.head.height + 1:
-            executed = self._cache.executed.get(c.block_id)
+            executed = self.intake.executed(c.block_id)
             if executed is None:
                 # Unreachable by the machine's contract (it decides only delivered blocks); sync recovers.
                 log.error("event=decided_block_missing height=%d", c.height)
@@ -893,11 +678,8 @@ class BftEngine:
         self.sign_record.committed(block.height)
         self.mempool.remove_included(block.transactions)
         self.evidence_pool.included(block.height, block.evidence)
-        self._cache = _HeightCache()
         self.drafts.reset()
-        future, self._future = self._future, []
-        for p, b, peer in future:
-            self._on_proposal_arrived(p, b, peer)
+        self.intake.head_moved()
         try:
             self.on_commit(executed)
         except Exception:
@@ -906,7 +688,7 @@ class BftEngine:
     async def _start_when_due(self, height: int) -> None:
         """Ask the driver to start ``height`` once ``HeightPacing`` says it is due."""
         if await self.pacing.wait_until_due(height, lambda: bool(self.mempool.select(1))):
-            await self._send.send(_StartNext(height))
+            await self._send.send(StartNext(height))
 
     # ------------------------------------------------------------------ sync
 
@@ -929,8 +711,11 @@ class BftEngine:
                 self.counters["blocks_synced"] += 1
                 self._after_commit(executed)
         if imported:
-            await self._send.send(_HeadAdvanced())
+            await self._send.send(HeadAdvanced())
         return imported
+
+    def _execute(self, block: Block) -> ExecutedBlock:
+        return self.chain.execute_block(block, now_ms=self.clock())
 
     def _import(self, block: Block, commit: bytes) -> ExecutedBlock:
         return self.chain.import_block(block, commit, now_ms=self.clock())
