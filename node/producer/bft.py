@@ -10,6 +10,7 @@ re-entered. The engine is that loop and its wiring; the parts it wires are named
 - ``drafting.DraftBuilder``: the proposer's block with its draft, and other proposers' drafts;
 - ``intake.ProposalIntake``: proposals and their blocks, until the block is known valid;
 - ``txgossip.TxGossip`` and ``admission.AdmissionTurns``: transactions out in batches, in chunk by chunk;
+- ``inbound.gossip_events``: what a consensus gossip message means for the driver;
 - ``outbox.Outbox``: consensus messages leave before queued transaction batches;
 - ``pacing.HeightPacing``: when the next height starts, and how many transactions a block holds;
 - ``sync.BlockSync``: blocks from peers that are ahead.
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from consensus.codec import decode_certificate, decode_message, encode_certificate, encode_message
+from consensus.codec import encode_certificate, encode_message
 from consensus.errors import ConsensusError
 from consensus.machine import (
     Broadcast,
@@ -87,6 +88,7 @@ from node.producer.events import (
 )
 from node.producer.evidence import EvidencePool, EvidenceRecord
 from node.producer.gate import ChainGate
+from node.producer.inbound import gossip_events
 from node.producer.intake import Parked, ProposalIntake
 from node.producer.outbox import Outbox
 from node.producer.pacing import HeightPacing
@@ -535,44 +537,9 @@ class BftEngine:
                 continue
             if isinstance(msg, wire.TxBatch):
                 await self.tx_gossip.receive(msg)
-            elif isinstance(msg, wire.VoteBatch):
-                for raw in msg.messages:
-                    try:
-                        decoded = decode_message(raw)
-                    except ConsensusError:
-                        self.counters["bad_gossip"] += 1
-                        continue
-                    # Proposals are only delivered with their blocks (the blocks topic).
-                    if isinstance(decoded, Vote):
-                        await self._send.send(Inbound(decoded, peer))
-            elif isinstance(msg, wire.CommitNotice):
-                try:
-                    cert = decode_certificate(msg.certificate)
-                except ConsensusError:
-                    self.counters["bad_gossip"] += 1
-                    continue
-                await self._send.send(NoticeSeen(cert, peer))
-            elif isinstance(msg, wire.EvidenceGossip):
-                try:
-                    ev = decode_message(msg.evidence)
-                except ConsensusError:
-                    self.counters["bad_gossip"] += 1
-                    continue
-                if isinstance(ev, DuplicateVoteEvidence):
-                    await self._send.send(Inbound(ev, peer))
-            elif isinstance(msg, BlockDraft):
-                await self._send.send(DraftArrived(msg))
-            else:
-                try:
-                    proposal = decode_message(msg.proposal)
-                except ConsensusError:
-                    self.counters["bad_gossip"] += 1
-                    continue
-                if not isinstance(proposal, Proposal):
-                    self.counters["bad_gossip"] += 1
-                    continue
-                # The driver decides whether the block still needs decoding (a draft may have built it).
-                await self._send.send(ProposalReceived(msg, proposal, peer))
+                continue
+            for event in gossip_events(msg, peer, self.counters):
+                await self._send.send(event)
 
     async def _on_inbound(self, msg: ConsensusMessage, peer: str) -> None:
         m = self.machine
