@@ -394,6 +394,13 @@ class Chain:
         if block.header.parent_hash != self._head.hash:
             raise InvalidBlock("block no longer extends the head", block.height)
         self.commit_rule.verify(block.header, commit, self.validators_of(block.header))
+        self._write(executed, commit)
+
+    def _write(self, executed: ExecutedBlock, commit: bytes) -> None:
+        """Write a block whose commit was verified, if it still extends the head."""
+        block = executed.block
+        if block.header.parent_hash != self._head.hash:
+            raise InvalidBlock("block no longer extends the head", block.height)
         self.store.commit_block(block, list(executed.receipts), commit, executed.writes)
         self._nonces = {}
         self._head = Head(block.height, block.hash)
@@ -411,5 +418,5 @@ class Chain:
         # checked first because it is cheaper than executing the block.
         self.commit_rule.verify(block.header, commit, self.validators_of(block.header))
         executed = self.execute_block(block, now_ms=now_ms)
-        self.commit(executed, commit)
+        self._write(executed, commit)  # verified above: not twice
         return executed
