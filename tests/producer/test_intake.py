@@ -116,9 +116,11 @@ class Harness:
 
     def block(self, txs: int = 3, label: str = "") -> Block:
         head = self.chain.head_header
-        time_ms = expected_block_time(head, b"", self.chain.genesis.genesis_time_ms)
+        last_commit = self.chain.store.commit_bytes(head.hash) or b""
+        time_ms = expected_block_time(head, last_commit, self.chain.genesis.genesis_time_ms)
+        proposer = VSET.proposer(head.height + 1, 0)
         executed, _ = self.chain.build_block(
-            attest_txs(SENDERS, txs, label=label), VSET.proposer(1, 0), time_ms, b""
+            attest_txs(SENDERS, txs, label=label), proposer, time_ms, last_commit
         )
         return executed.block
 
@@ -191,16 +193,23 @@ async def test_an_invalid_block_is_remembered_and_not_executed_again(h: Harness)
     assert h.spawned == [] and h.intake.next_delivery() is None
 
 
-async def test_proposals_of_the_height_after_next_wait_for_the_commit(h: Harness) -> None:
-    block = h.block()
-    ahead = dataclasses.replace(block, header=dataclasses.replace(block.header, height=2))
-    h.intake.arrived(signed(ahead, 0), ahead, "peer")
+async def test_proposals_of_the_height_after_next_wait_for_the_commit(h: Harness, tmp_path: Path) -> None:
+    first = h.block()
+    # A peer already at height 1 built its block 2 (the same first block: building is deterministic).
+    peer = Harness(tmp_path / "peer")
+    peer.chain.commit(peer.chain.execute_block(first, now_ms=peer.now()), certificate(first))
+    second = peer.block(txs=0)
+    peer.chain.store.db.close()
+    assert second.height == 2
+
+    h.intake.arrived(signed(second, 0), second, "peer")
     h.intake.head_moved()  # a commit that did not move the head: the proposal is still ahead
     assert h.spawned == []
-    executed = h.chain.execute_block(block, now_ms=h.now())
-    h.chain.commit(executed, certificate(block))
+    h.chain.commit(h.chain.execute_block(first, now_ms=h.now()), certificate(first))
     h.intake.head_moved()
-    assert [fn.__name__ for fn, _ in h.spawned] == ["_validate"]  # now for the next height: validated
+    await h.run_spawned()  # now for the next height: validated
+    [event] = h.posted
+    assert isinstance(event, Validated) and event.block_id == second.hash and event.executed is not None
 
 
 async def test_a_gossiped_block_is_decoded_and_checked_against_its_proposal(h: Harness) -> None:
