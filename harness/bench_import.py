@@ -3,7 +3,7 @@ recovery.
 
 A validator set is made here with ``vaxchain testnet`` (``--validators`` validators and one observer: real
 keystores, config.toml, LevelDB datadirs). The validators' keys build blocks of a district day (lots,
-shipments, readings, doses, recalls, quality decisions: ``contracts.district.DistrictDay``) on the first
+shipments, readings, doses, recalls, quality decisions: ``harness.district.DistrictDay``) on the first
 validator's datadir, each committed with a certificate of every validator's precommit, the BFT commit rule a
 running node uses (``CertificateRule``). The chain is exported as ``vaxchain chain export`` writes it, then
 imported into the observer's fresh datadir by ``import_blocks``, the function ``vaxchain chain import`` runs:
