@@ -277,7 +277,11 @@ def testnet(
         int | None, typer.Option(help="Override how often an idle chain adds an empty block.")
     ] = None,
 ) -> None:
-    """Write ready-to-run node directories with keys, one shared genesis and configs that peer with each other."""
+    """Write ready-to-run node directories with keys, one shared genesis and configs that peer with each other.
+
+    The genesis registers every node's peer id on chain (validators' at the CDC, the regulator, the health
+    commission and the manufacturer, observers' after them), so the nodes admit each other and nobody else.
+    """
     # libp2p is slow to import; only this command (and `run`) needs it.
     from node.net.keys import load_or_create_node_key
     from node.net.p2p import peer_id_from_seed
