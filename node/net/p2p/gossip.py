@@ -20,6 +20,7 @@ from node.net.errors import ConfigError, MessageTooLarge, NetworkError, PublishR
 from node.net.p2p.host import PeerIdText
 from node.net.p2p.lifecycle import Lifecycle
 from node.net.p2p.peers import Allowlist
+from node.net.p2p.workarounds.blacklist_teardown import SafeBlacklistPubsub
 from node.net.p2p.workarounds.buffered_read import BufferedReadPubsub
 from node.net.p2p.workarounds.corrupt_frame import CorruptFrameGuardPubsub
 from node.net.p2p.workarounds.message_id import content_msg_id
@@ -65,7 +66,7 @@ def build_router(config: NetConfig, neighbors_of: Callable[[bytes], frozenset[by
     )
 
 
-class NodePubsub(CorruptFrameGuardPubsub, BufferedReadPubsub, SerialWritePubsub):
+class NodePubsub(SafeBlacklistPubsub, CorruptFrameGuardPubsub, BufferedReadPubsub, SerialWritePubsub):
     """The library's Pubsub with our workarounds, counting every gossip copy peers send us."""
 
     def __init__(self, *args: Any, counters: dict[str, int], **kwargs: Any) -> None:
