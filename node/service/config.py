@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from node.core.errors import VaxchainError
-from node.mempool.pool import DEFAULT_MAX_TXS
+from node.mempool.pool import DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_TXS, DEFAULT_TTL_S
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -52,6 +52,8 @@ class NodeConfig:
     explorer_listen: str = "127.0.0.1:8080"
     mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
+    mempool_max_nonce_gap: int = DEFAULT_MAX_NONCE_GAP
+    mempool_ttl_s: float = DEFAULT_TTL_S
     max_block_txs: int = 20_000
     tx_gossip_interval_ms: int = DEFAULT_TX_GOSSIP_INTERVAL_MS
     sync_writes: bool = True
@@ -133,6 +135,8 @@ def load_config(datadir: Path) -> NodeConfig:
         explorer_listen=_get(explorer, "explorer", "listen", str, "127.0.0.1:8080"),
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
+        mempool_max_nonce_gap=_get(mempool, "mempool", "max_nonce_gap", int, DEFAULT_MAX_NONCE_GAP),
+        mempool_ttl_s=_get(mempool, "mempool", "ttl_s", float, DEFAULT_TTL_S),
         max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
         tx_gossip_interval_ms=_get(
             producer, "producer", "tx_gossip_interval_ms", int, DEFAULT_TX_GOSSIP_INTERVAL_MS

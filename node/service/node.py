@@ -108,8 +108,12 @@ class Node:
             self.chain.chain_id,
             self.chain.next_nonce,
             MempoolLimits(
-                max_txs=self.config.mempool_max_txs, max_per_sender=self.config.mempool_max_per_sender
+                max_txs=self.config.mempool_max_txs,
+                max_per_sender=self.config.mempool_max_per_sender,
+                max_nonce_gap=self.config.mempool_max_nonce_gap,
+                ttl_s=self.config.mempool_ttl_s,
             ),
+            check_sender=self.chain.check_sender,
         )
         # Every node runs the BFT engine: validators vote, observers (no key) follow live consensus and sync.
         # One validator is a network of one: its own precommit is the quorum (the devnet).

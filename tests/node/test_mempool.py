@@ -124,7 +124,14 @@ def test_full_pool_refuses_with_mempool_full_and_changes_nothing() -> None:
     assert "3 of 3 transactions pending" in info.value.message
     assert info.value.fields()["tx_hash"] == "0x" + newest.hash.hex()
     assert newest.hash not in pool and snapshot(pool) == before  # nothing evicted, nothing added
-    assert pool.stats() == {"pending": 3, "senders": 2, "bytes": before[1], "refused_full": 1}
+    assert pool.stats() == {
+        "pending": 3,
+        "senders": 2,
+        "bytes": before[1],
+        "refused_full": 1,
+        "evicted": 0,
+        "expired": 0,
+    }
     with pytest.raises(MempoolRejected) as info:
         pool.add(attest_tx(ALICE, 0))  # already pending: the cheaper, more precise answer wins
     assert info.value.code == "AlreadyKnown"
