@@ -114,7 +114,8 @@ def clear_payload_cache() -> None:
 
 
 def check_kind_and_payload(tx: Transaction) -> object:
-    """Decode the payload for its kind; an unknown kind or malformed payload makes the transaction invalid."""
+    """Decode the payload for its kind; an unknown kind, a malformed payload or one a payload-only rule of its
+    kind refuses (NotAdmissible, e.g. ReadingOutOfRange) makes the transaction invalid."""
     cache_key = (tx.kind, tx.payload)
     payload = _PAYLOADS.get(cache_key)
     if payload is not None:
