@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
 from harness.make_genesis import dev_key
 from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
+from node.net import NetConfig, Network
+from node.producer import wire
 from node.service.config import render_config
 from rpc.client import RpcClient
 from rpc.errors import RpcError
@@ -55,7 +58,7 @@ def refused(client: RpcClient, tx: Transaction) -> str:
     return str(info.value.data["error"])
 
 
-def small_pool_node(tmp_path: Path) -> NodeProcess:
+def small_pool_node(tmp_path: Path, p2p_allowlist: list[str] | None = None) -> NodeProcess:
     out = tmp_path / "net"
     run_cli("testnet", "--validators", "1", "--out", str(out), "--block-interval-ms", "200")
     datadir = out / "node0"
@@ -64,6 +67,8 @@ def small_pool_node(tmp_path: Path) -> NodeProcess:
     doc.setdefault("mempool", {}).update(
         {"max_txs": POOL, "max_per_sender": 2_000, "max_nonce_gap": 1_000, "ttl_s": TTL_S}
     )
+    if p2p_allowlist is not None:
+        doc.setdefault("p2p", {})["allowlist"] = p2p_allowlist
     (datadir / "config.toml").write_text(render_config(doc))
     return NodeProcess(datadir)
 
@@ -109,4 +114,40 @@ def test_a_squatted_pool_still_admits_a_members_transaction_within_two_seconds(
         assert stats["expired"] >= POOL - stats["evicted"] and stats["pending"] <= 1
         height = int(client.call("chain_status")["height"])
     node.wait_height(height + 1)  # still committing blocks
+    assert node.stop() == 0
+
+
+async def test_a_rogue_peer_gossiping_strangers_transactions_is_banned_and_pools_stay_clean(
+    tmp_path: Path, node_procs: list[NodeProcess], nursery: trio.Nursery
+) -> None:
+    node = small_pool_node(tmp_path, p2p_allowlist=[])  # open: the penalty, not an allowlist, stops the rogue
+    node_procs.append(node.start())
+    client = node.client()
+    status = client.call("chain_status")
+    chain_id, node_peer = int(status["chain_id"]), str(status["peer_id"])
+    listen = tomllib.loads((node.datadir / "config.toml").read_text())["p2p"]["listen"]
+    rogue = Network(NetConfig(peers=(f"{listen}/p2p/{node_peer}",)), b"\x42" * 32)
+    rogue.subscribe(wire.TOPIC_TXS)
+    await nursery.start(rogue.run)
+    with trio.fail_after(20):
+        while node_peer not in rogue.mesh_peers(wire.TOPIC_TXS):
+            await trio.sleep(0.05)
+    flood = [attest(key, chain_id, n) for key in FRESH for n in range(1, 401)]
+    for i in range(0, len(flood), 400):
+        with trio.move_on_after(2):
+            await rogue.publish(
+                wire.TOPIC_TXS, wire.encode(wire.TxBatch(tuple(t.encode() for t in flood[i : i + 400])))
+            )
+    with trio.fail_after(20):
+        while "event=peer_banned" not in node.stderr_path.read_text():
+            await trio.sleep(0.1)
+    with trio.fail_after(10):
+        while rogue.peer_id in {p["id"] for p in client.call("chain_peers") if p["connected"]}:
+            await trio.sleep(0.1)
+    assert client.call("tx_mempoolStatus")["pending"] == 0
+    tx_hash = client.call("tx_sendRawTransaction", tx=hex_tx(attest(MEMBER, chain_id, 0)))
+    with trio.fail_after(20):
+        while client.call("chain_getTransaction", hash=tx_hash)["status"] != "included":
+            await trio.sleep(0.1)
+    client.close()
     assert node.stop() == 0
