@@ -150,6 +150,10 @@ def load_config(datadir: Path) -> NodeConfig:
     parse_listen(config.explorer_listen, "explorer.listen")
     if not 1 <= config.tx_gossip_interval_ms <= 10_000:
         raise ConfigError("producer.tx_gossip_interval_ms", "expected 1..10000")
+    if config.mempool_max_nonce_gap < 0:
+        raise ConfigError("mempool.max_nonce_gap", "expected 0 or more")
+    if not config.mempool_ttl_s > 0:
+        raise ConfigError("mempool.ttl_s", "expected more than 0 seconds")
     if config.log_format not in ("kv", "json"):
         raise ConfigError("log.format", "expected kv or json")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
