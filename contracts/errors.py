@@ -78,6 +78,21 @@ class Unauthorized(ContractError):
 
 
 @dataclass(eq=False)
+class NotAMember(ContractError):
+    """The sender is neither an active account nor an active logger of an active organisation (admission)."""
+
+    sender: bytes
+
+
+@dataclass(eq=False)
+class RoleNotAllowed(ContractError):
+    """The sender's role may not send this kind (admission); `role` is like "site/staff" or "logger"."""
+
+    kind: str
+    role: str
+
+
+@dataclass(eq=False)
 class InvalidPayload(ContractError):
     """A decoded payload breaks a rule of its kind (bad id, range, length...)."""
 
@@ -253,6 +268,15 @@ class DeviceInactive(ContractError):
     """The logger is deactivated or not bound to a storage unit."""
 
     address: bytes
+
+
+@dataclass(eq=False)
+class ReadingOutOfRange(ContractError):
+    """A sample outside what a logger can physically measure (hundredths of a degree C, bounds inclusive)."""
+
+    value: int
+    min: int
+    max: int
 
 
 @dataclass(eq=False)

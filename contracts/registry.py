@@ -11,19 +11,21 @@ from typing import Any
 from contracts import codec, schema
 from contracts.errors import (
     DeviceInactive,
+    NotAMember,
     OrganisationSuspended,
     PayloadDecodeError,
     PayloadEncodeError,
+    RoleNotAllowed,
     Unauthorized,
     UnknownDevice,
     UnknownKind,
     UnknownOrganisation,
 )
-from contracts.interfaces import Context, State
+from contracts.interfaces import Context, ReadState, State
 from contracts.kinds import attest, custody, doses, nodes, organisations, products, readings
 from contracts.records import RECORD_TYPES, Account, Device, Organisation
 from contracts.statekeys import load
-from contracts.types import OrgType
+from contracts.types import OrgType, Role
 
 
 class Signer(enum.IntEnum):
@@ -119,6 +121,15 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
 
 _SIGNERS: Mapping[str, Signer] = MappingProxyType({"attest": Signer.ANY, "record_readings": Signer.DEVICE})
 
+# Kinds only an admin account of the organisation may send (their rules check it again: `sender_admin`).
+ADMIN_KINDS: frozenset[str] = frozenset({"set_account", "set_node", "register_storage_unit", "set_device"})
+
+# Rules of a kind that read nothing but the payload: the node runs them when it first decodes a payload (at
+# admission), so such a transaction is refused before it is gossiped; the kind's rule runs them again.
+_PAYLOAD_CHECKS: Mapping[str, Callable[[Any], None]] = MappingProxyType(
+    {"record_readings": readings.check_readings_range}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class TxKind:
@@ -134,6 +145,8 @@ class TxKind:
     apply: Callable[[State, Context, Any], None]
     allowed: frozenset[OrgType] | None
     signer: Signer = Signer.ACCOUNT
+    admin_only: bool = False
+    check: Callable[[Any], None] | None = None
 
 
 def _kind(code: int, name: str, payload_type: type, apply: Callable[[State, Context, Any], None]) -> TxKind:
@@ -143,7 +156,9 @@ def _kind(code: int, name: str, payload_type: type, apply: Callable[[State, Cont
         allowed = None
     else:
         allowed = frozenset(t for t, names in PERMISSIONS.items() if name in names)
-    return TxKind(code, name, payload_type, apply, allowed, signer)
+    return TxKind(
+        code, name, payload_type, apply, allowed, signer, name in ADMIN_KINDS, _PAYLOAD_CHECKS.get(name)
+    )
 
 
 _KINDS: list[TxKind] = [
@@ -217,6 +232,68 @@ def kind_of(payload: Any) -> TxKind:
     if kind is None:
         raise PayloadEncodeError(type(payload).__name__, "not a payload type of any kind")
     return kind
+
+
+def check_payload(kind_code: int, payload: Any) -> None:
+    """Run the kind's payload-only rules (e.g. ReadingOutOfRange), if it has any."""
+    kind = REGISTRY.get(kind_code)
+    if kind is not None and kind.check is not None:
+        kind.check(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A sender admission lets in: an active account or an active logger (``role`` None) of an active organisation."""
+
+    org_id: str
+    org_type: OrgType
+    role: Role | None
+
+    @property
+    def label(self) -> str:
+        """The role as errors name it: "site/staff", "regulator/admin" or "logger"."""
+        return "logger" if self.role is None else f"{self.org_type.name.lower()}/{self.role.name.lower()}"
+
+
+def member_of(state: State | ReadState, sender: bytes) -> Member | None:
+    """The sender as a member, or None: unknown, deactivated, or of a suspended organisation."""
+    acct = load(state, schema.account(sender), Account)
+    if acct is not None:
+        org_id, role = acct.org_id, acct.role
+        active = acct.active
+    else:  # an address is an account or a device, never both (check_address_free)
+        dev = load(state, schema.device(sender), Device)
+        if dev is None:
+            return None
+        org_id, role, active = dev.org_id, None, dev.active
+    if not active:
+        return None
+    org = load(state, schema.organisation(org_id), Organisation)
+    if org is None or not org.active:
+        return None
+    return Member(org.org_id, org.org_type, role)
+
+
+def may_send(member: Member, kind: TxKind) -> bool:
+    """Whether the member's role may send ``kind`` (the PERMISSIONS table, the signer rule and ADMIN_KINDS)."""
+    if kind.signer is Signer.ANY:
+        return True
+    if kind.signer is Signer.DEVICE:
+        return member.role is None
+    if member.role is None or kind.allowed is None or member.org_type not in kind.allowed:
+        return False
+    return member.role is Role.ADMIN or not kind.admin_only
+
+
+def check_sender(member: Member | None, sender: bytes, kind_code: int) -> None:
+    """Admission by membership: NotAMember, or RoleNotAllowed when the member's role may not send this kind."""
+    if member is None:
+        raise NotAMember(sender)
+    kind = REGISTRY.get(kind_code)
+    if kind is None:
+        raise UnknownKind(kind_code)
+    if not may_send(member, kind):
+        raise RoleNotAllowed(kind.name, member.label)
 
 
 def authorize(state: State, ctx: Context, kind: TxKind) -> None:

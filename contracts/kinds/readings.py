@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from contracts import schema
-from contracts.errors import DeviceInactive, InvalidPayload, SampleInFuture, SampleOutOfOrder, UnknownDevice
+from contracts.errors import (
+    DeviceInactive,
+    InvalidPayload,
+    ReadingOutOfRange,
+    SampleInFuture,
+    SampleOutOfOrder,
+    UnknownDevice,
+)
 from contracts.interfaces import Context, State
 from contracts.records import (
     AlertKind,
@@ -39,6 +46,13 @@ from .custody import put_lot, quarantine_available
 from .stock import get_holding
 
 HARD_MAX_SAMPLES = 4096
+
+# What a cold-chain logger can physically measure, in hundredths of a degree C (devices register no range of
+# their own): down to -200.00 (cryogenic PT100 probes read liquid nitrogen at -196 C; ultra-cold vaccine
+# freezers run at -80 C) and up to +100.00 (logger electronics are rated to +85 C; no store or vehicle of the
+# cold chain is hotter than boiling water). A sample outside is a broken or forged logger, never a temperature.
+LOGGER_MIN_TEMP = -20_000
+LOGGER_MAX_TEMP = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +95,20 @@ def _fresh_state() -> DeviceState:
     return DeviceState(0, 0, 0, None, False, None, False, None, False, 0, 0, False)
 
 
+def check_readings_range(p: RecordReadings) -> None:
+    """Every sample within the logger's physical range (a payload-only rule: admission checks it too)."""
+    for s in p.samples:
+        if not LOGGER_MIN_TEMP <= s.temp <= LOGGER_MAX_TEMP:
+            raise ReadingOutOfRange(s.temp, LOGGER_MIN_TEMP, LOGGER_MAX_TEMP)
+
+
 def validate_record_readings(p: RecordReadings, ctx: Context, dev: Device, last_time_s: int) -> None:
     """Batch size, strictly increasing times (no duplicates), nothing from the future."""
     if not p.samples:
         raise InvalidPayload("samples", "at least one sample")
     if len(p.samples) > ctx.params.max_samples_per_reading:
         raise InvalidPayload("samples", f"at most {ctx.params.max_samples_per_reading} samples")
+    check_readings_range(p)
     latest_ok_ms = ctx.block_time_ms + ctx.params.max_future_skew_s * 1000
     prev = last_time_s
     for s in p.samples:

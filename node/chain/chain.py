@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from contracts.genesis import seed_genesis
+from contracts.registry import Member, member_of
 from node.chain.genesis import Genesis
 from node.chain.seal import CommitRule
 from node.chain.validation import BlockRules, validate_block
@@ -28,6 +29,7 @@ from node.state.overlay import BlockOverlay, PrefixedReader
 from node.state.transition import (
     BlockContext,
     apply_transaction,
+    check_sender_may_send,
     get_nonce,
     state_root,
 )
@@ -38,6 +40,7 @@ from node.state.validator_set import (
     validator_set_hash,
 )
 from node.state.validators_tx import (
+    VALIDATOR_CHANGE_KIND,
     AppliedChanges,
     ChangeProposal,
     apply_scheduled_changes,
@@ -48,6 +51,10 @@ from node.store.chainstore import ChainStore, Head
 log = logging.getLogger("vaxchain.chain")
 
 ZERO_ADDRESS = b"\x00" * 20
+
+# Senders whose membership one head's cache remembers: it is dropped at every commit anyway, and each entry
+# cost the asker a signature recovery, so this only bounds a flood of fresh keys between two commits.
+_MEMBERS_MAX = 100_000
 
 
 class GenesisMismatch(InvalidBlock):
@@ -167,6 +174,9 @@ class Chain:
         # a LevelDB read per ask was ~8% of admission. Replaced (not cleared) after each commit's write, so a
         # reader racing a commit in another thread can only fill the discarded dict.
         self._nonces: dict[bytes, int] = {}
+        # Membership by sender and the validator addresses, per head like the nonces (admission asks per tx).
+        self._members: dict[bytes, Member | None] = {}
+        self._validator_addresses: frozenset[bytes] | None = None
 
     # --- reads -----------------------------------------------------------------------------------------------
     @property
@@ -233,6 +243,24 @@ class Chain:
         if nonce is None:
             nonce = nonces[sender] = get_nonce(BlockOverlay(self.store.state_get), sender)
         return nonce
+
+    def check_sender(self, sender: bytes, kind: int) -> None:
+        """Admission by membership against committed state: raise NotAdmissible (NotAMember, RoleNotAllowed,
+        NotAValidator) unless ``sender`` may send ``kind``. Two dict lookups once the head's cache knows it."""
+        if kind == VALIDATOR_CHANGE_KIND:
+            validators = self._validator_addresses
+            if validators is None:
+                validators = self._validator_addresses = frozenset(self.validator_addresses())
+            check_sender_may_send(None, sender in validators, sender, kind)
+            return
+        members = self._members
+        if sender in members:
+            member = members[sender]
+        else:
+            if len(members) >= _MEMBERS_MAX:
+                members.clear()
+            member = members[sender] = member_of(self.app_reader(), sender)
+        check_sender_may_send(member, False, sender, kind)
 
     def app_reader(self) -> PrefixedReader:
         """Committed application state, for the contracts' queries."""
@@ -401,6 +429,8 @@ class Chain:
             raise InvalidBlock("block no longer extends the head", block.height)
         self.store.commit_block(block, list(executed.receipts), commit, executed.writes)
         self._nonces = {}
+        self._members = {}
+        self._validator_addresses = None
         self._head = Head(block.height, block.hash)
         self._head_header = block.header
         if schema.validators() in executed.writes:

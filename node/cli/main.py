@@ -26,7 +26,7 @@ from node.cli.tx import register as register_tx_commands
 from node.core.errors import VaxchainError
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
-from node.mempool.pool import DEFAULT_MAX_TXS
+from node.mempool.pool import DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_TXS, DEFAULT_TTL_S
 from node.service.config import (
     CONFIG_FILE,
     DEFAULT_TX_GOSSIP_INTERVAL_MS,
@@ -135,7 +135,12 @@ def write_node_dir(
             "rate_per_s": rpc_rate_per_s,
         },
         "explorer": {"enabled": explorer_enabled, "listen": explorer_listen},
-        "mempool": {"max_txs": DEFAULT_MAX_TXS, "max_per_sender": 2_000},
+        "mempool": {
+            "max_txs": DEFAULT_MAX_TXS,
+            "max_per_sender": 2_000,
+            "max_nonce_gap": DEFAULT_MAX_NONCE_GAP,
+            "ttl_s": DEFAULT_TTL_S,
+        },
         "producer": {"max_block_txs": 20_000, "tx_gossip_interval_ms": DEFAULT_TX_GOSSIP_INTERVAL_MS},
         "storage": {"sync_writes": True},
         "log": {"level": "info", "format": "kv"},

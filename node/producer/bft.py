@@ -125,7 +125,10 @@ class BftEngine:
         on_commit: Callable[[ExecutedBlock], None],
         sign_record_path: Path,
         clock: Callable[[], int] = now_ms,
+        on_bad_txs: Callable[[str, int], None] | None = None,
     ) -> None:
+        """``on_bad_txs(peer, n)``: a peer originated ``n`` transactions admission refused as invalid or from a
+        non-member (the node penalises it)."""
         self.chain = chain
         self.mempool = mempool
         self.key = key
@@ -189,6 +192,7 @@ class BftEngine:
             self.counters,
             flush_s=config.tx_flush_ms / 1000,
             batch_bytes=config.tx_batch_bytes,
+            on_bad_txs=on_bad_txs,
         )
         self.drafts = DraftBuilder[Parked](
             chain,
@@ -536,7 +540,7 @@ class BftEngine:
                 self.counters["bad_gossip"] += 1
                 continue
             if isinstance(msg, wire.TxBatch):
-                await self.tx_gossip.receive(msg)
+                await self.tx_gossip.receive(msg, peer)
                 continue
             for event in gossip_events(msg, peer, self.counters):
                 await self._send.send(event)

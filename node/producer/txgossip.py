@@ -20,12 +20,19 @@ from node.producer.pacing import HeightPacing
 
 _FRAME_BYTES = 4  # per transaction in a batch: what its length prefix may take
 
+# Refusals no honest peer causes: its own admission ran the same rules (a membership race aside, which the
+# penalty threshold absorbs). Load (MempoolFull) and races of nonces and duplicates are not counted.
+BAD_TX_CODES = frozenset(
+    {"InvalidTransaction", "NotAMember", "RoleNotAllowed", "NotAValidator", "ReadingOutOfRange"}
+)
+
 
 class TxGossip:
     """The outgoing buffer of local transactions and the admission of gossiped ones.
 
     ``publish`` queues an encoded batch (the outbox, low priority); ``admission_turn`` waits for a turn;
-    ``counters`` is the engine's counter dict (txs_gossiped, txs_received, txs_rejected, txs_refused_full).
+    ``counters`` is the engine's counter dict (txs_gossiped, txs_received, txs_rejected, txs_refused_full);
+    ``on_bad_txs(peer, n)`` hears of the bad transactions (BAD_TX_CODES, undecodable) of each received batch.
     """
 
     def __init__(
@@ -37,8 +44,10 @@ class TxGossip:
         counters: dict[str, int],
         flush_s: float,
         batch_bytes: int,
+        on_bad_txs: Callable[[str, int], None] | None = None,
     ) -> None:
         self.mempool = mempool
+        self.on_bad_txs = on_bad_txs
         self.pacing = pacing
         self.publish = publish
         self.admission_turn = admission_turn
@@ -95,10 +104,12 @@ class TxGossip:
             last = trio.current_time()
             self.flush()
 
-    async def receive(self, batch: wire.TxBatch) -> None:
-        """Admit a peer's batch into the mempool, a chunk per admission turn; counts what came of each."""
+    async def receive(self, batch: wire.TxBatch, peer: str = "") -> None:
+        """Admit a batch ``peer`` originated into the mempool, a chunk per admission turn; counts what came of
+        each, and reports the peer's bad transactions (``on_bad_txs``) once per batch."""
         counters = self.counters
         add = self.mempool.add
+        bad = 0
         for i, raw in enumerate(batch.txs):
             if i % ADMISSION_CHUNK == 0:
                 await self.admission_turn()
@@ -109,5 +120,9 @@ class TxGossip:
                 # A full pool is load, not a bad transaction: counted apart (ADR 0010).
                 key = "txs_refused_full" if exc.code == "MempoolFull" else "txs_rejected"
                 counters[key] += 1
+                bad += exc.code in BAD_TX_CODES
             except DecodeError:
                 counters["txs_rejected"] += 1
+                bad += 1
+        if bad and peer and self.on_bad_txs is not None:
+            self.on_bad_txs(peer, bad)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from node.core.errors import VaxchainError
-from node.mempool.pool import DEFAULT_MAX_TXS
+from node.mempool.pool import DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_TXS, DEFAULT_TTL_S
 from node.net.config import parse_external_addr, parse_listen_addr, parse_peer_addr
 from node.net.errors import ConfigError as NetConfigError
 from rpc.tls import TlsFileError, server_context
@@ -67,6 +67,8 @@ class NodeConfig:
     explorer_tls_key_file: str | None = None
     mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
+    mempool_max_nonce_gap: int = DEFAULT_MAX_NONCE_GAP
+    mempool_ttl_s: float = DEFAULT_TTL_S
     max_block_txs: int = 20_000
     tx_gossip_interval_ms: int = DEFAULT_TX_GOSSIP_INTERVAL_MS
     sync_writes: bool = True
@@ -257,6 +259,8 @@ def load_config(datadir: Path) -> NodeConfig:
         explorer_tls_key_file=_get(explorer, "explorer", "tls_key_file", str, None),
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
+        mempool_max_nonce_gap=_get(mempool, "mempool", "max_nonce_gap", int, DEFAULT_MAX_NONCE_GAP),
+        mempool_ttl_s=_get(mempool, "mempool", "ttl_s", float, DEFAULT_TTL_S),
         max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
         tx_gossip_interval_ms=_get(
             producer, "producer", "tx_gossip_interval_ms", int, DEFAULT_TX_GOSSIP_INTERVAL_MS
@@ -274,6 +278,10 @@ def load_config(datadir: Path) -> NodeConfig:
         _check_tls(config, "explorer")
     if not 1 <= config.tx_gossip_interval_ms <= 10_000:
         raise ConfigError("producer.tx_gossip_interval_ms", "expected 1..10000")
+    if config.mempool_max_nonce_gap < 0:
+        raise ConfigError("mempool.max_nonce_gap", "expected 0 or more")
+    if not config.mempool_ttl_s > 0:
+        raise ConfigError("mempool.ttl_s", "expected more than 0 seconds")
     if config.log_format not in ("kv", "json"):
         raise ConfigError("log.format", "expected kv or json")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -29,6 +29,7 @@ from node.mempool.pool import Mempool, MempoolLimits
 from node.net.config import NetConfig
 from node.net.keys import load_or_create_node_key
 from node.net.p2p import Network
+from node.net.penalties import PeerPenalties
 from node.producer.bft import BftConfig, BftEngine
 from node.service.config import NodeConfig, connect_url, load_config, parse_listen, plain_rpc_warning
 from node.service.events import publish_block, register_topics
@@ -110,9 +111,14 @@ class Node:
             self.chain.chain_id,
             self.chain.next_nonce,
             MempoolLimits(
-                max_txs=self.config.mempool_max_txs, max_per_sender=self.config.mempool_max_per_sender
+                max_txs=self.config.mempool_max_txs,
+                max_per_sender=self.config.mempool_max_per_sender,
+                max_nonce_gap=self.config.mempool_max_nonce_gap,
+                ttl_s=self.config.mempool_ttl_s,
             ),
+            check_sender=self.chain.check_sender,
         )
+        self.penalties = PeerPenalties()  # of peers whose gossiped transactions admission refused as bad
         # Every node runs the BFT engine: validators vote, observers (no key) follow live consensus and sync.
         # One validator is a network of one: its own precommit is the quorum (the devnet).
         self.network = Network(
@@ -151,6 +157,7 @@ class Node:
             ),
             self.on_commit,
             self.config.datadir / "sign_record",
+            on_bad_txs=self.penalise_peer,
         )
 
         self.registry = MethodRegistry()
@@ -190,6 +197,11 @@ class Node:
             }
         )
         return status
+
+    def penalise_peer(self, peer_id: str, bad_txs: int) -> None:
+        """A peer originated invalid or non-member transactions: past the threshold, the network bans it."""
+        if self.penalties.report(peer_id, bad_txs):
+            self.network.ban(peer_id, self.penalties.policy.ban_s)
 
     def on_commit(self, executed: ExecutedBlock) -> None:
         """Called after every committed block."""

@@ -1,9 +1,12 @@
 """The state transition: apply a block's transactions to state, producing receipts and a state root.
 
-Rules that make a transaction *invalid* (wrong nonce, undecodable payload, unknown kind) make the whole block
-invalid: such a transaction must never be included. Rules of the application (contracts) that a transaction
-breaks make it *fail*: it is included, consumes its nonce, leaves no other write and gets a failure receipt that
-names the error, so supervisors see the attempt.
+Rules that make a transaction *invalid* (wrong nonce, undecodable payload, unknown kind, a sender who is not a
+member or whose role may not send the kind, a payload no device could produce) make the whole block invalid:
+such a transaction must never be included, and a proposer leaves it out. Admission (the mempool) checks the same
+rules against committed state; a block checks them again against its own state as it executes, so every honest
+node decides alike even when an earlier transaction of the block suspended the sender. Rules of the application
+(contracts) that a member's transaction breaks make it *fail*: it is included, consumes its nonce, leaves no
+other write and gets a failure receipt that names the error, so supervisors see the attempt.
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ from dataclasses import dataclass
 from contracts.errors import ContractError
 from contracts.interfaces import Context
 from contracts.params import Params
-from contracts.registry import REGISTRY, decode_payload, execute
+from contracts.registry import (
+    REGISTRY,
+    Member,
+    check_payload,
+    check_sender,
+    decode_payload,
+    execute,
+    member_of,
+)
 from node.core.errors import InvalidTransaction
 from node.core.hashing import sha256
 from node.core.receipts import LogEvent, Receipt, canonical_json, failure_receipt, success_receipt
@@ -27,10 +38,45 @@ from node.state.validators_tx import (
     VALIDATOR_CHANGE_KIND,
     ValidatorChange,
     check_system_payload,
+    current_validators,
     execute_validator_change,
 )
 
 log = logging.getLogger("vaxchain.state")
+
+
+class NotAdmissible(InvalidTransaction):
+    """An invalid transaction refused by a named rule (``code``: NotAMember, RoleNotAllowed, NotAValidator,
+    ReadingOutOfRange), with that rule's fields."""
+
+    def __init__(self, code: str, details: dict[str, object], tx_hash: bytes | None = None) -> None:
+        inner = ", ".join(f"{k}={v}" for k, v in details.items())
+        super().__init__(f"{code}({inner})", tx_hash)
+        self.code = code
+        self.details = details
+
+    @classmethod
+    def of(cls, exc: ContractError, tx_hash: bytes | None = None) -> NotAdmissible:
+        """The refusal naming a contract rule's error."""
+        return cls(exc.code, exc.fields(), tx_hash)
+
+    def fields(self) -> dict[str, object]:
+        return {"error": self.code, **self.details, **super().fields()}
+
+
+def check_sender_may_send(
+    member: Member | None, is_validator: bool, sender: bytes, kind: int, tx_hash: bytes | None = None
+) -> None:
+    """Admission by membership (NotAdmissible): a validator change from a current validator, any other kind from
+    a member whose role may send it (contracts.registry: the one table both admission and the rules read)."""
+    if kind == VALIDATOR_CHANGE_KIND:
+        if not is_validator:
+            raise NotAdmissible("NotAValidator", {"sender": "0x" + sender.hex()}, tx_hash)
+        return
+    try:
+        check_sender(member, sender, kind)
+    except ContractError as exc:
+        raise NotAdmissible.of(exc, tx_hash) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +114,8 @@ def clear_payload_cache() -> None:
 
 
 def check_kind_and_payload(tx: Transaction) -> object:
-    """Decode the payload for its kind; an unknown kind or malformed payload makes the transaction invalid."""
+    """Decode the payload for its kind; an unknown kind, a malformed payload or one a payload-only rule of its
+    kind refuses (NotAdmissible, e.g. ReadingOutOfRange) makes the transaction invalid."""
     cache_key = (tx.kind, tx.payload)
     payload = _PAYLOADS.get(cache_key)
     if payload is not None:
@@ -81,6 +128,10 @@ def check_kind_and_payload(tx: Transaction) -> object:
         payload = decode_payload(tx.kind, tx.payload)
     except ContractError as exc:
         raise InvalidTransaction(f"malformed payload: {exc}", tx.hash) from None
+    try:
+        check_payload(tx.kind, payload)
+    except ContractError as exc:
+        raise NotAdmissible.of(exc, tx.hash) from None
     if len(_PAYLOADS) >= _PAYLOADS_MAX:
         _PAYLOADS.clear()
     _PAYLOADS[cache_key] = payload
@@ -94,11 +145,16 @@ def apply_transaction(state: BlockOverlay, tx: Transaction, block: BlockContext)
     if tx.nonce != expected:
         raise InvalidTransaction(f"nonce {tx.nonce}, expected {expected}", tx.hash)
     payload = check_kind_and_payload(tx)
+    journal = state.journal(schema.APP_PREFIX)
+    if isinstance(payload, ValidatorChange):
+        is_validator = any(v.address == sender for v in current_validators(state))
+        check_sender_may_send(None, is_validator, sender, tx.kind, tx.hash)
+    else:
+        check_sender_may_send(member_of(journal, sender), False, sender, tx.kind, tx.hash)
     # The nonce is consumed whatever the rule decides: a failed attempt cannot be replayed.
     set_nonce(state, sender, expected + 1)
     if isinstance(payload, ValidatorChange):
         return execute_validator_change(state, tx.hash, sender, block.height, payload)
-    journal = state.journal(schema.APP_PREFIX)
     ctx = Context(
         sender=sender,
         tx_hash=tx.hash,

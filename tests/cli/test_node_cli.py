@@ -96,6 +96,7 @@ def test_init_takes_a_key_outside_genesis_with_a_warning(tmp_path: Path) -> None
     config = tomllib.loads((tmp_path / "n" / "config.toml").read_text())
     assert config["validator"] == {"key_file": "keys/validator.json", "password_file": "keys/password.txt"}
     assert config["mempool"]["max_txs"] == 10_000
+    assert (config["mempool"]["max_nonce_gap"], config["mempool"]["ttl_s"]) == (1_000, 300.0)
     opened = open_chain(tmp_path / "n")
     try:
         key = load_validator_key(opened.config)

@@ -12,7 +12,7 @@ from contracts_testkit import Chain, addr, base58, district_chain, peer_id
 
 from contracts import errors, queries
 from contracts.errors import ContractError
-from contracts.kinds.attest import Attest
+from contracts.kinds.attest import Attest, attester_org
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
 from contracts.kinds.nodes import MAX_NODES_PER_ORG, SetNode
@@ -24,10 +24,20 @@ from contracts.kinds.organisations import (
     SetOrganisationStatus,
 )
 from contracts.kinds.products import ApproveProduct, LotRef, RecallLot, RegisterLot, RegisterProduct
-from contracts.kinds.readings import RecordReadings, Sample
+from contracts.kinds.readings import LOGGER_MAX_TEMP, LOGGER_MIN_TEMP, RecordReadings, Sample
 from contracts.params import Params
 from contracts.records import DestroyReason
-from contracts.registry import BY_NAME, PERMISSIONS, REGISTRY, execute
+from contracts.registry import (
+    BY_NAME,
+    PERMISSIONS,
+    REGISTRY,
+    Signer,
+    authorize,
+    check_payload,
+    check_sender,
+    execute,
+    member_of,
+)
 from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code
 from contracts.types import OrgType, Role, StorageKind
 
@@ -163,6 +173,94 @@ def _ctx(w: World) -> Any:
     from contracts.interfaces import Context
 
     return Context(addr("mah/admin"), b"\x00" * 32, 1, w.chain.time_ms, 1, w.chain.params)
+
+
+MEMBERS = (
+    "regulator/admin",
+    "cdc/admin",
+    "mah/admin",
+    "mah/staff-1",
+    "site-01/admin",
+    "site-01/staff-1",
+    "site-01-fridge-1/logger-1",
+    "cdc-van-1/logger-1",
+)
+
+
+def admit(w: World, sender: bytes, kind: str) -> None:
+    """Admission by membership against the world's state, as the node's mempool and blocks run it."""
+    check_sender(member_of(w.chain.state, sender), sender, BY_NAME[kind].code)
+
+
+def test_admission_refuses_strangers_and_roles_by_name() -> None:
+    w = make_world()
+    stranger = b"\x99" * 20
+    e = expect(errors.NotAMember, lambda: admit(w, stranger, "attest"))
+    assert e.fields() == {"sender": "0x" + stranger.hex()}
+    e = expect(errors.RoleNotAllowed, lambda: admit(w, addr("site-01/staff-1"), "register_product"))
+    assert e.fields() == {"kind": "register_product", "role": "site/staff"}
+    e = expect(errors.RoleNotAllowed, lambda: admit(w, addr("site-01-fridge-1/logger-1"), "record_dose"))
+    assert e.fields() == {"kind": "record_dose", "role": "logger"}
+    e = expect(errors.RoleNotAllowed, lambda: admit(w, addr("site-01/staff-1"), "record_readings"))
+    assert e.fields() == {"kind": "record_readings", "role": "site/staff"}
+    e = expect(errors.RoleNotAllowed, lambda: admit(w, addr("site-01/staff-1"), "set_account"))
+    assert e.fields() == {"kind": "set_account", "role": "site/staff"}  # an admin-only kind
+    for label, kind in [
+        ("site-01/admin", "set_account"),
+        ("site-01/staff-1", "record_dose"),
+        ("site-01-fridge-1/logger-1", "record_readings"),
+        ("site-01-fridge-1/logger-1", "attest"),
+        ("regulator/admin", "approve_product"),
+    ]:
+        admit(w, addr(label), kind)
+    # a suspended organisation's accounts are no longer members
+    w.tx("regulator/admin", SetOrganisationStatus("site-02", False, "audit"))
+    expect(errors.NotAMember, lambda: admit(w, addr("site-02/admin"), "set_account"))
+    # a deactivated logger neither
+    w.tx("site-01/admin", SetDevice(addr("site-01-fridge-1/logger-1"), "site-01-fridge-1", "SN", False))
+    expect(errors.NotAMember, lambda: admit(w, addr("site-01-fridge-1/logger-1"), "record_readings"))
+
+
+def test_admission_agrees_with_the_rules_on_every_kind_and_member() -> None:
+    # One table: a member is admitted for a kind exactly when the rules would authorize it (admin-only kinds
+    # also need an admin, which their rules check with sender_admin).
+    w = make_world()
+    for label in MEMBERS:
+        sender = addr(label)
+        member = member_of(w.chain.state, sender)
+        assert member is not None, label
+        ctx = dataclasses.replace(_ctx(w), sender=sender)
+        for kind in REGISTRY.values():
+            try:
+                if kind.signer is Signer.ANY:
+                    attester_org(w.chain.state, ctx)
+                else:
+                    authorize(w.chain.state, ctx, kind)
+                authorized = not kind.admin_only or member.role is Role.ADMIN
+            except ContractError:
+                authorized = False
+            try:
+                admit(w, sender, kind.name)
+                admitted = True
+            except (errors.NotAMember, errors.RoleNotAllowed):
+                admitted = False
+            assert admitted == authorized, (label, kind.name)
+
+
+def test_readings_outside_the_loggers_physical_range_are_refused() -> None:
+    w = make_world()
+    logger = "site-01-fridge-1/logger-1"
+    start = 1_767_225_600
+    for temp in (30_000, -30_000, LOGGER_MAX_TEMP + 1, LOGGER_MIN_TEMP - 1):
+        e = expect(errors.ReadingOutOfRange, lambda t=temp: w.readings(logger, start, [500, t]))  # type: ignore[misc]
+        assert e.fields() == {"value": temp, "min": LOGGER_MIN_TEMP, "max": LOGGER_MAX_TEMP}
+        with pytest.raises(errors.ReadingOutOfRange):
+            check_payload(BY_NAME["record_readings"].code, RecordReadings((Sample(1, temp),)))
+    before = dict(w.chain.state.data)
+    expect(errors.ReadingOutOfRange, lambda: w.readings(logger, start, [30_000]))
+    assert w.chain.state.data == before  # a refused batch writes nothing
+    w.readings(logger, start, [LOGGER_MIN_TEMP, LOGGER_MAX_TEMP])  # the bounds themselves are readings
+    check_payload(BY_NAME["attest"].code, Attest(H, "x", "text/plain"))  # kinds without payload rules pass
 
 
 def test_admit_organisation_rules() -> None:

@@ -441,3 +441,34 @@ async def test_restarted_publisher_is_still_relayed(nursery: trio.Nursery) -> No
     await mesh_ready(b, a2, c)
     await a2.publish(TOPIC, b"new")
     assert await recv(inbox_c) == (a2.peer_id, b"new")
+
+
+async def test_a_banned_peer_is_dropped_refused_and_let_back_after_the_ban(nursery: trio.Nursery) -> None:
+    a = Network(config(), seed(71))
+    inbox_a = a.subscribe(TOPIC)
+    ra = await launch(nursery, a)
+    rogue = Network(config(peers=(ra.addr,), reconnect_min_s=0.2, reconnect_max_s=0.2), seed(72))
+    rogue.subscribe(TOPIC)
+    await launch(nursery, rogue)
+    await mesh_ready(a, rogue)
+    await rogue.publish(TOPIC, b"before")
+    assert await recv(inbox_a) == (rogue.peer_id, b"before")
+
+    a.ban(rogue.peer_id, 3.0)
+    assert a.counters["peers_banned"] == 1
+    await wait_until(lambda: rogue.peer_id not in a.connected_peers(), what="rogue disconnected")
+    a.ban(rogue.peer_id, 3.0)  # already banned: nothing more
+    assert a.counters["peers_banned"] == 1
+    await wait_until(lambda: a.counters["peers_rejected"] >= 1, what="the rogue's redial refused")
+    for i in range(3):
+        with trio.move_on_after(0.3):
+            await rogue.publish(TOPIC, b"banned %d" % i)
+    await nothing_arrives(inbox_a, 0.5)
+    # After the ban the rogue's redials are accepted again.
+    await wait_until(
+        lambda: rogue.peer_id in a.mesh_peers(TOPIC) and a.peer_id in rogue.mesh_peers(TOPIC),
+        timeout=15.0,
+        what="rogue back in the mesh",
+    )
+    await rogue.publish(TOPIC, b"after")
+    assert await recv(inbox_a) == (rogue.peer_id, b"after")

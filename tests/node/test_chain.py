@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from contracts.kinds.attest import Attest
+from contracts.kinds.organisations import SetAccount
 from contracts.registry import BY_NAME, encode_payload
+from contracts.types import Role
 from harness.devgenesis import dev_genesis
 from node.chain.chain import Chain, ExecutedBlock, GenesisMismatch
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import GenesisError, load_genesis, parse_genesis
 from node.chain.seal import SealRule, make_seal
-from node.core.blocks import Block
+from node.core.blocks import Block, tx_root
 from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
@@ -84,6 +86,36 @@ def producer_for(chain: Chain) -> tuple[Producer, Mempool]:
     return producer, producer.pool
 
 
+def test_a_strangers_transaction_is_left_out_of_a_block_and_invalidates_one_that_includes_it(
+    chain: Chain,
+) -> None:
+    stranger_tx = attest(STRANGER, 0)
+    head = chain.head_header
+    built, rejected = chain.build_block(
+        [attest(ALICE, 0), stranger_tx], VALIDATOR.address, head.time_ms + 1000, b""
+    )
+    assert [tx.sender for tx in built.block.transactions] == [ALICE.address]
+    assert [r.reason for r in rejected] == [f"NotAMember(sender=0x{STRANGER.address.hex()})"]
+    header = dataclasses.replace(built.block.header, tx_root=tx_root([stranger_tx]))
+    forged = Block(header, (stranger_tx,), built.block.last_commit, built.block.evidence)
+    with pytest.raises(InvalidBlock, match="NotAMember"):
+        chain.execute_block(forged, now_ms=head.time_ms + 1000)
+    assert chain.next_nonce(STRANGER.address) == 0 and chain.head_header == head
+
+
+def test_a_block_rechecks_membership_as_it_executes(chain: Chain) -> None:
+    # Alice's account deactivated by an earlier transaction of the same block: her next one is left out.
+    admin = PrivateKey.from_seed(f"dev-genesis/{CHAIN_ID}/admin")
+    payload = encode_payload(SetAccount(ALICE.address, Role.STAFF, False))
+    deactivate = sign_transaction(admin, CHAIN_ID, 0, BY_NAME["set_account"].code, payload)
+    head = chain.head_header
+    built, rejected = chain.build_block(
+        [deactivate, attest(ALICE, 0)], VALIDATOR.address, head.time_ms + 1000, b""
+    )
+    assert built.receipts[0].ok and built.block.transactions == (deactivate,)
+    assert [r.tx.sender for r in rejected] == [ALICE.address]
+
+
 def test_genesis_is_written_once_and_checked(tmp_path: Path) -> None:
     db, chain = open_chain(tmp_path / "c")
     genesis_hash = chain.head.hash
@@ -108,15 +140,15 @@ def test_second_process_cannot_open_the_database(tmp_path: Path) -> None:
 def test_blocks_carry_success_and_failure_receipts(chain: Chain) -> None:
     producer, pool = producer_for(chain)
     pool.add(attest(ALICE, 0))
-    pool.add(attest(STRANGER, 0))  # not an account: the rule fails, but it is included and its nonce used
+    # A member breaking a rule of the kind: it fails, but it is included and its nonce used.
+    bad_media = encode_payload(Attest(hashlib.sha256(b"x").digest(), "x", "not a media type"))
+    pool.add(sign_transaction(ALICE, CHAIN_ID, 1, ATTEST, bad_media))
     executed = producer.produce_once()
     assert executed is not None and len(executed.block.transactions) == 2
-    by_sender = {tx.sender: r for tx, r in zip(executed.block.transactions, executed.receipts, strict=True)}
-    assert by_sender[ALICE.address].ok
-    assert by_sender[ALICE.address].events[0].name == "Attested"
-    failed = by_sender[STRANGER.address]
-    assert not failed.ok and failed.error_code == "Unauthorized"
-    assert chain.next_nonce(STRANGER.address) == 1
+    ok, failed = executed.receipts
+    assert ok.ok and ok.events[0].name == "Attested"
+    assert not failed.ok and failed.error_code == "InvalidPayload"
+    assert chain.next_nonce(ALICE.address) == 2
     assert len(pool) == 0
     stored = chain.store.receipts(executed.block.hash)
     assert stored == list(executed.receipts)

@@ -13,6 +13,7 @@ from contracts.registry import encode_payload
 from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, check_stateless, sign_transaction
 from node.mempool.pool import DEFAULT_MAX_TXS, Mempool, MempoolLimits, MempoolRejected
+from node.state.transition import NotAdmissible
 
 CHAIN = 77
 ATTEST = 1
@@ -124,7 +125,14 @@ def test_full_pool_refuses_with_mempool_full_and_changes_nothing() -> None:
     assert "3 of 3 transactions pending" in info.value.message
     assert info.value.fields()["tx_hash"] == "0x" + newest.hash.hex()
     assert newest.hash not in pool and snapshot(pool) == before  # nothing evicted, nothing added
-    assert pool.stats() == {"pending": 3, "senders": 2, "bytes": before[1], "refused_full": 1}
+    assert pool.stats() == {
+        "pending": 3,
+        "senders": 2,
+        "bytes": before[1],
+        "refused_full": 1,
+        "evicted": 0,
+        "expired": 0,
+    }
     with pytest.raises(MempoolRejected) as info:
         pool.add(attest_tx(ALICE, 0))  # already pending: the cheaper, more precise answer wins
     assert info.value.code == "AlreadyKnown"
@@ -194,3 +202,101 @@ def test_a_block_makes_room_again() -> None:
 
 def test_default_limit_is_a_few_blocks_worth() -> None:
     assert MempoolLimits().max_txs == DEFAULT_MAX_TXS == 10_000
+
+
+# --------------------------------------------------------------------------- squatting: gaps, expiry, eviction
+CAROL = PrivateKey.from_seed("mempool/carol")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def view(pool: Mempool) -> tuple[int, int, list[tuple[bytes, int]], dict[str, int]]:
+    """What a refusal must leave unchanged, read through public methods only."""
+    ready = [(tx.sender, tx.nonce) for tx in pool.select(10_000)]
+    return len(pool), pool.size_bytes, ready, pool.stats()
+
+
+def test_a_nonce_too_far_beyond_the_next_one_is_refused_by_name() -> None:
+    pool = Mempool(CHAIN, Nonces(), MempoolLimits(max_nonce_gap=3))
+    for nonce in range(5):
+        pool.add(attest_tx(ALICE, nonce))
+    pool.add(attest_tx(ALICE, 8))  # next is 5: a gap of 3 is allowed
+    before = view(pool)
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(ALICE, 9))
+    assert info.value.code == "NonceGapTooLarge"
+    assert "more than 3 beyond the next nonce 5" in info.value.message
+    assert view(pool) == before
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(BOB, 4))  # a fresh sender's next nonce is its committed one
+    assert info.value.code == "NonceGapTooLarge"
+    pool.add(attest_tx(BOB, 3))
+    assert pool.pending_nonce(ALICE.address) == 5
+
+
+def test_pending_transactions_expire_after_ttl() -> None:
+    clock = Clock()
+    pool = Mempool(CHAIN, Nonces(), MempoolLimits(ttl_s=60), clock=clock)
+    old = attest_tx(ALICE, 1)  # gapped: waits for nonce 0 that never comes
+    pool.add(old)
+    clock.now += 30
+    pool.add(attest_tx(BOB, 0))
+    clock.now += 29.9
+    assert pool.expire() == 0 and len(pool) == 2
+    clock.now += 0.1
+    assert pool.expire() == 1
+    assert old.hash not in pool and len(pool) == 1 and pool.stats()["expired"] == 1
+    clock.now += 60
+    pool.add(attest_tx(CAROL, 0))  # admission expires what is due too
+    assert [tx.sender for tx in pool.select(10)] == [CAROL.address] and pool.stats()["expired"] == 2
+
+
+def test_a_full_pool_evicts_the_oldest_gapped_transaction_for_a_ready_one() -> None:
+    pool = Mempool(CHAIN, Nonces(), MempoolLimits(max_txs=3))
+    squat = [attest_tx(ALICE, 5), attest_tx(ALICE, 6), attest_tx(BOB, 2)]  # all wait for missing nonces
+    for tx in squat:
+        pool.add(tx)
+    ready = attest_tx(CAROL, 0)
+    assert pool.add(ready) == ready.hash
+    assert squat[0].hash not in pool and all(tx.hash in pool for tx in squat[1:])
+    assert pool.stats()["evicted"] == 1 and len(pool) == 3
+    before = view(pool)
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(CAROL, 3))  # gapped itself: it may not evict
+    assert info.value.code == "MempoolFull" and view(pool)[:3] == before[:3]
+    pool.add(attest_tx(CAROL, 1))
+    assert squat[1].hash not in pool and [tx.nonce for tx in pool.select(10)] == [0, 1]
+
+
+def test_a_gap_that_filled_is_no_longer_evicted() -> None:
+    pool = Mempool(CHAIN, Nonces(), MempoolLimits(max_txs=2))
+    pool.add(attest_tx(ALICE, 1))  # gapped when admitted
+    pool.add(attest_tx(ALICE, 0))  # fills the gap: both are ready now
+    before = view(pool)
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(BOB, 0))
+    assert info.value.code == "MempoolFull" and view(pool)[:3] == before[:3]
+    assert pool.stats()["evicted"] == 0
+
+
+def test_a_sender_the_check_refuses_is_named_and_changes_nothing() -> None:
+    refused: list[tuple[bytes, int]] = []
+
+    def members_only(sender: bytes, kind: int) -> None:
+        if sender != ALICE.address:
+            refused.append((sender, kind))
+            raise NotAdmissible("NotAMember", {"sender": "0x" + sender.hex()})
+
+    pool = Mempool(CHAIN, Nonces(), check_sender=members_only)
+    pool.add(attest_tx(ALICE, 0))
+    before = view(pool)
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(attest_tx(BOB, 0))
+    assert info.value.code == "NotAMember" and BOB.address.hex() in info.value.message
+    assert refused == [(BOB.address, ATTEST)] and view(pool) == before

@@ -13,16 +13,19 @@ from typing import Any, cast
 import pytest
 
 from contracts.kinds.attest import Attest
-from contracts.registry import BY_NAME, encode_payload
+from contracts.kinds.organisations import SetAccount
+from contracts.kinds.readings import RecordReadings, Sample
+from contracts.registry import BY_NAME, encode_payload, kind_of
+from contracts.types import Role
 from harness.devgenesis import dev_genesis
 from harness.district_load import day_actions, mempool_full_retry_after, send_actions
 from node.api.methods import TX_REJECTED, ApiContext, register_chain_methods
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
-from node.chain.seal import SealRule
+from node.chain.seal import SealRule, make_seal
 from node.core.keys import PrivateKey
-from node.core.transactions import decode_transaction, sign_transaction
-from node.mempool.pool import Mempool, MempoolLimits
+from node.core.transactions import Transaction, decode_transaction, sign_transaction
+from node.mempool.pool import Mempool, MempoolLimits, MempoolRejected
 from node.producer import wire
 from node.producer.bft import BftConfig, BftEngine
 from node.store.chainstore import ChainStore
@@ -164,3 +167,63 @@ def test_district_load_gives_up_after_its_patience_and_counts_the_rest_rejected(
 )
 def test_mempool_full_retry_after_reads_only_mempool_full(result: object, expected: float | None) -> None:
     assert mempool_full_retry_after(result) == expected
+
+
+# ------------------------------------------------------------------------ admission by membership (real chain)
+STRANGER = PrivateKey.from_seed("admission-test/stranger")
+
+
+def signed(key: PrivateKey, nonce: int, payload: object) -> Transaction:
+    return sign_transaction(key, CHAIN_ID, nonce, kind_of(payload).code, encode_payload(payload))
+
+
+def attest_payload(label: str) -> Attest:
+    return Attest(hashlib.sha256(label.encode()).digest(), label, "application/pdf")
+
+
+def member_pool(chain: Chain) -> Mempool:
+    return Mempool(CHAIN_ID, chain.next_nonce, check_sender=chain.check_sender)
+
+
+def refusal(pool: Mempool, tx: Transaction) -> MempoolRejected:
+    before = (len(pool), pool.size_bytes, pool.stats(), [t.hash for t in pool.select(100)])
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(tx)
+    assert (len(pool), pool.size_bytes, pool.stats(), [t.hash for t in pool.select(100)]) == before
+    return info.value
+
+
+def test_strangers_forged_signatures_and_wrong_roles_are_refused_by_name(chain: Chain) -> None:
+    pool = member_pool(chain)
+    pool.add(signed(ALICE, 0, attest_payload("a member's certificate")))
+    stranger = refusal(pool, signed(STRANGER, 0, attest_payload("squat")))
+    assert stranger.code == "NotAMember" and STRANGER.address.hex() in stranger.message
+    # One byte of r flipped: the signature recovers to some random address (or none), never to Alice.
+    good = signed(ALICE, 1, attest_payload("forged"))
+    sig = bytearray(good.signature)
+    sig[5] ^= 0x01
+    forged = Transaction(good.chain_id, good.nonce, good.kind, good.payload, bytes(sig))
+    assert refusal(pool, forged).code in {"NotAMember", "InvalidTransaction"}
+    readings = RecordReadings((Sample(1_767_225_600, 500),))
+    role = refusal(pool, signed(ALICE, 1, readings))
+    assert role.code == "RoleNotAllowed" and "cdc/staff" in role.message
+    admin_only = refusal(pool, signed(ALICE, 1, SetAccount(STRANGER.address, Role.STAFF, True)))
+    assert admin_only.code == "RoleNotAllowed" and "set_account" in admin_only.message  # an admin-only kind
+    hot = refusal(pool, signed(ALICE, 1, RecordReadings((Sample(1_767_225_600, 30_000),))))
+    assert hot.code == "ReadingOutOfRange" and "30000" in hot.message
+    assert chain.next_nonce(STRANGER.address) == 0 and len(pool) == 1
+
+
+def test_membership_is_read_again_after_a_commit(chain: Chain) -> None:
+    pool = member_pool(chain)
+    pool.add(signed(ALICE, 0, attest_payload("before")))
+    admin = PrivateKey.from_seed(f"dev-genesis/{CHAIN_ID}/admin")
+    deactivate = signed(admin, 0, SetAccount(ALICE.address, Role.STAFF, False))
+    head = chain.head_header
+    executed, rejected = chain.build_block(
+        [*pool.select(10), deactivate], VALIDATOR.address, head.time_ms + 1000, b""
+    )
+    assert not rejected and all(r.ok for r in executed.receipts)
+    chain.commit(executed, make_seal(VALIDATOR, executed.block.header))
+    pool.remove_included(executed.block.transactions)
+    assert refusal(pool, signed(ALICE, 1, attest_payload("after"))).code == "NotAMember"

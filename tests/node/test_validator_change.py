@@ -25,7 +25,7 @@ from node.chain.chain import Chain, ExecutedBlock
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import parse_genesis
 from node.core import codec
-from node.core.blocks import Header
+from node.core.blocks import Block, Header, tx_root
 from node.core.errors import InvalidBlock
 from node.core.keys import PrivateKey
 from node.core.receipts import Receipt
@@ -185,10 +185,31 @@ def test_mempool_accepts_the_system_kind_and_names_a_malformed_payload(net: Net)
 # ---------------------------------------------------------------------------------------------- the rules
 
 
+def test_a_non_validators_change_is_refused_at_admission_and_never_included(net: Net) -> None:
+    stranger_tx = net.tx(STRANGER, add(NEWCOMER, 50))
+    pool = Mempool(CHAIN_ID, net.chain.next_nonce, check_sender=net.chain.check_sender)
+    with pytest.raises(MempoolRejected) as info:
+        pool.add(stranger_tx)
+    assert info.value.code == "NotAValidator" and len(pool) == 0
+    pool.add(net.tx(KEYS[0], add(NEWCOMER, 50)))  # a validator's approval is admitted
+    chain = net.chain
+    head = chain.head_header
+    last_commit = chain.store.commit_bytes(head.hash) or b""
+    time_ms = expected_block_time(head, last_commit, chain.genesis.genesis_time_ms)
+    proposer = ValidatorSet.of(chain.validator_addresses()).proposer(head.height + 1, 0)
+    built, rejected = chain.build_block([stranger_tx], proposer, time_ms, last_commit)
+    assert built.block.transactions == () and [r.tx for r in rejected] == [stranger_tx]
+    assert rejected[0].reason.startswith("NotAValidator(")
+    # A block that includes it anyway is invalid on every node, and changes nothing.
+    header = dataclasses.replace(built.block.header, tx_root=tx_root([stranger_tx]))
+    forged = Block(header, (stranger_tx,), built.block.last_commit, built.block.evidence)
+    with pytest.raises(InvalidBlock, match="NotAValidator"):
+        chain.execute_block(forged, now_ms=time_ms)
+    assert chain.next_nonce(STRANGER.address) == 0 and chain.head_header == head
+
+
 def test_every_named_error_fails_the_transaction_and_consumes_its_nonce(net: Net) -> None:
     too_late = add(NEWCOMER, net.height + 1 + MIN_LEAD - 1)  # the including block is height + 1
-    receipts = net.approve([STRANGER], add(NEWCOMER, 50))
-    assert failure(receipts[0]) == ("NotAValidator", {"sender": "0x" + STRANGER.address.hex()})
     code, fields = failure(net.approve([KEYS[0]], too_late)[0])
     assert code == "TooLate" and fields["min_height"] == net.height + MIN_LEAD
     code, fields = failure(net.approve([KEYS[0]], add(KEYS[1], 50))[0])
@@ -201,7 +222,6 @@ def test_every_named_error_fails_the_transaction_and_consumes_its_nonce(net: Net
     assert code == "AlreadyApproved" and fields["validator"] == "0x" + KEYS[0].address.hex()
     # Each failed attempt consumed its nonce: the next transactions of these senders carry the next nonces.
     assert net.chain.next_nonce(KEYS[0].address) == 5
-    assert net.chain.next_nonce(STRANGER.address) == 1
 
 
 def test_removing_the_last_validator_would_empty_the_set(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from node.mempool.pool import ADMISSION_CHUNK, Mempool, MempoolLimits
 from node.producer import wire
 from node.producer.pacing import HeightPacing
 from node.producer.txgossip import TxGossip
+from node.state.transition import NotAdmissible
 
 SENDERS = sender_keys(4)
 
@@ -96,3 +97,24 @@ async def test_an_empty_buffer_publishes_nothing(count: int) -> None:
         g.submit(b"tx %d" % i)
     g.flush()
     assert len(published) == count
+
+
+async def test_a_peers_bad_transactions_are_reported_once_per_batch() -> None:
+    def members_only(sender: bytes, kind: int) -> None:
+        if sender != SENDERS[0].address:
+            raise NotAdmissible("NotAMember", {"sender": "0x" + sender.hex()})
+
+    pool = Mempool(CHAIN_ID, lambda _sender: 0, check_sender=members_only)
+    reports: list[tuple[str, int]] = []
+    g, _ = gossip(pool)
+    g.on_bad_txs = lambda peer, n: reports.append((peer, n))
+    txs = attest_txs(SENDERS[:2], 4)  # two from the member, two from a stranger
+    await g.receive(wire.TxBatch((*[tx.encode() for tx in txs], b"\x00not rlp")), "rogue")
+    assert reports == [("rogue", 3)]  # the stranger's two and the undecodable one
+    assert len(pool) == 2 and g.counters["txs_rejected"] == 3
+    await g.receive(wire.TxBatch((txs[0].encode(),)), "honest")  # a duplicate is a race, not an attack
+    full = Mempool(CHAIN_ID, lambda _sender: 0, MempoolLimits(max_txs=0))
+    g_full, _ = gossip(full)
+    g_full.on_bad_txs = lambda peer, n: reports.append((peer, n))
+    await g_full.receive(wire.TxBatch((txs[0].encode(),)), "busy")  # load is not an attack either
+    assert reports == [("rogue", 3)]

@@ -73,6 +73,7 @@ class Network:
             "peers_rejected": 0,
             "peers_evicted": 0,
             "gossip_received": 0,
+            "peers_banned": 0,
         }
         self._life = Lifecycle()
         self._stack_scope = stack_scope()
@@ -195,6 +196,27 @@ class Network:
         being connected to: gossip is not relayed to it for messages from those).
         """
         return self._peers.peer_info()
+
+    def ban(self, peer_id: str, seconds: float) -> None:
+        """Drop ``peer_id`` for ``seconds``: close its connection, drop every message it originates or forwards
+        (py-libp2p's pubsub blacklist) and refuse its connections until the ban ends. No effect unless running.
+        """
+        if peer_id == self.peer_id or self._life.nursery is None:
+            return
+        peer = id_from_text(peer_id)
+        if self._pubsub.is_peer_blacklisted(peer):
+            return
+        self._pubsub.add_to_blacklist(peer)
+        self.counters["peers_banned"] += 1
+        log.warning("event=peer_banned peer=%s seconds=%g", peer_id, seconds)
+        self._life.nursery.start_soon(self._ban_for, peer, seconds)
+
+    async def _ban_for(self, peer: Any, seconds: float) -> None:
+        with trio.move_on_after(_SHUTDOWN_S):
+            await self._host.disconnect(peer)
+        await trio.sleep(seconds)
+        self._pubsub.remove_from_blacklist(peer)
+        log.info("event=peer_unbanned peer=%s", peer.to_base58())
 
     # ------------------------------------------------------------------ gossip
 

@@ -162,9 +162,9 @@ class Peers:
         nursery = self._life.nursery
         if nursery is None:
             return
-        if not self._allowlist.permits(pid):
+        if not self._allowlist.permits(pid) or self._pubsub.is_peer_blacklisted(peer):  # Network.ban
             self.counters["peers_rejected"] += 1
-            log.warning("rejecting connection from %s: not in allowlist", pid)
+            log.warning("rejecting connection from %s: not in allowlist, or banned", pid)
             nursery.start_soon(self._reject_peer, peer)
             return
         self._health.setdefault(pid, PeerHealth())
