@@ -19,6 +19,7 @@ from harness.make_genesis import dev_key
 from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
 from node.net import NetConfig, Network
+from node.net.p2p import peer_id_from_seed
 from node.producer import wire
 from node.service.config import render_config
 from rpc.client import RpcClient
@@ -120,13 +121,15 @@ def test_a_squatted_pool_still_admits_a_members_transaction_within_two_seconds(
 async def test_a_rogue_peer_gossiping_strangers_transactions_is_banned_and_pools_stay_clean(
     tmp_path: Path, node_procs: list[NodeProcess], nursery: trio.Nursery
 ) -> None:
-    node = small_pool_node(tmp_path, p2p_allowlist=[])  # open: the penalty, not an allowlist, stops the rogue
+    # The rogue is admitted (allowlisted, as a member's node would be): the penalty is what must stop it.
+    rogue_seed = b"\x42" * 32
+    node = small_pool_node(tmp_path, p2p_allowlist=[peer_id_from_seed(rogue_seed)])
     node_procs.append(node.start())
     client = node.client()
     status = client.call("chain_status")
     chain_id, node_peer = int(status["chain_id"]), str(status["peer_id"])
     listen = tomllib.loads((node.datadir / "config.toml").read_text())["p2p"]["listen"]
-    rogue = Network(NetConfig(peers=(f"{listen}/p2p/{node_peer}",)), b"\x42" * 32)
+    rogue = Network(NetConfig(peers=(f"{listen}/p2p/{node_peer}",)), rogue_seed)
     rogue.subscribe(wire.TOPIC_TXS)
     await nursery.start(rogue.run)
     with trio.fail_after(20):
