@@ -189,16 +189,20 @@ async def serve_explorer(
     *,
     ws_url: str | None = None,
     source: Source | None = None,
+    limits: Mapping[str, Any] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the explorer until cancelled; reports the bound port (port 0 = any free port).
 
     `rpc_url` is the node's JSON-RPC URL the server reads from; `ws_url` (default: `rpc_url` + /ws) is what
-    browsers connect to for live updates, so it must be reachable from them.
+    browsers connect to for live updates, so it must be reachable from them. `limits` sets the server's connection
+    fields (`RpcServerConfig`: max_connections, header_timeout_s, allowed_hosts, ...).
     """
     rpc_source = RpcSource(rpc_url) if source is None else None
     explorer = Explorer(Data(source or rpc_source or RpcSource(rpc_url)), ws_url or default_ws_url(rpc_url))
-    config = RpcServerConfig(host=host, port=port, title="vaxchain explorer", max_body_bytes=64 * 1024)
+    config = RpcServerConfig(
+        host=host, port=port, title="vaxchain explorer", max_body_bytes=64 * 1024, **dict(limits or {})
+    )
     try:
         await serve(
             MethodRegistry(),

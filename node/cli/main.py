@@ -25,6 +25,7 @@ from node.cli.tx import register as register_tx_commands
 from node.core.errors import VaxchainError
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
+from node.core.secretfile import copy_secret_file, write_secret_file
 from node.mempool.pool import DEFAULT_MAX_TXS
 from node.service.config import (
     CONFIG_FILE,
@@ -103,6 +104,7 @@ def write_node_dir(
     explorer_listen: str,
     explorer_enabled: bool,
     rpc_rate_per_s: float = 500.0,
+    allowlist: list[str] | None = None,
 ) -> None:
     """Create a node directory: genesis copy, keys, config.toml."""
     datadir.mkdir(parents=True, exist_ok=True)
@@ -116,17 +118,15 @@ def write_node_dir(
     if validator_key is not None:
         keys = datadir / "keys"
         keys.mkdir(mode=0o700, exist_ok=True)
-        shutil.copyfile(validator_key, keys / "validator.json")
-        (keys / "validator.json").chmod(0o600)
+        copy_secret_file(validator_key, keys / "validator.json")
         validator["key_file"] = "keys/validator.json"
         if password_file is not None:
-            shutil.copyfile(password_file, keys / "password.txt")
-            (keys / "password.txt").chmod(0o600)
+            copy_secret_file(password_file, keys / "password.txt")
             validator["password_file"] = "keys/password.txt"
     sections: dict[str, dict[str, Any]] = {
         "node": {"name": name, "genesis_file": GENESIS_FILE},
         "validator": validator,
-        "p2p": {"listen": p2p_listen, "peers": peers, "node_key_file": "node_key"},
+        "p2p": {"listen": p2p_listen, "peers": peers, "allowlist": allowlist, "node_key_file": "node_key"},
         "rpc": {
             "listen": rpc_listen,
             "cors_origins": [f"http://{explorer_listen}"],
@@ -277,8 +277,7 @@ def testnet(
     out.mkdir(parents=True, exist_ok=True)
     total = validators + observers
     password_file = out / "password.txt"
-    password_file.write_text(DEV_PASSWORD + "\n", encoding="utf-8")
-    password_file.chmod(0o600)
+    write_secret_file(password_file, (DEV_PASSWORD + "\n").encode(), replace=True)
     keys = [PrivateKey.generate() for _ in range(validators)]
     base["validators"] = [
         {"address": to_checksum_address(k.address), "name": f"validator-{i}"} for i, k in enumerate(keys)
@@ -290,11 +289,12 @@ def testnet(
     parse_genesis(base)
     (out / GENESIS_FILE).write_text(json.dumps(base, indent=2), encoding="utf-8")
     ports = [(free_port(), free_port(), free_port()) for _ in range(total)]
-    addrs = []
+    addrs, peer_ids = [], []
     for i in range(total):
         node_dir = out / f"node{i}"
         node_dir.mkdir(parents=True, exist_ok=True)
         peer_id = peer_id_from_seed(load_or_create_node_key(node_dir / "node_key"))
+        peer_ids.append(peer_id)
         addrs.append(f"/ip4/127.0.0.1/tcp/{ports[i][0]}/p2p/{peer_id}")
     for i in range(total):
         node_dir = out / f"node{i}"
@@ -313,8 +313,9 @@ def testnet(
             rpc_listen=f"127.0.0.1:{rpc_port}",
             explorer_listen=f"127.0.0.1:{explorer_port}",
             explorer_enabled=True,
-            # A local test network is driven by load generators and benchmarks from this machine.
-            rpc_rate_per_s=100_000.0,
+            # The default per-client rate limit stays on (benchmarks that need none lift it in their own copy), and
+            # the nodes talk only to each other.
+            allowlist=peer_ids,
         )
         role = "validator" if i < validators else "observer"
         typer.echo(f"{node_dir}  {role}  rpc=127.0.0.1:{rpc_port}  explorer=http://127.0.0.1:{explorer_port}")
