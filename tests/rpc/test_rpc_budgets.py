@@ -88,7 +88,9 @@ async def test_discover_is_encoded_once_and_counted() -> None:
     assert single["result"] == d.openrpc()
     batch = await answer(d, [{"jsonrpc": "2.0", "id": i, "method": "rpc.discover"} for i in range(100)])
     refused = [r for r in batch if "error" in r]
-    assert refused and all(r["error"]["data"]["error"] == "ResponseTooLarge" for r in refused)  # 100 don't fit
+    assert refused and all(
+        r["error"]["data"]["error"] == "ResponseTooLarge" for r in refused
+    )  # 100 don't fit
     answers = sum(len(orjson.dumps(r)) for r in batch if "result" in r)
     assert answers <= 64 * 1024 + len(orjson.dumps(single))
 
