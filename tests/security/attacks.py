@@ -8,20 +8,28 @@ attack by writing its function and appending it there. `heavy` attacks run only 
 from __future__ import annotations
 
 import http.client
+import re
+import resource
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
 from rpc.client import RpcClient
 from rpc.errors import RpcError
+from tests.conftest import REPO, VAXCHAIN, NodeProcess
 from tests.node.test_node_process import SENDERS, attest_raw
-from tests.security.target import RPC_LIMITS, Target
+from tests.security.target import RPC_LIMITS, Target, write_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,8 +299,47 @@ def big_block_batches(target: Target, per_sender: int = 100) -> None:
 
 
 def big_block_batches_full(target: Target) -> None:
-    """The original reproduction's size: 20,000 transactions (~3.4 MB) in one block."""
-    big_block_batches(target, per_sender=2000)
+    """9,000 transactions sent back to back (the default mempool holds 10,000): blocks of a thousand and more."""
+    big_block_batches(target, per_sender=900)
+
+
+def descriptor_limit_flood(target: Target) -> None:
+    """The original crash: a node whose hard open-file limit is 1,024, default connection caps, and 1,100 idle
+    connections. Its caps are scaled under the limit, so accept never runs out of descriptors and it stays up."""
+    root = Path(tempfile.mkdtemp(prefix="vaxchain-fdflood-"))
+    try:
+        datadir = write_target(root)
+        config = datadir / "config.toml"
+        text = re.sub(r"(?m)^(max_connections|max_connections_per_ip) = .*\n", "", config.read_text())
+        config.write_text(text)
+        node = NodeProcess(datadir)
+        node.proc = subprocess.Popen(
+            [*VAXCHAIN, "run", "--datadir", str(datadir)],
+            stdout=subprocess.DEVNULL,
+            stderr=node.stderr_path.open("ab"),
+            cwd=REPO,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)),
+        )
+        try:
+            node.wait_rpc()
+            host, _, port = tomllib.loads(text)["rpc"]["listen"].rpartition(":")
+            with holding(open_idle((host, int(port)), 1100, sources=40)):
+                time.sleep(1.0)
+                assert node.proc.poll() is None, "the node exited under the flood"
+                all_closed_or_refused = RPC_LIMITS["idle_timeout_s"] + 3
+                time.sleep(all_closed_or_refused)
+                assert node.proc.poll() is None, "the node exited under the flood"
+            t0 = time.monotonic()
+            with node.client() as client:
+                client.call("chain_status")
+            assert time.monotonic() - t0 < 1.0
+            assert node.stop() == 0
+        finally:
+            if node.proc is not None:
+                node.proc.kill()
+                node.proc.wait()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 ATTACKS: list[Attack] = [
@@ -305,4 +352,5 @@ ATTACKS: list[Attack] = [
     Attack("discover_batch", discover_batch),
     Attack("big_block_batches", big_block_batches),
     Attack("big_block_batches_full", big_block_batches_full, heavy=True),
+    Attack("descriptor_limit_flood", descriptor_limit_flood, heavy=True),
 ]
