@@ -196,13 +196,15 @@ async def serve_explorer(
     tls_cert_file: str | None = None,
     tls_key_file: str | None = None,
     rpc_ssl_context: ssl.SSLContext | None = None,
+    limits: Mapping[str, Any] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the explorer until cancelled; reports the bound port (port 0 = any free port).
 
     `rpc_url` is the node's JSON-RPC URL the server reads from; `ws_url` (default: `rpc_url` + /ws) is what
     browsers connect to for live updates, so it must be reachable from them. `tls_cert_file` and `tls_key_file`
-    (PEM) make it serve HTTPS; `rpc_ssl_context` is whom an https:// `rpc_url` is trusted by.
+    (PEM) make it serve HTTPS; `rpc_ssl_context` is whom an https:// `rpc_url` is trusted by. `limits` sets the
+    server's connection fields (`RpcServerConfig`: max_connections, header_timeout_s, allowed_hosts, ...).
     """
     config = RpcServerConfig(
         host=host,
@@ -211,6 +213,7 @@ async def serve_explorer(
         max_body_bytes=64 * 1024,
         tls_cert_file=tls_cert_file,
         tls_key_file=tls_key_file,
+        **dict(limits or {}),
     )
     rpc_source = RpcSource(rpc_url, ssl_context=rpc_ssl_context) if source is None else None
     explorer = Explorer(Data(source or rpc_source or RpcSource(rpc_url)), ws_url or default_ws_url(rpc_url))

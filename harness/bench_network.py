@@ -59,6 +59,7 @@ from harness.bench_import import commit_certified_block, open_certified_chain, w
 from harness.district import Action, DistrictDay, district_roster
 from harness.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from harness.make_genesis import dev_key, dev_validator_key, district_genesis
+from harness.nodedir import lift_rpc_rate_limit
 from node.api.methods import MAX_TXS_PER_CALL
 from node.chain.chain import Chain
 from node.core.keys import PrivateKey
@@ -292,6 +293,8 @@ def write_network(
         cwd=REPO,
         stdout=subprocess.DEVNULL,
     )
+    for i in range(validators + 1):
+        lift_rpc_rate_limit(root / "net" / f"node{i}")  # the load generator is every node's only client
     return [BenchNode(root / "net" / f"node{i}") for i in range(validators + 1)]
 
 

@@ -26,7 +26,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -142,7 +141,7 @@ class DistrictNode:
 
 def write_one_validator_node(root: Path, genesis: dict[str, Any]) -> Path:
     """``vaxchain testnet --validators 1`` under ``root`` with the RPC rate limit off; the node's directory."""
-    from node.service.config import load_config
+    from harness.nodedir import lift_rpc_rate_limit
 
     genesis_file = root / "bench-genesis.json"
     genesis_file.write_text(json.dumps(genesis), encoding="utf-8")
@@ -152,13 +151,7 @@ def write_one_validator_node(root: Path, genesis: dict[str, Any]) -> Path:
         [*command, "--genesis", str(genesis_file)], check=True, cwd=REPO, stdout=subprocess.DEVNULL
     )
     datadir = net / "node0"
-    config_file = datadir / "config.toml"
-    text, count = re.subn(
-        r"(?m)^rate_per_s = .*$", "rate_per_s = 0.0", config_file.read_text(encoding="utf-8")
-    )
-    config_file.write_text(text, encoding="utf-8")
-    if count != 1 or load_config(datadir).rpc_rate_per_s != 0:
-        raise SystemExit(f"{config_file}: could not turn the RPC rate limit off")
+    lift_rpc_rate_limit(datadir)
     return datadir
 
 

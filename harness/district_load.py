@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contracts.registry import encode_payload
 from harness.district import Action, DistrictDay, district_roster
@@ -78,6 +79,18 @@ def mempool_full_retry_after(result: object) -> float | None:
     return float(retry_after) if isinstance(retry_after, int | float) else 1.0
 
 
+def patient_call(client: RpcClient, method: str, /, **params: object) -> Any:
+    """`client.call`, waiting out the node's per-client rate limit (RateLimited carries retry_after_s)."""
+    for _attempt in range(50):
+        try:
+            return client.call(method, **params)
+        except RpcError as exc:
+            if not (isinstance(exc.data, dict) and exc.data.get("error") == "RateLimited"):
+                raise
+            time.sleep(max(0.05, float(exc.data.get("retry_after_s", 0.2))))
+    raise RuntimeError(f"{method}: rate limited 50 times in a row")
+
+
 def send_actions(
     client: RpcClient,
     actions: Iterable[Action],
@@ -93,7 +106,7 @@ def send_actions(
     A transaction a full mempool refused is sent again after the node's ``retry_after_s``, for up to
     ``full_patience_s`` seconds of waiting per batch.
     """
-    status = client.call("chain_status")
+    status = patient_call(client, "chain_status")
     chain_id = int(status["chain_id"])
     nonces: dict[str, int] = {}
     report = LoadReport()
@@ -143,7 +156,9 @@ def send_actions(
     for action in actions:
         key = keys[action.sender_label]
         if action.sender_label not in nonces:
-            nonces[action.sender_label] = int(client.call("tx_getNonce", address="0x" + key.address.hex()))
+            nonces[action.sender_label] = int(
+                patient_call(client, "tx_getNonce", address="0x" + key.address.hex())
+            )
         nonce = nonces[action.sender_label]
         nonces[action.sender_label] = nonce + 1
         tx = sign_transaction(key, chain_id, nonce, action.kind_code, encode_payload(action.payload))
@@ -158,7 +173,7 @@ def wait_included(client: RpcClient, tx_hash: str, timeout_s: float = 300) -> di
     """Wait until a transaction is in a block; returns it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        tx = client.call("chain_getTransaction", hash=tx_hash)
+        tx = patient_call(client, "chain_getTransaction", hash=tx_hash)
         if tx["status"] == "included":
             result: dict[str, object] = tx
             return result

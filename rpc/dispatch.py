@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from rpc.errors import (
     InvalidRequest,
     MethodNotFound,
     ParseError,
+    ResponseTooLarge,
     RpcError,
     SubscriptionsUnavailable,
     Unauthorized,
@@ -34,14 +35,47 @@ log = logging.getLogger("rpc")
 _MISSING: Any = object()
 
 
+#: Default bytes of one answer and of one body's answers (a batch): a page of a full block fits with room to spare.
+MAX_RESPONSE_BYTES = 8 << 20
+MAX_BATCH_RESPONSE_BYTES = 16 << 20
+
+
+class ResponseBudget:
+    """Bytes one request body may still answer with. Handlers that can predict a big answer call `check` before
+    doing the work; the dispatcher charges each answer as it is encoded."""
+
+    def __init__(self, max_call: int, max_body: int) -> None:
+        self.max_call = max_call
+        self.max_body = max_body
+        self.spent = 0
+
+    @property
+    def remaining(self) -> int:
+        """Bytes left for this body's answers."""
+        return max(0, self.max_body - self.spent)
+
+    def check(self, estimated: int) -> None:
+        """Refuse (ResponseTooLarge) an answer estimated at `estimated` bytes before it is built."""
+        if estimated > self.max_call:
+            raise ResponseTooLarge(self.max_call, "call", estimated)
+        if estimated > self.remaining:
+            raise ResponseTooLarge(self.max_body, "batch", estimated)
+
+    def spend(self, size: int) -> None:
+        """Count an encoded answer."""
+        self.spent += size
+
+
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """Who is calling and over what: used for admin checks, batch rate charging and subscriptions."""
+    """Who is calling and over what: used for admin checks, batch rate charging, subscriptions and the body's
+    response budget (set by the dispatcher for each body)."""
 
     remote: str = "local"
     admin: bool = False
     session: Session | None = None
     charge: Callable[[float], None] | None = None
+    budget: ResponseBudget | None = None
 
 
 def _valid_id(v: Any) -> bool:
@@ -64,27 +98,34 @@ class Dispatcher:
         metrics: RpcMetrics | None = None,
         title: str = "vaxchain",
         version: str = "0.1.0",
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_batch_response_bytes: int = MAX_BATCH_RESPONSE_BYTES,
     ) -> None:
         self.registry = registry
         self.hub = hub if hub is not None else SubscriptionHub()
         self.max_batch = max_batch
+        self.max_response_bytes = max_response_bytes
+        self.max_batch_response_bytes = max_batch_response_bytes
         self.metrics = metrics if metrics is not None else RpcMetrics()
         self._title = title
         self._version = version
-        self._doc_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
+        self._doc_cache: tuple[tuple[int, int], dict[str, Any], orjson.Fragment] | None = None
         self._builtins = {s.name: s for s in self._make_builtins()}
 
     def lookup(self, name: str) -> MethodSpec | None:
         spec = self.registry.get(name)
         return spec if spec is not None else self._builtins.get(name)
 
-    def openrpc(self) -> dict[str, Any]:
+    def _document(self) -> tuple[tuple[int, int], dict[str, Any], orjson.Fragment]:
         key = (len(self.registry), len(self.hub.topics()))
         if self._doc_cache is None or self._doc_cache[0] != key:
             methods = [*self.registry, *self._builtins.values()]
             doc = build_document(methods, self.hub.topics(), title=self._title, version=self._version)
-            self._doc_cache = (key, doc)
-        return self._doc_cache[1]
+            self._doc_cache = (key, doc, orjson.Fragment(orjson.dumps(doc)))
+        return self._doc_cache
+
+    def openrpc(self) -> dict[str, Any]:
+        return self._document()[1]
 
     async def handle_body(self, body: bytes | str, ctx: CallContext) -> bytes | None:
         """One HTTP body or WebSocket message; None means nothing to send (only notifications)."""
@@ -93,6 +134,7 @@ class Dispatcher:
         except orjson.JSONDecodeError as exc:
             self.metrics.observe("<parse>", str(ParseError().code), 0.0)
             return _err_bytes(None, ParseError(data={"reason": str(exc)}))
+        ctx = replace(ctx, budget=ResponseBudget(self.max_response_bytes, self.max_batch_response_bytes))
         if not isinstance(msg, list):
             return await self.handle_one(msg, ctx)
         if not msg:
@@ -106,6 +148,7 @@ class Dispatcher:
             ctx.charge(len(msg) - 1)
         # In order, one after the other (as geth does): a client that batches a shipment and then its receipt,
         # or several transactions of one sender, must see them reach the node in the order it sent them.
+        # Once the batch's answers reach the byte budget, the rest are refused without running (ResponseTooLarge).
         parts = [await self.handle_one(item, ctx) for item in msg]
         out = [p for p in parts if p is not None]
         if not out:
@@ -143,6 +186,8 @@ class Dispatcher:
             label = spec.name
             if spec.admin and not ctx.admin:
                 raise Unauthorized(spec.name)
+            if ctx.budget is not None and ctx.budget.remaining == 0:
+                raise ResponseTooLarge(ctx.budget.max_body, "batch")
             named = spec.bind(None if params is _MISSING else params)
             if spec.wants_context:
                 result = await spec.handler(named, ctx)
@@ -168,14 +213,26 @@ class Dispatcher:
             ierr = InternalError()
             self.metrics.observe(label, str(ierr.code), time.perf_counter() - t0)
             return _err_bytes(rid, ierr)
+        if ctx.budget is not None:
+            # An answer nobody predicted too large is still never sent: the cap holds, the work was wasted once.
+            too_large = None
+            if len(out) > ctx.budget.max_call:
+                too_large = ResponseTooLarge(ctx.budget.max_call, "call", len(out))
+            elif len(out) > ctx.budget.remaining:
+                too_large = ResponseTooLarge(ctx.budget.max_body, "batch", len(out))
+            ctx.budget.spend(len(out))
+            if too_large is not None:
+                self.metrics.observe(label, str(too_large.code), time.perf_counter() - t0)
+                return _err_bytes(rid, too_large)
         self.metrics.observe(label, "ok", time.perf_counter() - t0)
         return out
 
     # built-in methods ------------------------------------------------------------------------------
 
     def _make_builtins(self) -> list[MethodSpec]:
-        async def discover(params: dict[str, Any]) -> dict[str, Any]:
-            return self.openrpc()
+        async def discover(params: dict[str, Any]) -> orjson.Fragment:
+            # Encoded once and reused: a batch of discovers costs a copy each, counted against the byte budget.
+            return self._document()[2]
 
         async def subscribe(params: dict[str, Any], ctx: CallContext) -> str:
             if ctx.session is None:

@@ -27,6 +27,8 @@ REQUEST_TOO_LARGE = -32006
 BATCH_TOO_LARGE = -32007
 UNKNOWN_TOPIC = -32008
 SERVER_UNAVAILABLE = -32009
+RESPONSE_TOO_LARGE = -32000
+HOST_NOT_ALLOWED = -32001  # shares UNAUTHORIZED's code; `data.error` names which
 
 #: First code free for node (domain) errors.
 APPLICATION_ERROR_MIN = -32099
@@ -119,6 +121,25 @@ class BatchTooLarge(ServerError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(
             BATCH_TOO_LARGE, "batch too large", {"error": "BatchTooLarge", "size": size, "max_batch": limit}
+        )
+
+
+class ResponseTooLarge(ServerError):
+    """One answer would exceed `max_bytes` (`scope` "call"), or a batch's answers already did (`scope` "batch")."""
+
+    def __init__(self, limit: int, scope: str, estimated: int | None = None) -> None:
+        data: dict[str, Any] = {"error": "ResponseTooLarge", "scope": scope, "max_bytes": limit}
+        if estimated is not None:
+            data["estimated_bytes"] = estimated
+        super().__init__(RESPONSE_TOO_LARGE, "response too large", data)
+
+
+class HostNotAllowed(ServerError):
+    """The Host header names no host this server answers for (DNS-rebinding defence)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            HOST_NOT_ALLOWED, "host not allowed", {"error": "HostNotAllowed", "host": host[:255]}
         )
 
 

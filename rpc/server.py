@@ -7,6 +7,7 @@ trio; aiohttp request handlers cross into trio by starting a task in the server'
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import inspect
 import logging
@@ -22,9 +23,17 @@ import trio
 import trio_asyncio
 from aiohttp import WSMsgType, web
 
-from rpc.dispatch import CallContext, Dispatcher
+from rpc.dispatch import MAX_BATCH_RESPONSE_BYTES, MAX_RESPONSE_BYTES, CallContext, Dispatcher
 from rpc.errors import SERVER_UNAVAILABLE as _UNAVAILABLE
-from rpc.errors import InternalError, RateLimited, RequestTooLarge, RpcError, ServerError
+from rpc.errors import (
+    HostNotAllowed,
+    InternalError,
+    RateLimited,
+    RequestTooLarge,
+    RpcError,
+    ServerError,
+)
+from rpc.guard import ConnectionGate, HeadTooLarge, Phase, RequestPhases, allowed_host_set, host_allowed
 from rpc.metrics import CONTENT_TYPE, Gauge, RpcMetrics, normalise_gauges
 from rpc.ratelimit import TokenBucketLimiter
 from rpc.registry import MethodRegistry
@@ -54,6 +63,17 @@ class RpcServerConfig:
     max_ws_subscriptions: int = 32
     rate_per_s: float = 500.0
     burst: float = 1000.0
+    # Connections (ADR 0005): caps checked at accept, before aiohttp sees a byte, and per-phase timeouts.
+    max_connections: int = 1024
+    max_connections_per_ip: int = 256
+    max_ws_per_ip: int = 32
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    idle_timeout_s: float = 60.0
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    max_batch_response_bytes: int = MAX_BATCH_RESPONSE_BYTES
+    #: Host header names served (DNS rebinding); empty = the listen host and localhost. IP literals always pass.
+    allowed_hosts: tuple[str, ...] = ()
     admin_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     ws_queue_size: int = 256
@@ -78,9 +98,19 @@ class RpcServerConfig:
             "max_ws_subscriptions",
             "ws_queue_size",
             "ws_max_inflight",
+            "max_connections",
+            "max_connections_per_ip",
+            "max_ws_per_ip",
+            "max_response_bytes",
+            "max_batch_response_bytes",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        for name in ("header_timeout_s", "body_timeout_s", "idle_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
+        if isinstance(self.allowed_hosts, str):
+            raise ValueError("allowed_hosts must be a tuple of host names, not a string")
         if self.admin_token is not None and len(self.admin_token) < 16:
             raise ValueError("admin_token must be at least 16 characters")
         if isinstance(self.cors_origins, str):
@@ -125,6 +155,109 @@ class _WsConn:
     watchdog: asyncio.TimerHandle | None = None
 
 
+#: accept() errors that mean "out of descriptors or memory": asyncio already stops accepting for a second.
+_ACCEPT_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class _GuardedProtocol(asyncio.Protocol):
+    """Wraps aiohttp's per-connection protocol: counts the connection against the caps (refusing it before aiohttp
+    sees it) and closes it when a request's head or body arrives too slowly."""
+
+    def __init__(self, server: _Server, inner: asyncio.Protocol) -> None:
+        self.server = server
+        self.inner = inner
+        self.ip: str | None = None  # set once admitted
+        self.transport: asyncio.Transport | None = None
+        self.phases = RequestPhases()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        refusal = self.server.gate.admit(ip)
+        if refusal is not None:
+            log.debug("connection from %s refused: %s", ip, refusal.value)
+            transport.abort()
+            return
+        self.ip, self.transport = ip, transport
+        self.server.connections[self] = None
+        self.inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.ip is None:
+            return
+        self.server.gate.release(self.ip)
+        self.server.connections.pop(self, None)
+        self.ip = None
+        self._cancel_timer()
+        self.inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.ip is None:
+            return
+        epoch = self.phases.epoch
+        try:
+            self.phases.feed(data)
+        except HeadTooLarge:
+            self.abort("head_too_large")
+            return
+        if self.phases.epoch != epoch:
+            self._cancel_timer()
+            phase = self.phases.phase
+            if phase is Phase.HEAD or phase is Phase.BODY:
+                limit = (
+                    self.server.cfg.header_timeout_s
+                    if phase is Phase.HEAD
+                    else self.server.cfg.body_timeout_s
+                )
+                loop = asyncio.get_running_loop()
+                self.timer = loop.call_later(limit, self.abort, f"{phase.value}_timeout")
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    @property
+    def idle(self) -> bool:
+        """Between requests or still sending a head: nothing is lost by closing it."""
+        return self.phases.phase is Phase.IDLE or self.phases.phase is Phase.HEAD
+
+    def abort(self, reason: str) -> None:
+        """Close the connection now (its connection_lost releases its slot)."""
+        self.timer = None
+        if self.transport is not None and self.ip is not None:
+            self.server.closed_by_guard[reason] = self.server.closed_by_guard.get(reason, 0) + 1
+            self.transport.abort()
+
+
+class _GuardedRunner(web.AppRunner):
+    """An AppRunner whose protocol factory wraps each connection in _GuardedProtocol (sites stay aiohttp's own)."""
+
+    def __init__(self, app: web.Application, guard: _Server, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._guard = guard
+
+    @property
+    def server(self) -> Any:  # what sites pass to loop.create_server: a protocol factory
+        inner = super().server
+        if inner is None:
+            return None
+        guard = self._guard
+        return lambda: _GuardedProtocol(guard, inner())
+
+
 class _Server:
     def __init__(
         self,
@@ -143,6 +276,12 @@ class _Server:
         self.limiter = TokenBucketLimiter(config.rate_per_s, config.burst)
         self.token = config.admin_token.encode() if config.admin_token else None
         self.origins = frozenset(config.cors_origins)
+        self.allowed_hosts = allowed_host_set(config.host, config.allowed_hosts)
+        self.gate = ConnectionGate(config.max_connections, config.max_connections_per_ip)
+        self.ws_gate = ConnectionGate(config.max_connections, config.max_ws_per_ip)
+        self.connections: dict[_GuardedProtocol, None] = {}  # open and admitted, oldest first
+        self.closed_by_guard: dict[str, int] = {}
+        self.accept_errors = 0
         self.sockets: set[web.WebSocketResponse] = set()
         self.metrics.read_at_scrape(self.own_gauges)
 
@@ -184,7 +323,57 @@ class _Server:
         if cs.cancelled_caught and not fut.done():
             fut.cancel()
 
+    # connections -----------------------------------------------------------------------------------
+
+    def loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's exception handler for this server's loop: an accept() that failed for lack of descriptors
+        is logged and answered by shedding idle connections (asyncio retries accepting a second later); it must
+        never reach trio-asyncio's default handler, which re-raises into the node's nursery and stops the node."""
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and "socket" in context:
+            self.accept_errors += 1
+            shed = self.shed_idle() if exc.errno in _ACCEPT_RESOURCE_ERRNOS else 0
+            log.warning(
+                "event=rpc_accept_error errno=%s reason=%s open=%d shed=%d",
+                errno.errorcode.get(exc.errno or 0, exc.errno),
+                exc.strerror,
+                self.gate.total,
+                shed,
+            )
+            return
+        loop.default_exception_handler(context)
+
+    def shed_idle(self) -> int:
+        """Close the oldest tenth of open connections that are between requests or mid-head."""
+        budget = max(1, len(self.connections) // 10)
+        victims = [c for c in self.connections if c.idle][:budget]
+        for conn in victims:
+            conn.abort("shed")
+        return len(victims)
+
     # policy helpers ------------------------------------------------------------------------------
+
+    @web.middleware
+    async def host_check(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Refuse requests whose Host header names another site: a DNS-rebinding page would send its own name."""
+        host = request.headers.get("Host")
+        if host_allowed(host, self.allowed_hosts):
+            return await handler(request)
+        self.metrics.http_response(request.path if request.path in _KNOWN_PATHS else "<other>", 403)
+        if request.path == "/" and request.method == "POST":
+            body = orjson.dumps({"jsonrpc": "2.0", "id": None, "error": HostNotAllowed(host or "").to_json()})
+            return web.Response(status=403, body=body, content_type="application/json")
+        return web.Response(status=403, text="host not allowed\n")
+
+    async def read_body(self, request: web.Request) -> bytes | None:
+        """The request body, or None when it did not arrive within the body timeout."""
+        try:
+            return await asyncio.wait_for(request.read(), self.cfg.body_timeout_s)
+        except TimeoutError:
+            self.closed_by_guard["body_timeout"] = self.closed_by_guard.get("body_timeout", 0) + 1
+            return None
 
     def is_admin(self, request: web.BaseRequest) -> bool:
         if self.token is None:
@@ -271,9 +460,13 @@ class _Server:
             resp.force_close()  # do not read the rest of an oversized body
             return resp
         try:
-            body = await request.read()
+            body = await self.read_body(request)
         except web.HTTPRequestEntityTooLarge:
             resp = self.rpc_error(request, 413, too_large)
+            resp.force_close()
+            return resp
+        if body is None:
+            resp = web.Response(status=408, text="request body timeout\n")
             resp.force_close()
             return resp
         ctx = CallContext(
@@ -318,7 +511,17 @@ class _Server:
     def own_gauges(self) -> list[Gauge]:
         """The server's gauges, read at each scrape."""
         hub = self.d.hub
+        refused = sum(self.gate.refused.values()) + sum(self.ws_gate.refused.values())
         return [
+            Gauge("rpc_connections", self.gate.total, "open HTTP connections"),
+            Gauge("rpc_connections_refused_total", refused, "connections refused by a cap", kind="counter"),
+            Gauge(
+                "rpc_connections_closed_total",
+                sum(self.closed_by_guard.values()),
+                "connections closed by a timeout or shed",
+                kind="counter",
+            ),
+            Gauge("rpc_accept_errors_total", self.accept_errors, "failed accept() calls", kind="counter"),
             Gauge("rpc_ws_connections", len(self.sockets), "open WebSocket connections"),
             Gauge("rpc_ws_subscriptions", hub.subscription_count, "live subscriptions"),
             Gauge("rpc_ws_dropped_total", hub.dropped_total, "slow subscribers dropped", kind="counter"),
@@ -333,9 +536,13 @@ class _Server:
     def extra_handler(self, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
             try:
-                body = await request.read()
+                body = await self.read_body(request)
             except web.HTTPRequestEntityTooLarge:
                 return web.Response(status=413, text="request too large\n")
+            if body is None:
+                timed_out = web.Response(status=408, text="request body timeout\n")
+                timed_out.force_close()
+                return timed_out
             req = HttpRequest(
                 method=request.method,
                 path=request.path,
@@ -361,6 +568,16 @@ class _Server:
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         if not self.origin_ok(request):  # browsers do not apply CORS to WebSockets: check here
             return self.forbidden(request)
+        remote = request.remote or "unknown"
+        if self.ws_gate.admit(remote) is not None:
+            self.metrics.http_response("/ws", 429)
+            return web.Response(status=429, text="too many WebSocket connections\n")
+        try:
+            return await self._websocket(request, remote)
+        finally:
+            self.ws_gate.release(remote)
+
+    async def _websocket(self, request: web.Request, remote: str) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             max_msg_size=self.cfg.max_body_bytes,
             heartbeat=self.cfg.ws_heartbeat_s,
@@ -382,7 +599,6 @@ class _Server:
         session = self.d.hub.open_session(
             max_subscriptions=self.cfg.max_ws_subscriptions, queue_size=self.cfg.ws_queue_size, notify=notify
         )
-        remote = request.remote or "unknown"
         ctx = CallContext(
             remote=remote,
             admin=self.is_admin(request),
@@ -484,7 +700,7 @@ async def _call_maybe_async(fn: Callable[[], Any] | None) -> Any:
 
 
 def _build_app(server: _Server, extra_routes: Sequence[Route]) -> web.Application:
-    app = web.Application(client_max_size=server.cfg.max_body_bytes)
+    app = web.Application(client_max_size=server.cfg.max_body_bytes, middlewares=[server.host_check])
     app.router.add_post("/", server.post)
     app.router.add_route("OPTIONS", "/", server.options)
     app.router.add_get("/ws", server.websocket)
@@ -520,11 +736,21 @@ async def serve(
         max_batch=cfg.max_batch,
         title=cfg.title,
         version=cfg.version,
+        max_response_bytes=cfg.max_response_bytes,
+        max_batch_response_bytes=cfg.max_batch_response_bytes,
     )
-    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+    async with trio_asyncio.open_loop() as loop, trio.open_nursery() as nursery:
         server = _Server(dispatcher, cfg, nursery, health, metrics)
+        loop.set_exception_handler(server.loop_exception)
         app = _build_app(server, extra_routes)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        runner = _GuardedRunner(
+            app,
+            server,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            keepalive_timeout=cfg.idle_timeout_s,  # aiohttp closes a connection idle this long between requests
+        )
         await trio_asyncio.aio_as_trio(runner.setup)()
         try:
             site = web.TCPSite(runner, cfg.host, cfg.port, ssl_context=tls)

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import trio
+
 from node.api.views import (
     block_view,
     chain_summary,
@@ -23,11 +25,12 @@ from node.api.views import (
 )
 from node.chain.chain import Chain
 from node.core import merkle
+from node.core.blocks import Block
 from node.core.errors import DecodeError
 from node.core.keys import InvalidAddress, parse_address
 from node.core.transactions import decode_transaction
 from node.mempool.pool import ADMISSION_CHUNK, Mempool, MempoolRejected
-from rpc.dispatch import CallContext
+from rpc.dispatch import CallContext, ResponseBudget
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
 
@@ -41,6 +44,16 @@ RAW_TX_SCHEMA = {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength"
 HASH_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
 ADDRESS_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
 HEIGHT_SCHEMA = {"type": "integer", "minimum": 0}
+#: Full transactions one block answer carries at most; `tx_start` pages through the rest.
+FULL_TXS_PER_PAGE = 500
+#: Calls that decode whole blocks or walk indexes run in worker threads, this many at a time: the event loop (and
+#: with it consensus) keeps the GIL every switch interval instead of waiting out a 3 MB block's decoding.
+HEAVY_CALLS_AT_ONCE = 4
+# Upper bounds of a block answer's JSON size, checked against the response budget before it is built.
+_TX_VIEW_FIXED_BYTES = 512  # hash, sender, signature, field names
+_TX_VIEW_BYTES_PER_PAYLOAD_BYTE = 5  # hex (2) plus the decoded payload's JSON (< 3)
+_BLOCK_VIEW_FIXED_BYTES = 8_192
+_HASH_ITEM_BYTES = 70
 
 
 async def _no_wait() -> None:
@@ -59,6 +72,11 @@ class ApiContext:
     # Awaited before admitting transactions: the service makes admission give way to block execution.
     admission_turn: Callable[[], Awaitable[None]] = _no_wait
     extra_status: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    heavy: trio.CapacityLimiter = field(default_factory=lambda: trio.CapacityLimiter(HEAVY_CALLS_AT_ONCE))
+
+    async def off_loop(self, fn: Callable[[], Any]) -> Any:
+        """Run a heavy read in a worker thread, at most HEAVY_CALLS_AT_ONCE at a time."""
+        return await trio.to_thread.run_sync(fn, limiter=self.heavy)
 
 
 def not_found(what: str, key: str) -> RpcApplicationError:
@@ -83,6 +101,35 @@ def address_param(text: str) -> bytes:
         ) from None
 
 
+def block_answer(
+    block: Block, commit: bytes | None, params: dict[str, Any], budget: ResponseBudget | None
+) -> dict[str, Any]:
+    """A block's JSON answer; with `full`, one page of at most `tx_limit` transactions from `tx_start`.
+
+    The answer's size is estimated from the transactions' sizes and checked against the budget before any view is
+    built, so an oversized request is refused (ResponseTooLarge) having cost next to nothing.
+    """
+    full = bool(params.get("full", False))
+    txs = block.transactions
+    if full:
+        start = params.get("tx_start", 0)
+        page = txs[start : start + params.get("tx_limit", FULL_TXS_PER_PAGE)]
+        estimate = _BLOCK_VIEW_FIXED_BYTES + sum(
+            _TX_VIEW_FIXED_BYTES + _TX_VIEW_BYTES_PER_PAYLOAD_BYTE * len(tx.payload) for tx in page
+        )
+    else:
+        estimate = _BLOCK_VIEW_FIXED_BYTES + _HASH_ITEM_BYTES * len(txs)
+    if budget is not None:
+        budget.check(estimate)
+    if not full:
+        return block_view(block, commit, False)
+    view = block_view(Block(block.header, page, block.last_commit, block.evidence), commit, True)
+    view["tx_count"] = len(txs)
+    view["tx_start"] = start
+    view["next_tx_start"] = start + len(page) if start + len(page) < len(txs) else None
+    return view
+
+
 def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
     """chain_* and tx_* methods."""
     chain = api.chain
@@ -93,17 +140,26 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         status.update(api.extra_status())
         return status
 
-    async def get_block_by_height(params: dict[str, Any]) -> dict[str, Any]:
-        block = chain.store.block_at(params["height"])
+    def answer_block(
+        block: Block | None, key: str, params: dict[str, Any], ctx: CallContext
+    ) -> dict[str, Any]:
         if block is None:
-            raise not_found("block", str(params["height"]))
-        return block_view(block, chain.store.commit_bytes(block.hash), params.get("full", False))
+            raise not_found("block", key)
+        return block_answer(block, chain.store.commit_bytes(block.hash), params, ctx.budget)
 
-    async def get_block_by_hash(params: dict[str, Any]) -> dict[str, Any]:
-        block = chain.store.block(hash_param(params["hash"]))
-        if block is None:
-            raise not_found("block", params["hash"])
-        return block_view(block, chain.store.commit_bytes(block.hash), params.get("full", False))
+    async def get_block_by_height(params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        height = params["height"]
+        result: dict[str, Any] = await api.off_loop(
+            lambda: answer_block(chain.store.block_at(height), str(height), params, ctx)
+        )
+        return result
+
+    async def get_block_by_hash(params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+        block_hash = hash_param(params["hash"])
+        result: dict[str, Any] = await api.off_loop(
+            lambda: answer_block(chain.store.block(block_hash), params["hash"], params, ctx)
+        )
+        return result
 
     def _locate(tx_hash_hex: str) -> tuple[Any, int, int]:
         location = chain.store.tx_location(hash_param(tx_hash_hex))
@@ -118,6 +174,10 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         pending = api.mempool.get(hash_param(params["hash"]))
         if pending is not None:
             return {**tx_view(pending), "status": "pending", "block_height": None, "index": None}
+        result: dict[str, Any] = await api.off_loop(lambda: included_transaction(params))
+        return result
+
+    def included_transaction(params: dict[str, Any]) -> dict[str, Any]:
         block, height, index = _locate(params["hash"])
         receipts = chain.store.receipts(block.hash) or []
         view = tx_view(block.transactions[index])
@@ -133,11 +193,19 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         return view
 
     async def get_receipt(params: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await api.off_loop(lambda: receipt_of(params))
+        return result
+
+    def receipt_of(params: dict[str, Any]) -> dict[str, Any]:
         block, height, index = _locate(params["hash"])
         receipts = chain.store.receipts(block.hash) or []
         return receipt_view(receipts[index], height, index)
 
     async def get_proof(params: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await api.off_loop(lambda: proof_of(params))
+        return result
+
+    def proof_of(params: dict[str, Any]) -> dict[str, Any]:
         block, height, index = _locate(params["hash"])
         receipts = chain.store.receipts(block.hash) or []
         tx_leaves = [tx.hash for tx in block.transactions]
@@ -154,6 +222,10 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         }
 
     async def by_sender(params: dict[str, Any]) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await api.off_loop(lambda: sender_history(params))
+        return result
+
+    def sender_history(params: dict[str, Any]) -> list[dict[str, Any]]:
         sender = address_param(params["address"])
         found = chain.store.sender_transactions(
             sender, before_height=params.get("before_height"), limit=params.get("limit", 50)
@@ -246,7 +318,15 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
     async def mempool_status(params: dict[str, Any]) -> dict[str, Any]:
         return api.mempool.stats()
 
-    full = {"type": "boolean", "description": "Include full transactions instead of hashes."}
+    full = {
+        "type": "boolean",
+        "description": f"Include full transactions instead of hashes: at most `tx_limit` (default and maximum "
+        f"{FULL_TXS_PER_PAGE}) from `tx_start`; `next_tx_start` is where the next page starts (null: none).",
+    }
+    page = {
+        "tx_start": {"type": "integer", "minimum": 0, "description": "First transaction of a full page."},
+        "tx_limit": {"type": "integer", "minimum": 1, "maximum": FULL_TXS_PER_PAGE},
+    }
     registry.add(
         "chain_status",
         chain_status,
@@ -258,16 +338,22 @@ def register_chain_methods(registry: MethodRegistry, api: ApiContext) -> None:
         get_block_by_height,
         params={
             "type": "object",
-            "properties": {"height": HEIGHT_SCHEMA, "full": full},
+            "properties": {"height": HEIGHT_SCHEMA, "full": full, **page},
             "required": ["height"],
         },
         description="A canonical block by height, with its commit certificate.",
+        wants_context=True,
     )
     registry.add(
         "chain_getBlockByHash",
         get_block_by_hash,
-        params={"type": "object", "properties": {"hash": HASH_SCHEMA, "full": full}, "required": ["hash"]},
+        params={
+            "type": "object",
+            "properties": {"hash": HASH_SCHEMA, "full": full, **page},
+            "required": ["hash"],
+        },
         description="A block by hash, with its commit certificate.",
+        wants_context=True,
     )
     registry.add(
         "chain_getTransaction",

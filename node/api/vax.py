@@ -25,7 +25,23 @@ from rpc.registry import MethodRegistry
 ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200}
 TIME_MS = {"type": "integer", "minimum": 0}
 
-Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+Query = Callable[[dict[str, Any]], Any]
+#: Queries that walk many state entries (lists, traces, histories): answered from a worker thread, a few at a
+#: time (ApiContext.off_loop), so the event loop keeps serving consensus meanwhile. Point lookups stay inline.
+HEAVY_QUERIES = frozenset(
+    {
+        "vax_listOrganisations",
+        "vax_listProducts",
+        "vax_listLots",
+        "vax_traceLot",
+        "vax_lotHolders",
+        "vax_openQuarantines",
+        "vax_inventory",
+        "vax_alerts",
+        "vax_subjectDoses",
+        "vax_getAttestations",
+    }
+)
 
 
 def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -52,10 +68,10 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
     def now_ms() -> int:
         return chain.head_header.time_ms
 
-    methods: list[tuple[str, Handler, dict[str, Any], str]] = []
+    methods: list[tuple[str, Query, dict[str, Any], str]] = []
 
-    def add(name: str, params: dict[str, Any], description: str) -> Callable[[Handler], Handler]:
-        def deco(fn: Handler) -> Handler:
+    def add(name: str, params: dict[str, Any], description: str) -> Callable[[Query], Query]:
+        def deco(fn: Query) -> Query:
             methods.append((name, fn, params, description))
             return fn
 
@@ -66,7 +82,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({}),
         "Chain-wide rule parameters fixed at genesis (breach thresholds, grace, limits).",
     )
-    async def get_params(p: dict[str, Any]) -> Any:
+    def get_params(p: dict[str, Any]) -> Any:
         return queries.get_params(state())
 
     @add(
@@ -74,7 +90,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"org_id": ID_SCHEMA}, ("org_id",)),
         "An organisation with its accounts and storage units.",
     )
-    async def get_org(p: dict[str, Any]) -> Any:
+    def get_org(p: dict[str, Any]) -> Any:
         return found(queries.get_organisation(state(), p["org_id"]), "organisation", p["org_id"])
 
     @add(
@@ -82,7 +98,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"org_type": {"type": "string", "maxLength": 40}}),
         "Organisations, optionally of one type.",
     )
-    async def list_orgs(p: dict[str, Any]) -> Any:
+    def list_orgs(p: dict[str, Any]) -> Any:
         try:
             return queries.list_organisations(state(), p.get("org_type"))
         except ValueError as exc:
@@ -96,7 +112,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         "Registered libp2p nodes (peer_id, org_id, name, added_height, org_active), optionally of one "
         "organisation; nodes of active organisations are the peers the network admits.",
     )
-    async def list_nodes(p: dict[str, Any]) -> Any:
+    def list_nodes(p: dict[str, Any]) -> Any:
         return queries.list_nodes(state(), p.get("org_id"))
 
     @add(
@@ -104,7 +120,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"address": ADDRESS_SCHEMA}, ("address",)),
         "An account: its organisation and role.",
     )
-    async def get_account(p: dict[str, Any]) -> Any:
+    def get_account(p: dict[str, Any]) -> Any:
         return found(queries.get_account(state(), address_param(p["address"])), "account", p["address"])
 
     @add(
@@ -112,7 +128,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"unit_id": ID_SCHEMA}, ("unit_id",)),
         "A fridge, freezer, cold room or vehicle with its loggers and rule state.",
     )
-    async def get_unit(p: dict[str, Any]) -> Any:
+    def get_unit(p: dict[str, Any]) -> Any:
         return found(queries.get_storage_unit(state(), p["unit_id"]), "storage unit", p["unit_id"])
 
     @add(
@@ -120,7 +136,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"address": ADDRESS_SCHEMA}, ("address",)),
         "A temperature logger and its running rule counters.",
     )
-    async def get_device(p: dict[str, Any]) -> Any:
+    def get_device(p: dict[str, Any]) -> Any:
         return found(queries.get_device(state(), address_param(p["address"])), "device", p["address"])
 
     @add(
@@ -128,11 +144,11 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"product_code": ID_SCHEMA}, ("product_code",)),
         "A vaccine product (GTIN or Chinese product id).",
     )
-    async def get_product(p: dict[str, Any]) -> Any:
+    def get_product(p: dict[str, Any]) -> Any:
         return found(queries.get_product(state(), p["product_code"]), "product", p["product_code"])
 
     @add("vax_listProducts", _obj({}), "Every registered product.")
-    async def list_products(p: dict[str, Any]) -> Any:
+    def list_products(p: dict[str, Any]) -> Any:
         return queries.list_products(state())
 
     @add(
@@ -140,11 +156,11 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "A lot and its status (active, in transit, quarantined, recalled, expired).",
     )
-    async def get_lot(p: dict[str, Any]) -> Any:
+    def get_lot(p: dict[str, Any]) -> Any:
         return found(queries.get_lot(state(), p["lot_id"], now_ms()), "lot", p["lot_id"])
 
     @add("vax_listLots", _obj({"product_code": ID_SCHEMA}), "Lots, optionally of one product.")
-    async def list_lots(p: dict[str, Any]) -> Any:
+    def list_lots(p: dict[str, Any]) -> Any:
         return queries.list_lots(state(), p.get("product_code"))
 
     @add(
@@ -152,7 +168,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "A lot's full trace: custody path, breaches, quarantines, doses per site.",
     )
-    async def trace_lot(p: dict[str, Any]) -> Any:
+    def trace_lot(p: dict[str, Any]) -> Any:
         return found(queries.trace_lot(state(), p["lot_id"], now_ms()), "lot", p["lot_id"])
 
     @add(
@@ -160,11 +176,11 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "Every holder of a lot's units and shipments in transit (for recalls).",
     )
-    async def lot_holders(p: dict[str, Any]) -> Any:
+    def lot_holders(p: dict[str, Any]) -> Any:
         return queries.lot_holders(state(), p["lot_id"])
 
     @add("vax_getShipment", _obj({"shipment_id": HASH_SCHEMA}, ("shipment_id",)), "One custody leg.")
-    async def get_shipment(p: dict[str, Any]) -> Any:
+    def get_shipment(p: dict[str, Any]) -> Any:
         return found(
             queries.get_shipment(state(), hash_param(p["shipment_id"])), "shipment", p["shipment_id"]
         )
@@ -174,7 +190,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"quarantine_id": HASH_SCHEMA}, ("quarantine_id",)),
         "One quarantine and its quality decision.",
     )
-    async def get_quarantine(p: dict[str, Any]) -> Any:
+    def get_quarantine(p: dict[str, Any]) -> Any:
         qid = p["quarantine_id"]
         return found(queries.get_quarantine(state(), hash_param(qid)), "quarantine", qid)
 
@@ -183,7 +199,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"org_id": ID_SCHEMA}, ("org_id",)),
         "Quarantines awaiting a decision at an organisation.",
     )
-    async def open_quarantines(p: dict[str, Any]) -> Any:
+    def open_quarantines(p: dict[str, Any]) -> Any:
         return queries.open_quarantines(state(), p["org_id"])
 
     @add(
@@ -191,7 +207,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"holder": ID_SCHEMA}, ("holder",)),
         "Stock held by an organisation, per storage unit and lot, and inbound shipments.",
     )
-    async def inventory(p: dict[str, Any]) -> Any:
+    def inventory(p: dict[str, Any]) -> Any:
         return queries.inventory(state(), p["holder"])
 
     @add(
@@ -206,7 +222,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         ),
         "Alerts (excursions, breaches, quarantines, recalls, repeated unit codes) in time order, optionally per site.",
     )
-    async def alerts(p: dict[str, Any]) -> Any:
+    def alerts(p: dict[str, Any]) -> Any:
         return queries.alerts(
             state(), p.get("site"), p.get("since_ms"), p.get("until_ms"), p.get("limit", 100)
         )
@@ -216,7 +232,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"subject_id": HASH_SCHEMA}, ("subject_id",)),
         "Doses of one pseudonymous subject id (no personal data is on chain).",
     )
-    async def subject_doses(p: dict[str, Any]) -> Any:
+    def subject_doses(p: dict[str, Any]) -> Any:
         return queries.subject_doses(state(), hash_param(p["subject_id"]))
 
     @add(
@@ -224,7 +240,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"document_hash": HASH_SCHEMA}, ("document_hash",)),
         "Who anchored a document hash, and when.",
     )
-    async def get_attestations(p: dict[str, Any]) -> Any:
+    def get_attestations(p: dict[str, Any]) -> Any:
         return queries.get_attestations(state(), hash_param(p["document_hash"]))
 
     @add(
@@ -232,8 +248,25 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         _obj({"trace_code": {"type": "string", "minLength": 1, "maxLength": 200}}, ("trace_code",)),
         "What the chain knows of a unit trace code (GS1 or 20-digit Chinese code).",
     )
-    async def find_unit(p: dict[str, Any]) -> Any:
+    def find_unit(p: dict[str, Any]) -> Any:
         return queries.find_unit(state(), p["trace_code"])
 
-    for name, handler, params, description in methods:
-        registry.add(name, handler, params=params, description=description)
+    for name, query, params, description in methods:
+        registry.add(
+            name, _handler(api, query, name in HEAVY_QUERIES), params=params, description=description
+        )
+
+
+def _handler(api: ApiContext, query: Query, heavy: bool) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+    """The trio handler of a query: inline, or in a worker thread when `heavy`."""
+    if heavy:
+
+        async def off_loop(p: dict[str, Any]) -> Any:
+            return await api.off_loop(lambda: query(p))
+
+        return off_loop
+
+    async def inline(p: dict[str, Any]) -> Any:
+        return query(p)
+
+    return inline

@@ -26,6 +26,7 @@ from node.cli.tx import register as register_tx_commands
 from node.core.errors import VaxchainError
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
+from node.core.secretfile import copy_secret_file, write_secret_file
 from node.mempool.pool import DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_TXS, DEFAULT_TTL_S
 from node.service.config import (
     CONFIG_FILE,
@@ -105,6 +106,7 @@ def write_node_dir(
     explorer_listen: str,
     explorer_enabled: bool,
     rpc_rate_per_s: float = 500.0,
+    allowlist: list[str] | None = None,
 ) -> None:
     """Create a node directory: genesis copy, keys, config.toml."""
     datadir.mkdir(parents=True, exist_ok=True)
@@ -118,17 +120,15 @@ def write_node_dir(
     if validator_key is not None:
         keys = datadir / "keys"
         keys.mkdir(mode=0o700, exist_ok=True)
-        shutil.copyfile(validator_key, keys / "validator.json")
-        (keys / "validator.json").chmod(0o600)
+        copy_secret_file(validator_key, keys / "validator.json")
         validator["key_file"] = "keys/validator.json"
         if password_file is not None:
-            shutil.copyfile(password_file, keys / "password.txt")
-            (keys / "password.txt").chmod(0o600)
+            copy_secret_file(password_file, keys / "password.txt")
             validator["password_file"] = "keys/password.txt"
     sections: dict[str, dict[str, Any]] = {
         "node": {"name": name, "genesis_file": GENESIS_FILE},
         "validator": validator,
-        "p2p": {"listen": p2p_listen, "peers": peers, "node_key_file": "node_key"},
+        "p2p": {"listen": p2p_listen, "peers": peers, "allowlist": allowlist, "node_key_file": "node_key"},
         "rpc": {
             "listen": rpc_listen,
             "cors_origins": [f"http://{explorer_listen}"],
@@ -321,8 +321,7 @@ def testnet(
     out.mkdir(parents=True, exist_ok=True)
     total = validators + observers
     password_file = out / "password.txt"
-    password_file.write_text(DEV_PASSWORD + "\n", encoding="utf-8")
-    password_file.chmod(0o600)
+    write_secret_file(password_file, (DEV_PASSWORD + "\n").encode(), replace=True)
     keys = [PrivateKey.generate() for _ in range(validators)]
     base["validators"] = [
         {"address": to_checksum_address(k.address), "name": f"validator-{i}"} for i, k in enumerate(keys)
@@ -368,8 +367,9 @@ def testnet(
             rpc_listen=f"{host}:{node_rpc}",
             explorer_listen=f"{host}:{node_explorer}",
             explorer_enabled=True,
-            # A local test network is driven by load generators and benchmarks from this machine.
-            rpc_rate_per_s=100_000.0,
+            # The default per-client rate limit stays on (benchmarks that need none lift it in their own copy). The
+            # nodes talk only to each other through the genesis membership, not a config allowlist, which would keep
+            # a node connected after its organisation is suspended on chain.
         )
         role = "validator" if i < validators else "observer"
         typer.echo(f"{node_dir}  {role}  rpc={host}:{node_rpc}  explorer=http://{host}:{node_explorer}")

@@ -39,6 +39,41 @@ DEFAULT_TX_GOSSIP_INTERVAL_MS = 500
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerLimits:
+    """Connection limits of one HTTP listener: keys of ``[rpc]`` and ``[explorer]`` (ADR 0005)."""
+
+    max_connections: int = 1024
+    max_connections_per_ip: int = 256
+    max_ws_per_ip: int = 32
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    idle_timeout_s: float = 60.0
+    allowed_hosts: tuple[str, ...] = ()  # empty: the listen host and localhost (IP literals always pass)
+
+
+EXPLORER_LIMITS = ListenerLimits(max_connections=512, max_connections_per_ip=64, max_ws_per_ip=8)
+
+
+def _limits(section: dict[str, Any], name: str, default: ListenerLimits) -> ListenerLimits:
+    counts = {
+        key: _get(section, name, key, int, getattr(default, key))
+        for key in ("max_connections", "max_connections_per_ip", "max_ws_per_ip")
+    }
+    timeouts = {
+        key: _get(section, name, key, float, getattr(default, key))
+        for key in ("header_timeout_s", "body_timeout_s", "idle_timeout_s")
+    }
+    for key, value in counts.items():
+        if value < 1:
+            raise ConfigError(f"{name}.{key}", "expected an integer >= 1")
+    for key, seconds in timeouts.items():
+        if not 0 < seconds <= 3600:
+            raise ConfigError(f"{name}.{key}", "expected seconds in (0, 3600]")
+    hosts = _strings(section, name, "allowed_hosts") if "allowed_hosts" in section else default.allowed_hosts
+    return ListenerLimits(**counts, **timeouts, allowed_hosts=hosts)
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Everything a node reads from its datadir's config.toml."""
 
@@ -61,10 +96,14 @@ class NodeConfig:
         None  # PEM certificate chain: RPC serves HTTPS and WSS (with rpc_tls_key_file)
     )
     rpc_tls_key_file: str | None = None  # PEM private key of rpc_tls_cert_file
+    rpc_limits: ListenerLimits = ListenerLimits()
+    rpc_max_response_bytes: int = 8 << 20
+    rpc_max_batch_response_bytes: int = 16 << 20
     explorer_enabled: bool = False
     explorer_listen: str = "127.0.0.1:8080"
     explorer_tls_cert_file: str | None = None  # the same two keys for the explorer's pages (HTTPS)
     explorer_tls_key_file: str | None = None
+    explorer_limits: ListenerLimits = EXPLORER_LIMITS
     mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
     mempool_max_nonce_gap: int = DEFAULT_MAX_NONCE_GAP
@@ -253,10 +292,14 @@ def load_config(datadir: Path) -> NodeConfig:
         rpc_rate_per_s=_get(rpc, "rpc", "rate_per_s", float, 500.0),
         rpc_tls_cert_file=_get(rpc, "rpc", "tls_cert_file", str, None),
         rpc_tls_key_file=_get(rpc, "rpc", "tls_key_file", str, None),
+        rpc_limits=_limits(rpc, "rpc", ListenerLimits()),
+        rpc_max_response_bytes=_get(rpc, "rpc", "max_response_bytes", int, 8 << 20),
+        rpc_max_batch_response_bytes=_get(rpc, "rpc", "max_batch_response_bytes", int, 16 << 20),
         explorer_enabled=_get(explorer, "explorer", "enabled", bool, False),
         explorer_listen=_get(explorer, "explorer", "listen", str, "127.0.0.1:8080"),
         explorer_tls_cert_file=_get(explorer, "explorer", "tls_cert_file", str, None),
         explorer_tls_key_file=_get(explorer, "explorer", "tls_key_file", str, None),
+        explorer_limits=_limits(explorer, "explorer", EXPLORER_LIMITS),
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
         mempool_max_nonce_gap=_get(mempool, "mempool", "max_nonce_gap", int, DEFAULT_MAX_NONCE_GAP),
@@ -276,6 +319,9 @@ def load_config(datadir: Path) -> NodeConfig:
     _check_tls(config, "rpc")
     if config.explorer_enabled:
         _check_tls(config, "explorer")
+    for key in ("max_response_bytes", "max_batch_response_bytes"):
+        if getattr(config, f"rpc_{key}") < 1024:
+            raise ConfigError(f"rpc.{key}", "expected an integer >= 1024")
     if not 1 <= config.tx_gossip_interval_ms <= 10_000:
         raise ConfigError("producer.tx_gossip_interval_ms", "expected 1..10000")
     if config.mempool_max_nonce_gap < 0:

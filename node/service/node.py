@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gc
 import logging
 import os
+import resource
 import secrets
 import signal
 import sys
@@ -25,13 +28,21 @@ from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import Genesis, load_genesis
 from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import load_keystore, read_password
+from node.core.secretfile import write_secret_file
 from node.mempool.pool import Mempool, MempoolLimits
 from node.net.config import NetConfig
 from node.net.keys import load_or_create_node_key
 from node.net.p2p import Network
 from node.net.penalties import PeerPenalties
 from node.producer.bft import BftConfig, BftEngine
-from node.service.config import NodeConfig, connect_url, load_config, parse_listen, plain_rpc_warning
+from node.service.config import (
+    ListenerLimits,
+    NodeConfig,
+    connect_url,
+    load_config,
+    parse_listen,
+    plain_rpc_warning,
+)
 from node.service.events import publish_block, register_topics
 from node.service.membership import Membership
 from node.service.status import STATUS_FILE, write_status_file
@@ -63,6 +74,41 @@ def tune_gc_for_node() -> None:
 
 
 CHAIN_DB = "chain"
+#: Descriptors kept free of HTTP connections: the database's table files, peers' streams, logs, worker threads.
+FD_RESERVE = 512
+#: The fewest connections a listener is left with however low the descriptor limit.
+MIN_LISTENER_CONNECTIONS = 32
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (a listener flood must meet our caps, not EMFILE); the
+    limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("event=rlimit_unchanged soft=%d hard=%d reason=%s", soft, hard, exc)
+    return int(soft) if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def connection_caps(fd_limit: int, wanted: list[int]) -> list[int]:
+    """Each listener's total connection cap, scaled down together so all of them fit in the descriptor limit
+    minus FD_RESERVE."""
+    available = max(fd_limit - FD_RESERVE, MIN_LISTENER_CONNECTIONS * len(wanted))
+    if sum(wanted) <= available:
+        return list(wanted)
+    return [max(MIN_LISTENER_CONNECTIONS, w * available // sum(wanted)) for w in wanted]
+
+
+def _server_limits(limits: ListenerLimits, max_connections: int) -> dict[str, object]:
+    """RpcServerConfig's connection fields from a config section's limits."""
+    fields = dataclasses.asdict(limits)
+    fields["max_connections"] = max_connections
+    fields["max_connections_per_ip"] = min(limits.max_connections_per_ip, max_connections)
+    return fields
 
 
 @dataclass(slots=True)
@@ -273,6 +319,15 @@ class Node:
         if (warning := plain_rpc_warning(self.config)) is not None:
             log.warning(warning)
         rpc_tls = self.config.tls_files("rpc")
+        fd_limit = raise_open_file_limit()
+        rpc_cap, explorer_cap = connection_caps(
+            fd_limit,
+            [
+                self.config.rpc_limits.max_connections,
+                self.config.explorer_limits.max_connections if self.config.explorer_enabled else 0,
+            ],
+        )
+        log.info("event=connection_caps fd_limit=%d rpc=%d explorer=%d", fd_limit, rpc_cap, explorer_cap)
         rpc_config = RpcServerConfig(
             host=host,
             port=port,
@@ -281,6 +336,9 @@ class Node:
             admin_token=self.admin_token(),
             tls_cert_file=None if rpc_tls is None else rpc_tls[0],
             tls_key_file=None if rpc_tls is None else rpc_tls[1],
+            max_response_bytes=self.config.rpc_max_response_bytes,
+            max_batch_response_bytes=self.config.rpc_max_batch_response_bytes,
+            **_server_limits(self.config.rpc_limits, rpc_cap),  # type: ignore[arg-type]
         )
         self.rpc_port = await nursery.start(
             lambda task_status: serve(
@@ -300,6 +358,7 @@ class Node:
             # It reads its own node's RPC over a loopback (or wildcard) address that the certificate need not
             # name: it trusts exactly that certificate instead of checking a name (rpc/tls.py pinned_context).
             rpc_ssl = None if rpc_tls is None else pinned_context(rpc_tls[0])
+            ex_limits = _server_limits(self.config.explorer_limits, explorer_cap)
             self.explorer_port = await nursery.start(
                 lambda task_status: serve_explorer(
                     rpc_url,
@@ -308,6 +367,7 @@ class Node:
                     tls_cert_file=None if ex_tls is None else ex_tls[0],
                     tls_key_file=None if ex_tls is None else ex_tls[1],
                     rpc_ssl_context=rpc_ssl,
+                    limits=ex_limits,
                     task_status=task_status,
                 )
             )
@@ -321,9 +381,8 @@ class Node:
     def admin_token(self) -> str:
         """The bearer token for admin RPC methods, created once in the datadir (mode 0600)."""
         path = self.config.datadir / "admin_token"
-        if not path.exists():
-            path.write_text(secrets.token_hex(24), encoding="utf-8")
-            path.chmod(0o600)
+        with contextlib.suppress(FileExistsError):  # made by an earlier start: keep it
+            write_secret_file(path, secrets.token_hex(24).encode())
         return path.read_text(encoding="utf-8").strip()
 
     async def _watch_signals(self, signals: AsyncIterator[int], scope: trio.CancelScope) -> None:

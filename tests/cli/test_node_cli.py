@@ -145,6 +145,32 @@ def test_testnet_writes_peered_nodes_with_working_keys(tmp_path: Path) -> None:
     assert len(genesis["organisations"]) == 52  # the sample district: 5 organisations and 47 sites
 
 
+def test_testnet_keeps_the_rate_limit_allows_only_its_peers_and_creates_secrets_0600(tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    code, _stdout, err = invoke("testnet", "--validators", "2", "--observers", "1", "--out", str(out))
+    assert code == 0, err
+    configs = [tomllib.loads((out / f"node{i}" / "config.toml").read_text()) for i in range(3)]
+    peer_ids = {peer.rpartition("/p2p/")[2] for peer in configs[0]["p2p"]["peers"]}
+    # Only its own peers: the genesis registers exactly the testnet's nodes on chain (membership is its
+    # allowlist, and a suspension or removal on chain still cuts them off, which a config allowlist would not).
+    genesis = json.loads((out / "genesis.json").read_text())
+    registered = {node["peer_id"] for org in genesis["organisations"] for node in org.get("nodes", [])}
+    assert len(registered) == 3 and registered >= peer_ids
+    for config in configs:
+        assert config["rpc"]["rate_per_s"] == 500.0
+        assert config["p2p"].get("allowlist", []) == []
+    secrets = [
+        out / "password.txt",
+        out / "node0" / "keys" / "validator.json",
+        out / "node0" / "keys" / "password.txt",
+    ]
+    for path in secrets:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    # a second testnet into the same directory replaces the password file, still 0600
+    code, _stdout, err = invoke("testnet", "--validators", "1", "--out", str(tmp_path / "net"))
+    assert (out / "password.txt").stat().st_mode & 0o777 == 0o600
+
+
 def test_chain_export_then_import_through_the_cli(tmp_path: Path, node_procs: list[NodeProcess]) -> None:
     out = tmp_path / "net"
     invoke("testnet", "--validators", "1", "--out", str(out), "--block-interval-ms", "100")

@@ -103,7 +103,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     run_cli("testnet", "--validators", "1", "--out", str(base / "net"), "--empty-block-interval-ms", "1000")
     datadir = base / "net" / "node0"
     cfg = datadir / "config.toml"
-    # the load is sent as fast as the node takes it: `vaxchain testnet` already lifts the per-client rate limit
+    # the load is sent as fast as the per-client rate limit allows (send_actions waits out RateLimited)
     config = tomllib.loads(cfg.read_text())
     node = NodeProcess(datadir).start()
     explorer_proc: subprocess.Popen[bytes] | None = None

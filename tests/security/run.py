@@ -1,0 +1,95 @@
+"""Run the attack suite against a real node process: `python -m tests.security.run [--all] [NAME ...]`.
+
+Each attack is judged by what the node did meanwhile: still running, `chain_status` answered within a second on the
+watcher's connection, blocks still committed, the attack's own checks passed. The last line is
+`attacks=N survived=M max_status_s=S peak_rss_mb=R`; the exit code is 0 only if every attack was survived and the
+peak memory stayed under the bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.security.attacks import ATTACKS, Attack
+from tests.security.target import RSS_BOUND_MB, STATUS_BOUND_S, Target, peak_rss_mb, write_target
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How the node fared under one attack."""
+
+    name: str
+    survived: bool
+    max_status_s: float
+    detail: str
+
+
+def run_attack(target: Target, attack: Attack) -> Outcome:
+    """Run one attack and judge the node."""
+    watch = target.begin()
+    detail = ""
+    try:
+        attack.run(target)
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc(file=sys.stderr)
+    # consensus kept going: a block past the one seen when the attack began (blocks come every 0.5 s at most)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and target.alive:
+        if watch.first_height is not None and (watch.last_height or 0) > watch.first_height:
+            break
+        time.sleep(0.2)
+    if not target.alive:
+        detail = detail or "the node exited"
+    elif watch.failures:
+        detail = detail or watch.failures[0]
+    elif watch.max_status_s > STATUS_BOUND_S:
+        detail = detail or f"chain_status took {watch.max_status_s:.2f} s"
+    elif watch.first_height is None or watch.last_height is None or watch.last_height <= watch.first_height:
+        detail = detail or "no block was committed during the attack"
+    return Outcome(attack.name, not detail, watch.max_status_s, detail)
+
+
+def select(names: list[str], include_heavy: bool) -> list[Attack]:
+    """The attacks to run: the named ones, else all (heavy ones only with --all)."""
+    if names:
+        known = {a.name: a for a in ATTACKS}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SystemExit(f"unknown attack(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        return [known[n] for n in names]
+    return [a for a in ATTACKS if include_heavy or not a.heavy]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--all", action="store_true", help="include the heavy attacks")
+    parser.add_argument("names", nargs="*", help="attacks to run (default: all)")
+    args = parser.parse_args(argv)
+    attacks = select(args.names, args.all)
+    with tempfile.TemporaryDirectory(prefix="vaxchain-attack-") as tmp:
+        target = Target(write_target(Path(tmp))).start()
+        outcomes = []
+        try:
+            for attack in attacks:
+                outcome = run_attack(target, attack)
+                outcomes.append(outcome)
+                verdict = "survived" if outcome.survived else f"FAILED ({outcome.detail})"
+                print(f"{outcome.name}: {verdict} max_status_s={outcome.max_status_s:.3f}", flush=True)
+            rss = peak_rss_mb(target.pid) if target.alive else float("nan")
+        finally:
+            target.stop()
+    survived = sum(o.survived for o in outcomes)
+    max_status = max((o.max_status_s for o in outcomes), default=0.0)
+    print(f"attacks={len(outcomes)} survived={survived} max_status_s={max_status:.3f} peak_rss_mb={rss:.0f}")
+    return 0 if survived == len(outcomes) and rss <= RSS_BOUND_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The node under attack: a real `vaxchain run` process (one validator, fast blocks) with low connection caps so
+floods stay cheap, and a watcher that times `chain_status` and reads the node's heights and peak memory."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from tests.conftest import NodeProcess, run_cli
+
+#: [rpc] and [explorer] keys of the target: caps low enough that a flood of a few hundred sockets passes them.
+RPC_LIMITS = {
+    "rate_per_s": 5000.0,
+    "max_connections": 200,
+    "max_connections_per_ip": 100,
+    "max_ws_per_ip": 8,
+    "header_timeout_s": 2.0,
+    "body_timeout_s": 2.0,
+    "idle_timeout_s": 3.0,
+}
+EXPLORER_LIMITS = {
+    "max_connections": 100,
+    "max_connections_per_ip": 50,
+    "header_timeout_s": 2.0,
+    "body_timeout_s": 2.0,
+    "idle_timeout_s": 3.0,
+}
+STATUS_BOUND_S = 1.0
+WATCHER_ADDRESS = "127.0.0.250"
+#: The peak resident memory the node must stay under through every attack.
+RSS_BOUND_MB = 800.0
+
+
+def _with_keys(text: str, table: str, keys: dict[str, float]) -> str:
+    body = "".join(f"{k} = {v}\n" for k, v in keys.items())
+    text = re.sub(rf"(?m)^({'|'.join(keys)}) = .*\n", "", text) if table == "rpc" else text
+    return re.sub(rf"(?m)^\[{table}\]\n", f"[{table}]\n{body}", text, count=1)
+
+
+def write_target(root: Path) -> Path:
+    """A one-validator `vaxchain testnet` directory with the target's limits; its datadir."""
+    out = root / "net"
+    run_cli(
+        "testnet",
+        "--validators",
+        "1",
+        "--out",
+        str(out),
+        "--block-interval-ms",
+        "200",
+        "--empty-block-interval-ms",
+        "500",
+    )
+    config = out / "node0" / "config.toml"
+    text = _with_keys(config.read_text(encoding="utf-8"), "rpc", RPC_LIMITS)
+    config.write_text(_with_keys(text, "explorer", EXPLORER_LIMITS), encoding="utf-8")
+    return out / "node0"
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass(slots=True)
+class Watch:
+    """What the watcher saw during one attack."""
+
+    max_status_s: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    first_height: int | None = None
+    last_height: int | None = None
+
+
+class Target:
+    """The node process, where it listens, and a watcher thread polling `chain_status` over one keep-alive
+    connection opened before any attack (a flood may fill the caps; the watcher is the validator's operator)."""
+
+    def __init__(self, datadir: Path) -> None:
+        self.datadir = datadir
+        config = tomllib.loads((datadir / "config.toml").read_text(encoding="utf-8"))
+        host, _, port = config["rpc"]["listen"].rpartition(":")
+        self.rpc = (host, int(port))
+        ex_host, _, ex_port = config["explorer"]["listen"].rpartition(":")
+        self.explorer = (ex_host, int(ex_port))
+        self.node = NodeProcess(datadir)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.watch = Watch()
+
+    @property
+    def pid(self) -> int:
+        assert self.node.proc is not None
+        return self.node.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.node.proc is not None and self.node.proc.poll() is None
+
+    def start(self) -> Target:
+        self.node.start()
+        self.node.wait_height(2)
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.node.stop()
+
+    def begin(self) -> Watch:
+        """Start a fresh record for the next attack."""
+        self.watch = Watch()
+        return self.watch
+
+    def status(self, conn: http.client.HTTPConnection) -> int:
+        body = b'{"jsonrpc":"2.0","id":1,"method":"chain_status"}'
+        conn.request("POST", "/", body, {"Content-Type": "application/json"})
+        reply = orjson.loads(conn.getresponse().read())
+        if "result" not in reply:
+            raise ValueError(f"chain_status answered {reply}")
+        return int(reply["result"]["height"])
+
+    def _watcher_connection(self) -> http.client.HTTPConnection:
+        # its own address: the rate limiter counts per address, and attacks and loads come from 127.0.0.1-.99
+        return http.client.HTTPConnection(*self.rpc, timeout=5, source_address=(WATCHER_ADDRESS, 0))
+
+    def _poll(self) -> None:
+        conn = self._watcher_connection()
+        while not self._stop.is_set():
+            watch = self.watch
+            t0 = time.monotonic()
+            try:
+                height = self.status(conn)
+            except (OSError, http.client.HTTPException, KeyError, ValueError) as exc:
+                watch.failures.append(f"chain_status failed: {exc!r}")
+                conn.close()
+                conn = self._watcher_connection()
+                time.sleep(0.2)
+                continue
+            watch.max_status_s = max(watch.max_status_s, time.monotonic() - t0)
+            if watch.first_height is None:
+                watch.first_height = height
+            watch.last_height = height
+            self._stop.wait(0.2)  # far below the idle timeout: this connection stays open
+        conn.close()
+
+    def fresh_status_s(self, source: str = "127.0.0.1", timeout: float = 5.0) -> float:
+        """Seconds a brand-new client from `source` takes to get `chain_status` answered."""
+        t0 = time.monotonic()
+        conn = http.client.HTTPConnection(*self.rpc, timeout=timeout, source_address=(source, 0))
+        try:
+            self.status(conn)
+        finally:
+            conn.close()
+        return time.monotonic() - t0
