@@ -200,9 +200,8 @@ class ScheduleResult:
     deliveries: int
     end_ms: int
     rejected_proposals: int = 0  # failed check_proposal before delivery (a node would not fetch the block)
-    clamped_times: int = (
-        0  # commits whose certificate's median was not above the block's time (max stepped in)
-    )
+    # Commits whose certificate's median was not above the block's time: the rule's max stepped in.
+    clamped_times: int = 0
 
 
 @dataclass(frozen=True, slots=True)
