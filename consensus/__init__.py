@@ -1,6 +1,12 @@
 """Sans-IO Tendermint BFT consensus over opaque block ids (see docs/adr/0004-bft-consensus.md)."""
 
-from consensus.certificate import certificate_time_ms, make_certificate, verify_certificate, verify_evidence
+from consensus.certificate import (
+    certificate_time_ms,
+    make_certificate,
+    next_block_time_ms,
+    verify_certificate,
+    verify_evidence,
+)
 from consensus.codec import (
     decode_certificate,
     decode_message,
@@ -82,6 +88,7 @@ __all__ = [
     "encode_message",
     "encode_sign_record",
     "make_certificate",
+    "next_block_time_ms",
     "verify_certificate",
     "verify_evidence",
 ]

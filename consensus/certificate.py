@@ -1,4 +1,4 @@
-"""Standalone verification of commit certificates and duplicate-vote evidence; block time from precommits."""
+"""Standalone verification of commit certificates and duplicate-vote evidence; the block-time rule."""
 
 from __future__ import annotations
 
@@ -70,6 +70,22 @@ def certificate_time_ms(cert: CommitCertificate) -> int:
         raise InvalidCertificate("certificate has no precommits")
     stamps = sorted(v.timestamp_ms for v in cert.precommits)
     return stamps[(len(stamps) - 1) // 2]
+
+
+def next_block_time_ms(parent_time_ms: int, parent_certificate: CommitCertificate | None) -> int:
+    """The chain's block-time rule: the only valid time of the block after a parent of ``parent_time_ms``.
+
+    It is ``max(certificate_time_ms(parent_certificate), parent_time_ms + 1)``; with no certificate (the
+    parent is the genesis) ``parent_time_ms + 1``. The median keeps the time in the honest clocks' range;
+    the ``max`` keeps it strictly increasing. The ``max`` is needed with honest validators only, too: a
+    height's certificate is not unique (each node assembles its own from the precommits it received, and the
+    next block carries its proposer's), so certificates of one height can have different medians, and the
+    next height's honest votes, cast after a different one, can have a lower median. Every user of the rule
+    (the chain's validation, the consensus machine's vote times, the simulator) calls this one function.
+    """
+    if parent_certificate is None:
+        return parent_time_ms + 1
+    return max(certificate_time_ms(parent_certificate), parent_time_ms + 1)
 
 
 def verify_evidence(

@@ -19,6 +19,10 @@ Contract with the node:
   precommits and let the proposer's block propagate), then calls `start_height(height + 1, ...)`.
 - `RequestProposal` asks the node for a block id to propose; it answers with `on_proposal_value`. If
   `valid_block_id` is set the node must re-propose exactly that block.
+- `start_height(..., last_block_time_ms=t)`: t is the time of the block this height decides, by the chain's
+  rule (`next_block_time_ms` of the head's time and certificate). Votes and proposals are timestamped strictly
+  after it, so their median (the next block's time) stays above it. Without t, the machine applies the same
+  rule to the certificate of its last decision.
 """
 
 from __future__ import annotations
@@ -27,7 +31,13 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from consensus.certificate import certificate_time_ms, make_certificate, verify_certificate, verify_evidence
+from consensus.certificate import (
+    certificate_time_ms,
+    make_certificate,
+    next_block_time_ms,
+    verify_certificate,
+    verify_evidence,
+)
 from consensus.errors import InvalidEvidence, InvalidProposal, MisuseError
 from consensus.proposals import check_proposal
 from consensus.types import (
@@ -158,7 +168,8 @@ class Consensus:
         self._recover = recover
         self._last_signed = last_signed
         self._validators: ValidatorSet | None = None
-        self._last_block_time_ms: int | None = None
+        # Time of the block the current height decides (the chain's rule), None until known.
+        self._block_time_ms: int | None = None
         self._last_commit: CommitCertificate | None = None
         self._buffer: dict[bytes, list[Proposal | Vote]] = {}
         self.height = 0
@@ -239,7 +250,8 @@ class Consensus:
         *,
         last_block_time_ms: int | None = None,
     ) -> list[Output]:
-        """Begin deciding `height` with `validators`; last_block_time_ms is the parent's time if known."""
+        """Begin deciding `height` with `validators`; last_block_time_ms is the time of the block this height
+        decides, by the chain's rule, if the node knows it (otherwise the rule applied to our last decision)."""
         if self._validators is not None and height <= self.height:
             raise MisuseError(f"start_height({height}) after height {self.height}")
         buffered = self._buffer if height == self.height + 1 else {}
@@ -247,7 +259,7 @@ class Consensus:
         self.height = height
         self._validators = validators
         if last_block_time_ms is not None:
-            self._last_block_time_ms = last_block_time_ms
+            self._block_time_ms = last_block_time_ms
         self._reset_height_state()
         first_round = 0
         rec = self._last_signed
@@ -578,7 +590,12 @@ class Consensus:
     def _decide(self, cert: CommitCertificate, out: list[Output]) -> None:
         self.decision = cert.block_id
         self._last_commit = cert
-        self._last_block_time_ms = certificate_time_ms(cert)
+        # The next block's time by the chain's rule, not the bare median: certificates of one height differ
+        # between nodes, and ours may have a median at or below this block's time (see next_block_time_ms).
+        if self._block_time_ms is None:
+            self._block_time_ms = certificate_time_ms(cert)
+        else:
+            self._block_time_ms = next_block_time_ms(self._block_time_ms, cert)
         out.append(Commit(cert.height, cert.block_id, cert))
 
     # ----------------------------------------------------------------------------------------------
@@ -595,10 +612,11 @@ class Consensus:
         )
 
     def _timestamp(self, now_ms: int) -> int:
-        # Strictly after the parent's time, so the median of honest precommits keeps block time rising.
-        if self._last_block_time_ms is None:
+        # Strictly after this height's block time, so the median of honest precommits (the next block's time)
+        # is above it and the rule's max rarely has to step in.
+        if self._block_time_ms is None:
             return now_ms
-        return max(now_ms, self._last_block_time_ms + 1)
+        return max(now_ms, self._block_time_ms + 1)
 
     def _may_sign(self, step: Step) -> bool:
         """Never sign twice: only validators, and only strictly after the last recorded position."""

@@ -2,16 +2,20 @@
 
 A discrete-event loop with a virtual clock drives several `Consensus` machines over a simulated network
 with random delay, loss, duplication, reordering and partitions before GST (global stabilisation time),
-crashes and restarts (a restarted node keeps only its persisted SignRecord and committed chain), and
+crashes and restarts (a restarted node keeps only its persisted SignRecord and committed chain),
 Byzantine validators that equivocate (sign two different proposals/votes and show each to half the
-peers), skew their clocks and vote in far-future rounds. All randomness comes from one seeded
+peers), skew their clocks by an hour and vote in far-future rounds, and sometimes an honest validator
+whose clock is ten minutes slow. All randomness comes from one seeded
 `random.Random`, so a seed reproduces a schedule exactly.
 
 Invariants, checked as every event is processed:
 - agreement: no two honest nodes commit different blocks at one height;
 - honest validators never sign two different messages for one (height, round, step), and their sign
   records only move forward;
-- every commit certificate verifies, block times strictly increase and stay near honest clocks;
+- every commit certificate verifies; block times, by the chain's rule (`next_block_time_ms`, applied to
+  each node's own certificates), strictly increase and are never ahead of the honest nodes' correct clocks
+  by more than those clocks differ (`CLOCK_DRIFT_MS`), whatever the skewed clocks say;
+- honest validators time their votes and proposals strictly after the time of the block they decide;
 - evidence always verifies and never names an honest validator;
 - liveness: after GST (partitions healed, messages delivered within a bound, every honest node up except
   at most one kept down when the Byzantine count leaves fault budget, so >= 2f+1 honest are connected)
@@ -33,7 +37,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from consensus.certificate import certificate_time_ms, verify_certificate, verify_evidence
+from consensus.certificate import (
+    certificate_time_ms,
+    next_block_time_ms,
+    verify_certificate,
+    verify_evidence,
+)
 from consensus.codec import decode_sign_record, encode_sign_record
 from consensus.errors import ConsensusError, InvalidProposal
 from consensus.machine import (
@@ -66,6 +75,10 @@ TIMEOUTS = TimeoutConfig(
     propose_ms=400, prevote_ms=200, precommit_ms=200, delta_ms=100, max_ms=1_500, commit_ms=50
 )
 GENESIS_TIME_MS = 1_700_000_000_000
+HONEST_SKEW_MS = 30  # a correct clock is off by at most this
+CLOCK_DRIFT_MS = 2 * HONEST_SKEW_MS  # so two correct clocks differ by at most this
+BYZANTINE_SKEW_MS = 3_600_000
+SLOW_CLOCK_MS = -600_000  # an honest validator whose clock is ten minutes slow
 POST_GST_MAX_DELAY_MS = 40
 GOSSIP_INTERVAL_MS = 300
 SYNC_BATCH = 8
@@ -101,7 +114,7 @@ class ScheduleConfig:
     max_delay_ms: int
     partitions: tuple[tuple[int, int, frozenset[int]], ...]  # (start, end, one side) before GST
     crashes: tuple[tuple[int, int, int], ...]  # (node, crash at, restart at) before GST; -1: stays down
-    skew_ms: tuple[int, ...]
+    skew_ms: tuple[int, ...]  # each node's clock minus true time
     target_heights: int
     liveness_bound_ms: int
     bare_records: bool = False  # restarts get their sign record without its signed messages
@@ -127,20 +140,28 @@ def random_config(seed: int, validators: int, target_heights: int = 3) -> Schedu
         # Spare fault budget: one honest node never comes back; the other 2f+1 must still make progress.
         node, at, _ = crashes[0]
         crashes[0] = (node, at, -1)
-    skew = tuple(
-        rng.choice([-3_600_000, 3_600_000]) if i in byzantine else rng.randint(-30, 30)
+    skew = [
+        rng.choice([-BYZANTINE_SKEW_MS, BYZANTINE_SKEW_MS])
+        if i in byzantine
+        else rng.randint(-HONEST_SKEW_MS, HONEST_SKEW_MS)
         for i in range(validators)
-    )
+    ]
+    loss = rng.choice([0.0, 0.05, 0.2, 0.4])
+    duplicate = rng.choice([0.0, 0.05, 0.2])
+    max_delay_ms = rng.choice([10, 50, 200, 800])
+    # Drawn last, so the faults above stay those a seed drew before slow clocks were simulated.
+    if rng.random() < 0.25:
+        skew[rng.choice(honest)] = SLOW_CLOCK_MS
     return ScheduleConfig(
         validators=validators,
         byzantine=byzantine,
         gst_ms=gst,
-        loss=rng.choice([0.0, 0.05, 0.2, 0.4]),
-        duplicate=rng.choice([0.0, 0.05, 0.2]),
-        max_delay_ms=rng.choice([10, 50, 200, 800]),
+        loss=loss,
+        duplicate=duplicate,
+        max_delay_ms=max_delay_ms,
         partitions=tuple(partitions),
         crashes=tuple(crashes),
-        skew_ms=skew,
+        skew_ms=tuple(skew),
         target_heights=target_heights,
         # Rounds may have grown to the timeout cap before GST; a few capped rounds, a sync, and the
         # target heights must fit.
@@ -159,6 +180,7 @@ class SimNode:
     epoch: int = 0  # bumped on crash so timers of a previous life are ignored
     record: SignRecord | None = None
     chain: list[CommitCertificate] = field(default_factory=list)
+    block_time_ms: int = GENESIS_TIME_MS + 1  # of the block at height len(chain) + 1, by the chain's rule
 
     @property
     def up(self) -> bool:
@@ -178,6 +200,8 @@ class ScheduleResult:
     deliveries: int
     end_ms: int
     rejected_proposals: int = 0  # failed check_proposal before delivery (a node would not fetch the block)
+    # Commits whose certificate's median was not above the block's time: the rule's max stepped in.
+    clamped_times: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +279,9 @@ class Simulation:
         self.evidence = 0
         self.deliveries = 0
         self.rejected_proposals = 0
+        self.clamped_times = 0
+        # Honest nodes whose clocks are right within HONEST_SKEW_MS: the clocks block time must not outrun.
+        self.correct_clocks = [n for n in self.honest if abs(config.skew_ms[n.index]) <= HONEST_SKEW_MS]
         self.side: frozenset[int] | None = None  # current partition (one side), None when healed
 
     # ------------------------------------------------------------------------------------------
@@ -308,6 +335,7 @@ class Simulation:
             self.deliveries,
             self.now,
             self.rejected_proposals,
+            self.clamped_times,
         )
 
     def _dispatch(self, event: _Event) -> None:
@@ -355,10 +383,10 @@ class Simulation:
             node.record = replace(node.record, signed=())
         sign = fake_signer(node.address)
         node.machine = Consensus(CHAIN_ID, node.address, sign, fake_recover, TIMEOUTS, node.record)
-        last_time = certificate_time_ms(node.chain[-1]) if node.chain else GENESIS_TIME_MS
         height = len(node.chain) + 1
+        # As the node does: the time of the block this height decides, from the head and its certificate.
         out = node.machine.start_height(
-            height, self.validators, self._clock(node), last_block_time_ms=last_time
+            height, self.validators, self._clock(node), last_block_time_ms=node.block_time_ms
         )
         self._handle(node, out)
 
@@ -407,6 +435,11 @@ class Simulation:
     def _check_signed(self, node: SimNode, msg: Proposal | Vote) -> None:
         if node.byzantine:
             return
+        if msg.height == len(node.chain) + 1 and msg.timestamp_ms <= node.block_time_ms:
+            self._violation(
+                f"honest node {node.index} timed a message {msg.timestamp_ms} at or before the time "
+                f"{node.block_time_ms} of the block at height {msg.height}"
+            )
         step = Step.PROPOSE if isinstance(msg, Proposal) else Step(int(msg.type))
         key = (node.address, msg.height, msg.round, int(step))
         if key in self.signed and self.signed[key] != msg.block_id:
@@ -426,11 +459,19 @@ class Simulation:
             )
         except ConsensusError as exc:
             self._violation(f"node {node.index} produced a bad certificate: {exc.reason}")
-        block_time = certificate_time_ms(cert)
-        if node.chain and block_time <= certificate_time_ms(node.chain[-1]):
-            self._violation(f"block time did not increase at height {out.height}")
-        if block_time > GENESIS_TIME_MS + self.now + 1_000:
-            self._violation(f"block time {block_time} ran ahead of honest clocks at height {out.height}")
+        # The time of the next block, by the chain's rule, from this node's certificate of this height.
+        block_time = node.block_time_ms
+        next_time = next_block_time_ms(block_time, cert)
+        if certificate_time_ms(cert) <= block_time:
+            self.clamped_times += 1
+        if next_time <= block_time:
+            self._violation(f"block time did not increase at height {out.height + 1}")
+        slowest_correct = min(self._clock(n) for n in self.correct_clocks)
+        if next_time > slowest_correct + CLOCK_DRIFT_MS:
+            self._violation(
+                f"block time {next_time} at height {out.height + 1} is {next_time - slowest_correct} ms "
+                f"ahead of the honest clocks (allowed drift {CLOCK_DRIFT_MS} ms)"
+            )
         if not node.byzantine:
             first = self.decided.setdefault(out.height, out.block_id)
             if first != out.block_id:
@@ -438,6 +479,7 @@ class Simulation:
                     f"agreement: node {node.index} committed another block at height {out.height}"
                 )
         node.chain.append(cert)
+        node.block_time_ms = next_time
         self._at(self.now + TIMEOUTS.commit_ms, _NextHeight(node.index, node.epoch, out.height + 1))
 
     def _check_evidence(self, out: EvidenceFound) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from consensus.certificate import certificate_time_ms, verify_certificate
+from consensus.certificate import next_block_time_ms, verify_certificate
 from consensus.codec import decode_certificate
 from consensus.errors import ConsensusError
 from consensus.types import CommitCertificate, ValidatorSet
@@ -82,17 +82,16 @@ class CertificateRule:
 def expected_block_time(parent: Header, last_commit: bytes, genesis_time_ms: int) -> int:
     """The only valid ``time_ms`` of the block after ``parent`` whose body carries ``last_commit``.
 
-    It is the lower median of the precommit timestamps in the parent's certificate, so no single clock (not even
-    the proposer's) moves it; at most f faulty votes among >= 2f+1 cannot push it outside the honest range.
-    Height 1 has no parent certificate: the genesis time + 1 ms. The ``max`` with ``parent.time_ms + 1`` keeps
-    time strictly increasing even if more than f validators lied (then it changes nothing for honest ones).
-    Raises InvalidBlock if ``last_commit`` is not a certificate.
+    The consensus rule ``next_block_time_ms`` (the one the validators' vote times follow): the lower median of
+    the precommit timestamps in the parent's certificate, so no single clock (not even the proposer's) moves
+    it, and at most f faulty votes among >= 2f+1 cannot push it outside the honest range; at least
+    ``parent.time_ms + 1``, so time strictly increases. Height 1 has no parent certificate: the genesis time
+    + 1 ms. Raises InvalidBlock if ``last_commit`` is not a certificate.
     """
     if parent.height == 0:
-        return max(genesis_time_ms, parent.time_ms) + 1
+        return next_block_time_ms(max(genesis_time_ms, parent.time_ms), None)
     cert = decode_commit(last_commit, parent.height + 1)
     try:
-        median = certificate_time_ms(cert)
+        return next_block_time_ms(parent.time_ms, cert)
     except ConsensusError as exc:
         raise InvalidBlock(f"invalid last commit: {exc.reason}", parent.height + 1) from None
-    return max(median, parent.time_ms + 1)

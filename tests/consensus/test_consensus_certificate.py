@@ -7,7 +7,13 @@ import dataclasses
 import pytest
 from consensus_helpers import CHAIN_ID, addresses, block, recover, vote, vset
 
-from consensus.certificate import certificate_time_ms, make_certificate, verify_certificate, verify_evidence
+from consensus.certificate import (
+    certificate_time_ms,
+    make_certificate,
+    next_block_time_ms,
+    verify_certificate,
+    verify_evidence,
+)
 from consensus.errors import InvalidCertificate, InvalidEvidence
 from consensus.types import CommitCertificate, DuplicateVoteEvidence, VoteType
 from harness.fake_crypto import fake_address
@@ -74,6 +80,15 @@ def test_block_time_is_median_and_resists_one_skewed_clock() -> None:
     assert certificate_time_ms(cert_of(A[:3], [100, 110, 10**12])) == 110
     assert certificate_time_ms(cert_of(A[:3], [0, 100, 110])) == 100
     assert certificate_time_ms(cert_of(A, [100, 110, 120, 10**12])) == 110
+
+
+def test_next_block_time_is_the_median_but_always_after_the_parent() -> None:
+    assert next_block_time_ms(150, cert_of(A[:3], [100, 300, 200])) == 200
+    # Seed 808's case: this certificate's median (1877) is below the parent's time (1885, from another
+    # node's certificate of the parent's height): the block still comes 1 ms after its parent.
+    assert next_block_time_ms(1_885, cert_of(A[:3], [1_981, 1_877, 1_856])) == 1_886
+    assert next_block_time_ms(200, cert_of(A[:3], [100, 300, 200])) == 201
+    assert next_block_time_ms(777, None) == 778  # after the genesis, which has no certificate
 
 
 def test_evidence_verification() -> None:

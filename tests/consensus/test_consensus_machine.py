@@ -415,6 +415,27 @@ def test_vote_timestamps_follow_parent_block_time() -> None:
     assert isinstance(v, Vote) and v.timestamp_ms == 5_001
 
 
+def test_vote_timestamps_follow_the_chain_rule_after_a_decision() -> None:
+    # This height's block has time 5_000; our certificate's median (4_000) is below it, so by the chain's
+    # rule the next block's time is 5_001, not the bare median. Our clock lags: the next height's votes
+    # must still come after 5_001, or their median could fall to or below the block's time.
+    addr = A[non_proposer()]
+    m = Consensus(CHAIN_ID, addr, fake_signer(addr), recover, TO)
+    m.start_height(H, VS, 1_000, last_block_time_ms=5_000)
+    m.commit_from_certificate(
+        make_certificate(
+            H,
+            0,
+            V,
+            [vote(a, PRECOMMIT, H, 0, V, ts) for a, ts in zip(A[:3], [3_000, 4_000, 9_000], strict=True)],
+        )
+    )
+    m.start_height(H + 1, VS, 1_000)
+    out = m.on_timeout(Timeout(H + 1, 0, Step.PROPOSE), 1_000)
+    (v,) = sent(out)
+    assert isinstance(v, Vote) and v.timestamp_ms == 5_002
+
+
 def test_restart_restores_lock_pol_for_reproposal() -> None:
     p1 = A.index(VS.proposer(H, 1))
     m, _ = machine(p1)
