@@ -24,6 +24,7 @@ from tests.security.target import (
     RSS_BOUND_MB,
     STATUS_BOUND_S,
     Target,
+    Watch,
     peak_rss_mb,
     write_target,
 )
@@ -39,6 +40,25 @@ class Outcome:
     max_member_admit_s: float
     seconds: float
     detail: str
+
+
+def judge(watch: Watch, alive: bool) -> str:
+    """Why the node did not hold through the attack `watch` recorded, or "" when it did."""
+    if not alive:
+        return "the node exited"
+    if watch.failures:
+        return watch.failures[0]
+    if watch.max_status_s > STATUS_BOUND_S:
+        return f"chain_status took {watch.max_status_s:.2f} s"
+    if watch.member_failures:
+        return watch.member_failures[0]
+    if watch.admissions == 0:
+        return "no member's transaction was sent"
+    if watch.max_member_admit_s > MEMBER_ADMIT_BOUND_S:
+        return f"a member's transaction took {watch.max_member_admit_s:.2f} s to be admitted"
+    if watch.first_height is None or watch.last_height is None or watch.last_height <= watch.first_height:
+        return "no block was committed during the attack"
+    return ""
 
 
 def run_attack(target: Target, attack: Attack) -> Outcome:
@@ -60,18 +80,7 @@ def run_attack(target: Target, attack: Attack) -> Outcome:
         if watch.first_height is not None and (watch.last_height or 0) > watch.first_height:
             break
         time.sleep(0.2)
-    if not target.alive:
-        detail = detail or "the node exited"
-    elif watch.failures:
-        detail = detail or watch.failures[0]
-    elif watch.max_status_s > STATUS_BOUND_S:
-        detail = detail or f"chain_status took {watch.max_status_s:.2f} s"
-    elif watch.member_failures:
-        detail = detail or watch.member_failures[0]
-    elif watch.max_member_admit_s > MEMBER_ADMIT_BOUND_S:
-        detail = detail or f"a member's transaction took {watch.max_member_admit_s:.2f} s to be admitted"
-    elif watch.first_height is None or watch.last_height is None or watch.last_height <= watch.first_height:
-        detail = detail or "no block was committed during the attack"
+    detail = detail or judge(watch, target.alive)
     seconds = time.monotonic() - started
     return Outcome(attack.name, not detail, watch.max_status_s, watch.max_member_admit_s, seconds, detail)
 

@@ -99,11 +99,13 @@ class Watch:
     first_height: int | None = None
     last_height: int | None = None
     max_member_admit_s: float = 0.0
+    admissions: int = 0
     member_failures: list[str] = field(default_factory=list)
 
     def record_admission(self, seconds: float | None, failure: str = "") -> None:
         """Note one member transaction: admitted after `seconds`, or refused / unanswered (`failure`)."""
         if seconds is not None:
+            self.admissions += 1
             self.max_member_admit_s = max(self.max_member_admit_s, seconds)
         if failure:
             self.member_failures.append(failure)
@@ -123,6 +125,7 @@ class Target:
         self.explorer = (ex_host, int(ex_port))
         self.node = NodeProcess(datadir)
         self._stop = threading.Event()
+        self._probe_now = threading.Event()
         self._thread: threading.Thread | None = None
         self._probe_thread: threading.Thread | None = None
         self._probe_lock = threading.Lock()
@@ -153,6 +156,7 @@ class Target:
 
     def stop(self) -> None:
         self._stop.set()
+        self._probe_now.set()
         for thread in (self._thread, self._probe_thread):
             if thread is not None:
                 thread.join(timeout=10)
@@ -161,6 +165,7 @@ class Target:
     def begin(self) -> Watch:
         """Start a fresh record for the next attack."""
         self.watch = Watch()
+        self._probe_now.set()  # the member sends as the attack starts, then every PROBE_INTERVAL_S
         return self.watch
 
     def status(self, conn: http.client.HTTPConnection) -> int:
@@ -253,7 +258,8 @@ class Target:
                 conn = self._probe_connection()
             else:
                 watch.record_admission(seconds)
-            self._stop.wait(PROBE_INTERVAL_S)  # below the idle timeout: this connection stays open
+            self._probe_now.wait(PROBE_INTERVAL_S)  # below the idle timeout: this connection stays open
+            self._probe_now.clear()
         conn.close()
 
     def fresh_status_s(self, source: str = "127.0.0.1", timeout: float = 5.0) -> float:
