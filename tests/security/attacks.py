@@ -2,7 +2,10 @@
 (tests/security/target.py) and raises AssertionError when the node did not hold.
 
 The runner (tests/security/run.py, scripts/attack) and the pytest slice (test_attacks.py) both read ATTACKS: add an
-attack by writing its function and appending it there. `heavy` attacks run only in `scripts/attack --all`.
+attack by writing its function and appending it there. `heavy` attacks run only in `scripts/attack --all`. The
+runner judges every attack the same way besides its own checks (node up, blocks committed, chain_status within
+1 s, a member's transaction admitted within 2 s); the mempool attacks reuse the helpers of
+tests/node/test_mempool_squat_process.py, which replays the squat against a node with a small pool.
 """
 
 from __future__ import annotations
@@ -541,6 +544,30 @@ def rogue_peer_gossip(target: Target) -> None:
         assert not any(known(client, t) for t in flood[::40])
 
 
+def stranger_peer_gossip(target: Target) -> None:
+    """A libp2p peer outside the allowlist and the genesis nodes dials the node and tries to gossip strangers'
+    transactions: it never joins the node's transaction mesh, none of them is pending (finding 2)."""
+    config = tomllib.loads((target.datadir / "config.toml").read_text())
+    with client_of(target) as client:
+        status = client.call("chain_status")
+        chain_id, node_peer = int(status["chain_id"]), str(status["peer_id"])
+        flood = [attest(key, chain_id, n, "stranger gossip") for key in FRESH for n in range(1, 101)]
+        joined: list[str] = []
+
+        async def attack() -> None:
+            async with trio.open_nursery() as nursery:
+                with trio.move_on_after(5):  # rogue_gossip waits 20 s for a mesh it must never get
+                    await rogue_gossip(
+                        nursery, f"{config['p2p']['listen']}/p2p/{node_peer}", b"\x43" * 32, flood
+                    )
+                    joined.append("the stranger peer joined the node's transaction mesh")
+                nursery.cancel_scope.cancel()
+
+        trio.run(attack)
+        assert not joined, joined
+        assert not any(known(client, t) for t in flood[::25])
+
+
 ATTACKS: list[Attack] = [
     Attack("idle_flood", idle_flood),
     Attack("explorer_idle_flood", explorer_idle_flood),
@@ -560,4 +587,5 @@ ATTACKS: list[Attack] = [
     Attack("big_block_batches_full", big_block_batches_full, heavy=True),
     Attack("descriptor_limit_flood", descriptor_limit_flood, heavy=True),
     Attack("stranger_flood_full", stranger_flood_full, heavy=True),
+    Attack("stranger_peer_gossip", stranger_peer_gossip, heavy=True),
 ]
