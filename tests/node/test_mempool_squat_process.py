@@ -53,6 +53,13 @@ def send_many(client: RpcClient, txs: list[Transaction]) -> list[dict[str, Any]]
     return out
 
 
+def forged_r(tx: Transaction) -> Transaction:
+    """`tx` with one byte of its signature's r flipped: it recovers to some other (random) address, or to none."""
+    signature = bytearray(tx.signature)
+    signature[7] ^= 0x01
+    return Transaction(tx.chain_id, tx.nonce, tx.kind, tx.payload, bytes(signature))
+
+
 def refused(client: RpcClient, tx: Transaction) -> str:
     with pytest.raises(RpcError) as info:
         client.call("tx_sendRawTransaction", tx=hex_tx(tx))
@@ -92,10 +99,7 @@ def test_a_squatted_pool_still_admits_a_members_transaction_within_two_seconds(
         assert client.call("tx_mempoolStatus")["pending"] == POOL
         # 3. Strangers and forged signatures are refused, whatever room there is.
         assert refused(client, attest(FRESH[0], chain_id, 0)) == "NotAMember"
-        good = attest(MEMBER, chain_id, 0, "forged")
-        signature = bytearray(good.signature)
-        signature[7] ^= 0x01  # one byte of r
-        forged = Transaction(good.chain_id, good.nonce, good.kind, good.payload, bytes(signature))
+        forged = forged_r(attest(MEMBER, chain_id, 0, "forged"))
         assert refused(client, forged) in {"NotAMember", "InvalidTransaction"}
         # 4. A member's ready attest is admitted at once, evicting the oldest parked transaction.
         started = time.monotonic()
@@ -118,6 +122,26 @@ def test_a_squatted_pool_still_admits_a_members_transaction_within_two_seconds(
     assert node.stop() == 0
 
 
+async def rogue_gossip(
+    nursery: trio.Nursery, node_address: str, rogue_seed: bytes, txs: list[Transaction]
+) -> Network:
+    """A libp2p peer with identity `rogue_seed`, started in `nursery`, that joins the node's transaction topic
+    (`node_address`: its multiaddr with /p2p/<peer id>) and gossips `txs` in batches of 400; the running peer."""
+    node_peer = node_address.rsplit("/p2p/", 1)[1]
+    rogue = Network(NetConfig(peers=(node_address,)), rogue_seed)
+    rogue.subscribe(wire.TOPIC_TXS)
+    await nursery.start(rogue.run)
+    with trio.fail_after(20):
+        while node_peer not in rogue.mesh_peers(wire.TOPIC_TXS):
+            await trio.sleep(0.05)
+    for i in range(0, len(txs), 400):
+        with trio.move_on_after(2):
+            await rogue.publish(
+                wire.TOPIC_TXS, wire.encode(wire.TxBatch(tuple(t.encode() for t in txs[i : i + 400])))
+            )
+    return rogue
+
+
 async def test_a_rogue_peer_gossiping_strangers_transactions_is_banned_and_pools_stay_clean(
     tmp_path: Path, node_procs: list[NodeProcess], nursery: trio.Nursery
 ) -> None:
@@ -129,18 +153,8 @@ async def test_a_rogue_peer_gossiping_strangers_transactions_is_banned_and_pools
     status = client.call("chain_status")
     chain_id, node_peer = int(status["chain_id"]), str(status["peer_id"])
     listen = tomllib.loads((node.datadir / "config.toml").read_text())["p2p"]["listen"]
-    rogue = Network(NetConfig(peers=(f"{listen}/p2p/{node_peer}",)), rogue_seed)
-    rogue.subscribe(wire.TOPIC_TXS)
-    await nursery.start(rogue.run)
-    with trio.fail_after(20):
-        while node_peer not in rogue.mesh_peers(wire.TOPIC_TXS):
-            await trio.sleep(0.05)
     flood = [attest(key, chain_id, n) for key in FRESH for n in range(1, 401)]
-    for i in range(0, len(flood), 400):
-        with trio.move_on_after(2):
-            await rogue.publish(
-                wire.TOPIC_TXS, wire.encode(wire.TxBatch(tuple(t.encode() for t in flood[i : i + 400])))
-            )
+    rogue = await rogue_gossip(nursery, f"{listen}/p2p/{node_peer}", rogue_seed, flood)
     with trio.fail_after(20):
         while "event=peer_banned" not in node.stderr_path.read_text():
             await trio.sleep(0.1)

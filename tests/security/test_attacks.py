@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.security.attacks import ATTACKS, Attack
-from tests.security.run import run_attack
-from tests.security.target import RSS_BOUND_MB, Target, peak_rss_mb, write_target
+from tests.security.run import judge, run_attack
+from tests.security.target import RSS_BOUND_MB, Target, Watch, peak_rss_mb, write_target
 
 FAST = [a for a in ATTACKS if not a.heavy]
 
@@ -34,3 +34,27 @@ def test_node_survives(target: Target, attack: Attack) -> None:
 def test_every_attack_is_listed_once() -> None:
     names = [a.name for a in ATTACKS]
     assert len(names) == len(set(names)) and FAST
+
+
+def held() -> Watch:
+    """What the watchers record when the node held: fast answers, a new block, a member admitted at once."""
+    watch = Watch(max_status_s=0.05, first_height=10, last_height=12)
+    watch.record_admission(0.1)
+    return watch
+
+
+def test_the_runner_fails_an_attack_that_kept_a_members_transaction_out() -> None:
+    assert judge(held(), alive=True) == ""
+    slow = held()
+    slow.record_admission(2.5)
+    assert "took 2.50 s to be admitted" in judge(slow, alive=True)
+    refused = held()
+    refused.record_admission(None, "a member's transaction: ValueError('MempoolFull')")
+    assert "MempoolFull" in judge(refused, alive=True)
+    assert judge(Watch(max_status_s=0.05, first_height=10, last_height=12), alive=True) == (
+        "no member's transaction was sent"
+    )
+    assert judge(held(), alive=False) == "the node exited"
+    stalled = held()
+    stalled.last_height = 10
+    assert judge(stalled, alive=True) == "no block was committed during the attack"
