@@ -25,6 +25,7 @@ from node.net.p2p.requests import Handler, Requests
 from node.net.p2p.workarounds.listen_addrs import freeze_listen_addrs
 from node.net.p2p.workarounds.port_check import check_port_free
 from node.net.p2p.workarounds.shielded_stack import shielded_stack, stack_scope
+from node.net.p2p.workarounds.stuck_close import close_connections
 
 if TYPE_CHECKING:
     # libp2p depends on trio-typing, whose stale trio-stubs shadow trio's own inline types for
@@ -212,8 +213,7 @@ class Network:
         self._life.nursery.start_soon(self._ban_for, peer, seconds)
 
     async def _ban_for(self, peer: Any, seconds: float) -> None:
-        with trio.move_on_after(_SHUTDOWN_S):
-            await self._host.disconnect(peer)
+        await close_connections(self._host, peer, _SHUTDOWN_S)
         await trio.sleep(seconds)
         self._pubsub.remove_from_blacklist(peer)
         log.info("event=peer_unbanned peer=%s", peer.to_base58())

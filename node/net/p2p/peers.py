@@ -22,6 +22,7 @@ from node.net.p2p.host import PeerIdText, id_from_text, is_connected, remote_add
 from node.net.p2p.lifecycle import Lifecycle
 from node.net.p2p.workarounds.peer_queue import raise_peer_queue
 from node.net.p2p.workarounds.relay_pruning import decode_neighbors, encode_neighbors
+from node.net.p2p.workarounds.stuck_close import close_connections
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,7 @@ class Peers:
     def on_connection_change(self, peer: Any, *, connected: bool) -> None:
         """The swarm opened or closed a connection to ``peer``: must never block."""
         pid = peer.to_base58()
-        self._conn_changed.set()
-        self._conn_changed = trio.Event()
+        self._wake_connection_waiters()
         if not connected:
             self._on_disconnect(peer)
             self._neighbors.forget(peer.to_bytes())
@@ -169,6 +169,16 @@ class Peers:
             return
         self._health.setdefault(pid, PeerHealth())
         nursery.start_soon(raise_peer_queue, self._pubsub, peer, self._cfg.peer_queue_size)
+
+    def _wake_connection_waiters(self) -> None:
+        self._conn_changed.set()
+        self._conn_changed = trio.Event()
+
+    async def _close(self, peer: Any) -> None:
+        """Close ``peer``'s connections; a forced close may end without the library telling us, so tell ourselves
+        (the redial loop of a static peer waits for a change)."""
+        if await close_connections(self._host, peer, _CLOSE_GRACE_S):
+            self._wake_connection_waiters()
 
     def enforce_allowlist(self) -> int:
         """The allowlist changed: close every connection it no longer permits (in the background), let peers it
@@ -193,8 +203,7 @@ class Peers:
 
     async def _reject_peer(self, peer: Any) -> None:
         self._pubsub.add_to_blacklist(peer)  # drop anything it manages to send before the close
-        with trio.move_on_after(_CLOSE_GRACE_S):
-            await self._host.disconnect(peer)
+        await self._close(peer)
 
     async def _keep_connected(self, pid: str, info: Any) -> None:
         """Redial a static peer forever with jittered exponential backoff (../shared/NOTES.md: no reconnect).
@@ -255,8 +264,7 @@ class Peers:
             if health.ping_failures >= self._cfg.ping_max_failures:
                 log.warning("peer %s missed %d pings: closing its connection", pid, health.ping_failures)
                 health.ping_failures = 0
-                with trio.move_on_after(_CLOSE_GRACE_S):
-                    await self._host.disconnect(peer)
+                await self._close(peer)
             return
         health.ping_failures = 0
         health.rtt_ms = (trio.current_time() - start) * 1000.0
