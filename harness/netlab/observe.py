@@ -104,3 +104,29 @@ def wait_agreement(lab: Lab, state: LabState, timeout: float, min_height: int = 
     except TimeoutError as exc:
         raise TimeoutError(f"{exc}: {heads(lab, state.nodes)}") from None
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Inclusion:
+    """Of a list of transactions: how many the node's chain lacks, and the failed receipts' error codes."""
+
+    missing: int
+    failed: dict[str, int]
+
+
+def inclusion(lab: Lab, node: NodeState, hashes: list[str]) -> Inclusion:
+    """Look every transaction up in the node's chain (batched ``chain_getTransaction``)."""
+    missing = 0
+    failed: dict[str, int] = {}
+    with lab.client(node, timeout=60) as client:
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            for found in client.batch([("chain_getTransaction", {"hash": h}) for h in chunk]):
+                if not isinstance(found, dict) or found.get("status") != "included":
+                    missing += 1
+                    continue
+                receipt = found.get("receipt") or {}
+                if receipt.get("status") != "success":
+                    code = str(receipt.get("error"))
+                    failed[code] = failed.get(code, 0) + 1
+    return Inclusion(missing, failed)
