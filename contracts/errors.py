@@ -111,6 +111,21 @@ class OrganisationSuspended(ContractError):
 
 
 @dataclass(eq=False)
+class UnknownNode(ContractError):
+    """No node with this peer id is registered."""
+
+    peer_id: str
+
+
+@dataclass(eq=False)
+class NodeLimitReached(ContractError):
+    """The organisation already registered as many nodes as one organisation may."""
+
+    org_id: str
+    limit: int
+
+
+@dataclass(eq=False)
 class UnknownStorageUnit(ContractError):
     """No storage unit with this id."""
 

@@ -14,9 +14,10 @@ from typing import Any
 from contracts import schema
 from contracts.errors import GenesisInvalid
 from contracts.interfaces import State
+from contracts.kinds.nodes import MAX_NODES_PER_ORG, peer_id_error, put_node
 from contracts.kinds.organisations import put_account, put_device, put_organisation, put_storage_unit
 from contracts.params import Params
-from contracts.records import Account, Device, Organisation, StorageUnit
+from contracts.records import Account, Device, Organisation, OrgNode, StorageUnit
 from contracts.statekeys import store
 from contracts.types import OrgType, Role, StorageKind
 
@@ -52,8 +53,17 @@ class GenesisStorageUnit:
 
 
 @dataclass(frozen=True, slots=True)
+class GenesisNode:
+    """A libp2p node registered at genesis (base58 peer id and a label)."""
+
+    peer_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class GenesisOrganisation:
-    """An organisation present from block 0; `accounts` are admins, `staff` operational accounts."""
+    """An organisation present from block 0; `accounts` are admins, `staff` operational accounts, `nodes` the
+    libp2p peer ids of its nodes (a genesis that lists any makes nodes admit only registered peers)."""
 
     org_id: str
     org_type: OrgType
@@ -61,6 +71,7 @@ class GenesisOrganisation:
     accounts: tuple[bytes, ...]
     staff: tuple[bytes, ...] = ()
     storage_units: tuple[GenesisStorageUnit, ...] = ()
+    nodes: tuple[GenesisNode, ...] = ()
 
 
 def _get(obj: Mapping[str, Any], name: str, path: str, kind: type, *, required: bool = True) -> Any:
@@ -129,6 +140,16 @@ def _unit(obj: Any, path: str) -> GenesisStorageUnit:
     return GenesisStorageUnit(unit_id, kind, name, lo, hi, tuple(devices))
 
 
+def _node(obj: Any, path: str) -> GenesisNode:
+    if not isinstance(obj, Mapping):
+        raise GenesisInvalid(path, "must be an object with peer_id and name")
+    peer_id = _get(obj, "peer_id", path, str)
+    reason = peer_id_error(peer_id)
+    if reason is not None:
+        raise GenesisInvalid(f"{path}.peer_id", reason)
+    return GenesisNode(peer_id, _name(_get(obj, "name", path, str), f"{path}.name"))
+
+
 def parse_organisations(obj: Any, path: str = "organisations") -> tuple[GenesisOrganisation, ...]:
     """Parse and cross-check the genesis organisations (unique ids and addresses, required org types)."""
     if not isinstance(obj, list):
@@ -149,14 +170,17 @@ def parse_organisations(obj: Any, path: str = "organisations") -> tuple[GenesisO
         staff = tuple(_address(a, f"{opath}.staff[{j}]") for j, a in enumerate(staff_raw))
         units_raw = _get(o, "storage_units", opath, list, required=False) or []
         units = tuple(_unit(u, f"{opath}.storage_units[{j}]") for j, u in enumerate(units_raw))
-        orgs.append(GenesisOrganisation(org_id, org_type, name, accounts, staff, units))
+        nodes_raw = _get(o, "nodes", opath, list, required=False) or []
+        nodes = tuple(_node(n, f"{opath}.nodes[{j}]") for j, n in enumerate(nodes_raw))
+        orgs.append(GenesisOrganisation(org_id, org_type, name, accounts, staff, units, nodes))
     check_organisations(orgs, path)
     return tuple(orgs)
 
 
 def check_organisations(orgs: Sequence[GenesisOrganisation], path: str = "organisations") -> None:
-    """Ids and addresses unique chain-wide; the regulator, health commission and CDC present."""
+    """Ids, addresses and node peer ids unique chain-wide; the regulator, health commission and CDC present."""
     seen_orgs: set[str] = set()
+    seen_nodes: set[str] = set()
     seen_units: set[str] = set()
     seen_addr: set[bytes] = set()
     for i, o in enumerate(orgs):
@@ -164,6 +188,12 @@ def check_organisations(orgs: Sequence[GenesisOrganisation], path: str = "organi
         if o.org_id in seen_orgs:
             raise GenesisInvalid(f"{opath}.org_id", f"duplicate organisation id {o.org_id}")
         seen_orgs.add(o.org_id)
+        if len(o.nodes) > MAX_NODES_PER_ORG:
+            raise GenesisInvalid(f"{opath}.nodes", f"at most {MAX_NODES_PER_ORG} nodes per organisation")
+        for j, n in enumerate(o.nodes):
+            if n.peer_id in seen_nodes:
+                raise GenesisInvalid(f"{opath}.nodes[{j}].peer_id", "peer id registered twice")
+            seen_nodes.add(n.peer_id)
         addrs = [(f"{opath}.accounts[{j}]", a) for j, a in enumerate(o.accounts)]
         addrs += [(f"{opath}.staff[{j}]", a) for j, a in enumerate(o.staff)]
         for j, u in enumerate(o.storage_units):
@@ -204,6 +234,8 @@ def seed_genesis(state: State, orgs: Sequence[GenesisOrganisation], params: Para
             )
             for d in u.devices:
                 put_device(state, Device(d.address, o.org_id, u.unit_id, d.serial, True), None)
+        for n in o.nodes:
+            put_node(state, OrgNode(n.peer_id, o.org_id, n.name, 0))
 
 
 def organisations_to_json(orgs: Sequence[GenesisOrganisation]) -> list[dict[str, Any]]:
@@ -226,6 +258,7 @@ def organisations_to_json(orgs: Sequence[GenesisOrganisation]) -> list[dict[str,
                 }
                 for u in o.storage_units
             ],
+            "nodes": [{"peer_id": n.peer_id, "name": n.name} for n in o.nodes],
         }
         for o in orgs
     ]

@@ -23,6 +23,7 @@ from contracts.records import (
     Holding,
     Lot,
     Organisation,
+    OrgNode,
     Product,
     Quarantine,
     QuarantineStatus,
@@ -81,6 +82,29 @@ def list_organisations(state: ReadState, org_type: str | None = None) -> list[di
     want = None if org_type is None else parse_enum(OrgType, org_type)
     orgs = _iter_records(state, schema.organisations_prefix(), Organisation)
     return [_rec(o) for o in orgs if want is None or o.org_type is want]
+
+
+def list_nodes(state: ReadState, org_id: str | None = None) -> list[dict[str, Any]]:
+    """Registered nodes (of one organisation, or all), by peer id, each with whether its organisation is active
+    (only those nodes may connect)."""
+    if org_id is None:
+        nodes = _iter_records(state, schema.nodes_prefix(), OrgNode)
+    else:
+        peer_ids = [schema.parse_org_node(k)[1] for k, _ in state.iterate(schema.org_nodes_prefix(org_id))]
+        nodes = [n for pid in peer_ids if (n := load(state, schema.node(pid), OrgNode)) is not None]
+    active: dict[str, bool] = {}
+    out = []
+    for n in sorted(nodes, key=lambda n: n.peer_id):
+        if n.org_id not in active:
+            org = load(state, schema.organisation(n.org_id), Organisation)
+            active[n.org_id] = org is not None and org.active
+        out.append({**_rec(n), "org_active": active[n.org_id]})
+    return out
+
+
+def member_peer_ids(state: ReadState) -> frozenset[str]:
+    """The peer ids registered for active organisations: the nodes a node accepts connections from."""
+    return frozenset(n["peer_id"] for n in list_nodes(state) if n["org_active"])
 
 
 def get_account(state: ReadState, address: bytes) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from contracts.types import (
     Label,
     Name,
     OrgType,
+    PeerId,
     Role,
     StorageKind,
     Temp,
@@ -93,6 +94,16 @@ class Account:
     org_id: Id
     role: Role
     active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrgNode:
+    """A libp2p node an organisation registered: its peer id may connect while the organisation is active."""
+
+    peer_id: PeerId
+    org_id: Id
+    name: Name
+    added_height: U64
 
 
 @dataclass(frozen=True, slots=True)

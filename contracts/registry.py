@@ -20,7 +20,7 @@ from contracts.errors import (
     UnknownOrganisation,
 )
 from contracts.interfaces import Context, State
-from contracts.kinds import attest, custody, doses, organisations, products, readings
+from contracts.kinds import attest, custody, doses, nodes, organisations, products, readings
 from contracts.records import RECORD_TYPES, Account, Device, Organisation
 from contracts.statekeys import load
 from contracts.types import OrgType
@@ -41,6 +41,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
         OrgType.MANUFACTURER: frozenset(
             {
                 "set_account",
+                "set_node",
                 "register_storage_unit",
                 "set_device",
                 "register_product",
@@ -57,6 +58,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
         OrgType.DISTRIBUTOR: frozenset(
             {
                 "set_account",
+                "set_node",
                 "register_storage_unit",
                 "set_device",
                 "ship",
@@ -71,6 +73,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
             {
                 "admit_organisation",
                 "set_account",
+                "set_node",
                 "register_storage_unit",
                 "set_device",
                 "ship",
@@ -85,6 +88,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
         OrgType.SITE: frozenset(
             {
                 "set_account",
+                "set_node",
                 "register_storage_unit",
                 "set_device",
                 "ship",
@@ -101,14 +105,15 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "admit_organisation",
                 "set_organisation_status",
                 "set_account",
+                "set_node",
                 "approve_product",
                 "quality_decision",
                 "recall_lot",
                 "report_suspect_unit",
             }
         ),
-        OrgType.HEALTH_COMMISSION: frozenset({"set_account"}),
-        OrgType.SCHOOL: frozenset({"set_account"}),
+        OrgType.HEALTH_COMMISSION: frozenset({"set_account", "set_node"}),
+        OrgType.SCHOOL: frozenset({"set_account", "set_node"}),
     }
 )
 
@@ -171,6 +176,7 @@ _KINDS: list[TxKind] = [
     _kind(17, "record_dose", doses.RecordDose, doses.apply_record_dose),
     _kind(18, "recall_lot", products.RecallLot, products.apply_recall_lot),
     _kind(19, "report_suspect_unit", doses.ReportSuspectUnit, doses.apply_report_suspect_unit),
+    _kind(20, "set_node", nodes.SetNode, nodes.apply_set_node),
 ]
 
 REGISTRY: Mapping[int, TxKind] = MappingProxyType({k.code: k for k in _KINDS})

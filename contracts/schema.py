@@ -67,6 +67,37 @@ def parse_org_account(k: bytes) -> tuple[str, bytes]:
     return _text(k[len(b"orgacct\x00") : -_ADDRESS - 1]), k[-_ADDRESS:]
 
 
+def node(peer_id: str) -> bytes:
+    """A registered libp2p node, by its base58 peer id (OrgNode)."""
+    return b"node\x00" + peer_id.encode()
+
+
+def nodes_prefix() -> bytes:
+    """Every registered node, by peer id."""
+    return b"node\x00"
+
+
+def org_node(org_id: str, peer_id: str) -> bytes:
+    """Index entry (empty value): the organisation registered this node."""
+    return b"orgnode\x00" + org_id.encode() + b"\x00" + peer_id.encode()
+
+
+def org_nodes_prefix(org_id: str) -> bytes:
+    """Every org_node entry of one organisation."""
+    return b"orgnode\x00" + org_id.encode() + b"\x00"
+
+
+def parse_org_node(k: bytes) -> tuple[str, str]:
+    """(org_id, peer_id) of an org_node key."""
+    _, org_id, peer_id = k.split(SEP)
+    return _text(org_id), _text(peer_id)
+
+
+def org_node_count(org_id: str) -> bytes:
+    """Counter: nodes the organisation has registered (bounded by the set_node rule)."""
+    return b"nodecount\x00" + org_id.encode()
+
+
 def storage_unit(unit_id: str) -> bytes:
     """A storage unit: fridge, freezer, cold room or vehicle (StorageUnit)."""
     return b"unit\x00" + unit_id.encode()

@@ -42,6 +42,7 @@ Id = Annotated[str, MaxLen(64)]  # organisation / storage-unit ids, validated fu
 Name = Annotated[str, MaxLen(200)]
 Label = Annotated[str, MaxLen(200)]
 Text = Annotated[str, MaxLen(1000)]
+PeerId = Annotated[str, MaxLen(64)]  # a libp2p peer id in base58 text, validated by the node rules
 
 
 class OrgType(enum.IntEnum):

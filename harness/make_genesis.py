@@ -7,13 +7,16 @@ them, which is what a devnet and its load generator need, and exactly why these 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from contracts.genesis import organisations_to_json
 from harness.district import Roster, district_roster
+from node.chain.genesis import with_nodes
 from node.core.keys import PrivateKey, to_checksum_address
+from node.net.p2p import peer_id_from_seed
 
 CHANCHENG_CHAIN_ID = 86_0604
 DEVNET_CHAIN_ID = 1337
@@ -31,10 +34,20 @@ def dev_validator_key(index: int) -> PrivateKey:
     return PrivateKey.from_seed(f"vaxchain-dev/validator/{index}")
 
 
-def district_genesis(roster: Roster, chain_id: int, validators: int, chain_name: str) -> dict[str, Any]:
-    """A genesis document for the roster with ``validators`` derived validator keys."""
+def dev_node_seed(index: int) -> bytes:
+    """The derived p2p identity seed of node ``index`` (what a datadir's ``node_key`` holds, as hex)."""
+    return hashlib.sha256(f"vaxchain-dev/node/{index}".encode()).digest()
+
+
+def district_genesis(
+    roster: Roster, chain_id: int, validators: int, chain_name: str, observers: int = 0
+) -> dict[str, Any]:
+    """A genesis document for the roster with ``validators`` derived validator keys, and the derived p2p
+    identities of the validators' and ``observers`` observers' nodes registered (node i: ``dev_node_seed(i)``;
+    validators' nodes at the CDC, the regulator, the health commission and the MAH, observers' after them)."""
     addresses = {label: dev_key(label).address for label in roster.labels()}
-    return {
+    nodes = [(peer_id_from_seed(dev_node_seed(i)), f"node{i}") for i in range(validators + observers)]
+    doc = {
         "comment": "Sample district for development and tests. Keys are derived from public labels: NEVER use in production.",
         "chain_id": chain_id,
         "chain_name": chain_name,
@@ -51,6 +64,7 @@ def district_genesis(roster: Roster, chain_id: int, validators: int, chain_name:
         "organisations": organisations_to_json(roster.to_genesis(addresses)),
         "parameters": {},
     }
+    return with_nodes(doc, nodes)
 
 
 def main() -> None:
@@ -61,7 +75,7 @@ def main() -> None:
     roster = district_roster(sites=args.sites)
     args.out.mkdir(parents=True, exist_ok=True)
     files = {
-        "chancheng.json": district_genesis(roster, CHANCHENG_CHAIN_ID, 4, "chancheng"),
+        "chancheng.json": district_genesis(roster, CHANCHENG_CHAIN_ID, 4, "chancheng", observers=1),
         "devnet.json": district_genesis(roster, DEVNET_CHAIN_ID, 1, "devnet"),
     }
     for name, doc in files.items():

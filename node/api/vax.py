@@ -91,6 +91,15 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
             ) from None
 
     @add(
+        "vax_listNodes",
+        _obj({"org_id": ID_SCHEMA}),
+        "Registered libp2p nodes (peer_id, org_id, name, added_height, org_active), optionally of one "
+        "organisation; nodes of active organisations are the peers the network admits.",
+    )
+    async def list_nodes(p: dict[str, Any]) -> Any:
+        return queries.list_nodes(state(), p.get("org_id"))
+
+    @add(
         "vax_getAccount",
         _obj({"address": ADDRESS_SCHEMA}, ("address",)),
         "An account: its organisation and role.",

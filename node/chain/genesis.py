@@ -12,6 +12,7 @@ from typing import Any
 from contracts.errors import ContractError
 from contracts.genesis import GenesisOrganisation, parse_organisations
 from contracts.params import Params
+from contracts.types import OrgType
 from node.core.errors import VaxchainError
 
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -47,6 +48,13 @@ class Genesis:
     organisations: tuple[GenesisOrganisation, ...]
     params: Params
     raw: dict[str, Any]
+
+    @property
+    def membership_enforced(self) -> bool:
+        """Whether nodes admit only the peers registered on chain (for active organisations) and their
+        configured allowlist: true when the genesis registers any node; a genesis without nodes keeps the open
+        network of before (anyone, or the configured allowlist)."""
+        return any(o.nodes for o in self.organisations)
 
 
 def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str) -> Any:
@@ -157,3 +165,32 @@ def load_genesis(path: Path) -> Genesis:
     except json.JSONDecodeError as exc:
         raise GenesisError(f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}") from None
     return parse_genesis(obj)
+
+
+# Which organisations run the nodes of a generated network, in order: validators first at the governance bodies
+# and the manufacturer (the sample district's validator names), then observers at the distributor and sites.
+NODE_ORG_ORDER = (
+    OrgType.CDC,
+    OrgType.REGULATOR,
+    OrgType.HEALTH_COMMISSION,
+    OrgType.MANUFACTURER,
+    OrgType.DISTRIBUTOR,
+    OrgType.SITE,
+    OrgType.SCHOOL,
+)
+
+
+def with_nodes(doc: dict[str, Any], nodes: list[tuple[str, str]]) -> dict[str, Any]:
+    """A copy of genesis document ``doc`` whose organisations register exactly ``nodes`` ((peer id, name)
+    pairs): node i goes to the i-th organisation in NODE_ORG_ORDER, round robin over them."""
+    out: dict[str, Any] = json.loads(json.dumps(doc))
+    orgs: list[dict[str, Any]] = out.get("organisations", [])
+    for org in orgs:
+        org["nodes"] = []
+    rank = {t.name.lower(): i for i, t in enumerate(NODE_ORG_ORDER)}
+    ordered = sorted(orgs, key=lambda o: rank.get(str(o.get("org_type")), len(rank)))
+    if nodes and not ordered:
+        raise GenesisError("organisations", "no organisation to register the nodes under")
+    for i, (peer_id, name) in enumerate(nodes):
+        ordered[i % len(ordered)]["nodes"].append({"peer_id": peer_id, "name": name})
+    return out

@@ -19,7 +19,7 @@ import typer
 
 from node.api.views import chain_summary
 from node.chain.export import export_blocks, import_blocks
-from node.chain.genesis import load_genesis, parse_genesis
+from node.chain.genesis import load_genesis, parse_genesis, with_nodes
 from node.cli.keys import keys_app
 from node.cli.tx import register as register_tx_commands
 from node.core.errors import VaxchainError
@@ -184,9 +184,15 @@ def init(
     opened = open_chain(datadir)
     head = opened.chain.head
     opened.db.close()
+    # libp2p is slow to import; only the commands that need a peer id import it.
+    from node.net.keys import load_or_create_node_key
+    from node.net.p2p import peer_id_from_seed
+
+    peer_id = peer_id_from_seed(load_or_create_node_key(opened.config.path(opened.config.p2p_node_key_file)))
     typer.echo(
         f"initialised {datadir} (chain {parsed.chain_name}, id {parsed.chain_id}, genesis 0x{head.hash.hex()})"
     )
+    typer.echo(f"node peer id {peer_id} (register it: vaxchain org node add {peer_id} --name NAME)")
     if outside_genesis is not None:
         typer.echo(
             f"warning: key {outside_genesis} is not in the genesis validator set; the node will sign only after "
@@ -259,7 +265,10 @@ def testnet(
     ] = 0,
     genesis: Annotated[
         Path,
-        typer.Option("--genesis", help="Base genesis (organisations, parameters); validators are replaced."),
+        typer.Option(
+            "--genesis",
+            help="Base genesis (organisations, parameters); validators and registered nodes are replaced.",
+        ),
     ] = REPO_GENESIS_DIR / "chancheng.json",
     block_interval_ms: Annotated[
         int | None, typer.Option(help="Override the genesis block interval.")
@@ -287,15 +296,19 @@ def testnet(
         base["block_interval_ms"] = block_interval_ms
     if empty_block_interval_ms is not None:
         base["empty_block_interval_ms"] = empty_block_interval_ms
-    parse_genesis(base)
-    (out / GENESIS_FILE).write_text(json.dumps(base, indent=2), encoding="utf-8")
     ports = [(free_port(), free_port(), free_port()) for _ in range(total)]
     addrs = []
+    peer_ids = []
     for i in range(total):
         node_dir = out / f"node{i}"
         node_dir.mkdir(parents=True, exist_ok=True)
         peer_id = peer_id_from_seed(load_or_create_node_key(node_dir / "node_key"))
+        peer_ids.append((peer_id, f"node{i}"))
         addrs.append(f"/ip4/127.0.0.1/tcp/{ports[i][0]}/p2p/{peer_id}")
+    # Every node is registered on chain (membership is enforced): validators at the governance bodies.
+    base = with_nodes(base, peer_ids)
+    parse_genesis(base)
+    (out / GENESIS_FILE).write_text(json.dumps(base, indent=2), encoding="utf-8")
     for i in range(total):
         node_dir = out / f"node{i}"
         key_file = None

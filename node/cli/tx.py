@@ -36,6 +36,7 @@ KIND_COMMANDS: Mapping[str, str] = MappingProxyType(
         "record_dose": "dose record",
         "recall_lot": "lot recall",
         "report_suspect_unit": "unit report",
+        "set_node": "org node add",
     }
 )
 """Which command sends each transaction kind."""
@@ -53,6 +54,11 @@ def register(app: typer.Typer) -> None:
     org.command("account")(sending(tx_send.org_account))
     org.command("unit")(sending(tx_send.org_unit))
     org.command("device")(sending(tx_send.org_device))
+    nodes = _group("The libp2p nodes of an organisation: the peers the network admits.")
+    nodes.command("add")(sending(tx_send.org_node_add))
+    nodes.command("remove")(sending(tx_send.org_node_remove))
+    nodes.command("list")(reading(tx_read.org_node_list))
+    org.add_typer(nodes, name="node")
     app.add_typer(org, name="org")
 
     product = _group("Vaccine products: registration by the MAH, approval by the regulator.")

@@ -254,6 +254,22 @@ def inventory(
     return Shown(data, lines)
 
 
+def org_node_list(
+    node: Node,
+    org: Annotated[
+        str | None, typer.Argument(metavar="[ORG]", help="Organisation id (default: all).")
+    ] = None,
+) -> Shown:
+    """Registered libp2p nodes: the peers the network admits while their organisation is active."""
+    data = node.call("vax_listNodes", **({} if org is None else {"org_id": org}))
+    lines = [
+        f"{n.get('peer_id')}  {n.get('org_id')}  {n.get('name')}  added at height {n.get('added_height')}"
+        + ("" if n.get("org_active") else "  (organisation suspended: not admitted)")
+        for n in data
+    ]
+    return Shown(data, lines or ["no nodes registered"])
+
+
 def tx_send_raw(
     node: Node,
     raw: Annotated[

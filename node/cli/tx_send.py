@@ -17,6 +17,7 @@ from contracts.kinds.attest import Attest
 from contracts.kinds.common import ID_RE, MEDIA_TYPE_RE
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
+from contracts.kinds.nodes import SetNode, peer_id_error
 from contracts.kinds.organisations import (
     AdmitOrganisation,
     RegisterStorageUnit,
@@ -185,6 +186,35 @@ def org_device(
             )
         ]
     )
+
+
+PeerIdArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="PEER_ID", help="The node's libp2p peer id (12D3KooW…; `vaxchain init` prints it)."
+    ),
+]
+
+
+def _peer_id(value: str) -> str:
+    reason = peer_id_error(value)
+    if reason is not None:
+        raise InputError("PEER_ID", f"{value!r}: {reason}")
+    return value
+
+
+def org_node_add(
+    session: Session,
+    peer_id: PeerIdArg,
+    name: Annotated[str, typer.Option("--name", help="A label for people, e.g. the node's host name.")],
+) -> Plan:
+    """Register a node of the sender's organisation: its peer id may then connect (admins only)."""
+    return Plan([SetNode(_peer_id(peer_id), _text(name, "--name"), True)])
+
+
+def org_node_remove(session: Session, peer_id: PeerIdArg) -> Plan:
+    """Remove a node of the sender's organisation: its connections close at the next block (admins only)."""
+    return Plan([SetNode(_peer_id(peer_id), "", False)])
 
 
 # --- products and lots --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from node.net.p2p import Network
 from node.producer.bft import BftConfig, BftEngine
 from node.service.config import NodeConfig, load_config, parse_listen
 from node.service.events import publish_block, register_topics
+from node.service.membership import Membership
 from node.service.status import STATUS_FILE, write_status_file
 from node.store.chainstore import ChainStore
 from node.store.db import Database
@@ -121,6 +122,10 @@ class Node:
             ),
             load_or_create_node_key(self.config.path(self.config.p2p_node_key_file)),
         )
+        # Who may connect: the chain's registered nodes of active organisations (if the genesis registers any),
+        # recomputed after each block that changes them.
+        self.membership = Membership(self.chain, self.genesis.membership_enforced, self.network.set_members)
+        self.membership.start()
         interval = self.genesis.block_interval_ms
         self.engine = BftEngine(
             self.chain,
@@ -197,6 +202,7 @@ class Node:
             len(block.transactions),
             failed,
         )
+        self.membership.on_commit(executed)
         write_status_file(self.config.datadir, self.status())
         publish_block(self.hub, executed)
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 from contracts.kinds.attest import Attest
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
+from contracts.kinds.nodes import SetNode
 from contracts.kinds.organisations import (
     AdmitOrganisation,
     RegisterStorageUnit,
@@ -49,6 +50,7 @@ CODES = [gs1_hri(HEPB_GTIN, "281130", "HB1", f"{i:04d}") for i in range(5)]
 H1, H2 = "0x" + "11" * 32, "0x" + "22" * 32
 ADDR = PrivateKey.from_seed("cli tx third party").address
 ADDR2 = PrivateKey.from_seed("cli tx fourth party").address
+PEER = "12D3KooWR1TT964xzVeh4vTEoqTjXDzeVNzoQVy44DA9iEkydczp"
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +199,7 @@ CASES: dict[str, Case] = {
         f"org device {ADDR_TEXT} --unit site-01-fridge-1 --serial LOG-0042",
         SetDevice(ADDR, "site-01-fridge-1", "LOG-0042", True),
     ),
+    "set_node": _cmd(f"org node add {PEER} --name 'site server'", SetNode(PEER, "site server", True)),
     "register_product": _cmd(
         f"product register {HEPB_GTIN} --name 'HepB 10ug' --series HepB --intervals 0,28,150 "
         "--freeze-sensitive --programme",
@@ -254,6 +257,14 @@ def test_command_signs_the_expected_payload(
     assert (tx.kind, tx.nonce, tx.chain_id, tx.sender) == (BY_NAME[kind].code, NONCE, CHAIN_ID, KEY.address)
     assert kind_of(expected).name == kind
     assert decode_payload(tx.kind, tx.payload) == expected
+
+
+def test_org_node_remove_and_bad_peer_ids(runner: CliRunner, keys_dir: Path) -> None:
+    (tx,) = dry(runner, keys_dir, "org", "node", "remove", PEER)
+    assert decode_payload(tx.kind, tx.payload) == SetNode(PEER, "", False)
+    for bad in ("12D3KooW0OIl", PEER[:-3]):
+        result = runner.invoke(app, ["org", "node", "add", bad, "--name", "x", *_signing(keys_dir)])
+        assert_clean_error(result, "PEER_ID")
 
 
 def test_top_level_recall_is_lot_recall(runner: CliRunner, keys_dir: Path) -> None:
@@ -481,6 +492,7 @@ def test_help_for_every_transaction_and_read_command(runner: CliRunner) -> None:
     commands = [c.split() for c in KIND_COMMANDS.values()]
     commands += [["lot", "show"], ["lot", "trace"], ["lot", "holders"], ["unit", "find"], ["tx", "show"]]
     commands += [["tx", "send-raw"], ["block", "show"], ["alerts"], ["inventory"], ["recall"]]
+    commands += [["org", "node", "remove"], ["org", "node", "list"]]
     for command in commands:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)

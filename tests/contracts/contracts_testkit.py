@@ -164,3 +164,21 @@ def strategy_for(tp: Any) -> Any:
         hints = typing.get_type_hints(tp, include_extras=True)
         return st.builds(tp, *[strategy_for(hints[f.name]) for f in dataclasses.fields(tp)])
     raise TypeError(tp)
+
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58(data: bytes) -> str:
+    """Base58btc text of bytes (leading zero bytes as '1')."""
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, digit = divmod(n, 58)
+        out = _BASE58[digit] + out
+    return "1" * (len(data) - len(data.lstrip(b"\x00"))) + out
+
+
+def peer_id(label: str) -> str:
+    """A libp2p peer id of the shape an ed25519 node key has (identity multihash of the protobuf key)."""
+    return base58(b"\x00\x24\x08\x01\x12\x20" + hashlib.sha256(b"node:" + label.encode()).digest())

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from contracts_testkit import MemoryState, addr
+from contracts_testkit import MemoryState, addr, peer_id
 
 from contracts import queries
 from contracts.errors import GenesisInvalid, InvalidTraceCode
@@ -64,6 +64,47 @@ def test_genesis_errors_have_precise_paths(mutate: Any, path: str) -> None:
     with pytest.raises(GenesisInvalid) as info:
         parse_organisations(obj)
     assert info.value.fields()["path"] == path
+
+
+def test_genesis_registers_nodes_and_round_trips() -> None:
+    obj = roster_json()
+    obj[2]["nodes"] = [{"peer_id": peer_id("cdc-1"), "name": "cdc validator"}]
+    obj[5]["nodes"] = [{"peer_id": peer_id("site-1"), "name": "site server"}]
+    orgs = parse_organisations(json.loads(json.dumps(obj)))
+    assert organisations_to_json(orgs) == obj
+    state = MemoryState()
+    seed_genesis(state, orgs, Params())
+    assert queries.member_peer_ids(state) == {peer_id("cdc-1"), peer_id("site-1")}
+    (node,) = queries.list_nodes(state, obj[2]["org_id"])
+    assert (node["name"], node["added_height"], node["org_active"]) == ("cdc validator", 0, True)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "path"),
+    [
+        ([{"peer_id": "not a peer id", "name": "x"}], "organisations[3].nodes[0].peer_id"),
+        ([{"peer_id": peer_id("a")}], "organisations[3].nodes[0].name"),
+        (["12D3KooW"], "organisations[3].nodes[0]"),
+        ("12D3KooW", "organisations[3].nodes"),
+        ([{"peer_id": peer_id("a"), "name": "x"}] * 2, "organisations[3].nodes[1].peer_id"),
+        ([{"peer_id": peer_id(str(i)), "name": "x"} for i in range(17)], "organisations[3].nodes"),
+    ],
+)
+def test_genesis_node_errors_have_precise_paths(nodes: Any, path: str) -> None:
+    obj = roster_json()
+    obj[3]["nodes"] = nodes
+    with pytest.raises(GenesisInvalid) as info:
+        parse_organisations(obj)
+    assert info.value.fields()["path"] == path
+
+
+def test_a_peer_id_is_registered_by_one_organisation_only() -> None:
+    obj = roster_json()
+    obj[3]["nodes"] = [{"peer_id": peer_id("a"), "name": "x"}]
+    obj[4]["nodes"] = [{"peer_id": peer_id("a"), "name": "x"}]
+    with pytest.raises(GenesisInvalid) as info:
+        parse_organisations(obj)
+    assert info.value.fields()["path"] == "organisations[4].nodes[0].peer_id"
 
 
 def test_params_from_json() -> None:

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from contracts_testkit import Chain, addr, district_chain
+from contracts_testkit import Chain, addr, base58, district_chain, peer_id
 
 from contracts import errors, queries
 from contracts.errors import ContractError
 from contracts.kinds.attest import Attest
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
+from contracts.kinds.nodes import MAX_NODES_PER_ORG, SetNode
 from contracts.kinds.organisations import (
     AdmitOrganisation,
     RegisterStorageUnit,
@@ -261,6 +262,92 @@ def test_storage_units_and_devices() -> None:
 
 
 # --- products, lots, attestations -------------------------------------------------------------
+
+
+def test_nodes_added_and_removed_by_their_organisations_admin() -> None:
+    w = make_world()
+    site, other = peer_id("site-01/node-a"), peer_id("cdc/node-a")
+    events = w.tx("site-01/admin", SetNode(site, "site-01 server", True))
+    assert [(e.name, e.data["peer_id"], e.data["org_id"]) for e in events] == [("NodeAdded", site, "site-01")]
+    w.tx("cdc/admin", SetNode(other, "cdc server", True))
+    assert queries.member_peer_ids(w.chain.state) == {site, other}
+    (listed,) = queries.list_nodes(w.chain.state, "site-01")
+    assert listed == {
+        "peer_id": site,
+        "org_id": "site-01",
+        "name": "site-01 server",
+        "added_height": w.chain.height - 1,
+        "org_active": True,
+    }
+    assert [n["peer_id"] for n in queries.list_nodes(w.chain.state)] == sorted([site, other])
+
+    def refused(err: type[ContractError], label: str, payload: SetNode) -> ContractError:
+        before = dict(w.chain.state.data)
+        e = expect(err, lambda: w.tx(label, payload))
+        assert w.chain.state.data == before, "a refused transaction changed the state"
+        return e
+
+    # only an admin, only its own organisation's nodes, a peer id belongs to one organisation
+    refused(errors.Unauthorized, "site-01/staff-1", SetNode(peer_id("x"), "x", True))
+    refused(errors.Unauthorized, "site-01-fridge-1/logger-1", SetNode(peer_id("x"), "x", True))
+    assert refused(errors.AlreadyExists, "site-01/admin", SetNode(site, "again", True)).fields() == {
+        "what": "node",
+        "id": site,
+    }
+    refused(errors.AlreadyExists, "site-02/admin", SetNode(site, "taken", True))
+    e = refused(errors.Unauthorized, "site-02/admin", SetNode(site, "", False))
+    assert "belongs to site-01" in e.fields()["reason"]
+    assert refused(errors.UnknownNode, "site-01/admin", SetNode(peer_id("never"), "", False)).fields() == {
+        "peer_id": peer_id("never")
+    }
+    # the payload's shape
+    refused(errors.InvalidPayload, "site-01/admin", SetNode(peer_id("y"), "", True))  # a name to add
+    refused(errors.InvalidPayload, "site-01/admin", SetNode(site, "why", False))  # none to remove
+    refused(errors.InvalidPayload, "site-01/admin", SetNode(peer_id("y"), "bad\nname", True))
+    for bad in (
+        "",
+        "12D3KooW0OIl",  # characters outside base58
+        base58(b"\x00\x24" + b"\x01" * 36),  # identity multihash, but not a public key
+        base58(b"\x00\x05\x08\x01\x12\x02\x07"),  # the key's length field says 2, 1 byte follows
+        base58(b"\x12\x20" + b"\x01" * 31),  # sha2-256 digest too short
+        base58(b"\x13\x20" + b"\x01" * 32),  # another hash function
+        base58(b"\x00\x2b" + b"\x08\x01\x12\x27" + b"\x01" * 39),  # 43 inlined bytes: must be hashed
+        "1" * 64,
+    ):
+        e = refused(errors.InvalidPayload, "site-01/admin", SetNode(bad, "n", True))
+        assert e.fields()["field"] == "peer_id", bad
+    w.tx("site-01/admin", SetNode(base58(b"\x12\x20" + b"\x07" * 32), "an RSA key's node", True))  # Qm…
+
+    # a suspended organisation's nodes are not members, and its admin can change nothing
+    w.tx("regulator/admin", SetOrganisationStatus("site-01", False, "licence lapsed"))
+    assert queries.member_peer_ids(w.chain.state) == {other}
+    assert {n["org_active"] for n in queries.list_nodes(w.chain.state, "site-01")} == {False}
+    refused(errors.OrganisationSuspended, "site-01/admin", SetNode(peer_id("z"), "z", True))
+    w.tx("regulator/admin", SetOrganisationStatus("site-01", True, ""))
+    assert site in queries.member_peer_ids(w.chain.state)
+
+    # removal frees the peer id (another organisation may register it)
+    events = w.tx("site-01/admin", SetNode(site, "", False))
+    assert [(e.name, e.data["peer_id"]) for e in events] == [("NodeRemoved", site)]
+    assert site not in queries.member_peer_ids(w.chain.state)
+    w.tx("site-02/admin", SetNode(site, "moved", True))
+    assert queries.list_nodes(w.chain.state, "site-02")[0]["peer_id"] == site
+
+
+def test_an_organisation_registers_a_bounded_number_of_nodes() -> None:
+    w = make_world()
+    ids = [peer_id(f"cdc/{i}") for i in range(MAX_NODES_PER_ORG + 1)]
+    for pid in ids[:-1]:
+        w.tx("cdc/admin", SetNode(pid, "n", True))
+    e = expect(errors.NodeLimitReached, lambda: w.tx("cdc/admin", SetNode(ids[-1], "n", True)))
+    assert e.fields() == {"org_id": "cdc", "limit": MAX_NODES_PER_ORG}
+    w.tx("cdc/admin", SetNode(ids[0], "", False))
+    w.tx("cdc/admin", SetNode(ids[-1], "n", True))
+    assert len(queries.list_nodes(w.chain.state, "cdc")) == MAX_NODES_PER_ORG
+
+
+def test_every_org_type_may_register_its_nodes() -> None:
+    assert BY_NAME["set_node"].allowed == frozenset(OrgType)
 
 
 def test_products_and_lots() -> None:

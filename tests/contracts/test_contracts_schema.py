@@ -46,6 +46,11 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.account, (A,), b"acct\x00" + A),
     (schema.org_account, ("mah", A), b"orgacct\x00mah\x00" + A),
     (schema.org_accounts_prefix, ("mah",), b"orgacct\x00mah\x00"),
+    (schema.node, ("12D3KooWAbc",), b"node\x0012D3KooWAbc"),
+    (schema.nodes_prefix, (), b"node\x00"),
+    (schema.org_node, ("mah", "12D3KooWAbc"), b"orgnode\x00mah\x0012D3KooWAbc"),
+    (schema.org_nodes_prefix, ("mah",), b"orgnode\x00mah\x00"),
+    (schema.org_node_count, ("mah",), b"nodecount\x00mah"),
     (schema.storage_unit, ("mah-coldroom",), b"unit\x00mah-coldroom"),
     (schema.org_unit, ("mah", "mah-coldroom"), b"orgunit\x00mah\x00mah-coldroom"),
     (schema.org_units_prefix, ("mah",), b"orgunit\x00mah\x00"),
@@ -220,6 +225,7 @@ def test_index_keys_parse_back_into_their_components(
 ) -> None:
     assert schema.parse_org_account(schema.org_account(a, address)) == (a, address)
     assert schema.parse_org_unit(schema.org_unit(a, b)) == (a, b)
+    assert schema.parse_org_node(schema.org_node(a, b)) == (a, b)
     assert schema.parse_unit_device(schema.unit_device(a, address)) == (a, address)
     assert schema.parse_holding(schema.holding(a, b)) == (a, b)
     assert schema.parse_lot_holder(schema.lot_holder(a, b, c)) == (a, b, c)
@@ -241,6 +247,8 @@ def test_each_key_starts_with_its_group_prefix(
         (schema.organisation(a), schema.organisations_prefix()),
         (schema.org_account(a, address), schema.org_accounts_prefix(a)),
         (schema.org_unit(a, b), schema.org_units_prefix(a)),
+        (schema.node(a), schema.nodes_prefix()),
+        (schema.org_node(a, b), schema.org_nodes_prefix(a)),
         (schema.unit_device(a, address), schema.unit_devices_prefix(a)),
         (schema.holding(a, b), schema.unit_holdings_prefix(a)),
         (schema.lot_holder(a, b, c), schema.lot_holders_prefix(a)),

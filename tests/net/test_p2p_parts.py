@@ -25,6 +25,28 @@ def test_allowlist_admits_listed_static_peers_and_ourselves_only() -> None:
     assert not allow.permits(STRANGER)
 
 
+def test_members_replace_the_open_network_and_static_peers() -> None:
+    allow = Allowlist((), (STATIC,), ME)
+    assert allow.members is None
+    assert allow.set_members({LISTED}) is True
+    assert not allow.is_open and allow.members == {LISTED}
+    assert allow.permits(LISTED) and allow.permits(ME)
+    assert not allow.permits(STATIC) and not allow.permits(STRANGER)  # a static peer must be a member too
+    assert allow.set_members([LISTED]) is False  # the same set: nothing to enforce
+    assert allow.set_members(()) is True
+    assert not allow.permits(LISTED) and allow.permits(ME)
+    assert allow.set_members(None) is True  # back to the open network
+    assert allow.is_open and allow.permits(STRANGER)
+
+
+def test_members_add_to_the_configured_allowlist() -> None:
+    allow = Allowlist((LISTED,), (STATIC,), ME)
+    allow.set_members({STRANGER})
+    assert allow.permits(LISTED) and allow.permits(STRANGER) and not allow.permits(STATIC)
+    allow.set_members(None)
+    assert allow.permits(STATIC) and not allow.permits(STRANGER)
+
+
 def test_neighbor_lists_record_replace_and_forget() -> None:
     lists = NeighborLists()
     assert lists.of(b"a") == frozenset()

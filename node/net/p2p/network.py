@@ -8,6 +8,7 @@ change is changed for a measured reason (../shared/NOTES.md "py-libp2p 0.8.1" an
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -60,6 +61,7 @@ class Network:
             static[pid] = PeerInfo(id_from_text(pid), [loopback_addr(port)])
         # Static peers are always allowed; an empty allowlist means anyone.
         allowlist = Allowlist(config.allowlist, static, self.peer_id)
+        self._allowlist = allowlist
 
         self.counters: dict[str, int] = {
             "gossip_delivered": 0,
@@ -69,6 +71,7 @@ class Network:
             "requests_handler_errors": 0,
             "pings_failed": 0,
             "peers_rejected": 0,
+            "peers_evicted": 0,
             "gossip_received": 0,
         }
         self._life = Lifecycle()
@@ -162,6 +165,14 @@ class Network:
     def connected_peers(self) -> list[str]:
         """Peer ids with an open connection."""
         return self._peers.connected_peers()
+
+    def set_members(self, peer_ids: Iterable[str] | None) -> int:
+        """Admit only ``peer_ids`` (the on-chain members) and the configured allowlist from now on, or, with None,
+        return to the open network. Connections no longer allowed are closed at once (in the background; see
+        ``Allowlist``); returns how many. May be called before or while ``run()`` runs."""
+        if not self._allowlist.set_members(peer_ids):
+            return 0
+        return self._peers.enforce_allowlist()
 
     def mesh_peers(self, topic: str) -> list[str]:
         """Peers we exchange full messages with on ``topic`` (the GossipSub mesh)."""

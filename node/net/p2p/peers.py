@@ -36,19 +36,42 @@ Request = Callable[[str, str, bytes, float], Awaitable[bytes]]
 
 
 class Allowlist:
-    """Which peers may talk to us: anyone if the allowlist is empty, else the listed and static peers and us."""
+    """Which peers may talk to us.
 
-    __slots__ = ("_allowed", "_own")
+    Without on-chain membership: anyone if the configured allowlist is empty, else the listed and static peers.
+    With membership (``set_members``): only the members and the configured allowlist (bootstrap), so a static
+    peer too must be a member. We are always allowed.
+    """
+
+    __slots__ = ("_allowed", "_configured", "_members", "_own", "_static")
 
     def __init__(self, allowlist: Iterable[str], static_peers: Iterable[str], own_peer_id: str) -> None:
-        listed = frozenset(allowlist)
-        self._allowed: frozenset[str] | None = listed | frozenset(static_peers) if listed else None
+        self._configured = frozenset(allowlist)
+        self._static = frozenset(static_peers)
         self._own = own_peer_id
+        self._members: frozenset[str] | None = None
+        self._allowed: frozenset[str] | None = self._compute()
+
+    def _compute(self) -> frozenset[str] | None:
+        if self._members is not None:
+            return self._members | self._configured
+        return self._configured | self._static if self._configured else None
 
     @property
     def is_open(self) -> bool:
-        """True when anyone may connect (no allowlist configured)."""
+        """True when anyone may connect (no allowlist configured and no membership)."""
         return self._allowed is None
+
+    @property
+    def members(self) -> frozenset[str] | None:
+        """The member peer ids last set, or None when membership is not enforced."""
+        return self._members
+
+    def set_members(self, members: Iterable[str] | None) -> bool:
+        """Replace the member set (None: membership not enforced); True when what is allowed changed."""
+        self._members = None if members is None else frozenset(members)
+        before, self._allowed = self._allowed, self._compute()
+        return before != self._allowed
 
     def permits(self, peer_id: str) -> bool:
         """Whether ``peer_id`` (base58) may connect, gossip and make requests."""
@@ -113,6 +136,7 @@ class Peers:
         self._on_disconnect = on_disconnect
         self._health: dict[str, PeerHealth] = {}
         self._conn_changed = trio.Event()
+        self._allow_changed = trio.Event()
         host.get_network().register_notifee(_Notifee(self))
 
     def start(self, nursery: trio.Nursery) -> None:
@@ -146,6 +170,27 @@ class Peers:
         self._health.setdefault(pid, PeerHealth())
         nursery.start_soon(raise_peer_queue, self._pubsub, peer, self._cfg.peer_queue_size)
 
+    def enforce_allowlist(self) -> int:
+        """The allowlist changed: close every connection it no longer permits (in the background), let peers it
+        permits again gossip, and wake the redial of static peers. Returns how many connections are closed."""
+        self._allow_changed.set()
+        self._allow_changed = trio.Event()
+        for peer in self._pubsub.get_blacklisted_peers():
+            if self._allowlist.permits(peer.to_base58()):
+                self._pubsub.remove_from_blacklist(peer)
+        nursery = self._life.nursery
+        if nursery is None:
+            return 0  # not running: the allowlist applies to the connections made once it runs
+        closed = 0
+        for peer, conns in list(self._host.get_network().get_connections_map().items()):
+            pid = peer.to_base58()
+            if conns and not self._allowlist.permits(pid):
+                self.counters["peers_evicted"] += 1
+                log.warning("closing connection to %s: no longer allowed", pid)
+                nursery.start_soon(self._reject_peer, peer)
+                closed += 1
+        return closed
+
     async def _reject_peer(self, peer: Any) -> None:
         self._pubsub.add_to_blacklist(peer)  # drop anything it manages to send before the close
         with trio.move_on_after(_CLOSE_GRACE_S):
@@ -159,6 +204,9 @@ class Peers:
         """
         backoff = self._cfg.reconnect_min_s
         while True:
+            if not self._allowlist.permits(pid):
+                await self._allow_changed.wait()  # not a member (any more): dial once it is again
+                continue
             if not self.is_connected(info.peer_id):
                 try:
                     # ../shared/NOTES.md: a failed dial puts the peer in a 60 s negative cache; we pace dials.
