@@ -66,9 +66,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, str]]:
     out = tmp_path_factory.mktemp("lab")
     nodes = []
     for index in range(3):
-        datadir = out / f"node{index}"
-        datadir.mkdir()
-        nodes.append((str(datadir), "validator", P2P, RPC))
+        node_dir = out / f"node{index}"
+        node_dir.mkdir()
+        nodes.append((str(node_dir), "validator", P2P, RPC))
     lab = Lab(out)
     before = _root_view()
     # each stand-in listens on its own address, which the lab assigns: write the commands once it is planned

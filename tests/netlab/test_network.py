@@ -8,6 +8,7 @@ network whole again (healed, every node running on time). Loads are a reduced di
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -17,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts.kinds.organisations import SetAccount, SetOrganisationStatus
+from contracts.registry import encode_payload, kind_of
+from contracts.types import Role
 from harness.district import DistrictDay, district_roster
 from harness.district_load import LoadReport, send_actions
 from harness.make_genesis import dev_key
@@ -30,6 +34,7 @@ from harness.netlab.observe import (
     wait_agreement,
     wait_until,
 )
+from node.core.transactions import sign_transaction
 from node.net.config import parse_listen_addr
 from node.net.errors import ConfigError
 
@@ -212,4 +217,89 @@ def test_skewed_clocks_neither_stall_the_chain_nor_pull_block_times_ahead(net: N
         net.lab.skew("node2", 0)
         net.lab.skew("node3", 0)
     wait_agreement(net.lab, net.state, timeout=60)
+    assert fork_heights(net.lab, net.state.nodes) == []
+
+
+def _members_connected(net: Net, name: str) -> set[str]:
+    with net.lab.client(net.node(name)) as client:
+        return {str(p["id"]) for p in client.call("chain_peers") if p.get("connected")}
+
+
+def _peer_id(net: Net, name: str) -> str:
+    with net.lab.client(net.node(name)) as client:
+        return str(client.call("chain_status")["peer_id"])
+
+
+def _org_of(net: Net, peer_id: str) -> str:
+    genesis = json.loads((Path(net.node("node0").datadir) / "genesis.json").read_text())
+    for org in genesis["organisations"]:
+        if any(n["peer_id"] == peer_id for n in org.get("nodes", [])):
+            return str(org["org_id"])
+    raise AssertionError(f"{peer_id} is not registered in the genesis")
+
+
+def _send_as(net: Net, gateway: str, label: str, payload: object) -> str:
+    key = dev_key(label)
+    with net.lab.client(net.node(gateway)) as client:
+        chain_id = int(client.call("chain_status")["chain_id"])
+        nonce = int(client.call("tx_getNonce", address="0x" + key.address.hex()))
+        tx = sign_transaction(key, chain_id, nonce, kind_of(payload).code, encode_payload(payload))
+        return str(client.call("tx_sendRawTransaction", tx="0x" + tx.encode().hex()))
+
+
+def _wait_final(net: Net, name: str, tx_hash: str) -> None:
+    wait_until(lambda: inclusion(net.lab, net.node(name), [tx_hash]).missing == 0, 60, f"{tx_hash} final")
+    assert inclusion(net.lab, net.node(name), [tx_hash]).failed == {}
+
+
+def test_an_unregistered_peer_can_neither_connect_nor_gossip(net: Net) -> None:
+    members = ["node0", "node1", "node2", "node3", "node4"]
+    stranger = net.node("node5")
+    key_file = Path(stranger.datadir) / "node_key"
+    registered = key_file.read_bytes()
+    net.lab.kill("node5")
+    key_file.unlink()  # the node makes itself a fresh identity at start: nobody registered it
+    try:
+        net.lab.start("node5")
+        stranger_id = _peer_id(net, "node5")
+        height = net.height("node5")
+        tx_hash = _send_as(
+            net, "node5", "site-02/admin", SetAccount(dev_key("netlab/stranger").address, Role.STAFF, True)
+        )
+        before = net.height("node0")
+        wait_until(lambda: net.height("node0") >= before + 5, 30, "5 blocks on the members' side")
+        assert _members_connected(net, "node5") == set()
+        assert all(stranger_id not in _members_connected(net, name) for name in members)
+        assert net.height("node5") == height, "the stranger received blocks"
+        assert inclusion(net.lab, net.node("node0"), [tx_hash]).missing == 1, "the stranger's gossip got in"
+    finally:
+        net.lab.kill("node5")
+        key_file.write_bytes(registered)
+        net.lab.start("node5")
+    wait_agreement(net.lab, net.state, timeout=60)
+
+
+def test_an_organisation_suspended_on_chain_loses_its_peers(net: Net) -> None:
+    members = ["node0", "node1", "node2", "node3", "node4"]
+    wait_until(lambda: len(_members_connected(net, "node5")) >= 2, 60, "node5 connected")
+    node5_id = _peer_id(net, "node5")
+    org_id = _org_of(net, node5_id)
+    suspend = _send_as(net, "node0", "regulator/admin", SetOrganisationStatus(org_id, False, "netlab test"))
+    try:
+        _wait_final(net, "node0", suspend)
+        wait_until(
+            lambda: all(node5_id not in _members_connected(net, name) for name in members),
+            10,
+            "every member dropping the suspended organisation's node",
+        )
+        stalled = net.height("node5")
+        before = net.height("node0")
+        wait_until(lambda: net.height("node0") >= before + 3, 30, "3 blocks without node5")
+        assert net.height("node5") == stalled
+    finally:
+        _wait_final(
+            net, "node0", _send_as(net, "node0", "regulator/admin", SetOrganisationStatus(org_id, True, ""))
+        )
+    # reactivated: node5 is admitted again and catches up
+    wait_agreement(net.lab, net.state, timeout=90)
     assert fork_heights(net.lab, net.state.nodes) == []
