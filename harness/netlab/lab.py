@@ -514,8 +514,9 @@ class Lab:
             self.wait_rpc(node)
         return node
 
-    def skew(self, name: str, seconds: float) -> NodeState:
-        """Restart the node with its wall clock off by ``seconds`` (0 puts it back on time)."""
+    def skew(self, name: str, seconds: float, *, wait: bool = True) -> NodeState:
+        """Restart the node with its wall clock off by ``seconds`` (0 puts it back on time); with ``wait``,
+        until its RPC answers."""
         state = self.load()
         node = self.node(state, name)
         if self.alive(node):
@@ -523,7 +524,8 @@ class Lab:
         node.skew_s = seconds
         self._spawn(state, node)
         self.save(state)
-        self.wait_rpc(node)
+        if wait:
+            self.wait_rpc(node)
         return node
 
     # -- links -----------------------------------------------------------------------------------------------

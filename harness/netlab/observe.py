@@ -9,6 +9,8 @@ from typing import Any
 
 from harness.netlab.lab import Lab, LabState, NodeState
 
+BATCH = 100  # the RPC server answers batches of at most 100 calls
+
 
 @dataclass(frozen=True, slots=True)
 class Head:
@@ -37,8 +39,8 @@ def block_hashes(lab: Lab, node: NodeState, first: int, last: int) -> dict[int, 
     """Hash of every block of heights first..last the node has (batched)."""
     out: dict[int, str] = {}
     with lab.client(node, timeout=30) as client:
-        for start in range(first, last + 1, 200):
-            heights = range(start, min(last, start + 199) + 1)
+        for start in range(first, last + 1, BATCH):
+            heights = range(start, min(last, start + BATCH - 1) + 1)
             results = client.batch([("chain_getBlockByHeight", {"height": h}) for h in heights])
             for height, block in zip(heights, results, strict=True):
                 if isinstance(block, dict):
@@ -50,8 +52,8 @@ def block_times(lab: Lab, node: NodeState, first: int, last: int) -> dict[int, i
     """Header time (ms) of blocks first..last."""
     out: dict[int, int] = {}
     with lab.client(node, timeout=30) as client:
-        for start in range(first, last + 1, 200):
-            heights = range(start, min(last, start + 199) + 1)
+        for start in range(first, last + 1, BATCH):
+            heights = range(start, min(last, start + BATCH - 1) + 1)
             results = client.batch([("chain_getBlockByHeight", {"height": h}) for h in heights])
             for height, block in zip(heights, results, strict=True):
                 if isinstance(block, dict):
@@ -119,8 +121,8 @@ def inclusion(lab: Lab, node: NodeState, hashes: list[str]) -> Inclusion:
     missing = 0
     failed: dict[str, int] = {}
     with lab.client(node, timeout=60) as client:
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
+        for start in range(0, len(hashes), BATCH):
+            chunk = hashes[start : start + BATCH]
             for found in client.batch([("chain_getTransaction", {"hash": h}) for h in chunk]):
                 if not isinstance(found, dict) or found.get("status") != "included":
                     missing += 1

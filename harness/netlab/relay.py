@@ -95,9 +95,8 @@ async def _pump(source: trio.SocketStream, sink: trio.SocketStream, delay: Delay
 
 async def relay_connection(client: trio.SocketStream, route: Route, delay: Delay, rng: random.Random) -> None:
     """Relay one accepted connection to the route's target until either side closes or fails."""
-    peer_ip = client.socket.getpeername()[0]
-    source_ip = route.source_by_peer.get(peer_ip)
     try:
+        source_ip = route.source_by_peer.get(client.socket.getpeername()[0])
         sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if source_ip is not None:
             await sock.bind((source_ip, 0))
@@ -107,8 +106,8 @@ async def relay_connection(client: trio.SocketStream, route: Route, delay: Delay
         async with client, upstream, trio.open_nursery() as nursery:
             nursery.start_soon(_pump, client, upstream, delay, rng)
             nursery.start_soon(_pump, upstream, client, delay, rng)
-    except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
-        pass  # a reset, a refused dial or a partition's timeout ends this connection only
+    except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
+        pass  # a reset, a refused dial or a partition's timeout ends this connection only (both directions)
     finally:
         await trio.aclose_forcefully(client)
 
@@ -129,6 +128,8 @@ async def serve_route(listener: trio.SocketListener, route: Route, delay: Delay,
                 live += 1
                 try:
                     await relay_connection(stream, route, delay, rng)
+                except Exception as exc:  # one connection's surprise must not take every link down
+                    print(f"relay: connection to {route.target} ended: {exc!r}", file=sys.stderr, flush=True)
                 finally:
                     live -= 1
 

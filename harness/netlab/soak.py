@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from contracts.registry import encode_payload
 from harness.district_load import day_actions, mempool_full_retry_after
 from harness.netlab.lab import Lab, LabState, NodeState
-from harness.netlab.observe import fork_heights, head, wait_agreement
+from harness.netlab.observe import BATCH, fork_heights, head, wait_agreement
 from node.core.transactions import sign_transaction
 from rpc.errors import RpcError
 
@@ -187,8 +187,8 @@ def _missing(lab: Lab, node: NodeState, hashes: list[str], settle_s: float) -> i
     while True:
         left: list[str] = []
         with lab.client(node, timeout=60) as client:
-            for start in range(0, len(todo), 500):
-                chunk = todo[start : start + 500]
+            for start in range(0, len(todo), BATCH):
+                chunk = todo[start : start + BATCH]
                 results = client.batch([("chain_getTransaction", {"hash": h}) for h in chunk])
                 left += [
                     h
