@@ -6,6 +6,7 @@ block below the head, an included transaction, a proof) are kept longer than the
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -79,8 +80,10 @@ class Source(Protocol):
 class RpcSource:
     """`Source` over `rpc.client.AsyncRpcClient`."""
 
-    def __init__(self, rpc_url: str, timeout: float = 10.0) -> None:
-        self.client = AsyncRpcClient(rpc_url, timeout=timeout)
+    def __init__(
+        self, rpc_url: str, timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.client = AsyncRpcClient(rpc_url, timeout=timeout, ssl_context=ssl_context)
 
     async def call(self, method: str, params: Mapping[str, Any]) -> Any:
         try:

@@ -1,11 +1,15 @@
 """The explorer's HTTP server: pages on `rpc.server.serve` with an empty method registry (ADR 0008).
 
 await nursery.start(serve_explorer, "http://127.0.0.1:8545", "127.0.0.1", 8080)
+
+With a certificate and key it serves HTTPS; its own client to the node's RPC trusts what ``rpc_ssl_context`` says
+(for an https:// node URL; default: the system's CAs).
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -189,16 +193,27 @@ async def serve_explorer(
     *,
     ws_url: str | None = None,
     source: Source | None = None,
+    tls_cert_file: str | None = None,
+    tls_key_file: str | None = None,
+    rpc_ssl_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the explorer until cancelled; reports the bound port (port 0 = any free port).
 
     `rpc_url` is the node's JSON-RPC URL the server reads from; `ws_url` (default: `rpc_url` + /ws) is what
-    browsers connect to for live updates, so it must be reachable from them.
+    browsers connect to for live updates, so it must be reachable from them. `tls_cert_file` and `tls_key_file`
+    (PEM) make it serve HTTPS; `rpc_ssl_context` is whom an https:// `rpc_url` is trusted by.
     """
-    rpc_source = RpcSource(rpc_url) if source is None else None
+    config = RpcServerConfig(
+        host=host,
+        port=port,
+        title="vaxchain explorer",
+        max_body_bytes=64 * 1024,
+        tls_cert_file=tls_cert_file,
+        tls_key_file=tls_key_file,
+    )
+    rpc_source = RpcSource(rpc_url, ssl_context=rpc_ssl_context) if source is None else None
     explorer = Explorer(Data(source or rpc_source or RpcSource(rpc_url)), ws_url or default_ws_url(rpc_url))
-    config = RpcServerConfig(host=host, port=port, title="vaxchain explorer", max_body_bytes=64 * 1024)
     try:
         await serve(
             MethodRegistry(),

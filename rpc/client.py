@@ -4,17 +4,22 @@ with RpcClient("http://127.0.0.1:8545") as c:
     c.call("chain_status")
 async with subscribe("ws://127.0.0.1:8545/ws", "newHeads") as sub:
     async for head in sub: ...
+
+``https://`` and ``wss://`` URLs check the server's certificate against the system's CAs, or against ``ca_file``
+(PEM) for a private CA; an untrusted certificate is a ``TlsError``.
 """
 
 from __future__ import annotations
 
 import http.client
 import itertools
+import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +27,8 @@ import orjson
 import trio
 import trio_websocket
 
-from rpc.errors import SUBSCRIBER_DROPPED, RpcError, TransportError
+from rpc.errors import SUBSCRIBER_DROPPED, RpcError, TlsError, TransportError
+from rpc.tls import client_context
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
@@ -73,12 +79,23 @@ def _result(obj: Any) -> Any:
 class RpcClient:
     """Blocking client over one keep-alive HTTP connection (thread-safe: calls are serialised)."""
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        ca_file: str | Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``ca_file`` (PEM) or a ready ``ssl_context`` decides whom an https:// URL trusts (default: the system's
+        CAs). A CA file that cannot be read is a ``rpc.tls.TlsFileError`` here."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"unsupported RPC url {url!r}")
         self.url = url
         self._https = parts.scheme == "https"
+        self._ssl = _tls_for(self._https, ca_file, ssl_context)
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
@@ -104,8 +121,12 @@ class RpcClient:
                 self._conn = None
 
     def _connect(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        self._conn = cls(self._host, self._port, timeout=self._timeout)
+        if self._ssl is not None:
+            self._conn = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._timeout, context=self._ssl
+            )
+        else:
+            self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         self._used = False
         return self._conn
 
@@ -125,6 +146,10 @@ class RpcClient:
                     if reused and attempt == 0:
                         continue  # server closed an idle keep-alive connection
                     raise TransportError(f"connection failed: {exc}") from exc
+                except ssl.SSLCertVerificationError as exc:
+                    conn.close()
+                    self._conn = None
+                    raise TlsError(f"{self.url}: {exc.verify_message}") from exc
                 except (OSError, http.client.HTTPException) as exc:
                     conn.close()
                     self._conn = None
@@ -180,11 +205,34 @@ class RpcClient:
         ]
 
 
+def _tls_for(
+    https: bool, ca_file: str | Path | None, context: ssl.SSLContext | None
+) -> ssl.SSLContext | None:
+    """The client TLS context of a URL: None for plain http (where a CA makes no sense)."""
+    if not https:
+        if ca_file is not None or context is not None:
+            raise ValueError("a CA file or TLS context needs an https:// (or wss://) URL")
+        return None
+    return context if context is not None else client_context(ca_file)
+
+
 class AsyncRpcClient:
     """Trio client: runs pooled sync clients in worker threads (simple, no asyncio in the caller)."""
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
-        self._factory = partial(RpcClient, url, token=token, timeout=timeout)
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        ca_file: str | Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        context = _tls_for(urlsplit(url).scheme == "https", ca_file, ssl_context)
+        RpcClient(
+            url, token=token, timeout=timeout, ssl_context=context
+        )  # a bad URL fails here, not in a thread
+        self._factory = partial(RpcClient, url, token=token, timeout=timeout, ssl_context=context)
         self._pool: list[RpcClient] = []
 
     async def _run(self, fn_name: str, *args: Any, **kwargs: Any) -> Any:
@@ -338,13 +386,29 @@ class WsClient:
 
 @asynccontextmanager
 async def open_ws(
-    url: str, *, token: str | None = None, buffer: int = 256, max_message_size: int = 1 << 22
+    url: str,
+    *,
+    token: str | None = None,
+    buffer: int = 256,
+    max_message_size: int = 1 << 22,
+    ca_file: str | Path | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[WsClient]:
-    """Connect to `ws://host:port/ws`."""
+    """Connect to `ws://host:port/ws` or `wss://host:port/ws` (TLS trust as for ``RpcClient``)."""
     headers = [(b"Authorization", f"Bearer {token}".encode())] if token else None
+    scheme = urlsplit(url).scheme
+    if scheme not in ("ws", "wss"):
+        raise ValueError(f"unsupported WebSocket url {url!r}")
+    context = _tls_for(scheme == "wss", ca_file, ssl_context)
+    if context is not None:
+        await _check_tls(url, context)
     async with (
         trio_websocket.open_websocket_url(
-            url, extra_headers=headers, max_message_size=max_message_size, message_queue_size=8
+            url,
+            ssl_context=context,
+            extra_headers=headers,
+            max_message_size=max_message_size,
+            message_queue_size=8,
         ) as conn,
         trio.open_nursery() as nursery,
     ):
@@ -356,6 +420,30 @@ async def open_ws(
             nursery.cancel_scope.cancel()
 
 
+async def _check_tls(url: str, context: ssl.SSLContext, timeout_s: float = 10.0) -> None:
+    """One TLS handshake with the server of a wss:// ``url``: TlsError if its certificate is not trusted.
+
+    trio-websocket 0.12 reports a failed handshake only as a ConnectionTimeout, after 60 s.
+    """
+    parts = urlsplit(url)
+    try:
+        with trio.fail_after(timeout_s):
+            stream = await trio.open_ssl_over_tcp_stream(
+                parts.hostname or "", parts.port or 443, ssl_context=context
+            )
+            try:
+                await stream.do_handshake()
+            finally:
+                await trio.aclose_forcefully(stream)
+    except trio.BrokenResourceError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            raise TlsError(f"{url}: {cause.verify_message}") from exc
+        raise TransportError(f"{url}: TLS handshake failed: {cause or exc}") from exc
+    except (OSError, trio.TooSlowError) as exc:
+        raise TransportError(f"{url}: connection failed: {exc or 'timed out'}") from exc
+
+
 @asynccontextmanager
 async def subscribe(
     url: str,
@@ -364,9 +452,11 @@ async def subscribe(
     *,
     token: str | None = None,
     buffer: int = 256,
+    ca_file: str | Path | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Subscription]:
     """`async with subscribe(url, "newHeads") as sub: async for x in sub: ...`"""
-    async with open_ws(url, token=token, buffer=buffer) as ws:
+    async with open_ws(url, token=token, buffer=buffer, ca_file=ca_file, ssl_context=ssl_context) as ws:
         yield await ws.subscribe(topic, filter)
 
 

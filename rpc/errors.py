@@ -151,6 +151,10 @@ class TransportError(Exception):
         self.status = status
 
 
+class TlsError(TransportError):
+    """Client side: the server's TLS certificate is not trusted (unknown CA, expired, or for another host name)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
     """Declared error of a method, published in the OpenRPC document."""

@@ -29,6 +29,7 @@ from rpc.metrics import CONTENT_TYPE, Gauge, RpcMetrics, normalise_gauges
 from rpc.ratelimit import TokenBucketLimiter
 from rpc.registry import MethodRegistry
 from rpc.subscriptions import Session, SubscriptionHub
+from rpc.tls import server_context
 
 log = logging.getLogger("rpc.server")
 
@@ -44,7 +45,7 @@ MetricsFn = Callable[[], MetricsValue | Awaitable[MetricsValue]]
 
 @dataclass(frozen=True, slots=True)
 class RpcServerConfig:
-    """Server limits and policy. Binds loopback by default."""
+    """Server limits and policy. Binds loopback by default; serves HTTPS and WSS when given a certificate and key."""
 
     host: str = "127.0.0.1"
     port: int = 8545
@@ -61,8 +62,14 @@ class RpcServerConfig:
     ws_heartbeat_s: float | None = 30.0
     title: str = "vaxchain"
     version: str = "0.1.0"
+    tls_cert_file: str | None = (
+        None  # PEM certificate chain; with tls_key_file: HTTPS and WSS on the same port
+    )
+    tls_key_file: str | None = None  # PEM private key
 
     def __post_init__(self) -> None:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port out of range: {self.port}")
         for name in (
@@ -500,8 +507,13 @@ async def serve(
     extra_routes: Sequence[Route] = (),
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve JSON-RPC until cancelled; reports the bound port through `task_status` (port 0 = ephemeral)."""
+    """Serve JSON-RPC until cancelled; reports the bound port through `task_status` (port 0 = ephemeral).
+
+    With ``tls_cert_file``/``tls_key_file`` it serves HTTPS and WSS only; unusable files raise
+    ``rpc.tls.TlsFileError`` before anything listens.
+    """
     cfg = config if config is not None else RpcServerConfig()
+    tls = None if cfg.tls_cert_file is None else server_context(cfg.tls_cert_file, cfg.tls_key_file or "")
     dispatcher = Dispatcher(
         registry,
         hub if hub is not None else SubscriptionHub(),
@@ -515,10 +527,11 @@ async def serve(
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await trio_asyncio.aio_as_trio(runner.setup)()
         try:
-            site = web.TCPSite(runner, cfg.host, cfg.port)
+            site = web.TCPSite(runner, cfg.host, cfg.port, ssl_context=tls)
             await trio_asyncio.aio_as_trio(site.start)()
             port = int(runner.addresses[0][1])
-            log.info("JSON-RPC listening on http://%s:%d", cfg.host, port)
+            host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+            log.info("JSON-RPC listening on %s://%s:%d", "http" if tls is None else "https", host, port)
             task_status.started(port)
             await trio.sleep_forever()
         finally:

@@ -7,6 +7,7 @@ traceback.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import shutil
 import socket
@@ -83,8 +84,9 @@ DatadirOpt = Annotated[Path, typer.Option("--datadir", help="Node directory (con
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port free on ``host`` (an IPv4 or IPv6 address of this machine) right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
@@ -276,8 +278,33 @@ def testnet(
     empty_block_interval_ms: Annotated[
         int | None, typer.Option(help="Override how often an idle chain adds an empty block.")
     ] = None,
+    hosts: Annotated[
+        str,
+        typer.Option(
+            "--hosts",
+            help="IP address(es) the nodes listen on, comma-separated: one for all nodes, or one per node "
+            "(node0 first), e.g. a network lab's namespace addresses.",
+        ),
+    ] = "127.0.0.1",
+    p2p_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="libp2p port of every node (default: a free port each)."),
+    ] = None,
+    rpc_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="JSON-RPC port of every node (default: a free port each)."),
+    ] = None,
+    explorer_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Explorer port of every node (default: a free port each)."),
+    ] = None,
 ) -> None:
-    """Write ready-to-run node directories with keys, one shared genesis and configs that peer with each other."""
+    """Write ready-to-run node directories with keys, one shared genesis and configs that peer with each other.
+
+    By default every node listens on 127.0.0.1 with ports free on this machine. With ``--hosts`` naming one
+    address per node (e.g. a network lab's namespace addresses) each node listens on its own; ports not given are
+    picked free on that address, which needs it to exist here (give the port options otherwise).
+    """
     # libp2p is slow to import; only this command (and `run`) needs it.
     from node.net.keys import load_or_create_node_key
     from node.net.p2p import peer_id_from_seed
@@ -296,7 +323,13 @@ def testnet(
         base["block_interval_ms"] = block_interval_ms
     if empty_block_interval_ms is not None:
         base["empty_block_interval_ms"] = empty_block_interval_ms
-    ports = [(free_port(), free_port(), free_port()) for _ in range(total)]
+    node_hosts = _testnet_hosts(hosts, total)
+    ports = [
+        tuple(
+            port if port is not None else _free_port_on(host) for port in (p2p_port, rpc_port, explorer_port)
+        )
+        for host in node_hosts
+    ]
     addrs = []
     peer_ids = []
     for i in range(total):
@@ -304,7 +337,7 @@ def testnet(
         node_dir.mkdir(parents=True, exist_ok=True)
         peer_id = peer_id_from_seed(load_or_create_node_key(node_dir / "node_key"))
         peer_ids.append((peer_id, f"node{i}"))
-        addrs.append(f"/ip4/127.0.0.1/tcp/{ports[i][0]}/p2p/{peer_id}")
+        addrs.append(f"{_p2p_addr(node_hosts[i], ports[i][0])}/p2p/{peer_id}")
     # Every node is registered on chain (membership is enforced): validators at the governance bodies.
     base = with_nodes(base, peer_ids)
     parse_genesis(base)
@@ -314,24 +347,52 @@ def testnet(
         key_file = None
         if i < validators:
             key_file = save_keystore(keys[i], DEV_PASSWORD, out / "keystores", light=True)
-        p2p_port, rpc_port, explorer_port = ports[i]
+        node_p2p, node_rpc, node_explorer = ports[i]
+        host = f"[{node_hosts[i]}]" if ":" in node_hosts[i] else node_hosts[i]
         write_node_dir(
             node_dir,
             base,
             name=f"node{i}",
             validator_key=key_file,
             password_file=password_file if key_file else None,
-            p2p_listen=f"/ip4/127.0.0.1/tcp/{p2p_port}",
+            p2p_listen=_p2p_addr(node_hosts[i], node_p2p),
             peers=[addr for j, addr in enumerate(addrs) if j != i],
-            rpc_listen=f"127.0.0.1:{rpc_port}",
-            explorer_listen=f"127.0.0.1:{explorer_port}",
+            rpc_listen=f"{host}:{node_rpc}",
+            explorer_listen=f"{host}:{node_explorer}",
             explorer_enabled=True,
             # A local test network is driven by load generators and benchmarks from this machine.
             rpc_rate_per_s=100_000.0,
         )
         role = "validator" if i < validators else "observer"
-        typer.echo(f"{node_dir}  {role}  rpc=127.0.0.1:{rpc_port}  explorer=http://127.0.0.1:{explorer_port}")
+        typer.echo(f"{node_dir}  {role}  rpc={host}:{node_rpc}  explorer=http://{host}:{node_explorer}")
     typer.echo(f"wrote {total} node directories under {out} (dev password in {password_file})")
+
+
+def _testnet_hosts(hosts: str, total: int) -> list[str]:
+    """--hosts as one IP address per node (a single address is shared by all)."""
+    entries = [h.strip() for h in hosts.split(",") if h.strip()]
+    if len(entries) not in (1, total):
+        raise fail(f"--hosts: give one address or {total} (one per node), got {len(entries)}")
+    for entry in entries:
+        try:
+            ipaddress.ip_address(entry)
+        except ValueError:
+            raise fail(f"--hosts: {entry!r} is not an IPv4 or IPv6 address") from None
+    return entries * total if len(entries) == 1 else entries
+
+
+def _free_port_on(host: str) -> int:
+    try:
+        return free_port(host)
+    except OSError as exc:
+        raise fail(
+            f"--hosts: no free port on {host} ({exc.strerror}); give --p2p-port, --rpc-port and --explorer-port"
+        ) from None
+
+
+def _p2p_addr(host: str, port: int) -> str:
+    """The libp2p TCP multiaddr of ``host``:``port``."""
+    return f"/ip6/{host}/tcp/{port}" if ":" in host else f"/ip4/{host}/tcp/{port}"
 
 
 @chain_app.command("export")

@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import inspect
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from node.core.errors import VaxchainError
 from node.core.keys import InvalidAddress, PrivateKey, parse_address, to_checksum_address
 from node.core.keystore import KeystoreError, list_keystores, load_keystore, read_password
 from node.core.transactions import Transaction, sign_transaction
-from node.service.config import load_config
+from node.service.config import connect_url, load_config, parse_listen
 from node.state.validators_tx import (
     SYSTEM_KIND_NAMES,
     VALIDATOR_CHANGE_KIND,
@@ -38,7 +39,8 @@ from node.state.validators_tx import (
     decode_validator_change,
 )
 from rpc.client import RpcClient
-from rpc.errors import RpcError, TransportError
+from rpc.errors import RpcError, TlsError, TransportError
+from rpc.tls import TlsFileError, client_context, pinned_context
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 DEFAULT_KEYSTORE = Path("keystore")
@@ -68,6 +70,15 @@ RpcOpt = Annotated[
 DatadirOpt = Annotated[
     Path | None,
     typer.Option("--datadir", metavar="DIR", help="Node directory whose config.toml names the RPC address."),
+]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        metavar="PEM",
+        envvar="VAXCHAIN_CA_FILE",
+        help="CA certificate(s) to trust for an https:// --rpc (a private CA); default: the system's CAs.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 KeystoreOpt = Annotated[
@@ -123,6 +134,7 @@ DryRunOpt = Annotated[
 SEND_PARAMETERS = [
     inspect.Parameter("rpc", inspect.Parameter.KEYWORD_ONLY, annotation=RpcOpt, default=None),
     inspect.Parameter("datadir", inspect.Parameter.KEYWORD_ONLY, annotation=DatadirOpt, default=None),
+    inspect.Parameter("ca_file", inspect.Parameter.KEYWORD_ONLY, annotation=CaFileOpt, default=None),
     inspect.Parameter(
         "keystore", inspect.Parameter.KEYWORD_ONLY, annotation=KeystoreOpt, default=DEFAULT_KEYSTORE
     ),
@@ -137,9 +149,9 @@ SEND_PARAMETERS = [
     inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, annotation=JsonOpt, default=False),
     inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, annotation=DryRunOpt, default=False),
 ]
-READ_PARAMETERS = [p for p in SEND_PARAMETERS if p.name in ("rpc", "datadir", "json_out")]
+READ_PARAMETERS = [p for p in SEND_PARAMETERS if p.name in ("rpc", "datadir", "ca_file", "json_out")]
 SUBMIT_PARAMETERS = [
-    p for p in SEND_PARAMETERS if p.name in ("rpc", "datadir", "wait", "timeout", "json_out")
+    p for p in SEND_PARAMETERS if p.name in ("rpc", "datadir", "ca_file", "wait", "timeout", "json_out")
 ]
 
 
@@ -188,6 +200,8 @@ def cli_errors() -> Iterator[None]:
         raise fail(str(exc)) from None
     except RpcError as exc:
         raise fail(format_rpc_error(exc)) from None
+    except TlsError as exc:
+        raise fail(f"untrusted TLS certificate (give the node's CA with --ca-file): {exc}") from None
     except TransportError as exc:
         raise fail(f"cannot reach the node: {exc}") from None
     except (KeystoreError, InvalidAddress, CryptoError, VaxchainError) as exc:
@@ -219,24 +233,41 @@ def parse_address_opt(text: str, what: str) -> bytes:
 
 
 def rpc_url(rpc: str | None, datadir: Path | None) -> str:
-    """--rpc, else the datadir's rpc.listen (a wildcard host means this machine), else the default."""
+    """--rpc, else the datadir's rpc.listen (a wildcard host means this machine; https with rpc TLS keys), else
+    the default."""
     if rpc is not None:
         return rpc
     if datadir is not None:
-        listen = load_config(datadir).rpc_listen
-        host, _, port = listen.rpartition(":")
-        if host in ("0.0.0.0", "::", "[::]", ""):
-            host = "127.0.0.1"
-        return f"http://{host}:{port}"
+        config = load_config(datadir)
+        host, port = parse_listen(config.rpc_listen, "rpc.listen")
+        return connect_url("http" if config.tls_files("rpc") is None else "https", host, port)
     return DEFAULT_RPC
+
+
+def rpc_tls(rpc: str | None, datadir: Path | None, ca_file: Path | None) -> ssl.SSLContext | None:
+    """Whom an https:// node URL is trusted by: --ca-file; else, for the URL taken from --datadir, exactly that
+    node's own certificate (reached by a loopback address it need not name); else None (the system's CAs)."""
+    url = rpc_url(rpc, datadir)
+    if not url.startswith(("https://", "wss://")):
+        if ca_file is not None:
+            raise InputError("--ca-file", f"needs an https:// node URL, not {url}")
+        return None
+    try:
+        if ca_file is not None:
+            return client_context(ca_file)
+        files = None if rpc is not None or datadir is None else load_config(datadir).tls_files("rpc")
+        return None if files is None else pinned_context(files[0])
+    except TlsFileError as exc:
+        raise InputError("--ca-file", str(exc)) from None
 
 
 class Node:
     """A lazily opened RPC connection (commands that need no node never connect)."""
 
-    def __init__(self, rpc: str | None, datadir: Path | None) -> None:
+    def __init__(self, rpc: str | None, datadir: Path | None, ca_file: Path | None = None) -> None:
         self._rpc = rpc
         self._datadir = datadir
+        self._ca_file = ca_file
         self._client: RpcClient | None = None
         self._chain_id: int | None = None
 
@@ -249,11 +280,14 @@ class Node:
         """One JSON-RPC call (RpcError for application errors, TransportError if unreachable)."""
         if self._client is None:
             try:
-                self._client = RpcClient(self.url, timeout=RPC_TIMEOUT_S)
+                tls = rpc_tls(self._rpc, self._datadir, self._ca_file)
+                self._client = RpcClient(self.url, timeout=RPC_TIMEOUT_S, ssl_context=tls)
             except ValueError as exc:
                 raise InputError("--rpc", str(exc)) from None
         try:
             return self._client.call(method, **params)
+        except TlsError:
+            raise  # names the URL already
         except TransportError as exc:
             raise TransportError(f"{self.url}: {exc}") from None
 
@@ -287,6 +321,7 @@ class SendOptions:
 
     rpc: str | None = None
     datadir: Path | None = None
+    ca_file: Path | None = None
     keystore: Path = DEFAULT_KEYSTORE
     sender: str | None = None
     password_file: Path | None = None
@@ -303,7 +338,7 @@ class Session:
 
     def __init__(self, opts: SendOptions) -> None:
         self.opts = opts
-        self.node = Node(opts.rpc, opts.datadir)
+        self.node = Node(opts.rpc, opts.datadir, opts.ca_file)
         self._key_path: Path | None = None
         self._address: bytes | None = None
 
@@ -557,8 +592,9 @@ def reading(func: Callable[..., Shown]) -> Callable[..., None]:
 
     def command(**kwargs: Any) -> None:
         rpc, datadir, json_out = kwargs.pop("rpc"), kwargs.pop("datadir"), kwargs.pop("json_out")
+        ca_file = kwargs.pop("ca_file")
         with cli_errors():
-            node = Node(rpc, datadir)
+            node = Node(rpc, datadir, ca_file)
             try:
                 shown = func(node, **kwargs)
             finally:
@@ -578,9 +614,10 @@ def submitting(func: Callable[..., list[Transaction]]) -> Callable[..., None]:
 
     def command(**kwargs: Any) -> None:
         rpc, datadir, json_out = kwargs.pop("rpc"), kwargs.pop("datadir"), kwargs.pop("json_out")
+        ca_file = kwargs.pop("ca_file")
         wait, timeout = kwargs.pop("wait"), kwargs.pop("timeout")
         with cli_errors():
-            node = Node(rpc, datadir)
+            node = Node(rpc, datadir, ca_file)
             try:
                 txs = func(node, **kwargs)
                 print_results(submit(node, txs, wait=wait, timeout=timeout), {}, json_out, True)

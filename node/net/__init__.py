@@ -1,4 +1,4 @@
-"""node.net: gossip and request/response between vaxchain nodes over py-libp2p (127.0.0.1 only).
+"""node.net: gossip and request/response between vaxchain nodes over py-libp2p (any IPv4/IPv6 address or DNS name).
 
 Only the node.net.p2p package imports libp2p (an import-linter contract); what the node needs is re-exported here.
 """

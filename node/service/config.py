@@ -1,18 +1,24 @@
 """Node configuration: ``config.toml`` in the datadir, read with tomllib, validated with clear errors.
 
-Keys other tools rely on (keep them): ``p2p.listen``, ``p2p.peers``, ``rpc.listen``, ``validator.key_file``,
-``validator.password_file``, ``explorer.listen``. Relative paths are relative to the datadir.
+Keys other tools rely on (keep them): ``p2p.listen``, ``p2p.peers``, ``p2p.external_addrs``, ``rpc.listen``,
+``validator.key_file``, ``validator.password_file``, ``explorer.listen``. Relative paths are relative to the datadir.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from node.core.errors import VaxchainError
 from node.mempool.pool import DEFAULT_MAX_TXS
+from node.net.config import parse_external_addr, parse_listen_addr, parse_peer_addr
+from node.net.errors import ConfigError as NetConfigError
+from rpc.tls import TlsFileError, server_context
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -44,12 +50,21 @@ class NodeConfig:
     p2p_listen: str = "/ip4/127.0.0.1/tcp/26656"
     p2p_peers: tuple[str, ...] = ()
     p2p_allowlist: tuple[str, ...] = ()
+    p2p_external_addrs: tuple[
+        str, ...
+    ] = ()  # what the node announces (when it listens on a wildcard or behind NAT)
     p2p_node_key_file: str = "node_key"
     rpc_listen: str = "127.0.0.1:8545"
     rpc_cors_origins: tuple[str, ...] = ()
     rpc_rate_per_s: float = 500.0
+    rpc_tls_cert_file: str | None = (
+        None  # PEM certificate chain: RPC serves HTTPS and WSS (with rpc_tls_key_file)
+    )
+    rpc_tls_key_file: str | None = None  # PEM private key of rpc_tls_cert_file
     explorer_enabled: bool = False
     explorer_listen: str = "127.0.0.1:8080"
+    explorer_tls_cert_file: str | None = None  # the same two keys for the explorer's pages (HTTPS)
+    explorer_tls_key_file: str | None = None
     mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
     max_block_txs: int = 20_000
@@ -63,6 +78,19 @@ class NodeConfig:
         """Resolve a configured path against the datadir."""
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else self.datadir / candidate
+
+    def tls_files(self, section: str) -> tuple[str, str] | None:
+        """(certificate, key) paths of ``section`` ("rpc" or "explorer"), resolved against the datadir; None
+        without TLS."""
+        cert, key = getattr(self, f"{section}_tls_cert_file"), getattr(self, f"{section}_tls_key_file")
+        if cert is None or key is None:
+            return None
+        return str(self.path(cert)), str(self.path(key))
+
+    def listen_url(self, section: str, port: int) -> str:
+        """The URL ``section`` ("rpc" or "explorer") serves on, as configured (http or https), with the bound port."""
+        host = getattr(self, f"{section}_listen").rpartition(":")[0]
+        return f"{'http' if self.tls_files(section) is None else 'https'}://{host}:{port}"
 
     @property
     def is_validator(self) -> bool:
@@ -95,12 +123,103 @@ def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+# A host name as in a URL: DNS labels (RFC 1123) separated by dots.
+_HOST_NAME_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
 def parse_listen(value: str, key: str) -> tuple[str, int]:
-    """Split ``host:port``; the port may be 0 (any free port)."""
+    """Split ``HOST:PORT`` or ``[IPV6]:PORT`` into (host without brackets, port); the port may be 0 (any free port).
+
+    HOST is an IPv4 address, a host name, or (in brackets) an IPv6 address; 0.0.0.0 and [::] mean every interface.
+    """
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(key, f"expected host:port, got {value!r}")
+    if not sep or not host or not port.isdigit() or len(port) > 5 or not 0 <= int(port) < 65536:
+        raise ConfigError(key, f"expected HOST:PORT (IPv6 as [ADDR]:PORT), got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        inner = host[1:-1]
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            raise ConfigError(key, f"{inner!r} in {value!r} is not an IPv6 address") from None
+        if "%" in inner:
+            raise ConfigError(key, f"{value!r}: zoned IPv6 addresses are not supported")
+        return inner, int(port)
+    if ":" in host:
+        raise ConfigError(key, f"{value!r}: write an IPv6 address in brackets, as [ADDR]:PORT")
+    if host.replace(".", "").isdigit():
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ConfigError(key, f"{host!r} in {value!r} is not an IPv4 address") from None
+    elif not _HOST_NAME_RE.match(host):
+        raise ConfigError(key, f"{host!r} in {value!r} is not a host name")
     return host, int(port)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (an IP in 127.0.0.0/8 or ::1, or the name localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve to anything
+
+
+def connect_url(scheme: str, host: str, port: int) -> str:
+    """A URL for reaching a server listening on ``host``: a wildcard means this machine; IPv6 goes in brackets."""
+    if host == "0.0.0.0":
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def plain_rpc_warning(config: NodeConfig) -> str | None:
+    """The startup warning for JSON-RPC served without TLS beyond loopback (admin tokens and signed transactions
+    would cross the network in clear), or None."""
+    host, _port = parse_listen(config.rpc_listen, "rpc.listen")
+    if is_loopback_host(host) or config.tls_files("rpc") is not None:
+        return None
+    return (
+        f"event=rpc_without_tls listen={config.rpc_listen} reason=plain HTTP beyond loopback: set rpc.tls_cert_file "
+        "and rpc.tls_key_file, or listen on 127.0.0.1 behind a TLS proxy"
+    )
+
+
+def _check_tls(config: NodeConfig, section: str) -> None:
+    """Both TLS keys of ``section`` or neither, and files that make a working server context (checked now, so a
+    bad file stops the node at startup with the key named)."""
+    cert, key = getattr(config, f"{section}_tls_cert_file"), getattr(config, f"{section}_tls_key_file")
+    if cert is None and key is None:
+        return
+    if cert is None or key is None:
+        missing = "tls_cert_file" if cert is None else "tls_key_file"
+        raise ConfigError(
+            f"{section}.{missing}", f"missing: {section}.tls_cert_file and tls_key_file go together"
+        )
+    try:
+        server_context(config.path(cert), config.path(key))
+    except TlsFileError as exc:
+        raise ConfigError(f"{section}.tls_cert_file", str(exc)) from None
+
+
+def _check_p2p(config: NodeConfig) -> None:
+    """The p2p addresses, validated as the network will read them, with the config.toml key named."""
+    checks: list[tuple[str, Callable[[str], object], str]] = [
+        ("p2p.listen", parse_listen_addr, config.p2p_listen)
+    ]
+    checks += [("p2p.peers", parse_peer_addr, addr) for addr in config.p2p_peers]
+    checks += [("p2p.external_addrs", parse_external_addr, addr) for addr in config.p2p_external_addrs]
+    for key, parse, value in checks:
+        try:
+            parse(value)
+        except NetConfigError as exc:
+            raise ConfigError(key, exc.reason) from None
 
 
 def load_config(datadir: Path) -> NodeConfig:
@@ -125,12 +244,17 @@ def load_config(datadir: Path) -> NodeConfig:
         p2p_listen=_get(p2p, "p2p", "listen", str, "/ip4/127.0.0.1/tcp/26656"),
         p2p_peers=_strings(p2p, "p2p", "peers"),
         p2p_allowlist=_strings(p2p, "p2p", "allowlist"),
+        p2p_external_addrs=_strings(p2p, "p2p", "external_addrs"),
         p2p_node_key_file=_get(p2p, "p2p", "node_key_file", str, "node_key"),
         rpc_listen=_get(rpc, "rpc", "listen", str, "127.0.0.1:8545"),
         rpc_cors_origins=_strings(rpc, "rpc", "cors_origins"),
         rpc_rate_per_s=_get(rpc, "rpc", "rate_per_s", float, 500.0),
+        rpc_tls_cert_file=_get(rpc, "rpc", "tls_cert_file", str, None),
+        rpc_tls_key_file=_get(rpc, "rpc", "tls_key_file", str, None),
         explorer_enabled=_get(explorer, "explorer", "enabled", bool, False),
         explorer_listen=_get(explorer, "explorer", "listen", str, "127.0.0.1:8080"),
+        explorer_tls_cert_file=_get(explorer, "explorer", "tls_cert_file", str, None),
+        explorer_tls_key_file=_get(explorer, "explorer", "tls_key_file", str, None),
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
         max_block_txs=_get(producer, "producer", "max_block_txs", int, 20_000),
@@ -142,8 +266,12 @@ def load_config(datadir: Path) -> NodeConfig:
         log_format=_get(log, "log", "format", str, "kv"),
         extra=doc,
     )
+    _check_p2p(config)
     parse_listen(config.rpc_listen, "rpc.listen")
     parse_listen(config.explorer_listen, "explorer.listen")
+    _check_tls(config, "rpc")
+    if config.explorer_enabled:
+        _check_tls(config, "explorer")
     if not 1 <= config.tx_gossip_interval_ms <= 10_000:
         raise ConfigError("producer.tx_gossip_interval_ms", "expected 1..10000")
     if config.log_format not in ("kv", "json"):

@@ -30,7 +30,7 @@ from node.net.config import NetConfig
 from node.net.keys import load_or_create_node_key
 from node.net.p2p import Network
 from node.producer.bft import BftConfig, BftEngine
-from node.service.config import NodeConfig, load_config, parse_listen
+from node.service.config import NodeConfig, connect_url, load_config, parse_listen, plain_rpc_warning
 from node.service.events import publish_block, register_topics
 from node.service.membership import Membership
 from node.service.status import STATUS_FILE, write_status_file
@@ -40,6 +40,7 @@ from rpc.metrics import Gauge
 from rpc.registry import MethodRegistry
 from rpc.server import RpcServerConfig, serve
 from rpc.subscriptions import SubscriptionHub
+from rpc.tls import pinned_context
 
 log = logging.getLogger("vaxchain.node")
 
@@ -119,6 +120,7 @@ class Node:
                 listen=self.config.p2p_listen,
                 peers=self.config.p2p_peers,
                 allowlist=self.config.p2p_allowlist,
+                external_addrs=self.config.p2p_external_addrs,
             ),
             load_or_create_node_key(self.config.path(self.config.p2p_node_key_file)),
         )
@@ -181,7 +183,7 @@ class Node:
                 else to_checksum_address(self.validator_key.address),
                 "explorer": None
                 if self.explorer_port is None
-                else f"http://{self.config.explorer_listen.rpartition(':')[0]}:{self.explorer_port}",
+                else self.config.listen_url("explorer", self.explorer_port),
                 "rpc": self.config.rpc_listen
                 if self.rpc_port is None
                 else f"{self.config.rpc_listen.rpartition(':')[0]}:{self.rpc_port}",
@@ -256,12 +258,17 @@ class Node:
     async def _serve(self, nursery: trio.Nursery) -> None:
         """Start RPC, the explorer (if enabled), the network and the BFT engine in ``nursery``."""
         host, port = parse_listen(self.config.rpc_listen, "rpc.listen")
+        if (warning := plain_rpc_warning(self.config)) is not None:
+            log.warning(warning)
+        rpc_tls = self.config.tls_files("rpc")
         rpc_config = RpcServerConfig(
             host=host,
             port=port,
             rate_per_s=self.config.rpc_rate_per_s,
             cors_origins=self.config.rpc_cors_origins,
             admin_token=self.admin_token(),
+            tls_cert_file=None if rpc_tls is None else rpc_tls[0],
+            tls_key_file=None if rpc_tls is None else rpc_tls[1],
         )
         self.rpc_port = await nursery.start(
             lambda task_status: serve(
@@ -273,14 +280,28 @@ class Node:
                 task_status=task_status,
             )
         )
-        log.info("event=rpc_listening url=http://%s:%d", host, self.rpc_port)
+        log.info("event=rpc_listening url=%s", self.config.listen_url("rpc", self.rpc_port))
         if self.config.explorer_enabled:
             ex_host, ex_port = parse_listen(self.config.explorer_listen, "explorer.listen")
-            rpc_url = f"http://{host}:{self.rpc_port}"
+            ex_tls = self.config.tls_files("explorer")
+            rpc_url = connect_url("http" if rpc_tls is None else "https", host, self.rpc_port)
+            # It reads its own node's RPC over a loopback (or wildcard) address that the certificate need not
+            # name: it trusts exactly that certificate instead of checking a name (rpc/tls.py pinned_context).
+            rpc_ssl = None if rpc_tls is None else pinned_context(rpc_tls[0])
             self.explorer_port = await nursery.start(
-                lambda task_status: serve_explorer(rpc_url, ex_host, ex_port, task_status=task_status)
+                lambda task_status: serve_explorer(
+                    rpc_url,
+                    ex_host,
+                    ex_port,
+                    tls_cert_file=None if ex_tls is None else ex_tls[0],
+                    tls_key_file=None if ex_tls is None else ex_tls[1],
+                    rpc_ssl_context=rpc_ssl,
+                    task_status=task_status,
+                )
             )
-            log.info("event=explorer_listening url=http://%s:%d", ex_host, self.explorer_port)
+            log.info(
+                "event=explorer_listening url=%s", self.config.listen_url("explorer", self.explorer_port)
+            )
         write_status_file(self.config.datadir, self.status())
         await nursery.start(self.network.run)
         await nursery.start(self.engine.run)

@@ -17,6 +17,7 @@ from node.net import (
     load_or_create_node_key,
     peer_id_from_seed,
 )
+from node.net.config import parse_external_addr, parse_listen_addr, parse_peer_addr
 from node.net.framing import (
     encode_error,
     encode_request,
@@ -37,31 +38,81 @@ def test_config_defaults_are_valid() -> None:
 
 
 @pytest.mark.parametrize(
-    "kw",
+    ("kw", "field", "reason"),
     [
-        {"listen": "/ip4/0.0.0.0/tcp/4001"},
-        {"listen": "/ip4/10.0.0.1/tcp/4001"},
-        {"listen": "/ip4/127.0.0.1/tcp/70000"},
-        {"listen": "/ip6/::1/tcp/4001"},
-        {"peers": ("/ip4/192.168.1.2/tcp/4001/p2p/" + PID,)},
-        {"peers": ("/ip4/127.0.0.1/tcp/4001",)},
-        {"peers": ("/dns4/localhost/tcp/4001/p2p/" + PID,)},
-        {"allowlist": ("not a peer id!",)},
-        {"max_message_bytes": 2 * 1024 * 1024},
-        {"max_message_bytes": 0},
-        {"heartbeat_s": 0},
-        {"reconnect_min_s": 5.0, "reconnect_max_s": 1.0},
-        {"peer_queue_size": 8},
+        ({"listen": "/ip4/127.0.0.1/tcp/70000"}, "listen", "port must be 0..65535"),
+        ({"listen": "/ip4/127.0.0.1/tcp/-1"}, "listen", "port must be"),
+        ({"listen": "/ip4/300.0.0.1/tcp/4001"}, "listen", "not an IPv4 address"),
+        ({"listen": "/ip4/010.0.0.1/tcp/4001"}, "listen", "not an IPv4 address"),
+        ({"listen": "/ip6/1.2.3.4/tcp/4001"}, "listen", "not an IPv6 address"),
+        ({"listen": "/ip6/fe80::1%eth0/tcp/4001"}, "listen", "zoned IPv6"),
+        ({"listen": "/dns4/localhost/tcp/4001"}, "listen", "protocol /dns4 is not one of ip4|ip6"),
+        ({"listen": "/ip4/127.0.0.1/udp/4001"}, "listen", "is not /ip4|ip6/HOST/tcp/PORT"),
+        ({"listen": "/ip4/127.0.0.1/tcp/4001/p2p/" + PID}, "listen", "is not /ip4|ip6/HOST/tcp/PORT"),
+        ({"listen": "127.0.0.1:4001"}, "listen", "is not /ip4|ip6/HOST/tcp/PORT"),
+        ({"peers": ("/ip4/127.0.0.1/tcp/4001",)}, "peers", "does not end with /p2p/PEERID"),
+        ({"peers": ("/ip4/127.0.0.1/tcp/0/p2p/" + PID,)}, "peers", "port must be 1..65535"),
+        ({"peers": ("/ip4/0.0.0.0/tcp/4001/p2p/" + PID,)}, "peers", "wildcard"),
+        ({"peers": ("/ip6/::/tcp/4001/p2p/" + PID,)}, "peers", "wildcard"),
+        ({"peers": ("/dns4/-bad-.example/tcp/4001/p2p/" + PID,)}, "peers", "not a DNS name"),
+        ({"peers": ("/dns/a..b/tcp/4001/p2p/" + PID,)}, "peers", "not a DNS name"),
+        ({"peers": ("/dnsaddr/example.org/tcp/4001/p2p/" + PID,)}, "peers", "protocol /dnsaddr"),
+        ({"peers": ("/ip4/127.0.0.1/tcp/4001/p2p/0OIl",)}, "peers", "not a base58 peer id"),
+        ({"external_addrs": ("/ip4/0.0.0.0/tcp/4001",)}, "external_addrs", "wildcard"),
+        ({"external_addrs": ("/ip4/10.0.0.1/tcp/0",)}, "external_addrs", "port must be 1..65535"),
+        ({"external_addrs": ("/ip4/10.0.0.1/tcp/4001/p2p/" + PID,)}, "external_addrs", "is not /ip4"),
+        ({"allowlist": ("not a peer id!",)}, "allowlist", "base58"),
+        ({"max_message_bytes": 2 * 1024 * 1024}, "max_message_bytes", "must be in"),
+        ({"max_message_bytes": 0}, "max_message_bytes", "must be in"),
+        ({"heartbeat_s": 0}, "heartbeat_s", "> 0"),
+        ({"reconnect_min_s": 5.0, "reconnect_max_s": 1.0}, "reconnect_max_s", ">="),
+        ({"peer_queue_size": 8}, "peer_queue_size", ">= 32"),
     ],
 )
-def test_config_rejects(kw: dict[str, object]) -> None:
-    with pytest.raises(ConfigError):
-        NetConfig(**kw)
+def test_config_rejects(kw: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        NetConfig(**kw)  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert reason in info.value.reason
 
 
 def test_config_accepts_loopback_peer() -> None:
     cfg = NetConfig(peers=(f"/ip4/127.0.0.1/tcp/4001/p2p/{PID}",), allowlist=(PID,))
     assert cfg.static_peer_ids() == (PID,)
+
+
+@pytest.mark.parametrize(
+    "listen",
+    ["/ip4/0.0.0.0/tcp/4001", "/ip4/10.0.0.1/tcp/0", "/ip6/::/tcp/4001", "/ip6/2001:db8::7/tcp/65535"],
+)
+def test_config_accepts_any_ip_listen_address(listen: str) -> None:
+    assert NetConfig(listen=listen).listen == listen
+
+
+def test_config_accepts_ip_and_dns_peers_and_external_addrs() -> None:
+    peers = (
+        f"/ip4/192.168.1.2/tcp/4001/p2p/{PID}",
+        f"/ip6/::1/tcp/4001/p2p/{PID}",
+        f"/dns4/localhost/tcp/4001/p2p/{PID}",
+        f"/dns6/node-1.cdc.example/tcp/4001/p2p/{PID}",
+        f"/dns/validator.example.org/tcp/4001/p2p/{PID}",
+    )
+    external = ("/ip4/203.0.113.5/tcp/4001", "/dns4/node.example.org/tcp/4001")
+    cfg = NetConfig(listen="/ip4/0.0.0.0/tcp/4001", peers=peers, external_addrs=external)
+    assert cfg.static_peer_ids() == (PID,) * 5
+    assert cfg.external_addrs == external
+
+
+def test_parsed_addresses_know_wildcard_and_loopback() -> None:
+    assert parse_listen_addr("/ip4/0.0.0.0/tcp/1").is_wildcard
+    assert parse_listen_addr("/ip6/::/tcp/1").is_wildcard
+    assert not parse_listen_addr("/ip4/127.0.0.3/tcp/1").is_wildcard
+    assert parse_listen_addr("/ip4/127.0.0.3/tcp/1").is_loopback
+    assert parse_listen_addr("/ip6/::1/tcp/1").is_loopback
+    assert not parse_listen_addr("/ip4/10.1.2.3/tcp/1").is_loopback
+    tcp, pid = parse_peer_addr(f"/dns4/LocalHost/tcp/7/p2p/{PID}")
+    assert (tcp.multiaddr, tcp.port, tcp.is_loopback, pid) == ("/dns4/LocalHost/tcp/7", 7, True, PID)
+    assert parse_external_addr("/dns/example.org/tcp/9").multiaddr == "/dns/example.org/tcp/9"
 
 
 def test_node_key_created_private_and_stable(tmp_path: Path) -> None:

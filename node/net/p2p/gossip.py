@@ -59,7 +59,8 @@ def build_router(config: NetConfig, neighbors_of: Callable[[bytes], frozenset[by
         adaptive_gossip_enabled=False,
         # ../shared/NOTES.md: spam protection caps 10 msg/s per (peer, topic), own publishes included.
         spam_protection_enabled=False,
-        # All our peers share 127.0.0.1: IP-diversity grafting can only churn the mesh.
+        # Peers are admitted by peer id; several may share one IP (a lab host, an organisation's NAT): grafting
+        # for IP diversity can only churn the mesh. (It also needs peer scoring, which we do not configure.)
         eclipse_protection_enabled=False,
     )
 

@@ -1,4 +1,4 @@
-"""The libp2p host: identity keys, Noise + Yamux over TCP on 127.0.0.1, and peer-id text.
+"""The libp2p host: identity keys, Noise + Yamux over TCP (IPv4, IPv6, DNS names), and peer-id text.
 
 Every library default changed here is changed for a measured reason (../shared/NOTES.md, "py-libp2p 0.8.1").
 """
@@ -20,9 +20,11 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
-from node.net.config import NetConfig, is_peer_id
+from node.net.config import NetConfig, TcpAddr, is_peer_id, parse_external_addr
 from node.net.errors import ConfigError, RequestFailed
 from node.net.keys import SEED_BYTES
+from node.net.p2p.workarounds.ipv6_remote_addr import report_ipv6_remote_addresses
+from node.net.p2p.workarounds.system_dns import use_system_resolver
 
 # Peer ids kept as text before the cache starts over (a PoA network has a few dozen peers).
 _PEER_ID_TEXT_CACHE = 4096
@@ -53,8 +55,14 @@ def quiet_library_logs(level: int = logging.WARNING) -> None:
 
 
 def build_host(config: NetConfig, keys: Any) -> Any:
-    """A libp2p host for ``keys`` listening on ``config.listen``, not started yet."""
-    return new_host(
+    """A libp2p host for ``keys`` listening on ``config.listen``, not started yet.
+
+    It announces ``config.external_addrs`` when set (a wildcard or NATed listen address means nothing to a
+    peer), else its listen address.
+    """
+    announce = [multiaddr.Multiaddr(parse_external_addr(a).multiaddr) for a in config.external_addrs]
+    report_ipv6_remote_addresses()
+    host = new_host(
         key_pair=keys,
         # Noise needs its own x25519 static key; it is signed by the identity key during the
         # handshake, so a fresh one per process is fine.
@@ -64,18 +72,22 @@ def build_host(config: NetConfig, keys: Any) -> Any:
             # ../shared/NOTES.md: connect() costs a fixed ~250 ms (happy-eyeballs wait) unless this is 1.
             max_connections_per_peer=1,
             dial_timeout=config.dial_timeout_s,
-            # Loopback only, enforced by the library's IP gate for dials and accepts alike.
-            allow_list=["127.0.0.1"],
+            # No IP allow list: peers are admitted by peer id (peers.py), from any address. (An allow list
+            # also exempts connections from the library's pruner, which only acts above 300 connections.)
         ),
-        listen_addrs=[multiaddr.Multiaddr(config.listen)],
-        # Never advertise identify-observed addresses: we only ever speak 127.0.0.1.
+        listen_addrs=[listen_addr(config)],
+        announce_addrs=announce or None,
+        # Never advertise identify-observed addresses: behind NAT a peer observes our ephemeral outbound port,
+        # which nobody can dial; an operator states what to announce in external_addrs instead.
         disable_identify_address_discovery=True,
     )
+    use_system_resolver(host, config.dial_timeout_s)
+    return host
 
 
-def loopback_addr(port: int) -> Any:
-    """The TCP multiaddr of ``port`` on 127.0.0.1."""
-    return multiaddr.Multiaddr(f"/ip4/127.0.0.1/tcp/{port}")
+def dial_addr(addr: TcpAddr) -> Any:
+    """The TCP multiaddr to dial ``addr`` at (DNS names are resolved by the library's TCP transport)."""
+    return multiaddr.Multiaddr(addr.multiaddr)
 
 
 def listen_addr(config: NetConfig) -> Any:

@@ -18,7 +18,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from node.net.config import NetConfig, parse_listen_addr, parse_peer_addr
 from node.net.errors import NetworkError
 from node.net.p2p.gossip import Gossip, Validator, build_pubsub, build_router
-from node.net.p2p.host import PeerIdText, build_host, id_from_text, key_pair, listen_addr, loopback_addr
+from node.net.p2p.host import PeerIdText, build_host, dial_addr, id_from_text, key_pair, listen_addr
 from node.net.p2p.lifecycle import Lifecycle
 from node.net.p2p.peers import PING_PROTOCOL, Allowlist, NeighborLists, Peers
 from node.net.p2p.requests import Handler, Requests
@@ -47,7 +47,7 @@ class Network:
 
     def __init__(self, config: NetConfig, node_key_seed: bytes) -> None:
         self._cfg = config
-        self._port = parse_listen_addr(config.listen)
+        self._listen = parse_listen_addr(config.listen)
         keys = key_pair(node_key_seed)
         own_id: Any = ID.from_pubkey(keys.public_key)
         self.peer_id: str = own_id.to_base58()
@@ -55,10 +55,10 @@ class Network:
 
         static: dict[str, Any] = {}
         for addr in config.peers:
-            port, pid = parse_peer_addr(addr)
+            tcp, pid = parse_peer_addr(addr)
             if pid == self.peer_id:
                 continue  # a shared peer list may name ourselves
-            static[pid] = PeerInfo(id_from_text(pid), [loopback_addr(port)])
+            static[pid] = PeerInfo(id_from_text(pid), [dial_addr(tcp)])
         # Static peers are always allowed; an empty allowlist means anyone.
         allowlist = Allowlist(config.allowlist, static, self.peer_id)
         self._allowlist = allowlist
@@ -113,14 +113,22 @@ class Network:
     async def run(self, *, task_status: TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen, subscribe, keep static peers connected; until cancelled, then shut down cleanly.
 
-        ``task_status.started()`` receives our listen multiaddr with its ``/p2p/<peer id>`` suffix.
+        ``task_status.started()`` receives the first address we announce (``external_addrs[0]`` if set, else the
+        listen address) with its ``/p2p/<peer id>`` suffix; ``listen_addrs`` holds them all.
         Shutdown (on cancellation) closes every connection and the listener within ~3 s.
         """
         if self._life.state != "new":
             raise NetworkError("Network.run() may be called only once per instance")
         self._life.state = "starting"
         try:
-            check_port_free(self._port)
+            check_port_free(self._listen.host, self._listen.port)
+            if self._listen.is_wildcard and not self._cfg.external_addrs:
+                log.warning(
+                    "event=p2p_wildcard_without_external_addrs listen=%s: peers are told %s, which they cannot "
+                    "dial; set p2p.external_addrs",
+                    self._cfg.listen,
+                    self._cfg.listen,
+                )
             async with trio.open_nursery() as outer:
                 addr = await outer.start(self._run_stack)
                 task_status.started(addr)

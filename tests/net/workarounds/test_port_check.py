@@ -16,7 +16,7 @@ def test_busy_port_is_refused_free_port_and_port_zero_pass() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError) as info:
-            check_port_free(port)
+            check_port_free("127.0.0.1", port)
         assert info.value.field == "listen"
-    check_port_free(port)
-    check_port_free(0)
+    check_port_free("127.0.0.1", port)
+    check_port_free("127.0.0.1", 0)

@@ -6,7 +6,8 @@ record changed; ``BasicHost.get_addrs`` (``libp2p/host/basic_host.py``) rebuilds
 (multiaddr parsing, ~1-2 ms). Peer records in pubsub came with https://github.com/libp2p/py-libp2p/pull/889; no
 upstream issue reports the cost (searched the py-libp2p tracker).
 
-A node here listens on one fixed 127.0.0.1 address: once it listens, ``get_addrs`` answers from a copy.
+A node here listens on one fixed address and announces fixed ones: once it listens, ``get_addrs`` answers from a
+copy.
 """
 
 from __future__ import annotations

@@ -15,13 +15,14 @@ import socket
 from node.net.errors import ConfigError
 
 
-def check_port_free(port: int) -> None:
-    """Raise ``ConfigError("listen", ...)`` if 127.0.0.1:``port`` is in use; port 0 (any free port) passes."""
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``ConfigError("listen", ...)`` if ``host``:``port`` is in use; port 0 (any free port) passes."""
     if port == 0:
         return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT after a restart is fine
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError as exc:
-            raise ConfigError("listen", f"127.0.0.1:{port} is in use ({exc.strerror})") from exc
+            raise ConfigError("listen", f"{host}:{port} cannot be listened on ({exc.strerror})") from exc
