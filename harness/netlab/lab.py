@@ -4,7 +4,7 @@ Layout of a lab (every name and the subnet derive from the lab id, a hash of the
 test lab and a benchmark lab never collide):
 
 - a hub namespace ``vxl-<id>-hub`` holding the bridge ``br0`` with the hub address ``10.A.B.1`` and one relay
-  address ``10.A.B.(140+i)`` per node; the relay process (``harness.netlab.relay``) listens there;
+  address ``10.A.B.(120+i)`` per node; the relay process (``harness.netlab.relay``) listens there;
 - one namespace ``vxl-<id>-nodeI`` per node, joined to the bridge by a veth pair made inside the hub namespace,
   with the node's address ``10.A.B.(10+i)`` on its ``eth0`` and no route beyond the lab's /24;
 - peers dial each other through the relay addresses (latency); loss and partitions are iptables rules in the
@@ -41,8 +41,8 @@ LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 STATE_FILE = "lab.json"
 HUB_IP_SUFFIX = 1
 NODE_IP_BASE = 10
-RELAY_IP_BASE = 140
 MAX_NODES = 100
+RELAY_IP_BASE = NODE_IP_BASE + MAX_NODES + 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +392,14 @@ class Lab:
             self._iptables(node, "-A", "INPUT", "-i", "eth0", "-j", "VXPART")
             self._iptables(node, "-A", "OUTPUT", "-o", "eth0", "-j", "VXPART")
             self._iptables(node, "-A", "INPUT", "-i", "eth0", "-j", "VXLOSS")
+            # Peers learn each other's own addresses (identify) and would dial them directly, around the
+            # relay and its latency: a new connection to another node's own address is refused at once.
+            base = state.subnet.rsplit(".", 1)[0]
+            self._iptables(
+                node, "-A", "OUTPUT", "-o", "eth0", "-p", "tcp", "--syn", "-m", "iprange", "--dst-range",
+                f"{base}.{NODE_IP_BASE}-{base}.{NODE_IP_BASE + MAX_NODES - 1}", "-j", "REJECT",
+                "--reject-with", "tcp-reset",
+            )  # fmt: skip
             if profile.loss > 0:
                 # Peer links lose packets; the hub address (RPC from the tests) does not.
                 self._iptables(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from contracts.registry import encode_payload
 from harness.district_load import day_actions, mempool_full_retry_after
 from harness.netlab.lab import Lab, LabState, NodeState
-from harness.netlab.observe import BATCH, fork_heights, head, wait_agreement
+from harness.netlab.observe import fork_heights, head, inclusion, wait_agreement
 from node.core.transactions import sign_transaction
 from rpc.errors import RpcError
 
@@ -183,21 +183,10 @@ def run_soak(lab: Lab, minutes: float, seed: int, rate: float = 20.0, log: bool 
 def _missing(lab: Lab, node: NodeState, hashes: list[str], settle_s: float) -> int:
     """How many of ``hashes`` are not in the node's chain once it had ``settle_s`` to include them."""
     deadline = time.monotonic() + settle_s
-    todo = list(hashes)
     while True:
-        left: list[str] = []
-        with lab.client(node, timeout=60) as client:
-            for start in range(0, len(todo), BATCH):
-                chunk = todo[start : start + BATCH]
-                results = client.batch([("chain_getTransaction", {"hash": h}) for h in chunk])
-                left += [
-                    h
-                    for h, r in zip(chunk, results, strict=True)
-                    if not (isinstance(r, dict) and r["status"] == "included")
-                ]
-        if not left or time.monotonic() > deadline:
-            return len(left)
-        todo = left
+        missing = inclusion(lab, node, hashes).missing
+        if not missing or time.monotonic() > deadline:
+            return missing
         time.sleep(2)
 
 

@@ -105,6 +105,9 @@ def test_peers_reach_each_other_through_the_relay_with_wan_latency(lab: tuple[La
         result = _call(the_lab, "node0", "dial", host=target.relay_ip, port=P2P)
         assert result["ok"], result
         echoes.append(result["echo_s"])
+    # a peer's own address is not a way around the relay (and its latency)
+    direct = _call(the_lab, "node0", "dial", host=target.ip, port=P2P, timeout=1.5)
+    assert direct == {"ok": False, "error": "ConnectionRefusedError"}
     # wan: 40 ms ± 15 ms round trip (loss may add a retransmission to one echo, never take time away)
     assert min(echoes) >= 0.025
     assert sorted(echoes)[len(echoes) // 2] <= 0.2
