@@ -14,6 +14,7 @@ from consensus.errors import (
     InvalidCertificate,
     InvalidEvidence,
     InvalidMessage,
+    InvalidProposal,
     InvalidValidatorSet,
     MisuseError,
 )
@@ -29,6 +30,7 @@ from consensus.machine import (
     Timeout,
     TimeoutConfig,
 )
+from consensus.proposals import check_proposal
 from consensus.types import (
     CommitCertificate,
     ConsensusMessage,
@@ -55,6 +57,7 @@ __all__ = [
     "InvalidCertificate",
     "InvalidEvidence",
     "InvalidMessage",
+    "InvalidProposal",
     "InvalidValidatorSet",
     "MisuseError",
     "Output",
@@ -71,6 +74,7 @@ __all__ = [
     "Vote",
     "VoteType",
     "certificate_time_ms",
+    "check_proposal",
     "decode_certificate",
     "decode_message",
     "decode_sign_record",

@@ -33,3 +33,13 @@ class InvalidEvidence(ConsensusError):
 
 class MisuseError(ConsensusError):
     """The caller drove the state machine against its contract (a node bug, never a peer's fault)."""
+
+
+class InvalidProposal(ConsensusError):
+    """A proposal not signed by the proposer of its round: never worth fetching or executing its block."""
+
+    def __init__(self, reason: str, height: int, round: int, proposer: bytes) -> None:
+        super().__init__(reason)
+        self.height = height
+        self.round = round
+        self.proposer = proposer

@@ -8,10 +8,13 @@ randomness. Line numbers "L22" etc. refer to Algorithm 1 of the paper.
 Contract with the node:
 - `on_message(proposal)` means "the node has this proposal's block and it is valid". The node delivers a
   Proposal only after fetching and validating its block; an invalid block is simply never delivered, so
-  the machine times out and prevotes nil (this is the paper's `valid(v)`).
+  the machine times out and prevotes nil (this is the paper's `valid(v)`). Before fetching or executing a
+  proposal's block, the node runs `check_proposal` (consensus/proposals.py), the check the machine itself
+  runs on every proposal: the round's proposer signed it.
 - `PersistSignRecord` is always emitted immediately before the `Broadcast` it protects. The node must
   write it durably (fsync) before sending that message, and construct a restarted machine with the last
-  record written (`last_signed`).
+  record written (`last_signed`). Restarted inside a round whose record holds no signed messages, the
+  machine schedules the timeout that ends that round itself.
 - After `Commit`, the node stores block + certificate, waits `timeouts.commit_ms` (to collect late
   precommits and let the proposer's block propagate), then calls `start_height(height + 1, ...)`.
 - `RequestProposal` asks the node for a block id to propose; it answers with `on_proposal_value`. If
@@ -25,7 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from consensus.certificate import certificate_time_ms, make_certificate, verify_certificate, verify_evidence
-from consensus.errors import InvalidEvidence, MisuseError
+from consensus.errors import InvalidEvidence, InvalidProposal, MisuseError
+from consensus.proposals import check_proposal
 from consensus.types import (
     CommitCertificate,
     ConsensusMessage,
@@ -271,6 +275,8 @@ class Consensus:
             for msg in msgs:
                 self._receive(msg, out)
         self._evaluate(now_ms, out)
+        if rec is not None and rec.height == height and not rec.signed:
+            out.append(self._restart_timeout(rec))
         return out
 
     def on_message(self, msg: ConsensusMessage, now_ms: int) -> list[Output]:
@@ -372,11 +378,13 @@ class Consensus:
         """Check and store a message of the current height; True if it was new."""
         vs = self._vs()
         if isinstance(msg, Proposal):
-            if msg.proposer != vs.proposer(self.height, msg.round):
-                return False
             if msg.round in self._proposals:  # duplicate, or an equivocating proposer: the first one stands
                 return False
-            if not self._signature_ok(msg) or not self._make_room(msg.proposer, msg.round):
+            try:
+                check_proposal(msg, vs, self.chain_id, self._recover)
+            except InvalidProposal:
+                return False
+            if not self._make_room(msg.proposer, msg.round):
                 return False
             self._store_proposal(msg)
             return True
@@ -552,6 +560,15 @@ class Consensus:
             out.append(RequestProposal(self.height, round, self.valid_block_id))
         # The proposer arms it too, so a node that never answers RequestProposal cannot stall the round.
         self._schedule(Step.PROPOSE, out)
+
+    def _restart_timeout(self, rec: SignRecord) -> ScheduleTimeout:
+        """Restarted inside a round we signed in, with a record that does not hold those messages: we may not
+        sign there again and cannot re-send what we signed, and with too few peers (one validator) nobody else
+        would end the round. The round's precommit timeout, after its propose timeout, ends it."""
+        delay = self.timeouts.duration(Step.PROPOSE, rec.round) + self.timeouts.duration(
+            Step.PRECOMMIT, rec.round
+        )
+        return ScheduleTimeout(Timeout(rec.height, rec.round, Step.PRECOMMIT), delay)
 
     def _schedule(self, step: Step, out: list[Output]) -> None:
         out.append(

@@ -290,6 +290,11 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "{who} 将温度记录仪 {serial} 绑定到 {unit}。",
     ),
     "s_set_device_off": ("{who} deactivated logger {serial}.", "{who} 停用了温度记录仪 {serial}。"),
+    "s_set_node_on": (
+        "{who} registered the network node “{name}” ({peer}).",
+        "{who} 登记了网络节点“{name}”（{peer}）。",
+    ),
+    "s_set_node_off": ("{who} removed the network node {peer}.", "{who} 移除了网络节点 {peer}。"),
     "s_register_product": (
         "{who} registered the product {name} ({code}), stored at {lo} to {hi} °C, {doses} dose(s) per vial.",
         "{who} 登记了产品 {name}（{code}），储存温度 {lo} 至 {hi} °C，每瓶 {doses} 剂。",

@@ -107,6 +107,10 @@ async def _sentence(k: str, p: Mapping[str, Any], who: Safe, data: Data, t: Text
         if p["active"]:
             return t.fmt("s_set_device_on", who=who, serial=p["serial"], unit=unit_link(p["unit_id"]))
         return t.fmt("s_set_device_off", who=who, serial=p["serial"])
+    if k == "set_node":
+        if p["add"]:
+            return t.fmt("s_set_node_on", who=who, name=p["name"], peer=p["peer_id"])
+        return t.fmt("s_set_node_off", who=who, peer=p["peer_id"])
     if k == "register_product":
         return t.fmt(
             "s_register_product",

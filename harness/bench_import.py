@@ -3,7 +3,7 @@ recovery.
 
 A validator set is made here with ``vaxchain testnet`` (``--validators`` validators and one observer: real
 keystores, config.toml, LevelDB datadirs). The validators' keys build blocks of a district day (lots,
-shipments, readings, doses, recalls, quality decisions: ``contracts.district.DistrictDay``) on the first
+shipments, readings, doses, recalls, quality decisions: ``harness.district.DistrictDay``) on the first
 validator's datadir, each committed with a certificate of every validator's precommit, the BFT commit rule a
 running node uses (``CertificateRule``). The chain is exported as ``vaxchain chain export`` writes it, then
 imported into the observer's fresh datadir by ``import_blocks``, the function ``vaxchain chain import`` runs:
@@ -41,11 +41,10 @@ from contracts.registry import BY_NAME, encode_payload
 from harness.devgenesis import dev_genesis
 from harness.district_load import day_actions
 from harness.make_genesis import district_genesis
-from node.chain.certrule import consensus_signer
+from node.chain.certrule import CertificateRule, consensus_signer
 from node.chain.chain import Chain, ExecutedBlock, RejectedTransaction
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import parse_genesis
-from node.chain.seal import SealRule, make_seal
 from node.core.blocks import Header
 from node.core.crypto import get_backend
 from node.core.keys import PrivateKey
@@ -259,26 +258,15 @@ def recover_rate(txs: Sequence[Transaction]) -> float:
     return len(txs) / (time.perf_counter() - started)
 
 
-# --------------------------------------------------------------------------- sealed chain (bench_network)
+# --------------------------------------------------------------------------- bench_network's baseline
 
 
-def open_chain(path: Path, genesis_doc: dict[str, object], sync: bool) -> tuple[Database, Chain]:
-    """A fresh chain in ``path`` under the single-seal rule (``SealRule``, no running node uses it); kept for
-    bench_network's essential-work baseline."""
+def open_certified_chain(path: Path, genesis_doc: dict[str, object], sync: bool) -> tuple[Database, Chain]:
+    """A fresh chain in ``path`` under the certificate rule a running node uses (bench_network's essential-work
+    baseline commits on it with ``commit_certified_block``)."""
+    genesis = parse_genesis(genesis_doc)
     db = Database(path, sync_writes=sync)
-    return db, Chain(ChainStore(db), parse_genesis(genesis_doc), SealRule())
-
-
-def commit_sealed_block(
-    chain: Chain, proposer: PrivateKey, txs: Sequence[Transaction], time_ms: int, max_txs: int
-) -> tuple[ExecutedBlock, list[RejectedTransaction], bytes]:
-    """Build a block of ``txs`` on the head, seal it as ``proposer`` and commit it (a one-validator chain's
-    step under ``SealRule``); returns the block, the transactions it rejected and the seal."""
-    last_commit = chain.store.commit_bytes(chain.head.hash) or b""
-    executed, rejected = chain.build_block(txs, proposer.address, time_ms, last_commit, max_txs=max_txs)
-    seal = make_seal(proposer, executed.block.header)
-    chain.commit(executed, seal)
-    return executed, rejected, seal
+    return db, Chain(ChainStore(db), genesis, CertificateRule(genesis.chain_id))
 
 
 # --------------------------------------------------------------------------- main

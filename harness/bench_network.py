@@ -55,11 +55,13 @@ from contracts.kinds.doses import RecordDose
 from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
-from harness.bench_import import commit_sealed_block, open_chain
+from harness.bench_import import commit_certified_block, open_certified_chain, wall_clock_ms
 from harness.district import Action, DistrictDay, district_roster
 from harness.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from harness.make_genesis import dev_key, dev_validator_key, district_genesis
 from node.api.methods import MAX_TXS_PER_CALL
+from node.chain.chain import Chain
+from node.core.keys import PrivateKey
 from node.core.transactions import (
     check_stateless,
     clear_sender_cache,
@@ -296,6 +298,15 @@ def write_network(
 # ------------------------------------------------------------------------------------------------ baseline
 
 
+def validator_keys_of(chain: Chain) -> list[PrivateKey]:
+    """The keys of the chain's validators: a bench genesis names ``dev_validator_key(0..n-1)``."""
+    addresses = set(chain.validator_addresses())
+    keys = [dev_validator_key(i) for i in range(len(addresses))]
+    if {key.address for key in keys} != addresses:
+        raise SystemExit("the genesis validators are not the dev validator keys")
+    return keys
+
+
 def essential_tps(
     genesis: dict[str, Any],
     load: list[LoadTx],
@@ -312,11 +323,13 @@ def essential_tps(
     rules' cheap refusals instead of their work."""
     clear_sender_cache()
     clear_payload_cache()
-    proposer = dev_validator_key(0)
     with tempfile.TemporaryDirectory(prefix="vax-bench-essential-") as tmp:
-        db, chain = open_chain(Path(tmp) / "db", genesis, sync=True)
+        db, chain = open_certified_chain(Path(tmp) / "db", genesis, sync=True)
         try:
-            now_ms = int(time.time() * 1000)
+            keys = validator_keys_of(chain)
+            # Height 1's time is the genesis time + 1 ms (no parent certificate yet), before the day's samples;
+            # later blocks are timed by their parent's precommits, stamped from now as the network's are.
+            commit_certified_block(chain, keys, (), block_txs, wall_clock_ms)
 
             def admit_and_commit(raws: list[bytes]) -> int:
                 txs = []
@@ -327,9 +340,8 @@ def essential_tps(
                     txs.append(tx)
                 failed = 0
                 for at in range(0, len(txs), block_txs):
-                    time_ms = max(chain.head_header.time_ms, now_ms) + 1_000
-                    executed, _, _ = commit_sealed_block(
-                        chain, proposer, txs[at : at + block_txs], time_ms, block_txs
+                    executed, _ = commit_certified_block(
+                        chain, keys, txs[at : at + block_txs], block_txs, wall_clock_ms
                     )
                     failed += sum(1 for receipt in executed.receipts if not receipt.ok)
                 return failed

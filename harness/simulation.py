@@ -35,7 +35,7 @@ from typing import TypeVar
 
 from consensus.certificate import certificate_time_ms, verify_certificate, verify_evidence
 from consensus.codec import decode_sign_record, encode_sign_record
-from consensus.errors import ConsensusError
+from consensus.errors import ConsensusError, InvalidProposal
 from consensus.machine import (
     Broadcast,
     Commit,
@@ -48,6 +48,7 @@ from consensus.machine import (
     Timeout,
     TimeoutConfig,
 )
+from consensus.proposals import check_proposal
 from consensus.types import (
     CommitCertificate,
     ConsensusMessage,
@@ -103,6 +104,7 @@ class ScheduleConfig:
     skew_ms: tuple[int, ...]
     target_heights: int
     liveness_bound_ms: int
+    bare_records: bool = False  # restarts get their sign record without its signed messages
 
 
 def random_config(seed: int, validators: int, target_heights: int = 3) -> ScheduleConfig:
@@ -175,6 +177,7 @@ class ScheduleResult:
     evidence: int
     deliveries: int
     end_ms: int
+    rejected_proposals: int = 0  # failed check_proposal before delivery (a node would not fetch the block)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +254,7 @@ class Simulation:
         self.signed: dict[tuple[bytes, int, int, int], bytes | None] = {}
         self.evidence = 0
         self.deliveries = 0
+        self.rejected_proposals = 0
         self.side: frozenset[int] | None = None  # current partition (one side), None when healed
 
     # ------------------------------------------------------------------------------------------
@@ -303,6 +307,7 @@ class Simulation:
             self.evidence,
             self.deliveries,
             self.now,
+            self.rejected_proposals,
         )
 
     def _dispatch(self, event: _Event) -> None:
@@ -345,6 +350,9 @@ class Simulation:
         if node.up:
             return
         node.epoch += 1
+        if self.config.bare_records and node.record is not None:
+            # Position and lock only: the machine cannot re-send what it signed, and must end the round itself.
+            node.record = replace(node.record, signed=())
         sign = fake_signer(node.address)
         node.machine = Consensus(CHAIN_ID, node.address, sign, fake_recover, TIMEOUTS, node.record)
         last_time = certificate_time_ms(node.chain[-1]) if node.chain else GENESIS_TIME_MS
@@ -472,6 +480,10 @@ class Simulation:
             twin = _resign(
                 Proposal(msg.height, msg.round, fresh, -1, msg.timestamp_ms, msg.proposer, bytes(65)), sign
             )
+            # And a proposal for the next round, which is another validator's to make.
+            usurped = replace(twin, round=msg.round + 1)
+            for dst in peers:
+                self._send(src, dst, _resign(usurped, sign))
         else:
             other = self.rng.choice([None, fresh]) if msg.block_id is not None else fresh
             twin = _resign(
@@ -518,6 +530,13 @@ class Simulation:
                     self._handle(node, out)
                     self._start_next(node, cert.height + 1)
             return
+        if isinstance(payload, Proposal):
+            # As a node does before it fetches and executes the proposed block.
+            try:
+                check_proposal(payload, self.validators, CHAIN_ID, fake_recover)
+            except InvalidProposal:
+                self.rejected_proposals += 1
+                return
         self._handle(node, m.on_message(payload, self._clock(node)))
 
     def _gossip(self, node: SimNode) -> None:

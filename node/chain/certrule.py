@@ -96,13 +96,3 @@ def expected_block_time(parent: Header, last_commit: bytes, genesis_time_ms: int
     except ConsensusError as exc:
         raise InvalidBlock(f"invalid last commit: {exc.reason}", parent.height + 1) from None
     return max(median, parent.time_ms + 1)
-
-
-def check_block_time(header: Header, parent: Header, last_commit: bytes, genesis_time_ms: int) -> None:
-    """Raise InvalidBlock unless ``header.time_ms`` is the expected block time."""
-    expected = expected_block_time(parent, last_commit, genesis_time_ms)
-    if header.time_ms != expected:
-        raise InvalidBlock(
-            f"block time {header.time_ms} is not the median of the parent's precommits ({expected})",
-            header.height,
-        )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from contracts.genesis import seed_genesis
 from node.chain.genesis import Genesis
 from node.chain.seal import CommitRule
+from node.chain.validation import BlockRules, validate_block
 from node.core import merkle
 from node.core.blocks import Block, Header, commit_hash, evidence_root, receipts_root, tx_root
 from node.core.errors import InvalidBlock, InvalidTransaction
@@ -47,7 +48,6 @@ from node.store.chainstore import ChainStore, Head
 log = logging.getLogger("vaxchain.chain")
 
 ZERO_ADDRESS = b"\x00" * 20
-MAX_FUTURE_DRIFT_MS = 15_000
 
 
 class GenesisMismatch(InvalidBlock):
@@ -328,7 +328,7 @@ class Chain:
         header = block.header
         height = header.height
         parent = self._head_header
-        self.check_header(block, now_ms=now_ms)
+        self.validate(block, now_ms=now_ms)
         overlay = BlockOverlay(self.store.state_get)
         ctx = self._context(height, header.time_ms)
         receipts: list[Receipt] = []
@@ -361,48 +361,30 @@ class Chain:
         proposer, certificate and time are checked like a received block's; what the build computed itself
         (roots, included transactions) is right by construction."""
         built, _ = self.build_block(candidates, proposer, time_ms, last_commit, evidence, max_txs)
-        self.check_header(built.block, now_ms=now_ms)
+        self.validate(built.block, now_ms=now_ms)
         return built
 
-    def check_header(self, block: Block, *, now_ms: int | None = None) -> None:
-        """Every rule of ``block`` that needs no execution: its place on the head, proposer, certificate of the
-        parent, time, and the roots of its transactions and evidence."""
-        header = block.header
+    def block_rules(self) -> BlockRules:
+        """What ``validate_block`` needs to check the block after the head."""
         parent = self._head_header
-        height = header.height
-        if header.chain_id != self.chain_id:
-            raise InvalidBlock(f"chain id {header.chain_id}, expected {self.chain_id}", height)
-        if height != parent.height + 1:
-            raise InvalidBlock(f"height {height} does not follow head {parent.height}", height)
-        if header.parent_hash != parent.hash:
-            raise InvalidBlock("parent hash is not the head", height)
-        if header.time_ms <= parent.time_ms:
-            raise InvalidBlock("time does not increase", height)
+        return BlockRules(
+            chain_id=self.chain_id,
+            genesis_time_ms=self.genesis.genesis_time_ms,
+            commit_rule=self.commit_rule,
+            parent=parent,
+            validators=self.validator_addresses(),
+            parent_validators=lambda: self.validators_of(parent),
+            validators_at=self._addresses_at,
+        )
+
+    def _addresses_at(self, height: int) -> tuple[bytes, ...] | None:
+        validators = self.validators_for(height)
+        return None if validators is None else tuple(v.address for v in validators)
+
+    def validate(self, block: Block, *, now_ms: int | None = None) -> None:
+        """Every rule of ``block`` on top of the head that needs no execution (``validation.validate_block``)."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        if header.time_ms > now_ms + MAX_FUTURE_DRIFT_MS:
-            raise InvalidBlock("time is too far in the future", height)
-        validators = self.validator_addresses()
-        if header.proposer not in validators:
-            raise InvalidBlock("proposer is not a validator", height)
-        if header.validators_hash != validator_set_hash(validators):
-            raise InvalidBlock("validator set hash mismatch", height)
-        if header.last_commit_hash != commit_hash(block.last_commit):
-            raise InvalidBlock("last commit hash mismatch", height)
-        if height > 1:
-            # The parent's certificate, as this proposer saw it, must itself be valid: signed by the parent's
-            # own set, which differs from the current one right after a validator change.
-            self.commit_rule.verify(parent, block.last_commit, self.validators_of(parent))
-        # BFT time: fixed by the parent's certificate carried in this block, so no single clock moves it.
-        required = self.commit_rule.block_time(parent, block.last_commit, self.genesis.genesis_time_ms)
-        if required is not None and header.time_ms != required:
-            raise InvalidBlock(
-                f"block time {header.time_ms} is not the median of the parent's precommits ({required})",
-                height,
-            )
-        if header.tx_root != tx_root(block.transactions):
-            raise InvalidBlock("transactions root mismatch", height)
-        if header.evidence_root != evidence_root(block.evidence):
-            raise InvalidBlock("evidence root mismatch", height)
+        validate_block(block, self.block_rules(), now_ms)
 
     def commit(self, executed: ExecutedBlock, commit: bytes) -> None:
         """Write an executed block with its commit certificate atomically and move the head."""
@@ -410,6 +392,13 @@ class Chain:
         if block.header.parent_hash != self._head.hash:
             raise InvalidBlock("block no longer extends the head", block.height)
         self.commit_rule.verify(block.header, commit, self.validators_of(block.header))
+        self._write(executed, commit)
+
+    def _write(self, executed: ExecutedBlock, commit: bytes) -> None:
+        """Write a block whose commit was verified, if it still extends the head."""
+        block = executed.block
+        if block.header.parent_hash != self._head.hash:
+            raise InvalidBlock("block no longer extends the head", block.height)
         self.store.commit_block(block, list(executed.receipts), commit, executed.writes)
         self._nonces = {}
         self._head = Head(block.height, block.hash)
@@ -427,5 +416,5 @@ class Chain:
         # checked first because it is cheaper than executing the block.
         self.commit_rule.verify(block.header, commit, self.validators_of(block.header))
         executed = self.execute_block(block, now_ms=now_ms)
-        self.commit(executed, commit)
+        self._write(executed, commit)  # verified above: not twice
         return executed

@@ -1,6 +1,7 @@
 """Chain export and import: a file of concatenated RLP items ``[block, commit]``, like geth's export format.
 
-Import re-validates everything — commits, roots, every transaction — exactly as if the blocks came from a peer.
+Import re-validates everything — commits, roots, every transaction — exactly as if the blocks came from a peer:
+``Chain.import_block`` checks the certificate, then ``validation.validate_block`` and the execution.
 """
 
 from __future__ import annotations

@@ -304,6 +304,9 @@ def testnet(
     By default every node listens on 127.0.0.1 with ports free on this machine. With ``--hosts`` naming one
     address per node (e.g. a network lab's namespace addresses) each node listens on its own; ports not given are
     picked free on that address, which needs it to exist here (give the port options otherwise).
+
+    The genesis registers every node's peer id on chain (validators' at the CDC, the regulator, the health
+    commission and the manufacturer, observers' after them), so the nodes admit each other and nobody else.
     """
     # libp2p is slow to import; only this command (and `run`) needs it.
     from node.net.keys import load_or_create_node_key

@@ -3,8 +3,8 @@
 Two request/response protocols: ``/vaxchain/status/1`` (empty request -> our head) and ``/vaxchain/sync/1``
 (``(start, max_count)`` -> consecutive ``[block, commit]`` pairs, bounded in bytes). A node that sees a peer
 ahead (by polling statuses, or from consensus messages of later heights) fetches ranges and hands them to an
-importer, which verifies each certificate and block and commits it; the BFT engine then resumes live consensus
-at the new head.
+importer, which verifies each certificate and block (``Chain.import_block``: node/chain/validation.py, then
+execution) and commits it; the BFT engine then resumes live consensus at the new head.
 """
 
 from __future__ import annotations

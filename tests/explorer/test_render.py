@@ -12,8 +12,9 @@ from explorer.chart import ChartSpec, Mark, Period, compliance, deg, svg_chart
 from explorer.data import Data, NotFound
 from explorer.i18n import MESSAGES, Texts, negotiate
 from explorer.layout import Frame, page
+from explorer.sentences import describe
 from explorer.server import Explorer
-from explorer.views import Sample
+from explorer.views import Sample, Tx
 from rpc.server import HttpRequest
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -411,3 +412,27 @@ async def test_handler_headers_status_and_redirect(data: Data) -> None:
     found = await routes["/search"](req("/search", {"q": "2", "lang": "en"}))
     assert found.status == 303 and ("Location", "/block/2") in found.headers
     assert any(k == "Set-Cookie" and v.startswith("lang=en") for k, v in found.headers)
+
+
+@pytest.mark.parametrize(
+    ("payload", "english", "chinese"),
+    [
+        (
+            {"peer_id": "12D3KooWA", "name": EVIL, "add": True},
+            "registered the network node",
+            "登记了网络节点",
+        ),
+        (
+            {"peer_id": "12D3KooWA", "name": "", "add": False},
+            "removed the network node 12D3KooWA",
+            "移除了网络节点",
+        ),
+    ],
+)
+async def test_node_registration_sentence(
+    data: Data, payload: dict[str, Any], english: str, chinese: str
+) -> None:
+    tx = Tx(HASH, 20, "set_node", SENDER, 0, payload, "included", 3, 0, None)
+    en = str(await describe(tx, data, Texts("en")))
+    assert english in en and "<script>alert" not in en
+    assert chinese in str(await describe(tx, data, Texts("zh-CN")))

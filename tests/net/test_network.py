@@ -317,6 +317,55 @@ async def test_allowlist_rejects_stranger(nursery: trio.Nursery) -> None:
     assert stranger.peer_id not in a.mesh_peers(TOPIC)
 
 
+async def test_members_update_closes_connections_no_longer_allowed(nursery: trio.Nursery) -> None:
+    a = Network(config(), seed(71))
+    inbox_a = a.subscribe(TOPIC)
+    ra = await launch(nursery, a)
+    fast = {"reconnect_min_s": 0.2, "reconnect_max_s": 0.2}
+    member = Network(config(peers=(ra.addr,), **fast), seed(72))
+    leaver = Network(config(peers=(ra.addr,), **fast), seed(73))
+    for net in (member, leaver):
+        net.subscribe(TOPIC)
+        await launch(nursery, net)
+    await wait_until(lambda: {member.peer_id, leaver.peer_id} <= set(a.connected_peers()), what="connect")
+    assert a.set_members({member.peer_id, leaver.peer_id}) == 0  # both members: nothing to close
+
+    # The leaver's organisation is suspended: its connection closes at once, and its redials are refused.
+    assert a.set_members({member.peer_id}) == 1
+    await wait_until(lambda: leaver.peer_id not in a.connected_peers(), what="leaver disconnected")
+    assert a.counters["peers_evicted"] == 1
+    await mesh_ready(a, member)
+    await member.publish(TOPIC, b"from member")
+    assert await recv(inbox_a) == (member.peer_id, b"from member")
+    for i in range(5):
+        with trio.move_on_after(0.2):
+            await leaver.publish(TOPIC, b"from leaver %d" % i)
+        await trio.sleep(0.1)
+    await nothing_arrives(inbox_a, 0.5)
+    assert a.counters["peers_rejected"] >= 1
+    assert leaver.peer_id not in a.mesh_peers(TOPIC)
+
+    # Reactivated: it is admitted again, and its gossip gets through (what it published while shut out may
+    # follow now, from its message cache: it is a member again).
+    assert a.set_members({member.peer_id, leaver.peer_id}) == 0
+    await mesh_ready(a, leaver)
+    await leaver.publish(TOPIC, b"back again")
+    while (got := await recv(inbox_a)) != (leaver.peer_id, b"back again"):
+        assert got[0] == leaver.peer_id and got[1].startswith(b"from leaver"), got
+
+
+async def test_a_static_peer_that_is_no_member_is_not_dialed(nursery: trio.Nursery) -> None:
+    b = Network(config(), seed(75))
+    rb = await launch(nursery, b)
+    a = Network(config(peers=(rb.addr,), reconnect_min_s=0.2, reconnect_max_s=0.2), seed(74))
+    a.set_members(set())  # before run(): b is static but no member
+    await launch(nursery, a)
+    await trio.sleep(1.0)
+    assert a.connected_peers() == [] and b.connected_peers() == []
+    a.set_members({b.peer_id})  # the redial wakes up
+    await wait_until(lambda: b.peer_id in a.connected_peers(), what="dial once a member")
+
+
 async def test_liveness_pings_measure_rtt(nursery: trio.Nursery) -> None:
     a = Network(config(ping_interval_s=0.2), seed(71))
     ra = await launch(nursery, a)

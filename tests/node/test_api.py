@@ -102,9 +102,23 @@ async def test_transaction_lifecycle_proofs_and_queries(node_url: tuple[str, Nod
     assert len(sites) == 47
     assert (await client.call("vax_getOrganisation", org_id="site-01"))["org_id"] == "site-01"
     assert len(await client.call("chain_validators")) == 1
+    (member,) = await client.call("vax_listNodes")
+    assert (member["org_id"], member["name"], member["org_active"]) == ("cdc", "node0", True)
+    assert member["peer_id"] == (await client.call("chain_status"))["peer_id"]
+    assert await client.call("vax_listNodes", org_id="cdc") == [member]
+    assert await client.call("vax_listNodes", org_id="site-01") == []
+    with pytest.raises(RpcError) as info:
+        await client.call("vax_listNodes", org_id="")
+    assert info.value.code == -32602
     openrpc = await client.call("rpc.discover")
     names = {m["name"] for m in openrpc["methods"]}
-    assert {"chain_status", "tx_sendRawTransaction", "vax_traceLot", "chain_getProof"} <= names
+    assert {
+        "chain_status",
+        "tx_sendRawTransaction",
+        "vax_traceLot",
+        "chain_getProof",
+        "vax_listNodes",
+    } <= names
 
 
 async def test_errors_are_named_and_change_nothing(node_url: tuple[str, Node]) -> None:

@@ -74,11 +74,11 @@ async def test_gossiped_transactions_a_full_pool_refused_are_counted_apart(
     chain: Chain, tmp_path: Path
 ) -> None:
     pool = Mempool(CHAIN_ID, chain.next_nonce, MempoolLimits(max_txs=1))
-    # _receive_txs only touches the mempool and the counters: the engine never runs, so it needs no network.
+    # Receiving a batch only touches the mempool and the counters: the engine never runs, so it needs no network.
     unused_network = cast(wire.GossipNetwork, object())
     engine = BftEngine(chain, pool, None, unused_network, BftConfig(), lambda _b: None, tmp_path / "sign")
     raws = [bytes.fromhex(attest_hex(n)[2:]) for n in range(3)]
-    await engine._receive_txs(wire.TxBatch((raws[0], raws[1], b"\x00not rlp", raws[0], raws[2])))
+    await engine.tx_gossip.receive(wire.TxBatch((raws[0], raws[1], b"\x00not rlp", raws[0], raws[2])))
     counters = engine.counters
     assert counters["txs_received"] == 1 and len(pool) == 1
     assert counters["txs_refused_full"] == 2  # nonces 1 and 2: load, not bad transactions

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from node.service.config import load_config
 from node.service.node import Node, load_validator_key, open_chain
 from rpc.client import AsyncRpcClient
 from tests.conftest import NodeProcess, run_cli
@@ -93,3 +94,15 @@ def test_testnet_hosts_refuses_bad_lists(tmp_path: Path) -> None:
         "testnet", "--validators", "1", "--out", str(tmp_path / "b"), "--hosts", "node.example", check=False
     )
     assert bad.returncode != 0 and "not an IPv4 or IPv6 address" in bad.stderr
+
+
+def test_testnet_hosts_writes_ipv6_addresses_the_node_can_load(tmp_path: Path) -> None:
+    out = tmp_path / "net6"
+    run_cli("testnet", "--validators", "1", "--out", str(out), "--hosts", "::1", "--p2p-port", "26656",
+            "--rpc-port", "8545", "--explorer-port", "8080")  # fmt: skip
+    config = load_config(out / "node0")
+    assert (config.p2p_listen, config.rpc_listen, config.explorer_listen) == (
+        "/ip6/::1/tcp/26656",
+        "[::1]:8545",
+        "[::1]:8080",
+    )

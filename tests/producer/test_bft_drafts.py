@@ -33,15 +33,12 @@ from node.core.errors import DecodeError, InvalidBlock
 from node.core.hashing import sha256
 from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
-from node.producer import bft, wire
-from node.producer.bft import (
-    DRAFT_TXS_WAIT_S,
-    MAX_ADMISSION_WAIT_S,
-    TX_FLUSH_LEAD_S,
-    BftConfig,
-    BftEngine,
-)
+from node.producer import drafting, wire
+from node.producer.admission import MAX_ADMISSION_WAIT_S
+from node.producer.bft import BftConfig, BftEngine
 from node.producer.draft import BlockDraft, sign_draft
+from node.producer.drafting import DRAFT_TXS_WAIT_S
+from node.producer.pacing import TX_FLUSH_LEAD_S
 from node.store.chainstore import ChainStore
 from node.store.db import Database
 
@@ -175,7 +172,7 @@ async def test_a_draft_unlike_the_proposed_block_costs_an_execution_not_the_bloc
         draft = sign_draft(*args)  # type: ignore[arg-type]
         return sign_draft(*args[:8], draft.tx_hashes[:-1], draft.bodies)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bft, "sign_draft", short_draft)
+    monkeypatch.setattr(drafting, "sign_draft", short_draft)
     nodes = await start_cluster(nursery, tmp_path)
     await include_everywhere(nodes, 120)
     assert totals(nodes, "drafts_built") >= 1
@@ -200,19 +197,21 @@ def test_a_forged_draft_does_not_take_the_place_of_the_real_one(tmp_path: Path) 
     genuine = sign_draft(key, CHAIN_ID, 1, 0, 1_000, 100, b"", (), (sha256(b"tx"),))
     other = next(k for k in KEYS if k is not key)
     forged = dataclasses.replace(genuine, signature=other.sign(genuine.digest(CHAIN_ID)))
-    engine._on_draft(forged)
-    assert engine.counters["drafts_invalid"] == 1 and (1, 0) not in engine._cache.drafts
-    engine._on_draft(genuine)
-    assert (1, 0) in engine._cache.drafts  # its build is under way
+    position = (engine.machine.height, engine.machine.round)
+    assert not engine.drafts.admit(forged, position)
+    assert engine.counters["drafts_invalid"] == 1 and not engine.drafts.building(1, 0)
+    assert engine.drafts.admit(genuine, position)
+    assert engine.drafts.building(1, 0)  # its build is under way
+    assert not engine.drafts.admit(genuine, position)  # once per round
     engine.chain.store.db.close()
 
 
 def test_a_proposer_carries_the_bodies_only_of_transactions_it_has_not_gossiped(tmp_path: Path) -> None:
     engine = idle_engine(tmp_path, BftConfig())
     gossiped, waiting = attest_txs(SENDERS, 2)
-    assert engine._ungossiped([gossiped, waiting]) == []
+    assert engine.tx_gossip.ungossiped([gossiped, waiting]) == []
     engine.submit_local(waiting.encode())
-    assert engine._ungossiped([gossiped, waiting]) == [waiting.encode()]
+    assert engine.tx_gossip.ungossiped([gossiped, waiting]) == [waiting.encode()]
     engine.chain.store.db.close()
 
 
@@ -233,17 +232,17 @@ async def test_a_draft_build_waits_briefly_for_candidates_still_in_flight(
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(gossip_arrives)
-        bodies = await engine._draft_bodies(draft)
+        bodies = await engine.drafts.bodies(draft)
     assert bodies == {carried.hash: carried.encode()}
     assert trio.current_time() - start == pytest.approx(0.1234)  # the moment the last one came (no polling)
-    executed = engine._execute_draft(draft, bodies)
+    executed = engine.drafts.execute(draft, bodies)
     assert [tx.hash for tx in executed.block.transactions] == list(hashes)
     assert engine.counters["drafts_incomplete"] == 0
 
     # A candidate that never comes: the build gives up (the proposed block will be executed instead).
     lacking = sign_draft(key, CHAIN_ID, 1, 0, 1_000, 100, b"", (), (*hashes, never.hash))
     start = trio.current_time()
-    assert await engine._draft_bodies(lacking) is None
+    assert await engine.drafts.bodies(lacking) is None
     assert trio.current_time() - start == pytest.approx(DRAFT_TXS_WAIT_S, abs=0.02)
     assert engine.counters["drafts_incomplete"] == 1
     engine.chain.store.db.close()
@@ -278,7 +277,7 @@ async def test_admission_waits_while_consensus_works_but_never_long(
     async def execute_for(
         seconds: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        with engine._executing_block():
+        with engine.admission.execution():
             task_status.started()
             await trio.sleep(seconds)
 
@@ -294,9 +293,13 @@ async def test_admission_waits_while_consensus_works_but_never_long(
         assert trio.current_time() - start == pytest.approx(MAX_ADMISSION_WAIT_S)  # bounded
         nursery.cancel_scope.cancel()
 
-    # An event the driver has not acted on yet (no driver runs here) holds admission back too, as long.
-    engine._send.send_nowait(bft._HeadAdvanced())
+    # A message waiting in the outbox (no publisher runs here) holds admission back too, as long; a queued
+    # transaction batch does not.
+    engine.outbox.put(wire.TOPIC_TXS, b"batch")
     start = trio.current_time()
+    await engine.admission_turn()
+    assert trio.current_time() == start
+    engine.outbox.put(wire.TOPIC_CONSENSUS, b"vote")
     await engine.admission_turn()
     assert trio.current_time() - start == pytest.approx(MAX_ADMISSION_WAIT_S, abs=0.01)
     engine.chain.store.db.close()
@@ -313,11 +316,11 @@ async def test_transactions_are_gossiped_just_before_the_next_height_starts(
     interval_s = config.timeouts.commit_ms / 1000
     async with trio.open_nursery() as nursery:
         started = trio.current_time()
-        engine._height_started_at = started
-        nursery.start_soon(engine._tx_flusher)
+        engine.pacing.height_started(1)
+        nursery.start_soon(engine.tx_gossip.run_flusher)
         await trio.sleep(0.55)  # just after the regular flush at 0.5 s
         engine.submit_local(b"raw tx")
-        topic, data = await engine._tx_out_recv.receive()
+        topic, data = await engine.outbox.get()
         assert topic == wire.TOPIC_TXS and wire.decode_gossip(data) == wire.TxBatch((b"raw tx",))
         # Not at the next regular flush (1.0 s): ahead of the next height, which starts at 1.0 s.
         assert trio.current_time() - started == pytest.approx(interval_s - TX_FLUSH_LEAD_S)
@@ -329,11 +332,16 @@ async def test_transactions_are_gossiped_just_before_the_next_height_starts(
 
 
 async def start_when_due_at(engine: BftEngine, height: int) -> float:
-    """Run the wait for ``height`` (as a commit would start it) and return when it asked to start."""
-    engine._waiting_for = height
-    await engine._start_when_due(height)
-    started = engine._recv.receive_nowait()
-    assert isinstance(started, bft._StartNext) and started.height == height
+    """Run the wait for ``height`` (as a commit would start it) and return when it was due."""
+    engine.pacing.expect(height)
+    assert await engine.pacing.wait_until_due(height, lambda: bool(engine.mempool.select(1)))
+    return trio.current_time()
+
+
+def committed_and_started_now(engine: BftEngine, height: int) -> float:
+    """As right after the commit of ``height`` - 1, in a height that started the same moment."""
+    engine.pacing.height_started(height - 1)
+    engine.pacing.committed()
     return trio.current_time()
 
 
@@ -342,6 +350,7 @@ async def test_an_idle_height_starts_the_moment_a_transaction_or_a_peer_moves(
 ) -> None:
     config = BftConfig(empty_block_interval_ms=30_000)
     engine = idle_engine(tmp_path, config)
+    pacing = engine.pacing
     interval_s = config.timeouts.commit_ms / 1000
     [tx] = attest_txs(SENDERS, 1)
 
@@ -350,42 +359,45 @@ async def test_an_idle_height_starts_the_moment_a_transaction_or_a_peer_moves(
         engine.mempool.add(tx)
 
     # Idle: not before the empty-block interval (counted from the last commit).
-    engine._last_commit_at = engine._height_started_at = trio.current_time()
-    assert await start_when_due_at(engine, 1) == pytest.approx(engine._last_commit_at + 30)
+    committed_at = committed_and_started_now(engine, 1)
+    assert await start_when_due_at(engine, 1) == pytest.approx(committed_at + 30)
 
     # A transaction arrives while it waits: that moment, not at the next look of a poll.
-    engine._last_commit_at = engine._height_started_at = trio.current_time()
+    committed_at = committed_and_started_now(engine, 1)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(arrives_after, interval_s + 2.345)
         at = await start_when_due_at(engine, 1)
-    assert at - engine._last_commit_at == pytest.approx(interval_s + 2.345)
+    assert at - committed_at == pytest.approx(interval_s + 2.345)
 
     # One already waiting: after the block interval, no later.
-    engine._last_commit_at = engine._height_started_at = trio.current_time()
-    assert await start_when_due_at(engine, 1) - engine._height_started_at == pytest.approx(interval_s)
+    started_at = committed_and_started_now(engine, 1)
+    assert await start_when_due_at(engine, 1) - started_at == pytest.approx(interval_s)
 
     # A peer already working on the height (its proposal or votes came): that moment too.
     engine.mempool.remove_included([tx])
-    engine._last_commit_at = engine._height_started_at = trio.current_time()
+    committed_at = committed_and_started_now(engine, 1)
 
     async def peer_starts_after(seconds: float) -> None:
         await trio.sleep(seconds)
-        engine._note_peer_started(1)
+        pacing.note_peer_started(1)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(peer_starts_after, interval_s + 4.5)
         at = await start_when_due_at(engine, 1)
-    assert at - engine._last_commit_at == pytest.approx(interval_s + 4.5)
+    assert at - committed_at == pytest.approx(interval_s + 4.5)
 
     # A height started meanwhile (by a proposal) ends the wait without a second start.
-    engine._last_commit_at = engine._height_started_at = trio.current_time()
-    engine._waiting_for = 2
+    committed_at = committed_and_started_now(engine, 2)
+    pacing.expect(2)
+    due: list[bool] = []
+
+    async def wait_for_2() -> None:
+        due.append(await pacing.wait_until_due(2, lambda: bool(engine.mempool.select(1))))
+
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(engine._start_when_due, 2)
+        nursery.start_soon(wait_for_2)
         await trio.sleep(interval_s + 1)
-        engine._waiting_for = None
-        engine._news.unpark_all()
-    assert trio.current_time() - engine._last_commit_at == pytest.approx(interval_s + 1)
-    with pytest.raises(trio.WouldBlock):
-        engine._recv.receive_nowait()
+        pacing.height_started(2)
+    assert trio.current_time() - committed_at == pytest.approx(interval_s + 1)
+    assert due == [False]
     engine.chain.store.db.close()

@@ -25,7 +25,7 @@ from consensus.types import Proposal, SignRecord, Step, ValidatorSet, Vote, Vote
 from node.chain.certrule import consensus_signer, expected_block_time
 from node.net import NetConfig, Network
 from node.producer import wire
-from node.producer.bft import load_sign_record, save_sign_record
+from node.producer.signrecord import load_sign_record, save_sign_record
 
 
 def signed_positions(
@@ -172,8 +172,8 @@ async def test_consensus_messages_leave_before_queued_transaction_batches(
     before = len(node.net.published)
     # Queued in one go (no checkpoint in between): three transaction batches, then a vote batch.
     for i in range(3):
-        node.engine._publish(wire.TOPIC_TXS, wire.TxBatch((bytes([i]) * 40,)))
-    node.engine._publish(wire.TOPIC_CONSENSUS, wire.VoteBatch(1, ()))
+        node.engine.outbox.put(wire.TOPIC_TXS, wire.encode(wire.TxBatch((bytes([i]) * 40,))))
+    node.engine.outbox.put(wire.TOPIC_CONSENSUS, wire.encode(wire.VoteBatch(1, ())))
     await wait_until(lambda: len(node.net.published) >= before + 4, what="all four published")
     topics = [topic for topic, _ in node.net.published[before:]]
     assert topics.index(wire.TOPIC_CONSENSUS) < topics.index(wire.TOPIC_TXS)

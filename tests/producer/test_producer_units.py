@@ -13,30 +13,22 @@ from consensus.codec import encode_certificate
 from consensus.types import CommitCertificate, SignRecord, Step, Vote, VoteType
 from node.chain.certrule import (
     CertificateRule,
-    check_block_time,
     consensus_recover,
     consensus_signer,
     expected_block_time,
 )
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
-from node.core.blocks import Header
+from node.chain.validation import BlockRules, InvalidBlockTime, validate_block_time
+from node.core.blocks import Block, Header
 from node.core.errors import DecodeError, InvalidBlock
 from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import wire
-from node.producer.bft import (
-    MIN_BLOCK_TXS,
-    MIN_COMMIT_WAIT_S,
-    BftConfig,
-    BftConfigError,
-    BftEngine,
-    SignRecordError,
-    block_tx_cap_for,
-    load_sign_record,
-    next_height_delay,
-    save_sign_record,
-)
+from node.producer.bft import BftConfig, BftConfigError, BftEngine
+from node.producer.errors import SignRecordError
+from node.producer.pacing import MIN_BLOCK_TXS, MIN_COMMIT_WAIT_S, block_tx_cap_for, next_height_delay
+from node.producer.signrecord import load_sign_record, save_sign_record
 from node.store.chainstore import ChainStore
 from node.store.db import Database
 
@@ -175,9 +167,12 @@ def test_block_time_strictly_increases_and_height_one_follows_genesis() -> None:
 def test_check_block_time_names_the_expected_value() -> None:
     parent = header(5, time_ms=1_000)
     commit = certificate(KEYS[:3], parent, [2_000, 2_010, 2_005])
-    child = dataclasses.replace(header(6), time_ms=2_006)
-    with pytest.raises(InvalidBlock, match="2005"):
-        check_block_time(child, parent, commit, 0)
+    child = Block(dataclasses.replace(header(6), time_ms=2_006), (), commit, ())
+    rules = BlockRules(CHAIN_ID, 0, CertificateRule(CHAIN_ID), parent, ADDRS, lambda: ADDRS, lambda _h: ADDRS)
+    with pytest.raises(InvalidBlockTime, match="2005") as info:
+        validate_block_time(child, rules)
+    assert (info.value.time_ms, info.value.expected_ms) == (2_006, 2_005)
+    validate_block_time(Block(dataclasses.replace(child.header, time_ms=2_005), (), commit, ()), rules)
 
 
 def bft_chain(tmp_path: Path) -> Chain:
@@ -252,7 +247,7 @@ def test_status_shows_the_execution_speed_that_sizes_blocks(tmp_path: Path) -> N
     engine = BftEngine(chain, pool, None, unused_network, BftConfig(), lambda _b: None, tmp_path / "sign")
     status = engine.status()
     assert status["exec_tx_per_s"] is None and status["block_tx_cap"] == 1_000
-    engine._note_exec_rate(1_000, 0.5)
+    engine.pacing.note_execution(1_000, 0.5)
     status = engine.status()
     assert status["exec_tx_per_s"] == 2_000 and status["block_tx_cap"] == 1_200
     chain.store.db.close()

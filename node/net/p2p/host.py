@@ -86,7 +86,7 @@ def build_host(config: NetConfig, keys: Any) -> Any:
 
 
 def dial_addr(addr: TcpAddr) -> Any:
-    """The TCP multiaddr to dial ``addr`` at (DNS names are resolved by the library's TCP transport)."""
+    """The TCP multiaddr to dial ``addr`` at (a DNS name is resolved at each dial: workarounds/system_dns.py)."""
     return multiaddr.Multiaddr(addr.multiaddr)
 
 
