@@ -36,6 +36,10 @@ class SyncError(VaxchainError):
         self.height = height
 
 
+SYNC_BACKOFF_MIN_S = 1.0
+SYNC_BACKOFF_MAX_S = 30.0
+
+
 @dataclass(frozen=True, slots=True)
 class SyncConfig:
     """How often peers are asked for their heads, how far behind triggers a sync, and batch bounds."""
@@ -83,6 +87,10 @@ class BlockSync:
         self._poke = trio.Event()
         self._behind_since: float | None = None
         self._urgent = False
+        # A peer whose blocks we refused is not asked again until its backoff ends (peer id -> (until, seconds)):
+        # every commit notice pokes the sync loop, and a node that cannot accept the chain's blocks (its clock
+        # far behind, say) otherwise fetched and refused a batch ~27 times a second (found in the network lab).
+        self._backoff: dict[str, tuple[float, float]] = {}
 
     # ------------------------------------------------------------------ serving
 
@@ -187,11 +195,20 @@ class BlockSync:
 
     def _candidates(self) -> list[str]:
         head = self.chain.head.height
+        now = trio.current_time()
         connected = set(self.network.connected_peers())
         ahead = [
-            (p.height, pid) for pid, p in self.stats.peers.items() if p.height > head and pid in connected
+            (p.height, pid)
+            for pid, p in self.stats.peers.items()
+            if p.height > head and pid in connected and self._backoff.get(pid, (0.0, 0.0))[0] <= now
         ]
         return [pid for _, pid in sorted(ahead, reverse=True)]
+
+    def _back_off(self, peer_id: str) -> None:
+        """Leave ``peer_id`` alone for a while after a refused batch: 1 s, doubling up to 30 s."""
+        _, last = self._backoff.get(peer_id, (0.0, 0.0))
+        seconds = min(max(SYNC_BACKOFF_MIN_S, last * 2), SYNC_BACKOFF_MAX_S)
+        self._backoff[peer_id] = (trio.current_time() + seconds, seconds)
 
     async def sync_once(self) -> int:
         """Fetch and import from peers that are ahead until none is; returns the blocks imported."""
@@ -215,7 +232,9 @@ class BlockSync:
                         log.warning("event=sync_failed peer=%s error=%s", pid, exc)
                         # Forget its claim; the next status poll tells us again if it is really ahead.
                         self.stats.peers.pop(pid, None)
+                        self._back_off(pid)
                         continue
+                    self._backoff.pop(pid, None)
                     self.stats.batches += 1
                     self.stats.blocks_imported += n
                     imported += n

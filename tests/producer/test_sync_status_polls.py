@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from node.producer import wire
-from node.producer.sync import BlockSync, SyncConfig
+from node.producer.sync import BlockSync, SyncConfig, SyncError
 
 
 class _Peers:
@@ -84,3 +84,39 @@ async def test_peers_level_with_us_are_asked_only_every_settled_interval(
     await trio.sleep(1.1)
     await sync.poll_status()  # ahead of us now: asked every status interval again
     assert sorted(peers.asked) == ["a", "b"]
+
+
+class _Serving(_Peers):
+    """Peers ahead of us that also serve blocks (one batch per sync request), counting the batches."""
+
+    def __init__(self, peers: list[str], height: int) -> None:
+        super().__init__(peers, height)
+        self.fetched: list[str] = []
+
+    async def request(self, peer_id: str, protocol: str, data: bytes, timeout_s: float) -> bytes:
+        if protocol == wire.STATUS_PROTOCOL:
+            return await super().request(peer_id, protocol, data, timeout_s)
+        self.fetched.append(peer_id)
+        return wire.encode(wire.SyncResponse(((b"block", b"commit"),)))
+
+
+async def test_a_peer_whose_blocks_we_refuse_is_asked_again_only_after_a_growing_backoff(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A node that cannot accept the chain's blocks (its clock far behind): every commit notice pokes the sync.
+    chain = SimpleNamespace(head=SimpleNamespace(height=7))
+    peers = _Serving(["a"], height=50)
+
+    async def refuse(peer: str, pairs: Any) -> int:
+        raise SyncError(peer, "time is too far in the future", 8)
+
+    sync = BlockSync(chain, peers, SyncConfig(status_interval_ms=1_000), refuse)  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sync.run)
+        for _ in range(300):  # 30 s of commit notices, ten a second
+            sync.note_peer_height("a", 50, urgent=True)
+            await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    # Backoff 1, 2, 4, 8, 16 s: a handful of batches in 30 s, not one per notice (~300).
+    assert 3 <= len(peers.fetched) <= 7, peers.fetched
+    assert sync.stats.failures == len(peers.fetched)
