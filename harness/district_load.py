@@ -13,7 +13,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.registry import encode_payload
@@ -39,6 +39,7 @@ class LoadReport:
     included: int = 0
     failed: int = 0
     last_hash: str | None = None
+    accepted: list[str] = field(default_factory=list)  # hash of every transaction the node accepted
 
 
 def rpc_url_from_datadir(datadir: Path) -> str:
@@ -135,6 +136,7 @@ def send_actions(
                     print(f"rejected: {result}", file=sys.stderr)
             else:
                 report.last_hash = str(result)
+                report.accepted.append(report.last_hash)
         report.sent += len(pending)
         pending.clear()
         if progress and report.sent % 2000 < batch:
