@@ -783,9 +783,10 @@ def main(argv: list[str] | None = None) -> None:
             if args.repeat > 1 or len(profiles) > 1:
                 label = "" if profile is None else f"profile {profile}, "
                 print(f"--- {label}run {run + 1} of {args.repeat}", flush=True)
-            keep = None if args.keep is None else args.keep / f"{profile or 'loopback'}-run{run + 1}"
-            if args.keep is not None and args.repeat == 1 and len(profiles) == 1:
-                keep = args.keep
+            keep = None
+            if args.keep is not None:  # one run: the directory itself; more: a subdirectory each
+                name = f"run{run + 1}" if profile is None else f"{profile}-run{run + 1}"
+                keep = args.keep if args.repeat == 1 and len(profiles) == 1 else args.keep / name
             runs.append(run_network(args, genesis, load, warmup, keep, profile))
         # Runs on a shared 2-core machine vary by tens of percent: with --repeat each figure is the runs' median.
         by_profile.append(
