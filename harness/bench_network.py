@@ -899,6 +899,7 @@ def run_network(
         print(f"warm-up: {warmup} transactions final in {time.monotonic() - warm_start:.1f} s", flush=True)
         cpu_start = [node.cpu_seconds() for node in live]
         relay_cpu_start = process_cpu_seconds(relay_pid)
+        client_cpu_start = process_cpu_seconds(os.getpid())
         load_start = time.time()
         loaded_rtt: list[float] = []
         prober: threading.Thread | None = None
@@ -916,6 +917,7 @@ def run_network(
             t.join()
         load_end = time.time()
         relay_cpu = process_cpu_seconds(relay_pid) - relay_cpu_start
+        client_cpu = process_cpu_seconds(os.getpid()) - client_cpu_start
         if prober is not None:
             prober.join(timeout=60)
         still_held = sum(len(w) for w in dispatcher.held.values())
@@ -977,7 +979,9 @@ def run_network(
         if lab is not None:
             print(
                 f"relay (the lab's user-space latency, not a node's cost): {relay_cpu:.1f} s CPU over the "
-                f"{window:.1f} s window ({relay_cpu_pct:.0f}% of one core of {cores}), taken from the nodes' cores"
+                f"{window:.1f} s window ({relay_cpu_pct:.0f}% of one core of {cores}), taken from the nodes' cores; "
+                f"the load client (this process, in the hub namespace) used {client_cpu:.1f} s; kernel work on "
+                "the lab's veths, bridge and iptables is charged to no process here"
             )
 
         # A late joiner syncs the whole chain from scratch.
