@@ -43,6 +43,7 @@ figures follow on the last line as ``lan_…=``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -944,6 +945,14 @@ def run_network(
             )
             finalized_tps = window_tps
         p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+        commits = sorted({stats.finalized[h] for h in timed if h in stats.finalized})
+        # Block cadence, what a transaction's latency mostly waits for (lab runs: to compare the profiles).
+        if lab is not None and len(commits) >= 2:
+            gaps = [b - a for a, b in itertools.pairwise(commits)]
+            print(
+                f"blocks holding the window's transactions: {len(commits)}, seen committed every "
+                f"{statistics.mean(gaps):.2f} s on average (max {max(gaps):.2f} s)"
+            )
         head = live[0].height()
         print(
             f"load: offered {offered} transactions in {window:.1f} s ({offered / window:.0f} tx/s); "
