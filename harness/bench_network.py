@@ -772,8 +772,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
-    compare = args.compare or ("lan" if args.profile not in (None, "lan") else "none")
-    profiles: list[str | None] = [args.profile] + ([compare] if compare not in ("none", args.profile) else [])
+    profiles = profiles_to_run(args.profile, args.compare)
     if args.profile is not None:
         # A lab is removed by `finally`: make a plain `kill` run it too.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -813,6 +812,16 @@ def main(argv: list[str] | None = None) -> None:
             f" {key}" for other, more, _ in by_profile[1:] for key in lab_keys(other, more, f"{other}_")
         )
     )
+
+
+def profiles_to_run(profile: str | None, compare: str | None) -> list[str | None]:
+    """The networks one invocation runs, in order: ``profile`` (None: loopback processes), then ``compare``
+    (None: ``lan`` after any other profile; ``none``: nothing) unless it is the same profile."""
+    if profile is None:
+        return [None]
+    if compare is None:
+        compare = "none" if profile == "lan" else "lan"
+    return [profile] if compare in ("none", profile) else [profile, compare]
 
 
 def lab_keys(profile: str | None, figures: dict[str, float], prefix: str) -> list[str]:

@@ -18,7 +18,7 @@ from harness.bench_lab import (
     process_cpu_seconds,
     summarize_ms,
 )
-from harness.bench_network import lab_keys
+from harness.bench_network import lab_keys, profiles_to_run
 
 DELAY_S = 0.02
 
@@ -111,3 +111,11 @@ def test_lab_keys_name_the_profile_and_prefix_a_compared_one() -> None:
     lan = dict(key.split("=") for key in lab_keys("lan", figures, "lan_"))
     assert lan["lan_finalized_tps"] == "812" and lan["lan_p50_s"] == "1.500" and lan["lan_rtt_ms"] == "41.3"
     assert "profile" not in lan and all(key.startswith("lan_") for key in lan)
+
+
+def test_wan_runs_lan_beside_it_unless_told_otherwise() -> None:
+    assert profiles_to_run(None, None) == [None]  # no profile: loopback processes, as always
+    assert profiles_to_run("wan", None) == ["wan", "lan"]
+    assert profiles_to_run("bad", "wan") == ["bad", "wan"]
+    assert profiles_to_run("wan", "none") == ["wan"]
+    assert profiles_to_run("lan", None) == ["lan"] and profiles_to_run("wan", "wan") == ["wan"]

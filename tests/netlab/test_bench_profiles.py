@@ -1,5 +1,7 @@
 """scripts/bench_network --profile wan at a tiny size: the 4 validators and the late joiner in the network lab
-(real namespaces, the relay's latency, iptables loss), lan beside it in the same run, and the last line's keys."""
+(real namespaces, the relay's latency, iptables loss), then --profile lan beside it in the same run (the
+default --compare), and the last line's keys. Which profiles an invocation runs is unit-tested in
+tests/harness/test_bench_lab.py."""
 
 from __future__ import annotations
 
@@ -62,32 +64,3 @@ def test_bench_network_in_the_lab_reports_wan_and_lan_with_measured_round_trips(
     assert 25 <= wan_rtt <= 400 and 0 < lan_rtt < 25 and wan_rtt > lan_rtt + 15
     assert float(figures["relay_cpu_pct"]) > 0
     assert "round trip through the relay between validator namespaces under the load" in out.stdout
-
-
-def test_bench_network_lan_profile_alone_has_no_comparison() -> None:
-    reason = netns_usable()
-    if reason is not None:
-        print(f"netlab bench test skipped: {reason}")
-        pytest.skip(reason)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.bench_network",
-            "--profile",
-            "lan",
-            "--seconds",
-            "2",
-            "--rate",
-            "400",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    figures = dict(pair.split("=", 1) for pair in out.stdout.strip().splitlines()[-1].split())
-    assert set(figures) == LOOPBACK_KEYS | LAB_KEYS
-    assert figures["profile"] == "lan" and 0 < float(figures["rtt_ms"]) < 25
-    assert float(figures["finalized_tps"]) > 0
