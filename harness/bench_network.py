@@ -880,8 +880,8 @@ def run_network(
             if time.monotonic() > deadline:
                 raise SystemExit("the network did not commit its first blocks")
             time.sleep(0.2)
-        where = "127.0.0.1" if profile is None else f"the network lab, profile {profile}"
-        print(f"{len(live)} validators up at height {live[0].height()} on {where} ({root})", flush=True)
+        where = "" if profile is None else f" in the network lab, profile {profile},"
+        print(f"{len(live)} validators up at height {live[0].height()}{where} ({root})", flush=True)
         rtt_idle = float("nan")
         if lab is not None:
             rtt_idle = print_round_trip(lab, len(live), "before the load")
