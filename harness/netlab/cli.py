@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 if built:
                     lab.down()
-            print(f"sent={report.sent} rejected={report.rejected}")
+            agreed = "no" if report.disagreeing else "yes"
+            print(f"sent={report.sent} rejected={report.rejected} all_nodes_agree={agreed}")
             print(report.last_line())
         elif args.command == "partition":
             lab.partition(parse_groups(args.groups))

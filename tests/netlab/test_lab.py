@@ -212,3 +212,10 @@ def test_down_removes_everything_is_idempotent_and_leaves_the_root_namespace_alo
     assert not the_lab.state_path.exists()
     assert the_lab.down() == []  # again: nothing left, no error
     assert _root_view() == before
+
+
+def test_without_root_the_lab_says_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harness.netlab.lab.os.geteuid", lambda: 1000)
+    assert netns_usable() == "network namespaces need root (ip netns)"
+    with pytest.raises(LabError, match="need root"):
+        Lab(Path("/nonexistent-lab")).up(1, 0, "lan")
