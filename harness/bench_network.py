@@ -27,11 +27,23 @@ allows for the validators on this machine's cores (``essential_ceiling_tps=``). 
 it show what networking, RPC and consensus cost. A fixed pure-Python loop is timed before the baseline and after
 the runs (``probe_ms_before=``, ``probe_ms_after=``): this shared machine sometimes runs at half speed, and a run
 whose probes differ says so.
+
+With ``--profile lan|wan|bad`` the validators and the late joiner run in the network lab instead
+(``harness.netlab``: one network namespace and address per node, peers dialling each other through the lab's
+delaying relay, iptables loss; root required): the profile's latency, jitter and loss are on every peer link.
+The load client's threads enter the lab's hub namespace and reach the nodes' RPC at their own addresses, like a
+gateway on each organisation's LAN (no relay delay on submission); everything else reaches them through the
+lab's forwarders. Each lab run measures a ping-like round trip through the relay between node namespaces
+(``rtt_ms=``, the median: ``harness.bench_lab``) and the relay's CPU over the window (``relay_cpu_pct=``, % of
+one core): the relay is user-space Python sharing the machine's cores with the nodes, a cost of the lab that a
+real network does not have. ``--profile wan`` also runs ``lan`` in the same invocation (``--compare``), whose
+figures follow on the last line as ``lan_…=``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -56,9 +68,17 @@ from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
 from contracts.registry import encode_payload
 from harness.bench_import import commit_certified_block, open_certified_chain, wall_clock_ms
+from harness.bench_lab import (
+    RttProbeError,
+    in_netns,
+    process_cpu_seconds,
+    round_trips_from,
+    summarize_ms,
+)
 from harness.district import Action, DistrictDay, district_roster
 from harness.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from harness.make_genesis import dev_key, dev_validator_key, district_genesis
+from harness.netlab.lab import PROFILES, Lab, LabError, NodeState
 from harness.nodedir import lift_rpc_rate_limit
 from node.api.methods import MAX_TXS_PER_CALL
 from node.chain.chain import Chain
@@ -175,6 +195,11 @@ class BenchNode:
     def rpc_url(self) -> str:
         return rpc_url_from_datadir(self.datadir)
 
+    @property
+    def load_url(self) -> str:
+        """Where the load client's threads send (they run where this URL reaches the node)."""
+        return self.rpc_url
+
     def start(self) -> None:
         log = (self.datadir / "bench-stderr.log").open("ab")
         self.proc = subprocess.Popen(
@@ -212,13 +237,7 @@ class BenchNode:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used so far (Linux /proc), 0 when not running."""
-        if self.proc is None:
-            return 0.0
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0 if self.proc is None else process_cpu_seconds(self.proc.pid)
 
     def height(self) -> int:
         """Head height (retried: a node under load may refuse a connection for a moment)."""
@@ -236,6 +255,76 @@ class BenchNode:
                     raise
                 time.sleep(0.25)
         raise AssertionError("unreachable")
+
+
+class LabNode(BenchNode):
+    """A node of the network lab: started and killed by the lab, reached through its forwarder (``rpc_url``)
+    or, from a thread in the lab's hub namespace, at its own address (``load_url``)."""
+
+    def __init__(self, datadir: Path, lab: Lab) -> None:
+        super().__init__(datadir)
+        self.lab = lab
+
+    def _state(self) -> NodeState:
+        return self.lab.node(self.lab.load(), self.datadir.name)
+
+    @property
+    def rpc_url(self) -> str:
+        return self.lab.rpc_url(self._state())
+
+    @property
+    def load_url(self) -> str:
+        state = self._state()
+        return f"http://{state.ip}:{state.rpc_port}"
+
+    def start(self) -> None:
+        self.lab.start(self.datadir.name, wait=False)
+
+    def stop(self) -> None:
+        """Nothing: the lab's ``down`` kills every node it started."""
+
+    def wait_rpc(self, timeout: float = 60.0) -> None:
+        try:
+            self.lab.wait_rpc(self._state(), timeout)
+        except LabError as exc:
+            raise SystemExit(str(exc)) from exc
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self._state().pid)
+
+
+def start_lab_network(
+    root: Path, genesis: dict[str, Any], validators: int, block_interval_ms: int, profile: str
+) -> tuple[Lab, list[BenchNode]]:
+    """The bench network in a lab under ``root/lab``: validators started, the observer (late joiner) held."""
+    genesis_file = root / "bench-genesis.json"
+    genesis_file.write_text(json.dumps(genesis), encoding="utf-8")
+    lab = Lab(root / "lab")
+    joiner = f"node{validators}"
+    try:
+        state = lab.up(
+            validators,
+            1,
+            profile,
+            genesis=genesis_file,
+            block_interval_ms=block_interval_ms,
+            held=[joiner],
+        )
+    except LabError as exc:
+        raise SystemExit(f"network lab: {exc}") from exc
+    nodes: list[BenchNode] = [LabNode(Path(node.datadir), lab=lab) for node in state.nodes]
+    return lab, nodes
+
+
+def lab_round_trip_ms(lab: Lab, validators: int, per_pair: int = 8) -> tuple[float, float, float]:
+    """Median, p90 and max round trip (ms) through the relay from every validator's namespace to every other's."""
+    state = lab.load()
+    nodes = state.nodes[:validators]
+    rtts: list[float] = []
+    for source in nodes:
+        targets = [(n.relay_ip, n.p2p_port) for n in nodes if n is not source]
+        rtts.extend(round_trips_from(source.netns, targets, per_pair))
+    return summarize_ms(rtts)
 
 
 # Consensus counters worth reading next to a run's figures: where its heights went.
@@ -635,7 +724,23 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="fresh networks to run; the last line gives the median of each figure",
     )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=None,
+        help="run the network in the network lab (namespaces, relay latency, loss; root) with this link "
+        "profile; without it, processes on 127.0.0.1 as always",
+    )
+    parser.add_argument(
+        "--compare",
+        choices=[*sorted(PROFILES), "none"],
+        default=None,
+        help="with --profile: a second lab profile run in the same invocation, its figures on the last line "
+        "as <profile>_…= (default: lan, unless --profile is lan)",
+    )
     args = parser.parse_args(argv)
+    if args.compare is not None and args.profile is None:
+        raise SystemExit("--compare needs --profile")
     if not 0 < args.seconds <= MAX_SECONDS:
         raise SystemExit(f"--seconds must be in (0, {MAX_SECONDS}]")
     if not 1 <= args.repeat <= 9:
@@ -670,14 +775,27 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
-    runs: list[dict[str, float]] = []
-    for run in range(args.repeat):
-        if args.repeat > 1:
-            print(f"--- run {run + 1} of {args.repeat}", flush=True)
-        keep = None if args.keep is None else (args.keep if args.repeat == 1 else args.keep / f"run{run + 1}")
-        runs.append(run_network(args, genesis, load, warmup, keep))
-    # Runs on a shared 2-core machine vary by tens of percent: with --repeat each figure is the median of the runs'.
-    figures = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    profiles = profiles_to_run(args.profile, args.compare)
+    if args.profile is not None:
+        # A lab is removed by `finally`: make a plain `kill` run it too.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    by_profile: list[tuple[str | None, dict[str, float], int]] = []
+    for profile in profiles:
+        runs: list[dict[str, float]] = []
+        for run in range(args.repeat):
+            if args.repeat > 1 or len(profiles) > 1:
+                label = "" if profile is None else f"profile {profile}, "
+                print(f"--- {label}run {run + 1} of {args.repeat}", flush=True)
+            keep = None
+            if args.keep is not None:  # one run: the directory itself; more: a subdirectory each
+                name = f"run{run + 1}" if profile is None else f"{profile}-run{run + 1}"
+                keep = args.keep if args.repeat == 1 and len(profiles) == 1 else args.keep / name
+            runs.append(run_network(args, genesis, load, warmup, keep, profile))
+        # Runs on a shared 2-core machine vary by tens of percent: with --repeat each figure is the runs' median.
+        by_profile.append(
+            (profile, {key: statistics.median(r[key] for r in runs) for key in runs[0]}, len(runs))
+        )
+    profile, figures, run_count = by_profile[0]
     probe_after = speed_probe_ms()
     print(f"machine speed probe after the runs: {probe_after:.1f} ms", flush=True)
     note = speed_change_note(probe_before, probe_after)
@@ -689,23 +807,74 @@ def main(argv: list[str] | None = None) -> None:
         f"offered_tps={args.rate:.0f} window_tps={figures['window_tps']:.0f} validators={args.validators} "
         f"failed_receipts={figures['failed_receipts']:.0f}/{figures['checked_receipts']:.0f} "
         f"cpu_ms_per_tx={figures['cpu_ms_per_tx']:.2f} cpu_ceiling_tps={figures['cpu_ceiling_tps']:.0f} "
-        f"blocks={figures['blocks']:.0f} refused_full={figures['refused_full']:.0f} runs={len(runs)} "
+        f"blocks={figures['blocks']:.0f} refused_full={figures['refused_full']:.0f} runs={run_count} "
         f"essential_tps={essential:.0f} essential_ceiling_tps={essential_ceiling:.0f} "
         f"probe_ms_before={probe_before:.1f} probe_ms_after={probe_after:.1f}"
+        + "".join(f" {key}" for key in lab_keys(profile, figures, ""))
+        + "".join(
+            f" {key}" for other, more, _ in by_profile[1:] for key in lab_keys(other, more, f"{other}_")
+        )
     )
 
 
+def profiles_to_run(profile: str | None, compare: str | None) -> list[str | None]:
+    """The networks one invocation runs, in order: ``profile`` (None: loopback processes), then ``compare``
+    (None: ``lan`` after any other profile; ``none``: nothing) unless it is the same profile."""
+    if profile is None:
+        return [None]
+    if compare is None:
+        compare = "none" if profile == "lan" else "lan"
+    return [profile] if compare in ("none", profile) else [profile, compare]
+
+
+def lab_keys(profile: str | None, figures: dict[str, float], prefix: str) -> list[str]:
+    """The last line's keys of a lab run (none without a profile): the first profile's name, round trip, relay
+    CPU and rounds above 0; a compared profile's (``prefix`` ``lan_``) also its main figures beside them."""
+    if profile is None:
+        return []
+    main = [] if prefix else [f"profile={profile}"]
+    beside = [
+        f"{prefix}finalized_tps={figures['finalized_tps']:.0f}",
+        f"{prefix}p50_s={figures['p50_s']:.3f}",
+        f"{prefix}p99_s={figures['p99_s']:.3f}",
+        f"{prefix}sync_blocks_per_s={figures['sync_blocks_per_s']:.1f}",
+        f"{prefix}window_tps={figures['window_tps']:.0f}",
+        f"{prefix}cpu_ms_per_tx={figures['cpu_ms_per_tx']:.2f}",
+    ]
+    lab = [
+        f"{prefix}rtt_ms={figures['rtt_ms']:.1f}",
+        f"{prefix}rtt_idle_ms={figures['rtt_idle_ms']:.1f}",
+        f"{prefix}relay_cpu_pct={figures['relay_cpu_pct']:.0f}",
+        f"{prefix}rounds_above_zero={figures['rounds_above_zero']:.0f}",
+    ]
+    return [*main, *(beside if prefix else []), *lab]
+
+
 def run_network(
-    args: argparse.Namespace, genesis: dict[str, Any], load: list[LoadTx], warmup: int, keep: Path | None
+    args: argparse.Namespace,
+    genesis: dict[str, Any],
+    load: list[LoadTx],
+    warmup: int,
+    keep: Path | None,
+    profile: str | None = None,
 ) -> dict[str, float]:
-    """One fresh network under the load, then a late joiner; prints the details and returns the figures."""
+    """One fresh network under the load, then a late joiner; prints the details and returns the figures.
+    With a ``profile`` the network runs in a network lab with that profile's links (see the module docstring)."""
     root = keep or Path(tempfile.mkdtemp(prefix="vax-bench-net-"))
     root.mkdir(parents=True, exist_ok=True)
-    nodes = write_network(root, genesis, args.validators, args.block_interval_ms)
-    live, joiner = nodes[:-1], nodes[-1]
+    nodes: list[BenchNode] = []
+    lab: Lab | None = None
     try:
-        for node in live:
-            node.start()
+        if profile is None:
+            nodes = write_network(root, genesis, args.validators, args.block_interval_ms)
+            for node in nodes[:-1]:
+                node.start()
+        else:
+            lab, nodes = start_lab_network(root, genesis, args.validators, args.block_interval_ms, profile)
+        live, joiner = nodes[:-1], nodes[-1]
+        # The load client's threads enter the lab's hub namespace: they reach each node at its own address.
+        hub = None if lab is None else lab.load().hub_netns
+        relay_pid = 0 if lab is None else lab.load().relay_pid
         for node in live:
             node.wait_rpc()
         # Let the network commit a first block (mesh formed, all validators in step) before the load.
@@ -714,17 +883,23 @@ def run_network(
             if time.monotonic() > deadline:
                 raise SystemExit("the network did not commit its first blocks")
             time.sleep(0.2)
-        print(f"{len(live)} validators up at height {live[0].height()} ({root})", flush=True)
+        where = "" if profile is None else f" in the network lab, profile {profile},"
+        print(f"{len(live)} validators up at height {live[0].height()}{where} ({root})", flush=True)
+        rtt_idle = float("nan")
+        if lab is not None:
+            rtt_idle = print_round_trip(lab, len(live), "before the load")
 
         stats = LoadStats()
         stop_watch = threading.Event()
         watcher = threading.Thread(
-            target=_watch_finality, args=(live[0].rpc_url, stats, stop_watch, live[0].height()), daemon=True
+            target=in_netns(hub, _watch_finality),
+            args=(live[0].load_url, stats, stop_watch, live[0].height()),
+            daemon=True,
         )
         watcher.start()
         queues: list[queue.Queue[list[LoadTx] | None]] = [queue.Queue() for _ in live]
         senders = [
-            threading.Thread(target=_node_sender, args=(node.rpc_url, q, stats), daemon=True)
+            threading.Thread(target=in_netns(hub, _node_sender), args=(node.load_url, q, stats), daemon=True)
             for node, q in zip(live, queues, strict=True)
         ]
         for t in senders:
@@ -736,7 +911,17 @@ def run_network(
         _wait_all_final(stats, 120)
         print(f"warm-up: {warmup} transactions final in {time.monotonic() - warm_start:.1f} s", flush=True)
         cpu_start = [node.cpu_seconds() for node in live]
+        relay_cpu_start = process_cpu_seconds(relay_pid)
+        client_cpu_start = process_cpu_seconds(os.getpid())
         load_start = time.time()
+        loaded_rtt: list[float] = []
+        prober: threading.Thread | None = None
+        if lab is not None:  # the round trip the consensus messages see: measured while the load runs
+            prober = threading.Thread(
+                target=lambda lab=lab: loaded_rtt.append(print_round_trip(lab, len(live), "under the load")),
+                daemon=True,
+            )
+            prober.start()
         warm_offered = dispatcher.offered
         offered = dispatcher.run(args.rate, args.seconds, args.tick_ms / 1000, queues) - warm_offered
         for q in queues:
@@ -744,6 +929,10 @@ def run_network(
         for t in senders:
             t.join()
         load_end = time.time()
+        relay_cpu = process_cpu_seconds(relay_pid) - relay_cpu_start
+        client_cpu = process_cpu_seconds(os.getpid()) - client_cpu_start
+        if prober is not None:
+            prober.join(timeout=60)
         still_held = sum(len(w) for w in dispatcher.held.values())
         # Let what was admitted finish (bounded), for the latency of every transaction.
         _wait_all_final(stats, 60)
@@ -768,6 +957,14 @@ def run_network(
             )
             finalized_tps = window_tps
         p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+        commits = sorted({stats.finalized[h] for h in timed if h in stats.finalized})
+        # Block cadence, what a transaction's latency mostly waits for (lab runs: to compare the profiles).
+        if lab is not None and len(commits) >= 2:
+            gaps = [b - a for a, b in itertools.pairwise(commits)]
+            print(
+                f"blocks holding the window's transactions: {len(commits)}, seen committed every "
+                f"{statistics.mean(gaps):.2f} s on average (max {max(gaps):.2f} s)"
+            )
         head = live[0].height()
         print(
             f"load: offered {offered} transactions in {window:.1f} s ({offered / window:.0f} tx/s); "
@@ -799,6 +996,14 @@ def run_network(
         print(
             "consensus over the run (all validators): " + ", ".join(f"{k} {v}" for k, v in counters.items())
         )
+        relay_cpu_pct = 100 * relay_cpu / window
+        if lab is not None:
+            print(
+                f"relay (the lab's user-space latency, not a node's cost): {relay_cpu:.1f} s CPU over the "
+                f"{window:.1f} s window ({relay_cpu_pct:.0f}% of one core of {cores}), taken from the nodes' cores; "
+                f"the load client (this process, in the hub namespace) used {client_cpu:.1f} s; kernel work on "
+                "the lab's veths, bridge and iptables is charged to no process here"
+            )
 
         # A late joiner syncs the whole chain from scratch.
         target = live[0].height()
@@ -835,12 +1040,34 @@ def run_network(
             "cpu_ceiling_tps": ceiling_tps,
             "blocks": target,
             "refused_full": stats.refused_full,
+            "rtt_ms": loaded_rtt[0] if loaded_rtt else float("nan"),
+            "rtt_idle_ms": rtt_idle,
+            "relay_cpu_pct": relay_cpu_pct,
+            "rounds_above_zero": counters["rounds_above_zero"],
         }
     finally:
         for node in nodes:
             node.stop()
+        if lab is not None:
+            lab.down()
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def print_round_trip(lab: Lab, validators: int, when: str) -> float:
+    """Measure and print the round trip through the relay between validator namespaces; its median (ms), nan
+    when the probe failed (said so)."""
+    try:
+        median, p90, most = lab_round_trip_ms(lab, validators)
+    except RttProbeError as exc:
+        print(f"round-trip probe {when} failed: {exc}", flush=True)
+        return float("nan")
+    print(
+        f"round trip through the relay between validator namespaces {when}: median {median:.1f} ms, "
+        f"p90 {p90:.1f} ms, max {most:.1f} ms",
+        flush=True,
+    )
+    return median
 
 
 if __name__ == "__main__":

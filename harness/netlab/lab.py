@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,17 +236,27 @@ class Lab:
     # -- up / down -------------------------------------------------------------------------------------------
 
     def up(
-        self, validators: int, observers: int, profile: str, *, seed: int = 1, empty_block_ms: int = 1000
+        self,
+        validators: int,
+        observers: int,
+        profile: str,
+        *,
+        seed: int = 1,
+        empty_block_ms: int = 1000,
+        genesis: Path | None = None,
+        block_interval_ms: int | None = None,
+        held: Collection[str] = (),
     ) -> LabState:
-        """Write the node directories (`vaxchain testnet`), build the lab and start every node.
+        """Write the node directories (`vaxchain testnet`, with ``genesis`` and ``block_interval_ms`` when
+        given), build the lab and start every node but those named in ``held`` (`start` starts them later).
 
         On any failure everything made so far is removed."""
         if not 1 <= validators + observers <= MAX_NODES or validators < 1:
             raise LabError(f"need 1..{MAX_NODES} nodes with at least one validator")
         state = self._new_state(profile)
         try:
-            self._make_nodes(state, validators, observers, empty_block_ms)
-            self.build(state, seed)
+            self._make_nodes(state, validators, observers, empty_block_ms, genesis, block_interval_ms)
+            self.build(state, seed, held)
         except BaseException:
             self.down()
             raise
@@ -301,22 +311,34 @@ class Lab:
             rpc_port=rpc,
         )
 
-    def build(self, state: LabState, seed: int) -> None:
-        """Namespaces, bridge, addresses, firewall chains, the relay; then start every node."""
+    def build(self, state: LabState, seed: int, held: Collection[str] = ()) -> None:
+        """Namespaces, bridge, addresses, firewall chains, the relay; then start every node not ``held``."""
         self.save(state)
         self._make_network(state)
         self.save(state)
         self._start_relay(state, seed)
         self.save(state)
-        for node in state.nodes:
+        started = [node for node in state.nodes if node.name not in held]
+        for node in started:
             self._spawn(state, node)
         self.save(state)
-        for node in state.nodes:
+        for node in started:
             self.wait_rpc(node)
 
-    def _make_nodes(self, state: LabState, validators: int, observers: int, empty_block_ms: int) -> None:
+    def _make_nodes(
+        self,
+        state: LabState,
+        validators: int,
+        observers: int,
+        empty_block_ms: int,
+        genesis: Path | None = None,
+        block_interval_ms: int | None = None,
+    ) -> None:
         nodes_dir = self.out / "nodes"
         shutil.rmtree(nodes_dir, ignore_errors=True)
+        extra = [] if genesis is None else ["--genesis", str(genesis)]
+        if block_interval_ms is not None:
+            extra += ["--block-interval-ms", str(block_interval_ms)]
         _run(
             [
                 sys.executable,
@@ -331,6 +353,7 @@ class Lab:
                 str(nodes_dir),
                 "--empty-block-interval-ms",
                 str(empty_block_ms),
+                *extra,
             ],
             timeout=120,
         )
