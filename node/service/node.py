@@ -195,7 +195,7 @@ class Node:
                 ),
                 empty_block_interval_ms=self.genesis.empty_block_interval_ms,
                 max_block_txs=self.config.max_block_txs,
-                # Each gossip message costs ~1 ms of CPU per hop whatever its size (py-libp2p, NOTES): batching
+                # Each gossip message costs ~1 ms of CPU per hop whatever its size (py-libp2p, ../shared/NOTES.md): batching
                 # admitted transactions over 200 ms instead of 25 ms took a node's CPU per transaction from 2.8
                 # to 1.7 ms at 300 tx/s, for ~0.1 s of added latency; 500 ms instead of 200 ms took it down
                 # another 5-14% at 300-700 tx/s (same-run A/B, scripts/bench_network).
