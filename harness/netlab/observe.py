@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,30 +35,25 @@ def heads(lab: Lab, nodes: Iterable[NodeState]) -> dict[str, Head | None]:
     return {node.name: head(lab, node) for node in nodes}
 
 
-def block_hashes(lab: Lab, node: NodeState, first: int, last: int) -> dict[int, str]:
-    """Hash of every block of heights first..last the node has (batched)."""
-    out: dict[int, str] = {}
+def _blocks(lab: Lab, node: NodeState, first: int, last: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(height, block) of every block of heights first..last the node has, fetched in batches."""
     with lab.client(node, timeout=30) as client:
         for start in range(first, last + 1, BATCH):
             heights = range(start, min(last, start + BATCH - 1) + 1)
             results = client.batch([("chain_getBlockByHeight", {"height": h}) for h in heights])
             for height, block in zip(heights, results, strict=True):
                 if isinstance(block, dict):
-                    out[height] = str(block["hash"])
-    return out
+                    yield height, block
+
+
+def block_hashes(lab: Lab, node: NodeState, first: int, last: int) -> dict[int, str]:
+    """Hash of every block of heights first..last the node has (batched)."""
+    return {height: str(block["hash"]) for height, block in _blocks(lab, node, first, last)}
 
 
 def block_times(lab: Lab, node: NodeState, first: int, last: int) -> dict[int, int]:
     """Header time (ms) of blocks first..last."""
-    out: dict[int, int] = {}
-    with lab.client(node, timeout=30) as client:
-        for start in range(first, last + 1, BATCH):
-            heights = range(start, min(last, start + BATCH - 1) + 1)
-            results = client.batch([("chain_getBlockByHeight", {"height": h}) for h in heights])
-            for height, block in zip(heights, results, strict=True):
-                if isinstance(block, dict):
-                    out[height] = int(block["header"]["time_ms"])
-    return out
+    return {height: int(block["header"]["time_ms"]) for height, block in _blocks(lab, node, first, last)}
 
 
 def fork_heights(lab: Lab, nodes: Iterable[NodeState]) -> list[int]:

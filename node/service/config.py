@@ -18,6 +18,8 @@ from node.core.errors import VaxchainError
 from node.mempool.pool import DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_TXS, DEFAULT_TTL_S
 from node.net.config import parse_external_addr, parse_listen_addr, parse_peer_addr
 from node.net.errors import ConfigError as NetConfigError
+from rpc.dispatch import MAX_BATCH_RESPONSE_BYTES, MAX_RESPONSE_BYTES
+from rpc.server import RpcServerConfig
 from rpc.tls import TlsFileError, server_context
 
 CONFIG_FILE = "config.toml"
@@ -38,16 +40,20 @@ class ConfigError(VaxchainError):
 DEFAULT_TX_GOSSIP_INTERVAL_MS = 500
 
 
+_SERVER_DEFAULTS = RpcServerConfig()
+
+
 @dataclass(frozen=True, slots=True)
 class ListenerLimits:
     """Connection limits of one HTTP listener: keys of ``[rpc]`` and ``[explorer]`` (ADR 0005)."""
 
-    max_connections: int = 1024
-    max_connections_per_ip: int = 256
-    max_ws_per_ip: int = 32
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 30.0
-    idle_timeout_s: float = 60.0
+    # The server's own defaults: one source, so the config and RpcServerConfig never drift apart.
+    max_connections: int = _SERVER_DEFAULTS.max_connections
+    max_connections_per_ip: int = _SERVER_DEFAULTS.max_connections_per_ip
+    max_ws_per_ip: int = _SERVER_DEFAULTS.max_ws_per_ip
+    header_timeout_s: float = _SERVER_DEFAULTS.header_timeout_s
+    body_timeout_s: float = _SERVER_DEFAULTS.body_timeout_s
+    idle_timeout_s: float = _SERVER_DEFAULTS.idle_timeout_s
     allowed_hosts: tuple[str, ...] = ()  # empty: the listen host and localhost (IP literals always pass)
 
 
@@ -97,8 +103,8 @@ class NodeConfig:
     )
     rpc_tls_key_file: str | None = None  # PEM private key of rpc_tls_cert_file
     rpc_limits: ListenerLimits = ListenerLimits()
-    rpc_max_response_bytes: int = 8 << 20
-    rpc_max_batch_response_bytes: int = 16 << 20
+    rpc_max_response_bytes: int = MAX_RESPONSE_BYTES
+    rpc_max_batch_response_bytes: int = MAX_BATCH_RESPONSE_BYTES
     explorer_enabled: bool = False
     explorer_listen: str = "127.0.0.1:8080"
     explorer_tls_cert_file: str | None = None  # the same two keys for the explorer's pages (HTTPS)
@@ -293,8 +299,10 @@ def load_config(datadir: Path) -> NodeConfig:
         rpc_tls_cert_file=_get(rpc, "rpc", "tls_cert_file", str, None),
         rpc_tls_key_file=_get(rpc, "rpc", "tls_key_file", str, None),
         rpc_limits=_limits(rpc, "rpc", ListenerLimits()),
-        rpc_max_response_bytes=_get(rpc, "rpc", "max_response_bytes", int, 8 << 20),
-        rpc_max_batch_response_bytes=_get(rpc, "rpc", "max_batch_response_bytes", int, 16 << 20),
+        rpc_max_response_bytes=_get(rpc, "rpc", "max_response_bytes", int, MAX_RESPONSE_BYTES),
+        rpc_max_batch_response_bytes=_get(
+            rpc, "rpc", "max_batch_response_bytes", int, MAX_BATCH_RESPONSE_BYTES
+        ),
         explorer_enabled=_get(explorer, "explorer", "enabled", bool, False),
         explorer_listen=_get(explorer, "explorer", "listen", str, "127.0.0.1:8080"),
         explorer_tls_cert_file=_get(explorer, "explorer", "tls_cert_file", str, None),
