@@ -219,12 +219,14 @@ class BlockSync:
                 progressed = False
                 for pid in self._candidates():
                     start = self.chain.head.height + 1
+                    importing = False
                     try:
                         pairs = await self.fetch(pid, start, self.config.batch_blocks)
                         if not pairs:
                             # The peer has nothing beyond our head any more (it was pruned, or it lied).
                             self.stats.peers[pid].height = start - 1
                             continue
+                        importing = True
                         n = await self.importer(pid, pairs)
                     except SyncError as exc:
                         self.stats.failures += 1
@@ -232,7 +234,8 @@ class BlockSync:
                         log.warning("event=sync_failed peer=%s error=%s", pid, exc)
                         # Forget its claim; the next status poll tells us again if it is really ahead.
                         self.stats.peers.pop(pid, None)
-                        self._back_off(pid)
+                        if importing:  # we refused its blocks; a failed fetch (a peer just starting) retries
+                            self._back_off(pid)
                         continue
                     self._backoff.pop(pid, None)
                     self.stats.batches += 1
