@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import rlp
-from coincurve import PublicKey
-from Crypto.Hash import keccak
+
+from vaxcrypto import secp256k1
+from vaxcrypto.keys import recover_address as _recover
 
 SEAL_TAG = b"vaxchain/seal/v1"
 CONSENSUS_TAG = b"vaxchain/consensus/v1"
@@ -130,21 +131,12 @@ def merkle_climb(leaf: bytes, index: int, size: int, siblings: Sequence[bytes]) 
     return node, sides
 
 
-def keccak256(data: bytes) -> bytes:
-    """Keccak-256 (Ethereum's, not NIST SHA3)."""
-    return keccak.new(digest_bits=256, data=data).digest()
-
-
 def recover_address(digest: bytes, signature: bytes) -> bytes | None:
     """The address that signed a 32-byte digest, or None when the signature is malformed."""
-    if len(signature) != 65 or signature[64] not in (0, 1):
-        return None
     try:
-        public = PublicKey.from_signature_and_message(signature, digest, hasher=None)
-    except Exception:  # libsecp256k1 reports every failure as a bare Exception
+        return _recover(digest, signature)
+    except secp256k1.CryptoError:
         return None
-    raw: bytes = public.format(compressed=False)
-    return keccak256(raw[1:])[-20:]
 
 
 def rlp_encode(item: object) -> bytes:

@@ -46,8 +46,6 @@ from node.chain.chain import Chain, ExecutedBlock, RejectedTransaction
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import parse_genesis
 from node.core.blocks import Header
-from node.core.crypto import get_backend
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, clear_sender_cache, decode_transaction, sign_transaction
 from node.service.config import load_config
 from node.service.node import load_validator_key
@@ -55,6 +53,8 @@ from node.service.node import open_chain as open_datadir
 from node.state.transition import clear_payload_cache
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
+from vaxcrypto.secp256k1 import get_backend
 
 DISTRICT_SITES = 47  # the sample district (genesis/chancheng.json)
 DISTRICT_DOSES = 2_000  # doses in a day of the sample district

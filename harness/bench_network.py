@@ -82,7 +82,6 @@ from harness.netlab.lab import PROFILES, Lab, LabError, NodeState
 from harness.nodedir import lift_rpc_rate_limit
 from node.api.methods import MAX_TXS_PER_CALL
 from node.chain.chain import Chain
-from node.core.keys import PrivateKey
 from node.core.transactions import (
     check_stateless,
     clear_sender_cache,
@@ -91,6 +90,7 @@ from node.core.transactions import (
 )
 from node.state.transition import check_kind_and_payload, clear_payload_cache
 from rpc.client import RpcClient
+from vaxcrypto.keys import PrivateKey
 
 CHAIN_ID = 4343
 MAX_SECONDS = 300

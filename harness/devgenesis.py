@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from node.core.keys import PrivateKey, to_checksum_address
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 DEV_GENESIS_TIME = "2026-01-01T00:00:00Z"
 

@@ -20,10 +20,10 @@ from typing import Any
 from contracts.registry import encode_payload
 from harness.district import Action, DistrictDay, district_roster
 from harness.make_genesis import dev_key
-from node.core.keys import PrivateKey
 from node.core.transactions import sign_transaction
 from rpc.client import RpcClient
 from rpc.errors import RpcError
+from vaxcrypto.keys import PrivateKey
 
 DAY_MS = 86_400_000
 # How long to keep re-sending transactions a full mempool refused before counting them as rejected: the

@@ -15,8 +15,8 @@ from typing import Any
 from contracts.genesis import organisations_to_json
 from harness.district import Roster, district_roster
 from node.chain.genesis import with_nodes
-from node.core.keys import PrivateKey, to_checksum_address
 from node.net.p2p import peer_id_from_seed
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 CHANCHENG_CHAIN_ID = 86_0604
 DEVNET_CHAIN_ID = 1337

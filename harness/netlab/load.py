@@ -18,10 +18,10 @@ from contracts.registry import encode_payload
 from harness.bench_network import dependencies
 from harness.district import Action
 from harness.district_load import LoadReport, mempool_full_retry_after
-from node.core.keys import PrivateKey
 from node.core.transactions import sign_transaction
 from rpc.client import RpcClient
 from rpc.errors import RpcError
+from vaxcrypto.keys import PrivateKey
 
 BATCH = 100  # the RPC server answers batches of at most 100 calls
 READINGS = "readings"

@@ -27,12 +27,12 @@ from node.chain.chain import Chain
 from node.core import merkle
 from node.core.blocks import Block
 from node.core.errors import DecodeError
-from node.core.keys import InvalidAddress, parse_address
 from node.core.transactions import decode_transaction
 from node.mempool.pool import ADMISSION_CHUNK, Mempool, MempoolRejected
 from rpc.dispatch import CallContext, ResponseBudget
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
+from vaxcrypto.keys import InvalidAddress, parse_address
 
 TX_REJECTED = -32010
 NOT_FOUND = -32011

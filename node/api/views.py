@@ -11,12 +11,12 @@ from contracts.registry import REGISTRY, decode_payload
 from node.chain.chain import Chain
 from node.core.blocks import Block, Header
 from node.core.errors import VaxchainError
-from node.core.keys import to_checksum_address
 from node.core.merkle import MerkleProof
 from node.core.receipts import Receipt
 from node.core.transactions import Transaction
 from node.state.validator_set import Validator
 from node.state.validators_tx import SYSTEM_KIND_NAMES, ChangeProposal, check_system_payload
+from vaxcrypto.keys import to_checksum_address
 
 
 def hex0x(data: bytes) -> str:

@@ -17,7 +17,7 @@ from consensus.types import CommitCertificate, ValidatorSet
 from node.core.blocks import Header
 from node.core.errors import InvalidBlock
 from node.core.hashing import tagged_hash
-from node.core.keys import PrivateKey, recover_address
+from vaxcrypto.keys import PrivateKey, recover_address
 
 # The consensus sign bytes already carry their own domain (vote/proposal, chain id); the tag also keeps a
 # vote digest apart from every transaction and seal digest, which are tagged differently.

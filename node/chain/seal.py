@@ -12,7 +12,7 @@ from node.core import codec
 from node.core.blocks import Header
 from node.core.errors import DecodeError, InvalidBlock
 from node.core.hashing import tagged_hash
-from node.core.keys import PrivateKey, recover_address
+from vaxcrypto.keys import PrivateKey, recover_address
 
 _SEAL_TAG = b"vaxchain/seal/v1"
 

@@ -12,8 +12,6 @@ from typing import Annotated
 
 import typer
 
-from node.core.crypto import CryptoError
-from node.core.keys import InvalidAddress, PrivateKey, parse_address, to_checksum_address
 from node.core.keystore import (
     PASSWORD_ENV_VAR,
     KeystoreError,
@@ -23,6 +21,8 @@ from node.core.keystore import (
     read_password,
     save_keystore,
 )
+from vaxcrypto.keys import InvalidAddress, PrivateKey, parse_address, to_checksum_address
+from vaxcrypto.secp256k1 import CryptoError
 
 keys_app = typer.Typer(
     name="keys",

@@ -24,7 +24,6 @@ from node.chain.genesis import load_genesis, parse_genesis, with_nodes
 from node.cli.keys import keys_app
 from node.cli.tx import register as register_tx_commands
 from node.core.errors import VaxchainError
-from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
 from node.core.secretfile import copy_secret_file, write_secret_file
 from node.mempool.pool import DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_TXS, DEFAULT_TTL_S
@@ -40,6 +39,7 @@ from node.service.logs import setup_logging
 from node.service.node import Node, load_validator_key, open_chain, tune_gc_for_node
 from node.service.status import read_status_file
 from node.store.db import StorageError
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 app = typer.Typer(
     name="vaxchain",

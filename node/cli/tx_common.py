@@ -26,9 +26,7 @@ from contracts.errors import ContractError
 from contracts.jsonable import to_json
 from contracts.registry import REGISTRY, decode_payload, encode_payload, kind_of
 from node.cli.tx_parse import InputError
-from node.core.crypto import CryptoError
 from node.core.errors import VaxchainError
-from node.core.keys import InvalidAddress, PrivateKey, parse_address, to_checksum_address
 from node.core.keystore import KeystoreError, list_keystores, load_keystore, read_password
 from node.core.transactions import Transaction, sign_transaction
 from node.service.config import connect_url, load_config, parse_listen
@@ -41,6 +39,8 @@ from node.state.validators_tx import (
 from rpc.client import RpcClient
 from rpc.errors import RpcError, TlsError, TransportError
 from rpc.tls import TlsFileError, client_context, pinned_context
+from vaxcrypto.keys import InvalidAddress, PrivateKey, parse_address, to_checksum_address
+from vaxcrypto.secp256k1 import CryptoError
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 DEFAULT_KEYSTORE = Path("keystore")

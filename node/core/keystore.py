@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from node.core.crypto import CryptoError
-from node.core.keys import PrivateKey, to_checksum_address
+from vaxcrypto.keys import PrivateKey, to_checksum_address
+from vaxcrypto.secp256k1 import CryptoError
 
 STANDARD_SCRYPT_N = 262_144
 """geth's standard scrypt work factor (2**18): ~1 s and 256 MiB per unlock."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from node.core import codec
 from node.core.errors import DecodeError, InvalidTransaction
 from node.core.hashing import sha256, tagged_hash
-from node.core.keys import PrivateKey, recover_address
+from vaxcrypto.keys import PrivateKey, recover_address
 
 MAX_TX_BYTES = 64 * 1024
 MAX_PAYLOAD_BYTES = 60 * 1024

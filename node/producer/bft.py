@@ -64,7 +64,6 @@ from node.chain.certrule import consensus_recover, consensus_signer, expected_bl
 from node.chain.chain import Chain, ExecutedBlock
 from node.core.blocks import Block, decode_block
 from node.core.errors import DecodeError, InvalidBlock
-from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import wire
 from node.producer.admission import AdmissionTurns
@@ -96,6 +95,7 @@ from node.producer.signrecord import SignRecordFile
 from node.producer.sync import BlockSync, SyncError
 from node.producer.txgossip import TxGossip
 from node.producer.wire import GossipNetwork
+from vaxcrypto.keys import PrivateKey
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from node.core import codec
 from node.core.hashing import sha256, tagged_hash
-from node.core.keys import PrivateKey, recover_address
+from vaxcrypto.keys import PrivateKey, recover_address
 
 DRAFT_TAG = b"vaxchain/draft/v2"  # its own domain: a draft signature can never pass as a vote or a proposal
 

@@ -22,7 +22,6 @@ from node.chain.certrule import expected_block_time
 from node.chain.chain import Chain, ExecutedBlock
 from node.core.blocks import MAX_EVIDENCE
 from node.core.errors import InvalidBlock, VaxchainError
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, decode_transaction
 from node.mempool.pool import Mempool
 from node.producer import wire
@@ -32,6 +31,7 @@ from node.producer.evidence import EvidencePool
 from node.producer.gate import ChainGate
 from node.producer.pacing import HeightPacing
 from node.producer.txgossip import TxGossip
+from vaxcrypto.keys import PrivateKey
 
 log = logging.getLogger("vaxchain.bft")
 

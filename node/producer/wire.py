@@ -16,9 +16,9 @@ import trio
 from node.core import codec
 from node.core.errors import DecodeError
 from node.core.hashing import HASH_SIZE
-from node.core.keys import ADDRESS_LENGTH
 from node.core.transactions import SIGNATURE_SIZE
 from node.producer.draft import BlockDraft
+from vaxcrypto.keys import ADDRESS_LENGTH
 
 TOPIC_CONSENSUS = "vax/consensus/1"  # votes (batched) and commit notices
 TOPIC_BLOCKS = "vax/blocks/1"  # a proposal together with its block; block drafts

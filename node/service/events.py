@@ -8,9 +8,9 @@ from typing import Any
 from contracts.registry import BY_NAME
 from node.api.views import header_view, kind_name
 from node.chain.chain import ExecutedBlock
-from node.core.keys import to_checksum_address
 from node.state.validators_tx import SYSTEM_KIND_NAMES
 from rpc.subscriptions import SubscriptionHub
+from vaxcrypto.keys import to_checksum_address
 
 # Events that supervisors must see at once: cold-chain excursions and breaches, quarantines and condemnations,
 # recalls and quantity mismatches on receipt.

@@ -26,7 +26,6 @@ from node.api.views import chain_summary
 from node.chain.certrule import CertificateRule
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import Genesis, load_genesis
-from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import load_keystore, read_password
 from node.core.secretfile import write_secret_file
 from node.mempool.pool import Mempool, MempoolLimits
@@ -53,6 +52,7 @@ from rpc.registry import MethodRegistry
 from rpc.server import RpcServerConfig, serve
 from rpc.subscriptions import SubscriptionHub
 from rpc.tls import pinned_context
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 log = logging.getLogger("vaxchain.node")
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from node.cli.keys import keys_app
-from node.core.keys import PrivateKey, parse_address, to_checksum_address
 from node.core.keystore import list_keystores, load_keystore
+from vaxcrypto.keys import PrivateKey, parse_address, to_checksum_address
 
 PASSWORD = "test password"
 IMPORTED = PrivateKey.from_seed("cli import key")

@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from harness.make_genesis import dev_validator_key
 from node.cli.main import app
-from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import save_keystore
 from node.service.node import load_validator_key, open_chain
 from tests.conftest import REPO, NodeProcess, run_cli
 from tests.node.test_node_process import SENDERS, attest_raw
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 runner = CliRunner()
 DEVNET = REPO / "genesis" / "devnet.json"

@@ -35,10 +35,10 @@ from harness.district import HEPB_GTIN, IPV_CN
 from node.cli.main import app
 from node.cli.tx import KIND_COMMANDS
 from node.cli.tx_common import Node, rpc_url
-from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import save_keystore
 from node.core.transactions import Transaction, decode_transaction
 from rpc.errors import RpcError
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 KEY = PrivateKey.from_seed("cli tx key")
 OTHER = PrivateKey.from_seed("cli tx other key")

@@ -23,8 +23,8 @@ from contracts.tracecodes import gs1_hri
 from harness.district import HEPB_GTIN
 from harness.make_genesis import dev_key
 from node.cli.main import DEV_PASSWORD, app
-from node.core.keys import to_checksum_address
 from tests.conftest import NodeProcess, run_cli
+from vaxcrypto.keys import to_checksum_address
 
 ALL_SUBPROCESS = os.environ.get("VAXCHAIN_TEST_SUBPROCESS") == "1"
 LABELS = {

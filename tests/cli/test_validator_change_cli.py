@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from node.cli.main import app
-from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import save_keystore
 from node.core.transactions import decode_transaction
 from node.state.validators_tx import (
@@ -21,6 +20,7 @@ from node.state.validators_tx import (
     decode_validator_change,
 )
 from tests.conftest import NodeProcess, run_cli
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 KEY = PrivateKey.from_seed("cli validator-change key")
 NEWCOMER = PrivateKey.from_seed("cli validator-change newcomer")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.core import crypto
-from node.core.crypto import (
+from vaxcrypto import secp256k1 as crypto
+from vaxcrypto.secp256k1 import (
     SECP256K1_N,
     CryptoBackend,
     CryptoError,

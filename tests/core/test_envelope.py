@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from node.core import codec, merkle
 from node.core.blocks import Block, Header, decode_block, decode_header, tx_root
 from node.core.errors import DecodeError, InvalidTransaction
-from node.core.keys import PrivateKey
 from node.core.receipts import LogEvent, Receipt, decode_receipts, encode_receipts, failure_receipt
 from node.core.transactions import (
     MAX_TX_BYTES,
@@ -21,6 +20,7 @@ from node.core.transactions import (
     sign_transaction,
     signing_hash,
 )
+from vaxcrypto.keys import PrivateKey
 
 KEY = PrivateKey.from_seed("tests/core/alice")
 OTHER = PrivateKey.from_seed("tests/core/bob")

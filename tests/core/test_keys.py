@@ -7,9 +7,8 @@ import hashlib
 
 import pytest
 
-from node.core import crypto
-from node.core.crypto import InvalidPrivateKey, InvalidSignature
-from node.core.keys import (
+from vaxcrypto import secp256k1 as crypto
+from vaxcrypto.keys import (
     InvalidAddress,
     PrivateKey,
     address_from_public_key,
@@ -19,6 +18,7 @@ from node.core.keys import (
     recover_address,
     to_checksum_address,
 )
+from vaxcrypto.secp256k1 import InvalidPrivateKey, InvalidSignature
 
 SECRET_ONE = (1).to_bytes(32, "big")
 ADDRESS_OF_SECRET_ONE = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from node.core import keystore
-from node.core.keys import PrivateKey
 from node.core.keystore import (
     KeystoreError,
     create_keystore,
@@ -21,6 +20,7 @@ from node.core.keystore import (
     read_password,
     save_keystore,
 )
+from vaxcrypto.keys import PrivateKey
 
 KEY = PrivateKey.from_seed("keystore test key")
 PASSWORD = "correct horse battery staple"

@@ -9,8 +9,8 @@ from pathlib import Path
 from harness.bench_rpc import start_child, write_one_validator_node
 from harness.devgenesis import dev_genesis
 from node.chain.genesis import load_genesis
-from node.core.keys import PrivateKey
 from node.service.config import load_config
+from vaxcrypto.keys import PrivateKey
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.district import district_roster
 from harness.make_genesis import DEVNET_CHAIN_ID, dev_key, dev_validator_key, district_genesis
 from node.chain.genesis import parse_genesis
-from node.core.keys import to_checksum_address
+from vaxcrypto.keys import to_checksum_address
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,12 +15,12 @@ from contracts.registry import BY_NAME, encode_payload
 from harness.make_genesis import dev_key
 from node.cli.main import app
 from node.core import merkle
-from node.core.keys import PrivateKey, to_checksum_address
 from node.core.transactions import sign_transaction
 from node.mempool.pool import ADMISSION_CHUNK
 from node.service.node import Node, load_validator_key, open_chain
 from rpc.client import AsyncRpcClient
 from rpc.errors import RpcError
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 CDC = dev_key("cdc/staff-1")
 

@@ -32,9 +32,9 @@ from node.chain.validation import (
 from node.core import codec
 from node.core.blocks import Block, Header, commit_hash
 from node.core.errors import InvalidBlock
-from node.core.keys import PrivateKey
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 CHAIN_ID = 4801
 KEYS = [PrivateKey.from_seed(f"validation/validator/{i}") for i in range(4)]

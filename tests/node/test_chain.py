@@ -21,11 +21,11 @@ from node.chain.genesis import GenesisError, load_genesis, parse_genesis
 from node.chain.seal import SealRule, make_seal
 from node.core.blocks import Block, tx_root
 from node.core.errors import DecodeError, InvalidBlock
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
 from node.mempool.pool import Mempool, MempoolRejected
 from node.store.chainstore import ChainStore
 from node.store.db import Database, StorageError
+from vaxcrypto.keys import PrivateKey
 
 CHAIN_ID = 31
 VALIDATOR = PrivateKey.from_seed("chain-test/validator")

@@ -8,12 +8,12 @@ from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
 from node.chain.chain import ExecutedBlock
 from node.core.blocks import Block, Header
-from node.core.keys import PrivateKey
 from node.core.receipts import failure_receipt, success_receipt
 from node.core.transactions import sign_transaction
 from node.service.events import publish_block, register_topics
 from node.state.validators_tx import VALIDATOR_CHANGE_KIND, ChangeAction, ValidatorChange
 from rpc.subscriptions import SubscriptionHub
+from vaxcrypto.keys import PrivateKey
 
 KEY = PrivateKey.from_seed("events-topics")
 

@@ -20,12 +20,12 @@ from harness.make_genesis import dev_node_seed
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import GenesisError, load_genesis, parse_genesis, with_nodes
 from node.chain.seal import SealRule, make_seal
-from node.core.keys import PrivateKey
 from node.core.transactions import sign_transaction
 from node.net import peer_id_from_seed
 from node.service.membership import Membership, changes_membership
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 CHAIN_ID = 41
 VALIDATOR = PrivateKey.from_seed("membership-test/validator")

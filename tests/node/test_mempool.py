@@ -10,10 +10,10 @@ import pytest
 import node.mempool.pool as pool_module
 from contracts.kinds.attest import Attest
 from contracts.registry import encode_payload
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, check_stateless, sign_transaction
 from node.mempool.pool import DEFAULT_MAX_TXS, Mempool, MempoolLimits, MempoolRejected
 from node.state.transition import NotAdmissible
+from vaxcrypto.keys import PrivateKey
 
 CHAIN = 77
 ATTEST = 1

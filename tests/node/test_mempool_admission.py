@@ -23,7 +23,6 @@ from node.api.methods import TX_REJECTED, ApiContext, register_chain_methods
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
 from node.chain.seal import SealRule, make_seal
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, decode_transaction, sign_transaction
 from node.mempool.pool import Mempool, MempoolLimits, MempoolRejected
 from node.producer import wire
@@ -33,6 +32,7 @@ from node.store.db import Database
 from rpc.client import RpcClient
 from rpc.errors import RpcApplicationError, RpcError
 from rpc.registry import MethodRegistry
+from vaxcrypto.keys import PrivateKey
 
 CHAIN_ID = 41
 VALIDATOR = PrivateKey.from_seed("admission-test/validator")

@@ -16,7 +16,6 @@ import trio
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
 from harness.make_genesis import dev_key
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
 from node.net import NetConfig, Network
 from node.net.p2p import peer_id_from_seed
@@ -25,6 +24,7 @@ from node.service.config import render_config
 from rpc.client import RpcClient
 from rpc.errors import RpcError
 from tests.conftest import NodeProcess, run_cli
+from vaxcrypto.keys import PrivateKey
 
 ATTEST = BY_NAME["attest"].code
 MEMBER = dev_key("site-01/staff-1")

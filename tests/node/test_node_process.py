@@ -17,11 +17,11 @@ from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
 from harness.make_genesis import dev_key
 from node.chain.export import export_blocks, import_blocks
-from node.core.keys import PrivateKey
 from node.core.transactions import sign_transaction
 from node.service.node import open_chain
 from rpc.errors import RpcError
 from tests.conftest import NodeProcess, run_cli
+from vaxcrypto.keys import PrivateKey
 
 ATTEST = BY_NAME["attest"].code
 SENDERS = [dev_key(f"site-{i:02d}/staff-1") for i in range(1, 11)]

@@ -7,9 +7,9 @@ import pytest
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
 from node.core.errors import InvalidTransaction
-from node.core.keys import PrivateKey
 from node.core.transactions import sign_transaction
 from node.state.transition import check_kind_and_payload, clear_payload_cache
+from vaxcrypto.keys import PrivateKey
 
 KEY = PrivateKey.from_seed("payload-cache")
 

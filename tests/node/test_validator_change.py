@@ -27,7 +27,6 @@ from node.chain.genesis import parse_genesis
 from node.core import codec
 from node.core.blocks import Block, Header, tx_root
 from node.core.errors import InvalidBlock
-from node.core.keys import PrivateKey
 from node.core.receipts import Receipt
 from node.core.transactions import Transaction, sign_transaction
 from node.mempool.pool import Mempool, MempoolRejected
@@ -43,6 +42,7 @@ from node.state.validators_tx import (
 )
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 CHAIN_ID = 4799
 KEYS = [PrivateKey.from_seed(f"vchange/validator/{i}") for i in range(4)]

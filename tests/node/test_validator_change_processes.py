@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from consensus.codec import decode_certificate
 from node.cli.main import DEV_PASSWORD, app
-from node.core.keys import PrivateKey, to_checksum_address
 from node.core.keystore import save_keystore
 from tests.conftest import NodeProcess, run_cli
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 JOINER = PrivateKey.from_seed("validator-change process test joiner")
 

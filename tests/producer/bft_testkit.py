@@ -17,7 +17,6 @@ from harness.devgenesis import dev_genesis
 from node.chain.certrule import CertificateRule
 from node.chain.chain import Chain, ExecutedBlock
 from node.chain.genesis import parse_genesis
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
 from node.mempool.pool import Mempool
 from node.net import NetConfig, Network
@@ -26,6 +25,7 @@ from node.producer.bft import BftConfig, BftEngine
 from node.producer.sync import SyncConfig
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 CHAIN_ID = 4711
 FAST = TimeoutConfig(

@@ -31,7 +31,6 @@ from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
 from node.core.errors import DecodeError, InvalidBlock
 from node.core.hashing import sha256
-from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import drafting, wire
 from node.producer.admission import MAX_ADMISSION_WAIT_S
@@ -41,6 +40,7 @@ from node.producer.drafting import DRAFT_TXS_WAIT_S
 from node.producer.pacing import TX_FLUSH_LEAD_S
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 KEYS = validator_keys(4)
 SENDERS = sender_keys(8)

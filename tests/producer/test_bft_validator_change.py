@@ -26,9 +26,9 @@ from bft_testkit import (
 )
 
 from consensus.codec import decode_certificate
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
 from node.state.validators_tx import VALIDATOR_CHANGE_KIND, ChangeAction, ValidatorChange
+from vaxcrypto.keys import PrivateKey
 
 NEWCOMER = PrivateKey.from_seed("bft-test/newcomer")
 

@@ -13,7 +13,6 @@ from consensus.types import ValidatorSet
 from node.chain.certrule import CertificateRule
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
-from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import wire
 from node.producer.admission import AdmissionTurns
@@ -25,6 +24,7 @@ from node.producer.pacing import HeightPacing
 from node.producer.txgossip import TxGossip
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 KEYS = validator_keys(4)
 SENDERS = sender_keys(8)

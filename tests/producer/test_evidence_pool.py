@@ -9,8 +9,8 @@ from bft_testkit import CHAIN_ID, validator_keys
 from consensus.codec import encode_message
 from consensus.types import DuplicateVoteEvidence, ValidatorSet, Vote, VoteType
 from node.chain.certrule import consensus_signer
-from node.core.keys import PrivateKey
 from node.producer.evidence import MAX_PENDING_EVIDENCE, EvidencePool, EvidenceRecord
+from vaxcrypto.keys import PrivateKey
 
 KEYS = validator_keys(4)
 VSET = ValidatorSet.of(k.address for k in KEYS)

@@ -19,7 +19,6 @@ from node.chain.certrule import CertificateRule, consensus_recover, consensus_si
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
 from node.core.blocks import Block
-from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import wire
 from node.producer.admission import AdmissionTurns
@@ -33,6 +32,7 @@ from node.producer.sync import BlockSync, SyncConfig
 from node.producer.txgossip import TxGossip
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 KEYS = validator_keys(4)
 SENDERS = sender_keys(4)

@@ -22,7 +22,6 @@ from node.chain.genesis import parse_genesis
 from node.chain.validation import BlockRules, InvalidBlockTime, validate_block_time
 from node.core.blocks import Block, Header
 from node.core.errors import DecodeError, InvalidBlock
-from node.core.keys import PrivateKey
 from node.mempool.pool import Mempool
 from node.producer import wire
 from node.producer.bft import BftConfig, BftConfigError, BftEngine
@@ -31,6 +30,7 @@ from node.producer.pacing import MIN_BLOCK_TXS, MIN_COMMIT_WAIT_S, block_tx_cap_
 from node.producer.signrecord import load_sign_record, save_sign_record
 from node.store.chainstore import ChainStore
 from node.store.db import Database
+from vaxcrypto.keys import PrivateKey
 
 KEYS = validator_keys(4)
 ADDRS = tuple(sorted(k.address for k in KEYS))

@@ -35,7 +35,6 @@ from contracts.kinds.readings import RecordReadings, Sample
 from contracts.registry import encode_payload, kind_of
 from harness.district_load import patient_call
 from harness.make_genesis import dev_key
-from node.core.keys import PrivateKey
 from node.core.transactions import Transaction, sign_transaction
 from rpc.client import RpcClient
 from rpc.errors import RpcError
@@ -43,6 +42,7 @@ from tests.conftest import REPO, VAXCHAIN, NodeProcess
 from tests.node.test_mempool_squat_process import FRESH, attest, forged_r, hex_tx, rogue_gossip
 from tests.node.test_node_process import SENDERS, attest_raw
 from tests.security.target import MEMBER_ADMIT_BOUND_S, ROGUE_SEED, RPC_LIMITS, Target, write_target
+from vaxcrypto.keys import PrivateKey
 
 #: A member of the sample district (CDC staff) whose transactions the mempool attacks check are still admitted.
 MEMBER = dev_key("cdc/staff-2")

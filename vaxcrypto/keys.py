@@ -9,7 +9,7 @@ from typing import TypeAlias
 
 from Crypto.Hash import keccak
 
-from node.core import crypto
+from vaxcrypto import secp256k1 as crypto
 
 Address: TypeAlias = bytes
 """A 20-byte account address; plain bytes so every layer can pass it around without wrapping."""

@@ -14,7 +14,7 @@ from hashlib import sha256
 from ecdsa import SECP256k1, SigningKey
 from ecdsa.ellipticcurve import INFINITY, PointJacobi
 
-from node.core.crypto import (
+from vaxcrypto.secp256k1 import (
     HALF_N,
     SECP256K1_N,
     CryptoError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coincurve import PrivateKey, PublicKey
 
-from node.core.crypto import (
+from vaxcrypto.secp256k1 import (
     CryptoError,
     InvalidSignature,
     check_digest,

@@ -32,8 +32,8 @@ DEFAULT_BACKEND = "coincurve"
 # Backend name -> module that defines `Backend`. Keeping names here (not imports) means only the
 # chosen library is ever loaded.
 _BACKEND_MODULES = {
-    "coincurve": "node.core.crypto_coincurve",
-    "ecdsa": "node.core.crypto_ecdsa",
+    "coincurve": "vaxcrypto.backend_coincurve",
+    "ecdsa": "vaxcrypto.backend_ecdsa",
 }
 BACKEND_NAMES: tuple[str, ...] = tuple(_BACKEND_MODULES)
 
