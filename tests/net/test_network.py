@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import trio
@@ -472,3 +473,43 @@ async def test_a_banned_peer_is_dropped_refused_and_let_back_after_the_ban(nurse
     )
     await rogue.publish(TOPIC, b"after")
     assert await recv(inbox_a) == (rogue.peer_id, b"after")
+
+
+async def test_a_peer_restarted_with_its_clock_behind_is_still_heard(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B restarts with its wall clock an hour behind its previous run: A and B gossip both ways again.
+
+    Its signed peer record's seq (wall-clock ns) is now older than the one A holds, which made py-libp2p ignore
+    every RPC B sent, subscriptions included (workarounds/stale_peer_record.py).
+    """
+    from libp2p.peer import peer_record
+
+    a = Network(config(), seed(61))
+    inbox_a = a.subscribe(TOPIC)
+    ra = await launch(nursery, a)
+    b1 = Network(config(peers=(ra.addr,)), seed(62))
+    b1.subscribe(TOPIC)
+    rb1 = await launch(nursery, b1)
+    await mesh_ready(a, b1)
+    await b1.publish(TOPIC, b"before")
+    assert await recv(inbox_a) == (b1.peer_id, b"before")  # A now holds B's record, seq = now
+    await rb1.stop()
+    await wait_until(lambda: not a.connected_peers(), what="disconnect")
+
+    class _ClockBehind:
+        @staticmethod
+        def time_ns() -> int:
+            return time.time_ns() - 3600 * 10**9
+
+    monkeypatch.setattr(peer_record, "time", _ClockBehind)
+    monkeypatch.setattr(peer_record, "_last_timestamp", 0)
+    b2 = Network(config(peers=(ra.addr,)), seed(62))
+    inbox_b2 = b2.subscribe(TOPIC)
+    await launch(nursery, b2)
+    await mesh_ready(a, b2)  # B's subscription was among the ignored RPCs
+    await mesh_ready(b2, a)
+    await b2.publish(TOPIC, b"after")
+    assert await recv(inbox_a) == (b2.peer_id, b"after")
+    await a.publish(TOPIC, b"welcome back")
+    assert await recv(inbox_b2) == (a.peer_id, b"welcome back")

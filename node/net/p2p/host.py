@@ -24,6 +24,7 @@ from node.net.config import NetConfig, TcpAddr, is_peer_id, parse_external_addr
 from node.net.errors import ConfigError, RequestFailed
 from node.net.keys import SEED_BYTES
 from node.net.p2p.workarounds.ipv6_remote_addr import report_ipv6_remote_addresses
+from node.net.p2p.workarounds.stale_peer_record import accept_stale_peer_records
 from node.net.p2p.workarounds.system_dns import use_system_resolver
 
 # Peer ids kept as text before the cache starts over (a PoA network has a few dozen peers).
@@ -82,6 +83,7 @@ def build_host(config: NetConfig, keys: Any) -> Any:
         disable_identify_address_discovery=True,
     )
     use_system_resolver(host, config.dial_timeout_s)
+    accept_stale_peer_records(host.get_peerstore())
     return host
 
 
