@@ -61,6 +61,7 @@ async def test_two_nodes_gossip_both_ways_without_echo(nursery: trio.Nursery) ->
 
     info = {p["id"]: p for p in b.peer_info()}
     assert info[a.peer_id]["connected"] and info[a.peer_id]["static"]
+    assert 0 <= info[a.peer_id]["connected_s"] < 30
     assert info[a.peer_id]["direction"] == "outbound"
     assert info[a.peer_id]["remote_addr"] == ra.addr.split("/p2p/")[0]
     assert {p["direction"] for p in a.peer_info()} == {"inbound"}

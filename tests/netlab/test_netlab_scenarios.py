@@ -207,6 +207,16 @@ def _members_connected(net: Net, name: str) -> set[str]:
         return {str(p["id"]) for p in client.call("chain_peers") if p.get("connected")}
 
 
+def _kept_connections(net: Net, name: str, older_than_s: float) -> set[str]:
+    """Peers ``name`` has held a connection to for longer than a refusal takes (a member closes at once)."""
+    with net.lab.client(net.node(name)) as client:
+        return {
+            str(p["id"])
+            for p in client.call("chain_peers")
+            if p.get("connected") and (p.get("connected_s") or 0.0) > older_than_s
+        }
+
+
 def _peer_id(net: Net, name: str) -> str:
     with net.lab.client(net.node(name)) as client:
         return str(client.call("chain_status")["peer_id"])
@@ -250,8 +260,11 @@ def test_an_unregistered_peer_can_neither_connect_nor_gossip(net: Net) -> None:
         )
         before = net.height("node0")
         wait_until(lambda: net.height("node0") >= before + 5, 30, "5 blocks on the members' side")
-        assert _members_connected(net, "node5") == set()
-        assert all(stranger_id not in _members_connected(net, name) for name in members)
+        # TCP and the Noise handshake must finish before a member learns the stranger's peer id, so the stranger
+        # may hold a connection for a moment while it is refused (it redials with backoff): none is kept.
+        refusal_s = 3.0  # close grace (1 s) and a few WAN round trips
+        assert _kept_connections(net, "node5", refusal_s) == set()
+        assert all(stranger_id not in _kept_connections(net, name, refusal_s) for name in members)
         assert net.height("node5") == height, "the stranger received blocks"
         assert inclusion(net.lab, net.node("node0"), [tx_hash]).missing == 1, "the stranger's gossip got in"
     finally:

@@ -193,7 +193,8 @@ class Network:
 
         Each dict: ``id``, ``connected``, ``direction`` ("inbound"/"outbound"/None),
         ``remote_addr`` (the connection's far end, or None), ``addrs`` (known listen multiaddrs),
-        ``static``, ``rtt_ms`` (last ping round trip, or None), ``neighbors`` (the peer ids it last reported
+        ``static``, ``rtt_ms`` (last ping round trip, or None), ``connected_s`` (how long the connection has been
+        up, or None: a peer that refuses us shows up only briefly, as it closes at once), ``neighbors`` (the peer ids it last reported
         being connected to: gossip is not relayed to it for messages from those).
         """
         return self._peers.peer_info()

@@ -104,6 +104,7 @@ class PeerHealth:
 
     rtt_ms: float | None = None
     ping_failures: int = 0
+    connected_at: float | None = None  # trio clock when the current connection opened
 
 
 class Peers:
@@ -156,9 +157,19 @@ class Peers:
         pid = peer.to_base58()
         self._wake_connection_waiters()
         if not connected:
+            if not self.is_connected(peer):
+                # Forget what we knew of a peer no longer connected (strangers must not grow the table) except
+                # the static peers we show anyway.
+                if pid in self._static:
+                    self._health.setdefault(pid, PeerHealth()).connected_at = None
+                else:
+                    self._health.pop(pid, None)
             self._on_disconnect(peer)
             self._neighbors.forget(peer.to_bytes())
             return
+        health = self._health.setdefault(pid, PeerHealth())
+        if health.connected_at is None:
+            health.connected_at = trio.current_time()
         nursery = self._life.nursery
         if nursery is None:
             return
@@ -167,7 +178,6 @@ class Peers:
             log.warning("rejecting connection from %s: not in allowlist, or banned", pid)
             nursery.start_soon(self._reject_peer, peer)
             return
-        self._health.setdefault(pid, PeerHealth())
         nursery.start_soon(raise_peer_queue, self._pubsub, peer, self._cfg.peer_queue_size)
 
     def _wake_connection_waiters(self) -> None:
@@ -312,10 +322,15 @@ class Peers:
                     "addrs": addrs,
                     "static": pid in self._static,
                     "rtt_ms": health.rtt_ms if health and live else None,
+                    "connected_s": _age(health.connected_at) if health and live else None,
                     "neighbors": sorted(self._text(raw) for raw in self._neighbors.of(peer.to_bytes())),
                 }
             )
         return out
+
+
+def _age(since: float | None) -> float | None:
+    return None if since is None else round(trio.current_time() - since, 3)
 
 
 class _Notifee(INotifee):
