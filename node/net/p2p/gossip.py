@@ -23,6 +23,7 @@ from node.net.p2p.peers import Allowlist
 from node.net.p2p.workarounds.blacklist_teardown import SafeBlacklistPubsub
 from node.net.p2p.workarounds.buffered_read import BufferedReadPubsub
 from node.net.p2p.workarounds.corrupt_frame import CorruptFrameGuardPubsub
+from node.net.p2p.workarounds.dead_stream import KeepTopicsPubsub
 from node.net.p2p.workarounds.message_id import content_msg_id
 from node.net.p2p.workarounds.relay_pruning import RelayPruningGossipSub
 from node.net.p2p.workarounds.seqno import start_seqno_from_clock
@@ -66,7 +67,9 @@ def build_router(config: NetConfig, neighbors_of: Callable[[bytes], frozenset[by
     )
 
 
-class NodePubsub(SafeBlacklistPubsub, CorruptFrameGuardPubsub, BufferedReadPubsub, SerialWritePubsub):
+class NodePubsub(
+    SafeBlacklistPubsub, KeepTopicsPubsub, CorruptFrameGuardPubsub, BufferedReadPubsub, SerialWritePubsub
+):
     """The library's Pubsub with our workarounds, counting every gossip copy peers send us."""
 
     def __init__(self, *args: Any, counters: dict[str, int], **kwargs: Any) -> None:

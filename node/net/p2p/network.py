@@ -75,6 +75,7 @@ class Network:
             "peers_evicted": 0,
             "gossip_received": 0,
             "peers_banned": 0,
+            "gossip_stuck_resets": 0,
         }
         self._life = Lifecycle()
         self._stack_scope = stack_scope()

@@ -20,6 +20,7 @@ from node.net.config import NetConfig
 from node.net.errors import NotRunning, RequestFailed
 from node.net.p2p.host import PeerIdText, id_from_text, is_connected, remote_addr
 from node.net.p2p.lifecycle import Lifecycle
+from node.net.p2p.workarounds.dead_stream import gossip_stuck
 from node.net.p2p.workarounds.peer_queue import raise_peer_queue
 from node.net.p2p.workarounds.relay_pruning import decode_neighbors, encode_neighbors
 from node.net.p2p.workarounds.stuck_close import close_connections
@@ -32,6 +33,9 @@ _CLOSE_GRACE_S = 1.0
 _STABLE_CONNECTION_S = 2.0
 # One ping round for a burst of connection changes.
 _NEIGHBOR_SETTLE_S = 0.2
+# Gossip held for a connected peer this long means the library cannot send to it (workarounds/dead_stream.py):
+# a new peer announces its topics within a round trip or two.
+_GOSSIP_STUCK_S = 10.0
 
 Request = Callable[[str, str, bytes, float], Awaitable[bytes]]
 
@@ -260,6 +264,13 @@ class Peers:
             async with trio.open_nursery() as nursery:
                 for peer in self._host.get_network().get_connections_map():
                     nursery.start_soon(self._ping_peer, peer)
+                for peer in gossip_stuck(self._pubsub.router, _GOSSIP_STUCK_S):
+                    if self.is_connected(peer):
+                        self.counters["gossip_stuck_resets"] += 1
+                        log.warning(
+                            "gossip to %s is stuck: closing its connection to start afresh", peer.to_base58()
+                        )
+                        nursery.start_soon(self._close, peer)
 
     async def _ping_peer(self, peer: Any) -> None:
         pid = peer.to_base58()
