@@ -13,7 +13,7 @@ from typing import Any
 JsonObj = Mapping[str, Any]
 
 # Payload fields never shown on a public page: pseudonymous subject ids and what could link to them.
-PRIVATE_FIELDS = frozenset({"subject", "record_hash", "subjects_ids"})
+PRIVATE_FIELDS = frozenset({"subject", "record_hash", "subjects_ids", "dose_ref", "registry_signature"})
 
 
 def _s(obj: JsonObj, name: str, default: str = "") -> str:

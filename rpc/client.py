@@ -250,12 +250,22 @@ class AsyncRpcClient:
         timeout: float = 10.0,
         ca_file: str | Path | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        signer: PrivateKey | None = None,
+        chain_id: int | None = None,
     ) -> None:
         context = _tls_for(urlsplit(url).scheme == "https", ca_file, ssl_context)
         RpcClient(
             url, token=token, timeout=timeout, ssl_context=context
         )  # a bad URL fails here, not in a thread
-        self._factory = partial(RpcClient, url, token=token, timeout=timeout, ssl_context=context)
+        self._factory = partial(
+            RpcClient,
+            url,
+            token=token,
+            timeout=timeout,
+            ssl_context=context,
+            signer=signer,
+            chain_id=chain_id,
+        )
         self._pool: list[RpcClient] = []
 
     async def _run(self, fn_name: str, *args: Any, **kwargs: Any) -> Any:

@@ -25,7 +25,7 @@ from rpc.auth import (
     parse_auth_header,
     sign_request,
 )
-from rpc.client import RpcClient
+from rpc.client import AsyncRpcClient, RpcClient
 from rpc.dispatch import CallContext, Dispatcher
 from rpc.errors import RpcError
 from rpc.registry import MethodRegistry
@@ -186,6 +186,9 @@ async def test_http_header_and_client_signer(nursery: trio.Nursery) -> None:
 
     first, second, refused = await trio.to_thread.run_sync(calls)
     assert first == second == "0x" + KEY.address.hex()
+    pooled = AsyncRpcClient(url, signer=KEY, chain_id=CHAIN_ID)
+    assert await pooled.call("whoami", x=3) == "0x" + KEY.address.hex()
+    pooled.close()
     assert refused.code == AUTH_REQUIRED and refused.data["header"] == AUTH_HEADER
     header = sign_request(KEY, CHAIN_ID, "whoami", {"x": 1})
     body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "whoami", "params": {"x": 1}})
