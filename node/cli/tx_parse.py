@@ -1,6 +1,6 @@
 """Parsers for what people type into the transaction commands, each failing with a precise InputError.
 
-Codes, dates, temperatures, hashes, subject ids, lots and reading CSV files become the exact field values of
+Codes, dates, temperatures, hashes, dose references, lots and reading CSV files become the exact field values of
 the contracts' payloads (dates YYYYMMDD, temperatures in hundredths of a degree C, sample times in unix
 seconds, hashes as 32 bytes).
 """
