@@ -4,12 +4,20 @@ registry key the CDC registered makes a dose acceptable."""
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 
 import pytest
 import rlp
+from contracts_testkit import REGISTRY_KEY, MemoryState, addr
 
+from contracts import queries
+from contracts.errors import GenesisInvalid
+from contracts.genesis import organisations_to_json, parse_organisations, seed_genesis
 from contracts.kinds.registry_signers import REGISTRY_DOSE_TAG, registry_dose_digest
+from contracts.params import Params
 from contracts.privacy import PRIVATE_PAYLOAD_FIELDS, public_payload
+from harness.district import district_roster
 
 TRACE = "(01)06901234567892(17)271231(10)HB20792A(21)0000000001"
 GOLDEN = "66e0263ef5de567d116f88da4617e60cf42a40363174b67320678840d4a517e7"
@@ -54,3 +62,48 @@ def test_public_payload_drops_the_per_dose_values_only() -> None:
     assert public_payload("attest", {"document_hash": "0x01"}) == {"document_hash": "0x01"}
     assert public_payload(None, None) is None
     assert PRIVATE_PAYLOAD_FIELDS["record_dose"] == {"dose_ref", "record_hash", "registry_signature"}
+
+
+def _genesis_json(signers: tuple[bytes, ...]) -> list[dict[str, Any]]:
+    roster = district_roster(sites=2)
+    return organisations_to_json(roster.to_genesis({lbl: addr(lbl) for lbl in roster.labels()}, signers))
+
+
+def test_genesis_registers_the_cdcs_registry_keys() -> None:
+    key = REGISTRY_KEY.address
+    obj = json.loads(json.dumps(_genesis_json((key,))))
+    cdc = next(o for o in obj if o["org_type"] == "cdc")
+    assert cdc["registry_signers"] == ["0x" + key.hex()]
+    assert all(
+        "registry_signers" not in o for o in obj if o is not cdc
+    )  # other organisations' JSON unchanged
+    state = MemoryState()
+    seed_genesis(state, parse_organisations(obj), Params())
+    assert queries.registry_keys(state) == [
+        {"address": "0x" + key.hex(), "active": True, "org_id": cdc["org_id"], "changed_height": 0}
+    ]
+    assert "registry_signers" not in next(o for o in _genesis_json(()) if o["org_type"] == "cdc")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda orgs: _org(orgs, "site")["registry_signers"].append("0x" + "11" * 20), "only a cdc"),
+        (
+            lambda orgs: _org(orgs, "cdc")["registry_signers"].append(_org(orgs, "cdc")["accounts"][0]),
+            "used twice",
+        ),
+        (lambda orgs: _org(orgs, "cdc")["registry_signers"].append("0x12"), "20-byte"),
+    ],
+)
+def test_genesis_refuses_misplaced_or_reused_registry_keys(mutate: Any, reason: str) -> None:
+    obj = _genesis_json((REGISTRY_KEY.address,))
+    _org(obj, "site").setdefault("registry_signers", [])
+    mutate(obj)
+    with pytest.raises(GenesisInvalid) as info:
+        parse_organisations(obj)
+    assert reason in info.value.fields()["reason"]
+
+
+def _org(orgs: list[dict[str, Any]], org_type: str) -> dict[str, Any]:
+    return next(o for o in orgs if o["org_type"] == org_type)
