@@ -6,6 +6,9 @@ scanned: nothing links two doses of one person, and per-person reads answer only
 from __future__ import annotations
 
 import threading
+import tomllib
+import urllib.parse
+import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -213,6 +216,37 @@ def test_no_public_answer_or_notification_carries_a_per_dose_value(
     assert len(replayed.notifications) > 0
     kinds = {n.get("kind_name") for n in replayed.notifications if isinstance(n, dict)}
     assert "record_dose" in kinds  # the transactions topic did carry the doses
+
+
+def _explorer_url(datadir: Path) -> str:
+    config = tomllib.loads((datadir / "config.toml").read_text(encoding="utf-8"))
+    return f"http://{config['explorer']['listen']}"
+
+
+def _page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return str(resp.read().decode("utf-8"))
+
+
+def test_no_explorer_page_shows_a_per_dose_value(replayed: Replayed, answers: dict[str, list[Any]]) -> None:
+    values = _dose_values(replayed.day, answers)
+    secrets_hex = {v for d in values.values() for v in (d["record_hash"], d["signature"])} | set(values)
+    base = _explorer_url(replayed.node.datadir)
+    raw = {tx["hash"]: tx["payload_hex"][2:] for tx in answers["tx"]}
+    dose_txs = [d["tx"] for d in values.values()][:40]
+    paths = ["/", "/lots", "/orgs", "/alerts", "/validators"]
+    paths += [f"/lot/{urllib.parse.quote(lot)}" for lot in replayed.day.plan.lots]
+    paths += [f"/site/{site}" for site in {p.split("/")[0] for p in replayed.day.plan.dose_people.values()}]
+    paths += [f"/tx/{h}" for h in dose_txs] + [f"/tx/{h}/verify" for h in dose_txs[:5]]
+    paths += [f"/block/{answers['tx'][i]['block_height']}" for i in range(0, len(answers["tx"]), 100)]
+    for path in paths:
+        page = _page(base + path).lower()
+        for (
+            payload_hex
+        ) in raw.values():  # raw transaction bytes may be shown: each value in them is of one dose
+            page = page.replace(payload_hex, "")
+        leaked = [v for v in secrets_hex if v in page]
+        assert leaked == [], path
 
 
 def test_two_doses_of_one_person_share_no_value_others_do_not_share(
