@@ -337,19 +337,28 @@ class OpenedVialExpired(ContractError):
 
 
 @dataclass(eq=False)
-class DoseIntervalTooShort(ContractError):
-    """The minimum interval since the subject's previous dose in the series is not respected."""
+class DoseRefReused(ContractError):
+    """A dose reference is per dose: this one is already on chain (first used by `first_tx`)."""
 
-    subject: bytes
-    dose_number: int
-    previous_ms: int
-    min_interval_days: int
+    first_tx: bytes
 
 
 @dataclass(eq=False)
-class DoseAlreadyRecorded(ContractError):
-    """This subject already has this dose number of this series."""
+class RegistrySignatureInvalid(ContractError):
+    """The dose's registry co-signature is malformed or does not recover to a key."""
 
-    subject: bytes
-    series: str
-    dose_number: int
+    reason: str
+
+
+@dataclass(eq=False)
+class UnknownRegistrySigner(ContractError):
+    """The key is not a registered registry co-signing key."""
+
+    signer: bytes
+
+
+@dataclass(eq=False)
+class RegistrySignerInactive(ContractError):
+    """The registry co-signing key was deactivated by the CDC."""
+
+    signer: bytes

@@ -17,7 +17,7 @@ from contracts.interfaces import State
 from contracts.kinds.nodes import MAX_NODES_PER_ORG, peer_id_error, put_node
 from contracts.kinds.organisations import put_account, put_device, put_organisation, put_storage_unit
 from contracts.params import Params
-from contracts.records import Account, Device, Organisation, OrgNode, StorageUnit
+from contracts.records import Account, Device, Organisation, OrgNode, RegistrySigner, StorageUnit
 from contracts.statekeys import store
 from contracts.types import OrgType, Role, StorageKind
 
@@ -63,7 +63,8 @@ class GenesisNode:
 @dataclass(frozen=True, slots=True)
 class GenesisOrganisation:
     """An organisation present from block 0; `accounts` are admins, `staff` operational accounts, `nodes` the
-    libp2p peer ids of its nodes (a genesis that lists any makes nodes admit only registered peers)."""
+    libp2p peer ids of its nodes (a genesis that lists any makes nodes admit only registered peers);
+    `registry_signers` (a CDC's only) the co-signing keys of its personal-record registry."""
 
     org_id: str
     org_type: OrgType
@@ -72,6 +73,7 @@ class GenesisOrganisation:
     staff: tuple[bytes, ...] = ()
     storage_units: tuple[GenesisStorageUnit, ...] = ()
     nodes: tuple[GenesisNode, ...] = ()
+    registry_signers: tuple[bytes, ...] = ()
 
 
 def _get(obj: Mapping[str, Any], name: str, path: str, kind: type, *, required: bool = True) -> Any:
@@ -172,7 +174,11 @@ def parse_organisations(obj: Any, path: str = "organisations") -> tuple[GenesisO
         units = tuple(_unit(u, f"{opath}.storage_units[{j}]") for j, u in enumerate(units_raw))
         nodes_raw = _get(o, "nodes", opath, list, required=False) or []
         nodes = tuple(_node(n, f"{opath}.nodes[{j}]") for j, n in enumerate(nodes_raw))
-        orgs.append(GenesisOrganisation(org_id, org_type, name, accounts, staff, units, nodes))
+        signers_raw = _get(o, "registry_signers", opath, list, required=False) or []
+        signers = tuple(_address(a, f"{opath}.registry_signers[{j}]") for j, a in enumerate(signers_raw))
+        if signers and org_type is not OrgType.CDC:
+            raise GenesisInvalid(f"{opath}.registry_signers", "only a cdc registers registry keys")
+        orgs.append(GenesisOrganisation(org_id, org_type, name, accounts, staff, units, nodes, signers))
     check_organisations(orgs, path)
     return tuple(orgs)
 
@@ -196,6 +202,7 @@ def check_organisations(orgs: Sequence[GenesisOrganisation], path: str = "organi
             seen_nodes.add(n.peer_id)
         addrs = [(f"{opath}.accounts[{j}]", a) for j, a in enumerate(o.accounts)]
         addrs += [(f"{opath}.staff[{j}]", a) for j, a in enumerate(o.staff)]
+        addrs += [(f"{opath}.registry_signers[{j}]", a) for j, a in enumerate(o.registry_signers)]
         for j, u in enumerate(o.storage_units):
             if u.unit_id in seen_units:
                 raise GenesisInvalid(
@@ -236,11 +243,13 @@ def seed_genesis(state: State, orgs: Sequence[GenesisOrganisation], params: Para
                 put_device(state, Device(d.address, o.org_id, u.unit_id, d.serial, True), None)
         for n in o.nodes:
             put_node(state, OrgNode(n.peer_id, o.org_id, n.name, 0))
+        for a in o.registry_signers:
+            store(state, schema.registry_signer(a), RegistrySigner(a, o.org_id, True, 0))
 
 
 def organisations_to_json(orgs: Sequence[GenesisOrganisation]) -> list[dict[str, Any]]:
     """The JSON form parse_organisations accepts (for writing genesis files)."""
-    return [
+    out = [
         {
             "org_id": o.org_id,
             "org_type": o.org_type.name.lower(),
@@ -262,3 +271,7 @@ def organisations_to_json(orgs: Sequence[GenesisOrganisation]) -> list[dict[str,
         }
         for o in orgs
     ]
+    for o, obj in zip(orgs, out, strict=True):
+        if o.registry_signers:  # only then: other organisations' JSON is unchanged
+            obj["registry_signers"] = ["0x" + a.hex() for a in o.registry_signers]
+    return out

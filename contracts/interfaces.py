@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,9 +36,18 @@ class Event:
     data: Mapping[str, Any]
 
 
+def no_recover(msg_hash: bytes, signature: bytes) -> bytes | None:
+    """The `recover` of a context without signature recovery: every signature is refused."""
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Per-transaction context; `emit` appends to `events`, which the node copies into the receipt."""
+    """Per-transaction context; `emit` appends to `events`, which the node copies into the receipt.
+
+    `recover(digest, signature)` is the signer's 20-byte address, or None for a malformed or unrecoverable
+    signature: contracts may not import the crypto layer, so the node passes ``vaxcrypto.keys.recover_address``.
+    """
 
     sender: bytes
     tx_hash: bytes
@@ -47,6 +56,7 @@ class Context:
     chain_id: int
     params: Params
     events: list[Event] = field(default_factory=list)
+    recover: Callable[[bytes, bytes], bytes | None] = no_recover
 
     def emit(self, event: Event) -> None:
         """Append an event (the node drops them all if the tx fails)."""

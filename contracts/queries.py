@@ -27,6 +27,7 @@ from contracts.records import (
     Product,
     Quarantine,
     QuarantineStatus,
+    RegistrySigner,
     Shipment,
     StorageUnit,
     SuspectReport,
@@ -364,9 +365,23 @@ def alerts(
     return out
 
 
-def subject_doses(state: ReadState, subject_id: bytes) -> list[dict[str, Any]]:
-    """A pseudonymous subject's doses (by series and dose number)."""
-    return [_rec(d) for d in _iter_records(state, schema.subject_doses_prefix(subject_id), DoseRecord)]
+def dose_record(state: ReadState, dose_ref: bytes) -> dict[str, Any] | None:
+    """One dose by its per-dose reference (a per-person read: the node serves it to authorised callers only)."""
+    rec = load(state, schema.dose(dose_ref), DoseRecord)
+    return None if rec is None else _rec(rec)
+
+
+def registry_keys(state: ReadState) -> list[dict[str, Any]]:
+    """Every registry co-signing key the CDC registered, active or not, by address."""
+    return [
+        {
+            "address": "0x" + r.address.hex(),
+            "active": r.active,
+            "org_id": r.org_id,
+            "changed_height": r.changed_height,
+        }
+        for r in _iter_records(state, schema.registry_signers_prefix(), RegistrySigner)
+    ]
 
 
 def get_attestations(state: ReadState, document_hash: bytes) -> list[dict[str, Any]]:

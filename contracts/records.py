@@ -280,9 +280,9 @@ class UnitUse:
 
 @dataclass(frozen=True, slots=True)
 class DoseRecord:
-    """One administered dose (the subject is pseudonymous; the clinical record stays off chain)."""
+    """One administered dose, keyed by its per-dose reference (the person and the full record stay in the registry)."""
 
-    subject: Hash32
+    dose_ref: Hash32
     series: Id
     dose_number: U16
     product_code: str
@@ -294,6 +294,16 @@ class DoseRecord:
     record_hash: Hash32
     tx_hash: Hash32
     block_height: U64
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySigner:
+    """A personal-record registry's co-signing key, registered by the CDC (`set_registry`, or genesis)."""
+
+    address: Address
+    org_id: Id
+    active: bool
+    changed_height: U64
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from contracts.errors import (
     UnknownOrganisation,
 )
 from contracts.interfaces import Context, ReadState, State
-from contracts.kinds import attest, custody, doses, nodes, organisations, products, readings
+from contracts.kinds import attest, custody, doses, nodes, organisations, products, readings, registry_signers
 from contracts.records import RECORD_TYPES, Account, Device, Organisation
 from contracts.statekeys import load
 from contracts.types import OrgType, Role
@@ -85,6 +85,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "quality_decision",
                 "destroy",
                 "report_suspect_unit",
+                "set_registry",
             }
         ),
         OrgType.SITE: frozenset(
@@ -122,7 +123,9 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
 _SIGNERS: Mapping[str, Signer] = MappingProxyType({"attest": Signer.ANY, "record_readings": Signer.DEVICE})
 
 # Kinds only an admin account of the organisation may send (their rules check it again: `sender_admin`).
-ADMIN_KINDS: frozenset[str] = frozenset({"set_account", "set_node", "register_storage_unit", "set_device"})
+ADMIN_KINDS: frozenset[str] = frozenset(
+    {"set_account", "set_node", "register_storage_unit", "set_device", "set_registry"}
+)
 
 # Rules of a kind that read nothing but the payload: the node runs them when it first decodes a payload (at
 # admission), so such a transaction is refused before it is gossiped; the kind's rule runs them again.
@@ -192,6 +195,7 @@ _KINDS: list[TxKind] = [
     _kind(18, "recall_lot", products.RecallLot, products.apply_recall_lot),
     _kind(19, "report_suspect_unit", doses.ReportSuspectUnit, doses.apply_report_suspect_unit),
     _kind(20, "set_node", nodes.SetNode, nodes.apply_set_node),
+    _kind(21, "set_registry", registry_signers.SetRegistry, registry_signers.apply_set_registry),
 ]
 
 REGISTRY: Mapping[int, TxKind] = MappingProxyType({k.code: k for k in _KINDS})

@@ -226,9 +226,9 @@ def lots_prefix(product_code: str | None = None) -> bytes:
     return b"lot\x00" if not product_code else b"lot\x00" + product_code.encode() + b":"
 
 
-def lot_subject(lot_id: str, subject: bytes) -> bytes:
-    """Marker (empty value): the subject received a dose from this lot (counts distinct subjects)."""
-    return b"lotsubj\x00" + lot_id.encode() + b"\x00" + subject
+def lot_subject(lot_id: str, dose_ref: bytes) -> bytes:
+    """Marker (empty value): a dose of this lot, by its per-dose reference (never a stable person id)."""
+    return b"lotsubj\x00" + lot_id.encode() + b"\x00" + dose_ref
 
 
 def lot_site_doses(lot_id: str, org_id: str) -> bytes:
@@ -364,14 +364,19 @@ def unit_use(canonical_code: str) -> bytes:
     return b"used\x00" + canonical_code.encode()
 
 
-def subject_dose(subject: bytes, series: str, dose_number: int) -> bytes:
-    """One dose of a series given to a pseudonymous subject (DoseRecord)."""
-    return b"subj\x00" + subject + b"\x00" + series.encode() + b"\x00" + dose_number.to_bytes(8, "big")
+def dose(dose_ref: bytes) -> bytes:
+    """One administered dose by its per-dose reference (DoseRecord); unlinkable to the person's other doses."""
+    return b"dose\x00" + dose_ref
 
 
-def subject_doses_prefix(subject: bytes) -> bytes:
-    """Every dose of one subject, by series and dose number."""
-    return b"subj\x00" + subject + b"\x00"
+def registry_signer(address: bytes) -> bytes:
+    """A registry co-signing key (RegistrySigner)."""
+    return b"regsigner\x00" + address
+
+
+def registry_signers_prefix() -> bytes:
+    """Every registry co-signing key, by address."""
+    return b"regsigner\x00"
 
 
 def suspect_report(canonical_code: str, time_ms: int, tx_hash: bytes) -> bytes:

@@ -12,8 +12,8 @@ from typing import Any
 
 JsonObj = Mapping[str, Any]
 
-# Payload fields never shown on a public page: pseudonymous subject ids and what could link to them.
-PRIVATE_FIELDS = frozenset({"subject", "record_hash", "subjects_ids"})
+# Payload fields never shown on a public page: per-dose references, record hashes and what could link to them.
+PRIVATE_FIELDS = frozenset({"subject", "record_hash", "subjects_ids", "dose_ref", "registry_signature"})
 
 
 def _s(obj: JsonObj, name: str, default: str = "") -> str:

@@ -66,7 +66,6 @@ from contracts.kinds.custody import Receive, Ship
 from contracts.kinds.doses import RecordDose
 from contracts.kinds.products import RegisterLot
 from contracts.kinds.readings import RecordReadings
-from contracts.registry import encode_payload
 from harness.bench_import import commit_certified_block, open_certified_chain, wall_clock_ms
 from harness.bench_lab import (
     RttProbeError,
@@ -75,6 +74,7 @@ from harness.bench_lab import (
     round_trips_from,
     summarize_ms,
 )
+from harness.cosign import action_payload_bytes
 from harness.district import Action, DistrictDay, district_roster
 from harness.district_load import mempool_full_retry_after, rpc_url_from_datadir
 from harness.make_genesis import dev_key, dev_validator_key, district_genesis
@@ -163,7 +163,7 @@ def sign_actions(actions: Iterable[Action], keys: dict[str, Any]) -> list[LoadTx
             CHAIN_ID,
             nonces[action.sender_label],
             action.kind_code,
-            encode_payload(action.payload),
+            action_payload_bytes(action, CHAIN_ID),
         )
         nonces[action.sender_label] += 1
         waits, provides = dependencies(action.payload)

@@ -1,7 +1,7 @@
 """A seeded, deterministic district: roster (genesis material) and one simulated day of activity.
 
 No crypto here: senders are account LABELS; the caller derives a key per label (``harness.make_genesis.dev_key``)
-and passes label -> address. Used by ``harness.make_genesis`` (the repository's genesis files),
+and passes label -> address, and has each dose co-signed for its chain (``harness.cosign.cosign_payload``). Used by ``harness.make_genesis`` (the repository's genesis files),
 ``harness.district_load``, ``harness.bench_network`` and the contracts' scenario tests.
 """
 
@@ -83,8 +83,11 @@ class Roster:
         """Accounts then devices."""
         return self.account_labels() + self.device_labels()
 
-    def to_genesis(self, addresses: Mapping[str, bytes]) -> tuple[GenesisOrganisation, ...]:
-        """Genesis organisations with the node's label -> address mapping applied."""
+    def to_genesis(
+        self, addresses: Mapping[str, bytes], registry_signers: tuple[bytes, ...] = ()
+    ) -> tuple[GenesisOrganisation, ...]:
+        """Genesis organisations with the node's label -> address mapping applied (`registry_signers`: the
+        CDC's registry co-signing keys, e.g. ``harness.cosign.dev_registry_key``)."""
         return tuple(
             GenesisOrganisation(
                 o.org_id,
@@ -103,6 +106,7 @@ class Roster:
                     )
                     for u in u_list
                 ),
+                registry_signers=registry_signers if o.org_type is OrgType.CDC else (),
             )
             for o in self.orgs
             for u_list in [o.units]
@@ -202,6 +206,9 @@ class DayPlan:
     recalled_lot: str | None = None
     recall_ms: int | None = None
     hot_samples: int = 0  # out-of-range samples of the failing fridge
+    dose_people: dict[bytes, str] = field(
+        default_factory=dict
+    )  # dose_ref -> the (registry's) person it is of
 
 
 def _gtin(base13: str) -> str:
@@ -215,6 +222,28 @@ IPV_CN = "8612345"
 
 def _h(*parts: object) -> bytes:
     return hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+
+
+VISIT_SIZES = (1, 2, 3, 1, 2)  # vaccines given at one visit, in turn
+UNSIGNED_DOSE = bytes(65)  # the registry co-signs at send time (harness.cosign): this district has no crypto
+
+
+def dose_children(doses: int) -> list[int]:
+    """The child (number within a site) of each of a site's doses in time order: visits of one to three doses,
+    and every fourth visit a child of an earlier visit back for a later dose of a series. A child's doses thus
+    share a site and lie close in time, which is what the unlinkability tests need."""
+    out: list[int] = []
+    visit_child: list[int] = []
+    new_children = 0
+    while len(out) < doses:
+        v = len(visit_child)
+        if v % 4 == 3:
+            child = visit_child[v - 3]
+        else:
+            child, new_children = new_children, new_children + 1
+        visit_child.append(child)
+        out += [child] * VISIT_SIZES[v % len(VISIT_SIZES)]
+    return out[:doses]
 
 
 class DistrictDay:
@@ -465,6 +494,7 @@ class DistrictDay:
             stop_ms = (self.plan.breach_s or 0) * 1000 - 10 * MINUTE_MS if failing else self.t0 + 17 * HOUR_MS
             times = sorted(rng.randrange(8 * HOUR_MS, 17 * HOUR_MS) for _ in range(per_site[si]))
             vial: tuple[int, int, int] | None = None  # (code index, doses given, opened at)
+            children = dose_children(len(times))
             for k, off in enumerate(times):
                 at = self.t0 + off
                 if at >= stop_ms:
@@ -492,7 +522,10 @@ class DistrictDay:
                     next_code[lp.ref.lot_id] += 1
                     code = lp.codes[idx]
                 doses_here[lp.ref.lot_id] = doses_here.get(lp.ref.lot_id, 0) + 1
-                subject = _h("subject", self.seed, self.t0, site.org_id, k)
+                # The registry draws a fresh random reference for every dose; derived here to stay deterministic.
+                person = f"{site.org_id}/child-{children[k]}"
+                dose_ref = _h("dose-ref", self.seed, self.t0, site.org_id, k)
+                self.plan.dose_people[dose_ref] = person
                 series_len = 3
                 nurse = site.staff_labels[k % len(site.staff_labels)]
                 add(
@@ -506,8 +539,9 @@ class DistrictDay:
                         1 + rng.randrange(series_len),
                         at,
                         self.addresses[nurse],
-                        subject,
-                        _h("clinical-record", subject),
+                        dose_ref,
+                        _h("clinical-record", person, dose_ref),
+                        UNSIGNED_DOSE,
                     ),
                 )
             self.plan.doses[site.org_id] = doses_here

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.registry import encode_payload
+from harness.cosign import action_payload_bytes
 from harness.district import Action, DistrictDay, district_roster
 from harness.make_genesis import dev_key
 from node.core.transactions import sign_transaction
@@ -163,7 +163,7 @@ def send_actions(
             )
         nonce = nonces[action.sender_label]
         nonces[action.sender_label] = nonce + 1
-        tx = sign_transaction(key, chain_id, nonce, action.kind_code, encode_payload(action.payload))
+        tx = sign_transaction(key, chain_id, nonce, action.kind_code, action_payload_bytes(action, chain_id))
         pending.append(("tx_sendRawTransaction", {"tx": "0x" + tx.encode().hex()}))
         if len(pending) >= batch:
             flush()

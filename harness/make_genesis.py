@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.genesis import organisations_to_json
+from harness.cosign import dev_registry_key
 from harness.district import Roster, district_roster
 from node.chain.genesis import with_nodes
 from node.net.p2p import peer_id_from_seed
@@ -61,7 +62,7 @@ def district_genesis(
             }
             for i in range(validators)
         ],
-        "organisations": organisations_to_json(roster.to_genesis(addresses)),
+        "organisations": organisations_to_json(roster.to_genesis(addresses, (dev_registry_key().address,))),
         "parameters": {},
     }
     return with_nodes(doc, nodes)

@@ -5,6 +5,9 @@ with RpcClient("http://127.0.0.1:8545") as c:
 async with subscribe("ws://127.0.0.1:8545/ws", "newHeads") as sub:
     async for head in sub: ...
 
+With ``signer`` (a vaxcrypto PrivateKey) every single call carries an ``X-Vaxchain-Auth`` header signed by it
+(``rpc.auth``), which per-person methods require; the chain id is asked of the node once unless given.
+
 ``https://`` and ``wss://`` URLs check the server's certificate against the system's CAs, or against ``ca_file``
 (PEM) for a private CA; an untrusted certificate is a ``TlsError``.
 """
@@ -27,8 +30,10 @@ import orjson
 import trio
 import trio_websocket
 
+from rpc.auth import AUTH_HEADER, sign_request
 from rpc.errors import SUBSCRIBER_DROPPED, RpcError, TlsError, TransportError
 from rpc.tls import client_context
+from vaxcrypto.keys import PrivateKey
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
@@ -87,9 +92,12 @@ class RpcClient:
         timeout: float = 10.0,
         ca_file: str | Path | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        signer: PrivateKey | None = None,
+        chain_id: int | None = None,
     ) -> None:
         """``ca_file`` (PEM) or a ready ``ssl_context`` decides whom an https:// URL trusts (default: the system's
-        CAs). A CA file that cannot be read is a ``rpc.tls.TlsFileError`` here."""
+        CAs). A CA file that cannot be read is a ``rpc.tls.TlsFileError`` here. ``signer`` signs each call
+        (``chain_id`` default: the node's ``chain_status``)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"unsupported RPC url {url!r}")
@@ -107,6 +115,8 @@ class RpcClient:
         self._used = False
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._signer = signer
+        self._chain_id = chain_id
 
     def __enter__(self) -> RpcClient:
         return self
@@ -130,14 +140,15 @@ class RpcClient:
         self._used = False
         return self._conn
 
-    def post(self, body: bytes) -> tuple[int, bytes]:
+    def post(self, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
         """POST raw bytes; returns (HTTP status, body). Reconnects once if a kept-alive connection went stale."""
+        sent_headers = self._headers if headers is None else {**self._headers, **headers}
         with self._lock:
             for attempt in (0, 1):
                 conn = self._conn or self._connect()
                 reused = self._used
                 try:
-                    conn.request("POST", self._path, body=body, headers=self._headers)
+                    conn.request("POST", self._path, body=body, headers=sent_headers)
                     resp = conn.getresponse()
                     data = resp.read()
                 except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
@@ -161,8 +172,19 @@ class RpcClient:
                 return resp.status, data
         raise TransportError("unreachable")
 
-    def _exchange(self, payload: Any) -> Any:
-        status, data = self.post(orjson.dumps(payload))
+    def _auth_headers(self, method: str, params: Params) -> dict[str, str] | None:
+        """The signed auth header of one call, when this client has a signer."""
+        if self._signer is None:
+            return None
+        if self._chain_id is None:
+            self._chain_id = int(
+                _result(self._exchange(_request("chain_status", None, next(self._ids))))["chain_id"]
+            )
+        wire = None if params is None else (dict(params) if isinstance(params, Mapping) else list(params))
+        return {AUTH_HEADER: sign_request(self._signer, self._chain_id, method, wire)}
+
+    def _exchange(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
+        status, data = self.post(orjson.dumps(payload), headers)
         if status == 204:
             return None
         try:
@@ -172,7 +194,8 @@ class RpcClient:
 
     def request(self, method: str, params: Params = None) -> Any:
         """Call with explicit params (object, array or None); returns the result or raises RpcError."""
-        return _result(self._exchange(_request(method, params, next(self._ids))))
+        headers = self._auth_headers(method, params)
+        return _result(self._exchange(_request(method, params, next(self._ids)), headers))
 
     def call(self, method: str, /, *args: Any, **params: Any) -> Any:
         """`call("add", a=1, b=2)` or `call("add", 1, 2)`."""
@@ -227,12 +250,22 @@ class AsyncRpcClient:
         timeout: float = 10.0,
         ca_file: str | Path | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        signer: PrivateKey | None = None,
+        chain_id: int | None = None,
     ) -> None:
         context = _tls_for(urlsplit(url).scheme == "https", ca_file, ssl_context)
         RpcClient(
             url, token=token, timeout=timeout, ssl_context=context
         )  # a bad URL fails here, not in a thread
-        self._factory = partial(RpcClient, url, token=token, timeout=timeout, ssl_context=context)
+        self._factory = partial(
+            RpcClient,
+            url,
+            token=token,
+            timeout=timeout,
+            ssl_context=context,
+            signer=signer,
+            chain_id=chain_id,
+        )
         self._pool: list[RpcClient] = []
 
     async def _run(self, fn_name: str, *args: Any, **kwargs: Any) -> Any:

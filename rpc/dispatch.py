@@ -76,6 +76,9 @@ class CallContext:
     session: Session | None = None
     charge: Callable[[float], None] | None = None
     budget: ResponseBudget | None = None
+    #: the request's X-Vaxchain-Auth header (HTTP only), and the address it proved for the current call
+    auth_header: str | None = None
+    caller: bytes | None = None
 
 
 def _valid_id(v: Any) -> bool:
@@ -189,7 +192,10 @@ class Dispatcher:
             if ctx.budget is not None and ctx.budget.remaining == 0:
                 raise ResponseTooLarge(ctx.budget.max_body, "batch")
             named = spec.bind(None if params is _MISSING else params)
-            if spec.wants_context:
+            if spec.auth is not None:
+                caller = spec.auth.verify(ctx.auth_header, spec.name, None if params is _MISSING else params)
+                result = await spec.handler(named, replace(ctx, caller=caller))
+            elif spec.wants_context:
                 result = await spec.handler(named, ctx)
             else:
                 result = await spec.handler(named)

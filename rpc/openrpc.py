@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rpc.auth import ACCESS_DENIED, AUTH_HEADER, AUTH_INVALID, AUTH_REQUIRED, AUTH_TAG
 from rpc.errors import UNAUTHORIZED, ErrorSpec
 from rpc.registry import MethodSpec
 from rpc.subscriptions import TopicSpec
 
 OPENRPC_VERSION = "1.2.6"
+#: What a method that needs a signed request (x-auth) may answer besides its own errors.
+AUTH_ERRORS = (
+    ErrorSpec(AUTH_REQUIRED, "authentication required"),
+    ErrorSpec(AUTH_INVALID, "authentication invalid"),
+    ErrorSpec(ACCESS_DENIED, "access denied"),
+)
 
 
 def _params(spec: MethodSpec) -> list[dict[str, Any]]:
@@ -29,6 +36,8 @@ def _method(spec: MethodSpec, topics: list[TopicSpec]) -> dict[str, Any]:
     errors = list(spec.errors)
     if spec.admin and all(e.code != UNAUTHORIZED for e in errors):
         errors.append(ErrorSpec(UNAUTHORIZED, "unauthorized"))
+    if spec.auth is not None:
+        errors.extend(e for e in AUTH_ERRORS if all(e.code != known.code for known in errors))
     m: dict[str, Any] = {
         "name": spec.name,
         "paramStructure": "either",
@@ -41,6 +50,8 @@ def _method(spec: MethodSpec, topics: list[TopicSpec]) -> dict[str, Any]:
         m["errors"] = [e.to_openrpc() for e in errors]
     if spec.admin:
         m["x-admin"] = True
+    if spec.auth is not None:
+        m["x-auth"] = {"header": AUTH_HEADER, "scheme": AUTH_TAG.decode()}
     if spec.name == "subscribe":
         names = [t.name for t in topics]
         for p in m["params"]:

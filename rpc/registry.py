@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rpc.errors import ErrorSpec, InvalidParams
 from rpc.schema import Schema, ValidationError, check_schema, validate
+
+if TYPE_CHECKING:
+    from rpc.auth import RequestAuthenticator
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 #: a handler that also receives the dispatcher's CallContext (registered with wants_context=True)
@@ -41,6 +44,9 @@ class MethodSpec:
     #: built-ins and handlers registered with wants_context receive (params, CallContext)
     wants_context: bool = False
     param_order: tuple[str, ...] = field(default=())
+    #: a method that needs a signed request (rpc.auth): the dispatcher verifies it and sets CallContext.caller;
+    #: such a handler always receives (params, CallContext)
+    auth: RequestAuthenticator | None = None
 
     def bind(self, params: Any) -> dict[str, Any]:
         """Normalise wire params (absent, object or array) to a dict and validate it; raise InvalidParams."""
@@ -74,6 +80,7 @@ def make_spec(
     admin: bool,
     errors: Sequence[ErrorSpec],
     wants_context: bool = False,
+    auth: RequestAuthenticator | None = None,
 ) -> MethodSpec:
     """Check a declaration and build its spec."""
     if not isinstance(name, str) or not name:
@@ -100,8 +107,9 @@ def make_spec(
         description=description,
         admin=admin,
         errors=tuple(errors),
-        wants_context=wants_context,
+        wants_context=wants_context or auth is not None,
         param_order=tuple(schema.get("properties", {})),
+        auth=auth,
     )
 
 
@@ -122,8 +130,10 @@ class MethodRegistry:
         admin: bool = False,
         errors: Sequence[ErrorSpec] = (),
         wants_context: bool = False,
+        auth: RequestAuthenticator | None = None,
     ) -> MethodSpec:
-        """Register a trio handler `async def h(params: dict) -> JSON` (`h(params, ctx)` with wants_context)."""
+        """Register a trio handler `async def h(params: dict) -> JSON` (`h(params, ctx)` with wants_context, and
+        with `auth`: then only signed requests reach it, with the signer in ``ctx.caller``)."""
         if name in self._methods:
             raise RegistrationError(f"{name}: already registered")
         if name.startswith("rpc.") or name in RESERVED_NAMES:
@@ -137,6 +147,7 @@ class MethodRegistry:
             admin=admin,
             errors=errors,
             wants_context=wants_context,
+            auth=auth,
         )
         self._methods[name] = spec
         return spec

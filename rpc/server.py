@@ -23,6 +23,7 @@ import trio
 import trio_asyncio
 from aiohttp import WSMsgType, web
 
+from rpc.auth import AUTH_HEADER
 from rpc.dispatch import MAX_BATCH_RESPONSE_BYTES, MAX_RESPONSE_BYTES, CallContext, Dispatcher
 from rpc.errors import SERVER_UNAVAILABLE as _UNAVAILABLE
 from rpc.errors import (
@@ -439,7 +440,7 @@ class _Server:
         headers.update(
             {
                 "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
-                "Access-Control-Allow-Headers": "Content-Type, Authorization",
+                "Access-Control-Allow-Headers": f"Content-Type, Authorization, {AUTH_HEADER}",
                 "Access-Control-Max-Age": "600",
             }
         )
@@ -470,7 +471,10 @@ class _Server:
             resp.force_close()
             return resp
         ctx = CallContext(
-            remote=remote, admin=self.is_admin(request), charge=partial(self.limiter.charge, remote)
+            remote=remote,
+            admin=self.is_admin(request),
+            charge=partial(self.limiter.charge, remote),
+            auth_header=request.headers.get(AUTH_HEADER),
         )
         try:
             out = await self.to_trio(self.d.handle_body, body, ctx)

@@ -13,8 +13,7 @@ from typing import Annotated
 
 from contracts import schema
 from contracts.errors import (
-    DoseAlreadyRecorded,
-    DoseIntervalTooShort,
+    DoseRefReused,
     InvalidPayload,
     InvalidTraceCode,
     LotExpired,
@@ -28,7 +27,7 @@ from contracts.interfaces import Context, State
 from contracts.records import Account, AlertKind, DoseRecord, Lot, StorageUnit, SuspectReport, UnitUse
 from contracts.statekeys import add_int, load, store
 from contracts.tracecodes import TraceCode, day_end_ms, parse_trace_code, verify_unit
-from contracts.types import U16, U64, Address, Hash32, Id, MaxLen, Text
+from contracts.types import U16, U64, Address, Hash32, Id, Len, MaxLen, Text
 
 from .common import (
     block_year,
@@ -42,10 +41,11 @@ from .common import (
     sender_account,
 )
 from .products import LotRef, get_product, validate_lot_ref
+from .registry_signers import check_registry_signature, registry_dose_digest
 from .stock import take_available
 
 TraceText = Annotated[str, MaxLen(128)]
-DAY_MS = 86_400_000
+Signature65 = Annotated[bytes, Len(65)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,9 @@ class UnitProof:
 
 @dataclass(frozen=True, slots=True)
 class RecordDose:
-    """One dose given at the sending site; the subject is a pseudonymous 32-byte id, never personal data."""
+    """One dose given at the sending site. The person stays in the CDC's registry: `dose_ref` is an opaque value
+    of this dose only (two doses of one person share nothing), `record_hash` the hash of the registry's full
+    record, and `registry_signature` the registry's co-signature (`registry_dose_digest`)."""
 
     trace_code: TraceText
     lot: LotRef
@@ -67,8 +69,9 @@ class RecordDose:
     dose_number: U16
     administered_ms: U64
     vaccinator: Address
-    subject: Hash32
+    dose_ref: Hash32
     record_hash: Hash32
+    registry_signature: Signature65
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,10 @@ def _use_unit(
 
 
 def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
-    """All dose checks, then stock, unit use, subject series and lot counters."""
+    """All vial checks and the registry's co-signature, then stock, unit use, the dose record and lot counters.
+
+    Per-person rules (dose already given, series interval) need to know who the person is: the registry checks
+    them before it co-signs, the chain does not (see `registry_signers`)."""
     validate_lot_ref(p.lot)
     validate_dose_time(p, ctx)
     _, org = sender_account(state, ctx, "record_dose")
@@ -161,28 +167,27 @@ def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
     prod = get_product(state, lot.product_code)
     if not 1 <= p.dose_number <= len(prod.min_intervals_days):
         raise InvalidPayload("dose_number", f"series {prod.series} has {len(prod.min_intervals_days)} doses")
-    dose_k = schema.subject_dose(p.subject, prod.series, p.dose_number)
-    if state.get(dose_k) is not None:
-        raise DoseAlreadyRecorded(p.subject, prod.series, p.dose_number)
-    if p.dose_number > 1:
-        # earlier doses given before the chain existed are not on chain: only check what is known
-        prev = load(state, schema.subject_dose(p.subject, prod.series, p.dose_number - 1), DoseRecord)
-        min_days = prod.min_intervals_days[p.dose_number - 1]
-        if prev is not None and p.administered_ms - prev.administered_ms < min_days * DAY_MS:
-            raise DoseIntervalTooShort(p.subject, p.dose_number, prev.administered_ms, min_days)
+    dose_k = schema.dose(p.dose_ref)
+    earlier = load(state, dose_k, DoseRecord)
+    if earlier is not None:
+        raise DoseRefReused(earlier.tx_hash)
     lot, use = _use_unit(state, ctx, p, tc, lot, unit, prod.doses_per_vial, prod.opened_vial_hours)
+    # Last of the checks: a repeated unit code is refused as UnitAlreadyUsed (a counterfeit signal) whoever signed.
+    digest = registry_dose_digest(
+        ctx.chain_id, org.org_id, p.trace_code, p.administered_ms, p.dose_ref, p.record_hash
+    )
+    check_registry_signature(state, ctx, digest, p.registry_signature)
     store(state, schema.unit_use(tc.canonical), use)
-    subj_k = schema.lot_subject(lot.lot_id, p.subject)
-    new_subject = state.get(subj_k) is None
-    if new_subject:
-        state.set(subj_k, b"")
-    lot = dataclasses.replace(lot, doses=lot.doses + 1, subjects=lot.subjects + int(new_subject))
+    # A dose reference is new (checked above), so each dose counts once in `subjects`: the chain cannot tell two
+    # doses of one person apart from doses of two (that is the point), so the counter equals `doses`.
+    state.set(schema.lot_subject(lot.lot_id, p.dose_ref), b"")
+    lot = dataclasses.replace(lot, doses=lot.doses + 1, subjects=lot.subjects + 1)
     store(state, schema.lot(lot.lot_id), lot)
     store(
         state,
         dose_k,
         DoseRecord(
-            p.subject,
+            p.dose_ref,
             prod.series,
             p.dose_number,
             prod.product_code,
@@ -209,7 +214,6 @@ def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
         storage_unit=unit.unit_id,
         dose_number=p.dose_number,
         series=prod.series,
-        subject=p.subject,
         administered_ms=p.administered_ms,
         vial_doses=use.doses,
     )

@@ -14,8 +14,8 @@ from typing import Any
 
 from contracts.kinds.custody import Receive
 from contracts.kinds.readings import RecordReadings
-from contracts.registry import encode_payload
 from harness.bench_network import dependencies
+from harness.cosign import action_payload_bytes
 from harness.district import Action
 from harness.district_load import LoadReport, mempool_full_retry_after
 from node.core.transactions import sign_transaction
@@ -115,7 +115,11 @@ def send_gated(
         if action.sender_label not in nonces:
             nonces[action.sender_label] = int(client.call("tx_getNonce", address="0x" + key.address.hex()))
         tx = sign_transaction(
-            key, chain_id, nonces[action.sender_label], action.kind_code, encode_payload(action.payload)
+            key,
+            chain_id,
+            nonces[action.sender_label],
+            action.kind_code,
+            action_payload_bytes(action, chain_id),
         )
         nonces[action.sender_label] += 1
         tx_hash = "0x" + tx.hash.hex()

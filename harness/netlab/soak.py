@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from contracts.registry import encode_payload
+from harness.cosign import action_payload_bytes
 from harness.district_load import day_actions, mempool_full_retry_after
 from harness.netlab.lab import Lab, LabState, NodeState
 from harness.netlab.observe import fork_heights, head, inclusion, wait_agreement
@@ -73,7 +73,7 @@ class Load(threading.Thread):
                         chain_id,
                         nonces[action.sender_label],
                         action.kind_code,
-                        encode_payload(action.payload),
+                        action_payload_bytes(action, chain_id),
                     )
                     nonces[action.sender_label] += 1
                     calls.append(("tx_sendRawTransaction", {"tx": "0x" + tx.encode().hex()}))

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from contracts import queries
+from node.api.access import ReadScope, add_person_read, person_authenticator
 from node.api.methods import (
     ADDRESS_SCHEMA,
     BAD_INPUT,
@@ -19,6 +20,7 @@ from node.api.methods import (
     hash_param,
     not_found,
 )
+from rpc.auth import RequestAuthenticator
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
 
@@ -38,7 +40,6 @@ HEAVY_QUERIES = frozenset(
         "vax_openQuarantines",
         "vax_inventory",
         "vax_alerts",
-        "vax_subjectDoses",
         "vax_getAttestations",
     }
 )
@@ -228,12 +229,13 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         )
 
     @add(
-        "vax_subjectDoses",
-        _obj({"subject_id": HASH_SCHEMA}, ("subject_id",)),
-        "Doses of one pseudonymous subject id (no personal data is on chain).",
+        "vax_registryKeys",
+        _obj({}),
+        "The personal-record registries' co-signing keys the CDC registered (address, active): a dose is "
+        "recorded only with the co-signature of an active one.",
     )
-    def subject_doses(p: dict[str, Any]) -> Any:
-        return queries.subject_doses(state(), hash_param(p["subject_id"]))
+    def registry_keys(p: dict[str, Any]) -> Any:
+        return queries.registry_keys(state())
 
     @add(
         "vax_getAttestations",
@@ -255,6 +257,29 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
         registry.add(
             name, _handler(api, query, name in HEAVY_QUERIES), params=params, description=description
         )
+    register_person_reads(registry, api, person_authenticator(api))
+
+
+def register_person_reads(registry: MethodRegistry, api: ApiContext, auth: RequestAuthenticator) -> None:
+    """The per-person vax_* methods: signed requests by an allowed role only (node.api.access)."""
+
+    def dose_record(p: dict[str, Any], scope: ReadScope) -> Any:
+        record = queries.dose_record(api.chain.app_reader(), hash_param(p["dose_ref"]))
+        if record is None:
+            raise not_found("dose", p["dose_ref"])
+        scope.require_site(record["site"])
+        return record
+
+    add_person_read(
+        registry,
+        api,
+        auth,
+        "vax_doseRecord",
+        dose_record,
+        params=_obj({"dose_ref": HASH_SCHEMA}, ("dose_ref",)),
+        description="One dose by its per-dose reference (from the registry): lot, unit, site, vaccinator, time, "
+        "record hash. Signed requests only: the CDC and the regulator read any dose, a site its own.",
+    )
 
 
 def _handler(api: ApiContext, query: Query, heavy: bool) -> Callable[[dict[str, Any]], Awaitable[Any]]:

@@ -7,6 +7,7 @@ from typing import Any
 from consensus.types import ValidatorSet
 from contracts.errors import ContractError
 from contracts.jsonable import to_json
+from contracts.privacy import public_payload
 from contracts.registry import REGISTRY, decode_payload
 from node.chain.chain import Chain
 from node.core.blocks import Block, Header
@@ -125,7 +126,8 @@ def kind_name(kind: int) -> str | None:
 
 
 def kind_and_payload_view(tx: Transaction) -> tuple[str | None, Any]:
-    """The kind's name and the decoded payload as JSON (None for what is unknown or malformed)."""
+    """The kind's name and the decoded payload as JSON (None for what is unknown or malformed), without the
+    per-dose values a public answer never shows (``contracts.privacy``; the raw bytes stay in `payload_hex`)."""
     system = SYSTEM_KIND_NAMES.get(tx.kind)
     if system is not None:
         try:
@@ -136,7 +138,8 @@ def kind_and_payload_view(tx: Transaction) -> tuple[str | None, Any]:
         payload = to_json(decode_payload(tx.kind, tx.payload))
     except ContractError:
         payload = None
-    return kind_name(tx.kind), payload
+    name = kind_name(tx.kind)
+    return name, public_payload(name, payload)
 
 
 def receipt_view(receipt: Receipt, height: int | None = None, index: int | None = None) -> dict[str, Any]:

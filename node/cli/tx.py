@@ -12,7 +12,8 @@ from types import MappingProxyType
 
 import typer
 
-from node.cli import tx_read, tx_send, validators_cli
+from node.cli import person_cli, tx_read, tx_send, validators_cli
+from node.cli.person_cli import reading_signed
 from node.cli.tx_common import reading, sending, sending_many, submitting
 
 KIND_COMMANDS: Mapping[str, str] = MappingProxyType(
@@ -37,6 +38,7 @@ KIND_COMMANDS: Mapping[str, str] = MappingProxyType(
         "recall_lot": "lot recall",
         "report_suspect_unit": "unit report",
         "set_node": "org node add",
+        "set_registry": "org registry-key add",
     }
 )
 """Which command sends each transaction kind."""
@@ -59,6 +61,13 @@ def register(app: typer.Typer) -> None:
     nodes.command("remove")(sending(tx_send.org_node_remove))
     nodes.command("list")(reading(tx_read.org_node_list))
     org.add_typer(nodes, name="node")
+    registry_keys = _group(
+        "The co-signing keys of the CDC's personal-record registry (every dose needs one)."
+    )
+    registry_keys.command("add")(sending(person_cli.registry_key_add))
+    registry_keys.command("remove")(sending(person_cli.registry_key_remove))
+    registry_keys.command("list")(reading(person_cli.registry_key_list))
+    org.add_typer(registry_keys, name="registry-key")
     app.add_typer(org, name="org")
 
     product = _group("Vaccine products: registration by the MAH, approval by the regulator.")
@@ -91,6 +100,7 @@ def register(app: typer.Typer) -> None:
 
     dose = _group("Doses given at vaccination sites.")
     dose.command("record")(sending(tx_send.dose_record))
+    dose.command("show")(reading_signed(person_cli.dose_show))
     app.add_typer(dose, name="dose")
 
     unit = _group("Unit (vial) codes: what the chain knows, suspect reports.")

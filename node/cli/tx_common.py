@@ -264,10 +264,17 @@ def rpc_tls(rpc: str | None, datadir: Path | None, ca_file: Path | None) -> ssl.
 class Node:
     """A lazily opened RPC connection (commands that need no node never connect)."""
 
-    def __init__(self, rpc: str | None, datadir: Path | None, ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        rpc: str | None,
+        datadir: Path | None,
+        ca_file: Path | None = None,
+        signer: Callable[[], PrivateKey] | None = None,
+    ) -> None:
         self._rpc = rpc
         self._datadir = datadir
         self._ca_file = ca_file
+        self._signer = signer  # unlocks the key that signs per-person reads, when the first call is made
         self._client: RpcClient | None = None
         self._chain_id: int | None = None
 
@@ -281,7 +288,8 @@ class Node:
         if self._client is None:
             try:
                 tls = rpc_tls(self._rpc, self._datadir, self._ca_file)
-                self._client = RpcClient(self.url, timeout=RPC_TIMEOUT_S, ssl_context=tls)
+                key = None if self._signer is None else self._signer()
+                self._client = RpcClient(self.url, timeout=RPC_TIMEOUT_S, ssl_context=tls, signer=key)
             except ValueError as exc:
                 raise InputError("--rpc", str(exc)) from None
         try:

@@ -1,6 +1,6 @@
 """Parsers for what people type into the transaction commands, each failing with a precise InputError.
 
-Codes, dates, temperatures, hashes, subject ids, lots and reading CSV files become the exact field values of
+Codes, dates, temperatures, hashes, dose references, lots and reading CSV files become the exact field values of
 the contracts' payloads (dates YYYYMMDD, temperatures in hundredths of a degree C, sample times in unix
 seconds, hashes as 32 bytes).
 """
@@ -37,11 +37,12 @@ TEMP_MIN_C = Decimal(-300)
 TEMP_MAX_C = Decimal(300)
 HASH_READ_CHUNK = 1 << 20
 
-SUBJECT_HELP = (
-    "Pseudonymous subject id: 0x + 64 hex digits (32 bytes). Derive it off chain with a keyed hash, e.g. "
-    "HMAC-SHA256(district secret, national ID number), kept in the site's own records. Never a name or ID "
-    "number: nothing personal goes on chain."
+DOSE_REF_HELP = (
+    "The dose's reference from the CDC's registry: 0x + 64 hex digits, new for every dose (two doses of one "
+    "person share nothing on chain). Never a name or ID number."
 )
+REGISTRY_SIGNATURE_HELP = "The registry's co-signature of this dose: 0x + 130 hex digits (65 bytes)."
+_SIGNATURE_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 
 
 class InputError(ValueError):
@@ -85,15 +86,30 @@ def hash_from(file: Path | None, hex_hash: str | None, what: str, *, required: b
     return None
 
 
-def parse_subject(text: str) -> bytes:
-    """A 32-byte pseudonymous subject id; anything else is refused with a hint on deriving one."""
-    if not _HASH_RE.match(text):
+@dataclass(frozen=True, slots=True)
+class CosignedDose:
+    """What the registry gives a site for one dose: its reference, the record's hash and the co-signature."""
+
+    dose_ref: bytes
+    record_hash: bytes
+    signature: bytes
+
+
+def parse_cosigned_dose(dose_ref: str | None, record_hash: bytes, signature: str | None) -> CosignedDose:
+    """--dose-ref and --registry-signature as the registry gave them, with the record's hash."""
+    if dose_ref is None or signature is None:
         raise InputError(
-            "--subject",
-            "must be 0x + 64 hex digits (a 32-byte pseudonym derived off chain with a keyed hash such as "
-            "HMAC-SHA256(district secret, ID number)); never pass a name or ID number",
+            "--dose-ref",
+            "a dose needs the registry's --dose-ref, --record-hash and --registry-signature (the registry "
+            "co-signs each dose; the chain refuses one without its signature)",
         )
-    return bytes.fromhex(text[2:])
+    if not _HASH_RE.match(dose_ref):
+        raise InputError(
+            "--dose-ref", "must be 0x + 64 hex digits, as the registry gave it; never a name or ID"
+        )
+    if not _SIGNATURE_RE.match(signature):
+        raise InputError("--registry-signature", "must be 0x + 130 hex digits (65 bytes)")
+    return CosignedDose(bytes.fromhex(dose_ref[2:]), record_hash, bytes.fromhex(signature[2:]))
 
 
 def parse_date(text: str, what: str = "date") -> int:

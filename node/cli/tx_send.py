@@ -32,7 +32,8 @@ from contracts.tracecodes import product_code_error
 from contracts.types import OrgType, Role, StorageKind
 from node.cli.tx_common import Plan, Session, parse_address_opt, parse_choice
 from node.cli.tx_parse import (
-    SUBJECT_HELP,
+    DOSE_REF_HELP,
+    REGISTRY_SIGNATURE_HELP,
     InputError,
     batches,
     check_codes_match_lot,
@@ -40,12 +41,12 @@ from node.cli.tx_parse import (
     hash_from,
     lot_for_code,
     parse_code,
+    parse_cosigned_dose,
     parse_date,
     parse_hash,
     parse_hash_list,
     parse_int_list,
     parse_lot,
-    parse_subject,
     parse_temp,
     parse_time_ms,
     read_samples,
@@ -515,7 +516,6 @@ def dose_record(
     dose_number: Annotated[
         int, typer.Option("--dose-number", min=1, max=65535, help="Dose number in the series.")
     ],
-    subject: Annotated[str, typer.Option("--subject", metavar="0xID", help=SUBJECT_HELP)],
     lot: LotOpt = None,
     codes: Annotated[
         Path | None,
@@ -543,14 +543,20 @@ def dose_record(
     record_hash: Annotated[
         str | None, typer.Option("--record-hash", metavar="0xHASH", help="SHA-256 of the clinical record.")
     ] = None,
+    dose_ref: Annotated[str | None, typer.Option("--dose-ref", metavar="0xREF", help=DOSE_REF_HELP)] = None,
+    registry_signature: Annotated[
+        str | None,
+        typer.Option("--registry-signature", metavar="0xSIG", help=REGISTRY_SIGNATURE_HELP),
+    ] = None,
 ) -> Plan:
-    """Record one dose given at the sender's site: unit code, Merkle proof, pseudonymous subject."""
+    """Record one dose given at the sender's site: unit code, Merkle proof, and the registry's dose reference,
+    record hash and co-signature."""
     tc = parse_code(code)
     ref = lot_for_code(tc, parse_lot(lot, "--lot") if lot else None)
-    sid = parse_subject(subject)
     digest = hash_from(record, record_hash, "record")
     if digest is None:  # pragma: no cover - required=True
         raise InputError("--record", "missing")
+    cosigned = parse_cosigned_dose(dose_ref, digest, registry_signature)
     if codes is not None:
         if proof_index is not None or proof:
             raise InputError("--codes", "give either --codes FILE or --proof-index with --proof, not both")
@@ -564,7 +570,16 @@ def dose_record(
     given_ms = parse_time_ms(at) if at else int(time.time()) * 1000
     nurse = parse_address_opt(vaccinator, "--vaccinator") if vaccinator else session.address
     payload = RecordDose(
-        code, ref, unit_proof, _id(unit, "--unit"), dose_number, given_ms, nurse, sid, digest
+        code,
+        ref,
+        unit_proof,
+        _id(unit, "--unit"),
+        dose_number,
+        given_ms,
+        nurse,
+        cosigned.dose_ref,
+        cosigned.record_hash,
+        cosigned.signature,
     )
     return Plan([payload], {"lot_id": ref.lot_id, "unit": tc.canonical})
 

@@ -41,6 +41,8 @@ from node.state.validators_tx import (
     current_validators,
     execute_validator_change,
 )
+from vaxcrypto.keys import recover_address
+from vaxcrypto.secp256k1 import CryptoError
 
 log = logging.getLogger("vaxchain.state")
 
@@ -138,6 +140,14 @@ def check_kind_and_payload(tx: Transaction) -> object:
     return payload
 
 
+def recover_or_none(msg_hash: bytes, signature: bytes) -> bytes | None:
+    """The contracts' signature recovery (e.g. a dose's registry co-signature): the signer, or None."""
+    try:
+        return recover_address(msg_hash, signature)
+    except CryptoError:
+        return None
+
+
 def apply_transaction(state: BlockOverlay, tx: Transaction, block: BlockContext) -> Receipt:
     """Apply one transaction; raise InvalidTransaction if it may not be included at all."""
     sender = tx.sender
@@ -162,6 +172,7 @@ def apply_transaction(state: BlockOverlay, tx: Transaction, block: BlockContext)
         block_time_ms=block.time_ms,
         chain_id=block.chain_id,
         params=block.params,
+        recover=recover_or_none,
     )
     try:
         execute(journal, ctx, tx.kind, payload)

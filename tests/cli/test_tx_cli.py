@@ -27,6 +27,7 @@ from contracts.kinds.organisations import (
 )
 from contracts.kinds.products import ApproveProduct, LotRef, RecallLot, RegisterLot, RegisterProduct
 from contracts.kinds.readings import RecordReadings, Sample
+from contracts.kinds.registry_signers import SetRegistry
 from contracts.records import DestroyReason
 from contracts.registry import BY_NAME, decode_payload, kind_of
 from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code, verify_unit
@@ -48,6 +49,7 @@ NONCE = 7
 LOT = LotRef(HEPB_GTIN, "HB1")
 CODES = [gs1_hri(HEPB_GTIN, "281130", "HB1", f"{i:04d}") for i in range(5)]
 H1, H2 = "0x" + "11" * 32, "0x" + "22" * 32
+SIG = "0x" + "33" * 65  # a registry co-signature as the CLI passes it on (the chain checks it)
 ADDR = PrivateKey.from_seed("cli tx third party").address
 ADDR2 = PrivateKey.from_seed("cli tx fourth party").address
 PEER = "12D3KooWR1TT964xzVeh4vTEoqTjXDzeVNzoQVy44DA9iEkydczp"
@@ -145,7 +147,8 @@ def _dose(d: Path) -> tuple[list[str], Any]:
         "--dose-number",
         "2",
     ]
-    args += ["--time", "2026-11-26T09:30:00+08:00", "--subject", H1, "--record-hash", H2]
+    args += ["--time", "2026-11-26T09:30:00+08:00", "--dose-ref", H1, "--record-hash", H2]
+    args += ["--registry-signature", SIG]
     proof = tree.proof(2)
     expected = RecordDose(
         CODES[2],
@@ -157,6 +160,7 @@ def _dose(d: Path) -> tuple[list[str], Any]:
         KEY.address,
         bytes.fromhex("11" * 32),
         bytes.fromhex("22" * 32),
+        bytes.fromhex("33" * 65),
     )
     return args, expected
 
@@ -200,6 +204,7 @@ CASES: dict[str, Case] = {
         SetDevice(ADDR, "site-01-fridge-1", "LOG-0042", True),
     ),
     "set_node": _cmd(f"org node add {PEER} --name 'site server'", SetNode(PEER, "site server", True)),
+    "set_registry": _cmd(f"org registry-key add {ADDR_TEXT}", SetRegistry(ADDR, True)),
     "register_product": _cmd(
         f"product register {HEPB_GTIN} --name 'HepB 10ug' --series HepB --intervals 0,28,150 "
         "--freeze-sensitive --programme",
@@ -321,10 +326,12 @@ def test_dose_with_explicit_proof_and_vaccinator(runner: CliRunner, keys_dir: Pa
             "1",
         ],
         *[
-            "--subject",
+            "--dose-ref",
             H1,
             "--record-hash",
             H2,
+            "--registry-signature",
+            SIG,
             "--vaccinator",
             to_checksum_address(ADDR),
             "--time",
@@ -400,14 +407,22 @@ LOT_REGISTER = f"lot register {LOT_ID} --storage-unit u --release-cert-hash {H1}
         ("org status site-02 --suspend", "--reason: must not be empty"),
         (f"product register {HEPB_GTIN} --name n --series s --intervals 28 --freeze-tolerant", "first is 0"),
         (f"product approve {HEPB_GTIN}", "--decision FILE"),
-        (f"{DOSE} --subject 'Li Lei'", "keyed hash"),
-        (f"{DOSE} --subject 440102199001011234", "never pass a name or ID number"),
-        (f"{DOSE} --subject {H1}", "Merkle proof"),
+        (f"{DOSE} --dose-ref 'Li Lei' --registry-signature {SIG} --proof-index 0", "never a name or ID"),
         (
-            f"dose record 123 --unit f --dose-number 1 --subject {H1} --record-hash {H2}",
+            f"{DOSE} --dose-ref 440102199001011234 --registry-signature {SIG} --proof-index 0",
+            "never a name or ID",
+        ),
+        (f"{DOSE} --proof-index 0", "the registry co-signs each dose"),
+        (f"{DOSE} --dose-ref {H1} --registry-signature 0x1234 --proof-index 0", "130 hex digits"),
+        (f"{DOSE} --dose-ref {H1} --registry-signature {SIG}", "Merkle proof"),
+        (
+            f"dose record 123 --unit f --dose-number 1 --dose-ref {H1} --record-hash {H2}",
             "has 20 digits, got 3",
         ),
-        (f"{DOSE} --subject {H1} --proof-index 0 --time 2026-11-26T09:30:00", "no UTC offset"),
+        (
+            f"{DOSE} --dose-ref {H1} --registry-signature {SIG} --proof-index 0 --time 2026-11-26T09:30:00",
+            "no UTC offset",
+        ),
         ("attest", "exactly one"),
         (f"attest --hash {H1}", "--label: required with --hash"),
         (f"attest --hash {H1} --label x --media-type PDF", "lower-case media type"),
@@ -493,12 +508,15 @@ def test_help_for_every_transaction_and_read_command(runner: CliRunner) -> None:
     commands += [["lot", "show"], ["lot", "trace"], ["lot", "holders"], ["unit", "find"], ["tx", "show"]]
     commands += [["tx", "send-raw"], ["block", "show"], ["alerts"], ["inventory"], ["recall"]]
     commands += [["org", "node", "remove"], ["org", "node", "list"]]
+    commands += [["org", "registry-key", "remove"], ["org", "registry-key", "list"], ["dose", "show"]]
     for command in commands:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
         assert "--rpc" in result.stdout and "--json" in result.stdout, command
     dose_help = runner.invoke(app, ["dose", "record", "--help"], env={"COLUMNS": "200"}).stdout
-    assert "keyed hash" in dose_help
+    assert "new for every dose" in dose_help and "--registry-signature" in dose_help
+    show_help = runner.invoke(app, ["dose", "show", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--keystore" in show_help and "--password-file" in show_help
 
 
 class FakeNode:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +19,13 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from contracts.kinds.registry_signers import registry_dose_digest
 from contracts.tracecodes import gs1_hri
+from harness.cosign import dev_registry_key
 from harness.district import HEPB_GTIN
 from harness.make_genesis import dev_key
 from node.cli.main import DEV_PASSWORD, app
+from rpc.client import RpcClient
 from tests.conftest import NodeProcess, run_cli
 from vaxcrypto.keys import to_checksum_address
 
@@ -171,21 +174,45 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
         )
         assert received["payload"]["counted"] == quantity
 
-    # a dose at site-01 (pseudonymous subject, clinical record hashed off chain)
-    subject = "0x" + hmac.new(b"district secret", b"440102201901011234", hashlib.sha256).hexdigest()
+    # a dose at site-01: the registry's per-dose reference, record hash and co-signature (the dev registry key)
+    chain_id = int(RpcClient(node.rpc_url).call("chain_status")["chain_id"])
     record = tmp_path / "record.json"
-    record.write_text('{"note": "kept at the site"}')
+    record.write_text('{"note": "kept in the registry"}')
+    dose_ref, given = secrets.token_bytes(32), int(time.time()) * 1000
+    digest = registry_dose_digest(
+        chain_id, "site-01", CODES[3], given, dose_ref, hashlib.sha256(record.read_bytes()).digest()
+    )
+    signature = "0x" + dev_registry_key().sign(digest).hex()
     dose = _included(
         cli(
             "dose", "record", CODES[3], "--codes", str(codes), "--unit", "site-01-fridge-1", "--dose-number", "1",
-            "--subject", subject, "--record", str(record), "--json", who="site",
+            "--time", str(given // 1000), "--dose-ref", "0x" + dose_ref.hex(), "--record", str(record),
+            "--registry-signature", signature, "--json", who="site",
         )
     )  # fmt: skip
     assert dose["payload"]["vaccinator"] == to_checksum_address(dev_key(LABELS["site"]).address).lower()
-    other = "0x" + hmac.new(b"district secret", b"440102201902021234", hashlib.sha256).hexdigest()
+    forged = cli(
+        "dose", "record", CODES[4], "--codes", str(codes), "--unit", "site-01-fridge-1", "--dose-number", "1",
+        "--time", str(given // 1000), "--dose-ref", "0x" + secrets.token_bytes(32).hex(), "--record", str(record),
+        "--registry-signature", signature, who="site", ok=False,
+    )  # fmt: skip
+    assert (
+        forged.code == 1 and "UnknownRegistrySigner (" in forged.stderr
+    )  # a site cannot go around the registry
+    shown = cli("dose", "show", "0x" + dose_ref.hex(), "--json", who="site").json()
+    assert (
+        shown["site"] == "site-01"
+        and shown["record_hash"] == "0x" + hashlib.sha256(record.read_bytes()).hexdigest()
+    )
+    assert cli("dose", "show", "0x" + dose_ref.hex(), "--json", who="regulator").json() == shown
+    denied = cli("dose", "show", "0x" + dose_ref.hex(), who="mah", ok=False)
+    assert denied.code == 1 and "AccessDenied" in denied.stderr and "manufacturer" in denied.stderr
+    unsigned = cli("dose", "show", "0x" + dose_ref.hex(), "--keystore", str(tmp_path / "empty"), ok=False)
+    assert unsigned.code == 1 and "no keys in keystore" in unsigned.stderr
     again = cli(
         "dose", "record", CODES[3], "--codes", str(codes), "--unit", "site-01-fridge-1", "--dose-number", "1",
-        "--subject", other, "--record", str(record), who="site", ok=False,
+        "--time", str(given // 1000), "--dose-ref", "0x" + secrets.token_bytes(32).hex(), "--record", str(record),
+        "--registry-signature", signature, who="site", ok=False,
     )  # fmt: skip
     assert again.code == 1 and again.stderr.count("\n") == 1
     assert "UnitAlreadyUsed (" in again.stderr and "first_site=site-01" in again.stderr
@@ -241,7 +268,10 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
 
     tx = cli("tx", "show", dose["tx_hash"], "--json", sub=True).json()
     assert tx["kind_name"] == "record_dose" and tx["receipt"]["status"] == "success"
-    assert tx["payload"]["subject"] == subject and tx["block_height"] == dose["block_height"]
+    assert "dose_ref" not in tx["payload"] and tx["block_height"] == dose["block_height"]
+    assert (
+        dose_ref.hex() in tx["payload_hex"]
+    )  # the raw bytes stay public: the reference is of this dose only
     failed_text = cli("tx", "show", failed["tx_hash"]).stdout
     assert (
         "kind     ship" in failed_text and f"receipt  failure: LotRecalled (lot_id={LOT_ID})" in failed_text

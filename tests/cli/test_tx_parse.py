@@ -20,11 +20,11 @@ from node.cli.tx_parse import (
     hash_from,
     lot_for_code,
     parse_code,
+    parse_cosigned_dose,
     parse_date,
     parse_hash,
     parse_int_list,
     parse_lot,
-    parse_subject,
     parse_temp,
     parse_time,
     read_samples,
@@ -125,10 +125,18 @@ def test_hashes_and_subjects(tmp_path: Path) -> None:
     assert "not both" in _error(hash_from, doc, digest, "decision")
     assert "--decision FILE" in _error(hash_from, None, None, "decision")
     assert "cannot read" in _error(hash_from, tmp_path / "missing.pdf", None, "decision")
-    assert parse_subject(digest) == bytes.fromhex("ab" * 32)
-    message = _error(parse_subject, "Zhang San")
-    assert "keyed hash" in message and "never pass a name or ID number" in message
-    assert "keyed hash" in _error(parse_subject, "440102199001011234")
+    sig = "0x" + "cd" * 65
+    dose = parse_cosigned_dose(digest, b"\x01" * 32, sig)
+    assert (dose.dose_ref, dose.record_hash, dose.signature) == (
+        bytes.fromhex("ab" * 32),
+        b"\x01" * 32,
+        b"\xcd" * 65,
+    )
+    assert "never a name or ID" in _error(parse_cosigned_dose, "Zhang San", b"\x01" * 32, sig)
+    assert "never a name or ID" in _error(parse_cosigned_dose, "440102199001011234", b"\x01" * 32, sig)
+    assert "registry co-signs" in _error(parse_cosigned_dose, None, b"\x01" * 32, sig)
+    assert "registry co-signs" in _error(parse_cosigned_dose, digest, b"\x01" * 32, None)
+    assert "130 hex digits" in _error(parse_cosigned_dose, digest, b"\x01" * 32, "0x" + "cd" * 64)
 
 
 def test_int_lists() -> None:

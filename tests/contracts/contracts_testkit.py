@@ -13,7 +13,13 @@ from contracts.genesis import seed_genesis
 from contracts.interfaces import Context, Event
 from contracts.params import Params
 from contracts.registry import decode_payload, encode_payload, execute, kind_of
+from harness.cosign import cosign_payload, dev_registry_key
 from harness.district import Roster, district_roster
+from node.state.transition import recover_or_none
+
+#: The chain id the tiny chain runs with (what registry co-signatures are made for).
+CHAIN_ID = 1
+REGISTRY_KEY = dev_registry_key()
 
 
 def addr(label: str) -> bytes:
@@ -101,7 +107,9 @@ class Chain:
         if time_ms is not None:
             self.time_ms = max(self.time_ms, time_ms)
         tx_hash = hashlib.sha256(b"tx:%d" % self.nonce).digest()
-        ctx = Context(sender, tx_hash, self.height, self.time_ms, 1, self.params)
+        ctx = Context(
+            sender, tx_hash, self.height, self.time_ms, CHAIN_ID, self.params, recover=recover_or_none
+        )
         overlay = Overlay(self.state)
         try:
             execute(overlay, ctx, kind.code, payload)
@@ -119,8 +127,13 @@ def district_chain(
     roster = district_roster(sites=sites, seed=seed)
     addresses = {lbl: addr(lbl) for lbl in roster.labels()}
     chain = Chain(params=params or Params())
-    seed_genesis(chain.state, roster.to_genesis(addresses), chain.params)
+    seed_genesis(chain.state, roster.to_genesis(addresses, (REGISTRY_KEY.address,)), chain.params)
     return chain, roster, addresses
+
+
+def cosigned(payload: Any, sender_label: str) -> Any:
+    """A RecordDose co-signed by the dev registry key (the genesis' registry signer) for this chain."""
+    return cosign_payload(payload, CHAIN_ID, sender_label, REGISTRY_KEY)
 
 
 def strategy_for(tp: Any) -> Any:

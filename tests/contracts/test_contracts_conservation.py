@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from contracts_testkit import addr
+from contracts_testkit import addr, cosigned
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_contracts_rules import H, World, make_world
@@ -93,16 +93,20 @@ class Runner:
             label = self.sender(org)
             w.tx(
                 label,
-                RecordDose(
-                    w.codes[o[2]],
-                    w.ref,
-                    UnitProof(o[2], w.tree.proof(o[2])),
-                    unit,
-                    1,
-                    w.chain.time_ms,
-                    addr(label),
-                    self.subject.to_bytes(32, "big"),
-                    H,
+                cosigned(
+                    RecordDose(
+                        w.codes[o[2]],
+                        w.ref,
+                        UnitProof(o[2], w.tree.proof(o[2])),
+                        unit,
+                        1,
+                        w.chain.time_ms,
+                        addr(label),
+                        self.subject.to_bytes(32, "big"),
+                        H,
+                        bytes(65),
+                    ),
+                    label,
                 ),
             )
         elif name == "breach":

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from contracts_testkit import Chain, district_chain
+from contracts_testkit import Chain, cosigned, district_chain
 
 from contracts import queries
 from contracts.errors import ContractError
@@ -24,7 +24,7 @@ def day() -> tuple[Chain, Roster, DistrictDay, list[tuple[str, ContractError]]]:
     for i, a in enumerate(d):
         chain.wire = i % 50 == 0
         try:
-            chain.submit(addresses[a.sender_label], a.payload, time_ms=a.time_ms)
+            chain.submit(addresses[a.sender_label], cosigned(a.payload, a.sender_label), time_ms=a.time_ms)
         except ContractError as e:
             failures.append((a.sender_label, e))
     return chain, roster, d, failures
@@ -47,6 +47,16 @@ def all_alerts(chain: Chain, site: str | None) -> list[dict[str, Any]]:
 def test_every_action_succeeds(day: Any) -> None:
     _, _, _, failures = day
     assert failures == []
+
+
+def test_every_dose_has_its_own_reference_and_children_have_several(day: Any) -> None:
+    chain, _, d, _ = day
+    refs = d.plan.dose_people
+    doses = sum(n for site in d.plan.doses.values() for n in site.values())
+    assert len(refs) == doses  # one fresh reference per dose, none reused
+    per_person = Counter(refs.values())
+    assert max(per_person.values()) >= 3 and sum(1 for n in per_person.values() if n >= 2) > 100
+    assert all(queries.dose_record(chain.state, ref) is not None for ref in list(refs)[:50])
 
 
 def test_generator_is_deterministic() -> None:
@@ -156,8 +166,13 @@ def test_subjects_units_and_attestations(day: Any) -> None:
     lp = d.plan.lots[d.plan.recalled_lot]
     unit = queries.find_unit(chain.state, lp.codes[0])
     assert unit["used"] and unit["lot_id"] == d.plan.recalled_lot
-    subject_doses = queries.subject_doses(chain.state, bytes.fromhex(unit["use"]["first_tx"][2:]))
-    assert subject_doses == []  # a tx hash is not a subject
+    assert (
+        queries.dose_record(chain.state, bytes.fromhex(unit["use"]["first_tx"][2:])) is None
+    )  # not a dose ref
+    some_ref, person = next(iter(d.plan.dose_people.items()))
+    record = queries.dose_record(chain.state, some_ref)
+    assert record is not None and record["dose_ref"] == "0x" + some_ref.hex()
+    assert record["site"] == person.split("/")[0]
     unused = queries.find_unit(chain.state, lp.codes[-1])
     assert not unused["used"] and unused["lot_known"] and unused["recalled"]
     for lot_id in d.plan.lots:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from contracts_testkit import Chain, addr, base58, district_chain, peer_id
+from contracts_testkit import CHAIN_ID, REGISTRY_KEY, Chain, addr, base58, cosigned, district_chain, peer_id
 
 from contracts import errors, queries
 from contracts.errors import ContractError
@@ -25,6 +25,7 @@ from contracts.kinds.organisations import (
 )
 from contracts.kinds.products import ApproveProduct, LotRef, RecallLot, RegisterLot, RegisterProduct
 from contracts.kinds.readings import LOGGER_MAX_TEMP, LOGGER_MIN_TEMP, RecordReadings, Sample
+from contracts.kinds.registry_signers import SetRegistry
 from contracts.params import Params
 from contracts.records import DestroyReason
 from contracts.registry import (
@@ -40,6 +41,8 @@ from contracts.registry import (
 )
 from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code
 from contracts.types import OrgType, Role, StorageKind
+from harness.cosign import cosign_payload
+from vaxcrypto.keys import PrivateKey
 
 RAISED: set[str] = set()
 GTIN = "06901234567892"
@@ -71,7 +74,7 @@ class World:
     def dose(
         self,
         i: int,
-        subject: bytes = b"\x05" * 32,
+        dose_ref: bytes = b"\x05" * 32,
         n: int = 1,
         *,
         at: int | None = None,
@@ -79,23 +82,23 @@ class World:
         code: str | None = None,
         ref: LotRef | None = None,
         tree: UnitTree | None = None,
+        cosign: Callable[[RecordDose, str], RecordDose] = cosigned,
     ) -> Any:
         tree = tree or self.tree
         at = self.chain.time_ms if at is None else at
-        return self.tx(
-            label,
-            RecordDose(
-                code or self.codes[i],
-                ref or self.ref,
-                UnitProof(i, tree.proof(i)),
-                "site-01-fridge-1",
-                n,
-                at,
-                addr(label),
-                subject,
-                H,
-            ),
+        dose = RecordDose(
+            code or self.codes[i],
+            ref or self.ref,
+            UnitProof(i, tree.proof(i)),
+            "site-01-fridge-1",
+            n,
+            at,
+            addr(label),
+            dose_ref,
+            H,
+            bytes(65),
         )
+        return self.tx(label, cosign(dose, label))
 
     def readings(self, label: str, start_s: int, temps: list[int], step: int = 60) -> Any:
         return self.tx(
@@ -667,7 +670,7 @@ def test_heat_breach_quarantines_fridge_stock_and_blocks_doses() -> None:
         and lot["status"] == "quarantined"
         and lot["breaches"] == 1
     )
-    expect(errors.LotQuarantined, lambda: w.dose(1, subject=b"\x06" * 32, at=w.chain.time_ms))
+    expect(errors.LotQuarantined, lambda: w.dose(1, dose_ref=b"\x06" * 32, at=w.chain.time_ms))
     expect(
         errors.LotQuarantined,
         lambda: w.tx("site-01/staff-1", Ship(b"\x04" * 32, w.ref, 1, "site-01-fridge-1", "cdc", None)),
@@ -705,6 +708,31 @@ def test_cumulative_heat_freeze_and_strict_rules() -> None:
 # --- doses ------------------------------------------------------------------------------------
 
 
+def replace_sig(dose: RecordDose, signature: bytes) -> RecordDose:
+    return dataclasses.replace(dose, registry_signature=signature)
+
+
+def test_registry_keys_are_the_cdc_admins_to_set() -> None:
+    w = make_world()
+    _site_stock(w)
+    key = REGISTRY_KEY.address
+    assert [(k["address"], k["active"]) for k in queries.registry_keys(w.chain.state)] == [
+        ("0x" + key.hex(), True)
+    ]
+    expect(errors.Unauthorized, lambda: w.tx("site-01/admin", SetRegistry(key, False)))
+    expect(errors.Unauthorized, lambda: w.tx("cdc/staff-1", SetRegistry(key, False)))
+    expect(errors.UnknownRegistrySigner, lambda: w.tx("cdc/admin", SetRegistry(b"\x09" * 20, False)))
+    ev = w.tx("cdc/admin", SetRegistry(key, False))
+    assert ev[-1].name == "RegistrySet" and ev[-1].data["active"] is False
+    expect(errors.RegistrySignerInactive, lambda: w.dose(0))
+    w.tx("cdc/admin", SetRegistry(key, True))
+    w.dose(0)
+    new_key = PrivateKey.from_seed("second registry key").address
+    w.tx("cdc/admin", SetRegistry(new_key, True))
+    keys = {k["address"]: k["active"] for k in queries.registry_keys(w.chain.state)}
+    assert keys == {"0x" + key.hex(): True, "0x" + new_key.hex(): True}
+
+
 def _site_stock(w: World, qty: int = 6) -> None:
     w.ship_to_site(qty)
     vehicle_ok(w)
@@ -716,21 +744,39 @@ def test_dose_checks() -> None:
     _site_stock(w)
     ev = w.dose(0)
     assert ev[-1].name == "DoseAdministered"
-    e = expect(errors.UnitAlreadyUsed, lambda: w.dose(0, subject=b"\x06" * 32))
+    e = expect(errors.UnitAlreadyUsed, lambda: w.dose(0, dose_ref=b"\x06" * 32))
     assert e.fields()["first_site"] == "site-01"
-    expect(errors.DoseAlreadyRecorded, lambda: w.dose(1))
-    expect(errors.DoseIntervalTooShort, lambda: w.dose(1, n=2))
+    e = expect(errors.DoseRefReused, lambda: w.dose(1))  # a dose reference is per dose
+    first = queries.dose_record(w.chain.state, b"\x05" * 32)
+    assert first is not None and e.fields()["first_tx"] == first["tx_hash"]
+    fresh = b"\x0b" * 32
+    expect(errors.RegistrySignatureInvalid, lambda: w.dose(1, fresh, cosign=lambda d, _: d))  # unsigned
+    expect(
+        errors.RegistrySignatureInvalid,
+        lambda: w.dose(1, fresh, cosign=lambda d, _: replace_sig(d, b"\x01" * 64 + b"\x07")),
+    )
+    stranger = PrivateKey.from_seed("not the registry")
+    expect(
+        errors.UnknownRegistrySigner,
+        lambda: w.dose(1, fresh, cosign=lambda d, lbl: cosign_payload(d, CHAIN_ID, lbl, stranger)),
+    )
+    other_chain = lambda d, lbl: cosign_payload(d, CHAIN_ID + 1, lbl, REGISTRY_KEY)  # noqa: E731
+    expect(
+        errors.UnknownRegistrySigner, lambda: w.dose(1, fresh, cosign=other_chain)
+    )  # recovers to another key
+    other_site = lambda d, lbl: cosign_payload(d, CHAIN_ID, "site-02/staff-1", REGISTRY_KEY)  # noqa: E731
+    expect(errors.UnknownRegistrySigner, lambda: w.dose(1, fresh, cosign=other_site))
     expect(errors.InvalidPayload, lambda: w.dose(1, n=4))
-    expect(errors.InvalidTraceCode, lambda: w.dose(1, subject=b"\x07" * 32, code="(01)06901234567891(21)S1"))
-    expect(errors.UnitNotInLot, lambda: w.dose(1, subject=b"\x07" * 32, code=w.codes[2]))
+    expect(errors.InvalidTraceCode, lambda: w.dose(1, dose_ref=b"\x07" * 32, code="(01)06901234567891(21)S1"))
+    expect(errors.UnitNotInLot, lambda: w.dose(1, dose_ref=b"\x07" * 32, code=w.codes[2]))
     wrong_lot = gs1_hri(GTIN, "271231", "L9", "S00001")
-    e = expect(errors.UnitNotInLot, lambda: w.dose(1, subject=b"\x07" * 32, code=wrong_lot))
+    e = expect(errors.UnitNotInLot, lambda: w.dose(1, dose_ref=b"\x07" * 32, code=wrong_lot))
     assert "L9" in e.fields()["reason"]
     expect(
         errors.UnitNotInLot,
-        lambda: w.dose(1, subject=b"\x07" * 32, code=gs1_hri(GTIN, "271130", "L1", "S00001")),
+        lambda: w.dose(1, dose_ref=b"\x07" * 32, code=gs1_hri(GTIN, "271130", "L1", "S00001")),
     )
-    expect(errors.InvalidPayload, lambda: w.dose(1, subject=b"\x07" * 32, at=w.chain.time_ms + 3_600_000))
+    expect(errors.InvalidPayload, lambda: w.dose(1, dose_ref=b"\x07" * 32, at=w.chain.time_ms + 3_600_000))
     expect(
         errors.InvalidPayload,
         lambda: w.tx(
@@ -745,32 +791,39 @@ def test_dose_checks() -> None:
                 addr("cdc/admin"),
                 b"\x07" * 32,
                 H,
+                bytes(65),
             ),
         ),
     )
     later = w.chain.time_ms + 2 * 3_600_000
     w.chain.time_ms = later
-    ev = w.dose(1, n=1, subject=b"\x08" * 32)
+    ev = w.dose(1, n=1, dose_ref=b"\x08" * 32)
     for i in range(2, 6):
-        w.dose(i, subject=bytes([0x20 + i]) * 32)
-    expect(errors.InsufficientStock, lambda: w.dose(6, subject=b"\x09" * 32))
-    doses = queries.subject_doses(w.chain.state, b"\x05" * 32)
-    assert [d["dose_number"] for d in doses] == [1] and doses[0]["site"] == "site-01"
+        w.dose(i, dose_ref=bytes([0x20 + i]) * 32)
+    expect(errors.InsufficientStock, lambda: w.dose(6, dose_ref=b"\x09" * 32))
+    dose = queries.dose_record(w.chain.state, b"\x05" * 32)
+    assert dose is not None and dose["dose_number"] == 1 and dose["site"] == "site-01"
+    assert dose["record_hash"] == "0x" + H.hex() and queries.dose_record(w.chain.state, b"\x0b" * 32) is None
     unit = queries.find_unit(w.chain.state, w.codes[0])
     assert unit["used"] and unit["use"]["doses"] == 1
     assert not queries.find_unit(w.chain.state, "123")["valid"]
     check_conservation(w)
 
 
-def test_dose_interval_respected_and_expiry() -> None:
+def test_series_doses_are_unlinked_on_chain_and_expiry() -> None:
     w = make_world()
     _site_stock(w)
-    w.dose(0, subject=b"\x05" * 32)
-    w.chain.time_ms += 28 * DAY
-    w.dose(1, subject=b"\x05" * 32, n=2)
-    assert [d["dose_number"] for d in queries.subject_doses(w.chain.state, b"\x05" * 32)] == [1, 2]
+    w.dose(0, dose_ref=b"\x05" * 32)
+    w.chain.time_ms += (
+        DAY  # the series interval (28 days) is the registry's rule now: the chain cannot link the doses
+    )
+    w.dose(1, dose_ref=b"\x06" * 32, n=2)
+    first, second = (queries.dose_record(w.chain.state, bytes([b]) * 32) for b in (5, 6))
+    assert first is not None and second is not None
+    assert [first["dose_number"], second["dose_number"]] == [1, 2]
+    assert first["record_hash"] == second["record_hash"] == "0x" + H.hex()  # this test's one hash, not a link
     w.chain.time_ms = 1_830_297_600_000 + DAY  # 2028-01-01: the lot (exp 2027-12-31) has expired
-    expect(errors.LotExpired, lambda: w.dose(2, subject=b"\x06" * 32))
+    expect(errors.LotExpired, lambda: w.dose(2, dose_ref=b"\x07" * 32))
     expect(
         errors.LotExpired,
         lambda: w.tx("site-01/staff-1", Ship(b"\x05" * 32, w.ref, 1, "site-01-fridge-1", "cdc", None)),
@@ -782,7 +835,7 @@ def test_recalled_lot_cannot_be_given() -> None:
     _site_stock(w)
     w.dose(0)
     w.tx("regulator/admin", RecallLot(w.ref, "potency"))
-    expect(errors.LotRecalled, lambda: w.dose(1, subject=b"\x06" * 32))
+    expect(errors.LotRecalled, lambda: w.dose(1, dose_ref=b"\x06" * 32))
     lot = queries.get_lot(w.chain.state, w.ref.lot_id)
     assert lot is not None and lot["subjects"] == 1
     assert {h["org_id"] for h in queries.lot_holders(w.chain.state, w.ref.lot_id)} == {"mah", "site-01"}
@@ -802,21 +855,23 @@ def test_multi_dose_vial() -> None:
     w.tx("site-01/staff-1", Receive(b"\x0a" * 32, "site-01-fridge-1", 4))
     t0 = w.chain.time_ms
     for k in range(5):
-        w.dose(0, subject=bytes([k + 1]) * 32, code=codes[0], ref=ref, tree=tree, at=t0 + k)
-    expect(errors.UnitAlreadyUsed, lambda: w.dose(0, subject=b"\x10" * 32, code=codes[0], ref=ref, tree=tree))
-    w.dose(1, subject=b"\x11" * 32, code=codes[1], ref=ref, tree=tree)
+        w.dose(0, dose_ref=bytes([k + 1]) * 32, code=codes[0], ref=ref, tree=tree, at=t0 + k)
+    expect(
+        errors.UnitAlreadyUsed, lambda: w.dose(0, dose_ref=b"\x10" * 32, code=codes[0], ref=ref, tree=tree)
+    )
+    w.dose(1, dose_ref=b"\x11" * 32, code=codes[1], ref=ref, tree=tree)
     w.chain.time_ms += 7 * 3_600_000
     expect(
-        errors.OpenedVialExpired, lambda: w.dose(1, subject=b"\x12" * 32, code=codes[1], ref=ref, tree=tree)
+        errors.OpenedVialExpired, lambda: w.dose(1, dose_ref=b"\x12" * 32, code=codes[1], ref=ref, tree=tree)
     )
     lot = queries.get_lot(w.chain.state, ref.lot_id)
     assert lot is not None and lot["doses"] == 6 and lot["administered"] == 2 and lot["subjects"] == 6
     # an opened vial in a fridge that breached afterwards may not be used
-    w.dose(2, subject=b"\x13" * 32, code=codes[2], ref=ref, tree=tree)
+    w.dose(2, dose_ref=b"\x13" * 32, code=codes[2], ref=ref, tree=tree)
     t = w.chain.time_ms // 1000 + 1
     w.readings("site-01-fridge-1/logger-1", t, [-100] * 3, step=3600)  # freeze breach
     w.chain.time_ms = (t + 2 * 3600) * 1000 + 1
-    expect(errors.LotQuarantined, lambda: w.dose(2, subject=b"\x14" * 32, code=codes[2], ref=ref, tree=tree))
+    expect(errors.LotQuarantined, lambda: w.dose(2, dose_ref=b"\x14" * 32, code=codes[2], ref=ref, tree=tree))
     check_conservation(w)
 
 
@@ -849,12 +904,13 @@ def test_trace_lot_reports_destruction_times_and_tx_as_recorded() -> None:
 
 # SHA-256 over the sorted (key, value) pairs the scenario below leaves in state. Taken before the keys were
 # built in contracts/schema.py: a key (or record) whose bytes change changes every state root, and shows here.
-STATE_DIGEST = "f9679e1fd88640f636069d08708e19d419fa527f68787c6e75a450f8e32dc1cb"
+# #22: doses keyed by their per-dose reference ("dose") and the registry key ("regsigner") replaced "subj"
+STATE_DIGEST = "4f6d49648894820dbfa5770cde758e64e1a9ef0a07b009128336095a3509b84f"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
-    *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"subj", b"suspect", b"unit", b"unitdev"),
-    *(b"unitlots", b"used"),
+    *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"dose", b"suspect", b"unit", b"unitdev"),
+    *(b"unitlots", b"used", b"regsigner"),
 }
 
 

@@ -93,8 +93,9 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.org_quarantine, ("mah", H), b"orgq\x00mah\x00" + H),
     (schema.org_quarantines_prefix, ("mah",), b"orgq\x00mah\x00"),
     (schema.unit_use, ("gs1:0690:S1",), b"used\x00gs1:0690:S1"),
-    (schema.subject_dose, (H, "HepB", 2), b"subj\x00" + H + b"\x00HepB\x00" + u64(2)),
-    (schema.subject_doses_prefix, (H,), b"subj\x00" + H + b"\x00"),
+    (schema.dose, (H,), b"dose\x00" + H),
+    (schema.registry_signer, (A,), b"regsigner\x00" + A),
+    (schema.registry_signers_prefix, (), b"regsigner\x00"),
     (schema.suspect_report, ("raw:x", T, H), b"suspect\x00raw:x\x00" + T_BYTES + b"\x00" + H),
     (schema.suspect_reports_prefix, ("raw:x",), b"suspect\x00raw:x\x00"),
     (
@@ -151,8 +152,9 @@ REPLACED: dict[Callable[..., bytes], tuple[str, bool]] = {
     schema.org_quarantine: ("orgq", False),
     schema.org_quarantines_prefix: ("orgq", True),
     schema.unit_use: ("used", False),
-    schema.subject_dose: ("subj", False),
-    schema.subject_doses_prefix: ("subj", True),
+    schema.dose: ("dose", False),
+    schema.registry_signer: ("regsigner", False),
+    schema.registry_signers_prefix: ("regsigner", True),
     schema.suspect_report: ("suspect", False),
     schema.suspect_reports_prefix: ("suspect", True),
     schema.org_alert: ("alert", False),
@@ -212,7 +214,8 @@ def test_builders_agree_with_the_generic_key_for_any_components(
     assert schema.breach(a, n, h, m) == old_key("breach", a, n, h, m)
     assert schema.lot(a) == old_key("lot", a)
     assert schema.lot_destruction(a, n, h) == old_key("lotdestroy", a, n, h)
-    assert schema.subject_dose(h, a, m) == old_key("subj", h, a, m)
+    assert schema.dose(h) == old_key("dose", h)
+    assert schema.registry_signer(address) == old_key("regsigner", address)
     assert schema.org_alert(a, n, h, m) == old_key("alert", a, n, h, m)
     assert schema.alert(n, h, m) == old_key("alerts", n, h, m)
     assert schema.attestation(h, n, h) == old_key("att", h, n, h)
@@ -261,7 +264,7 @@ def test_each_key_starts_with_its_group_prefix(
         (schema.lot_quarantine(a, h), schema.lot_quarantines_prefix(a)),
         (schema.inbound_shipment(a, h), schema.inbound_shipments_prefix(a)),
         (schema.org_quarantine(a, h), schema.org_quarantines_prefix(a)),
-        (schema.subject_dose(h, a, n), schema.subject_doses_prefix(h)),
+        (schema.registry_signer(address), schema.registry_signers_prefix()),
         (schema.suspect_report(a, n, h), schema.suspect_reports_prefix(a)),
         (schema.org_alert(a, n, h, m), schema.org_alerts_prefix(a)),
         (schema.alert(n, h, m), schema.alerts_prefix()),
