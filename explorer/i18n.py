@@ -43,6 +43,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "search_many": ("Several matches for “{q}”", "“{q}”有多个匹配结果"),
     "unavailable": ("The node is not reachable", "无法连接节点"),
     "unavailable_detail": ("Try again in a moment.", "请稍后再试。"),
+    "bad_answer_detail": (
+        "The node answered data this explorer cannot read; try again later.",
+        "节点返回的数据无法读取，请稍后再试。",
+    ),
     "error": ("Error", "错误"),
     "bad_request": ("Bad request", "请求有误"),
     # home

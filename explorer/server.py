@@ -20,6 +20,7 @@ import trio
 
 from explorer import pages
 from explorer.data import BadInput, Data, MethodUnavailable, NodeUnavailable, NotFound, RpcSource, Source
+from explorer.decode import DecodeError
 from explorer.html import Safe
 from explorer.i18n import Texts, negotiate
 from explorer.layout import Frame, error_body, page
@@ -95,6 +96,11 @@ class Explorer:
                 )
             except BadInput as exc:
                 result = pages.Body(t("bad_request"), error_body(t, t("bad_request"), str(exc)), 400)
+            except DecodeError as exc:
+                log.warning("bad answer from the node: %s", exc)
+                result = pages.Body(
+                    t("unavailable"), error_body(t, t("unavailable"), t("bad_answer_detail")), 502
+                )
             except (NodeUnavailable, MethodUnavailable) as exc:
                 log.warning("node unavailable: %s", exc)
                 result = pages.Body(

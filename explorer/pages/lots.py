@@ -1,0 +1,299 @@
+"""Lots: the list and a lot's page (custody, temperatures, doses)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import trio
+
+from explorer.analysis import Leg, chart_window, storage_legs
+from explorer.data import Data, ExplorerError, NotFound
+from explorer.html import Safe, join, link, seg, tag
+from explorer.i18n import Texts
+from explorer.layout import badge, kv, local, section, table
+from explorer.pages.common import Body, leg_chart, quarantine_marks, stat
+from explorer.sentences import local_time, ymd
+from explorer.views import Lot, Shipment, StorageUnit, Trace
+
+MAX_INLINE_CHARTS = 8
+
+
+async def lots_page(data: Data, t: Texts) -> Body:
+    """Every lot."""
+    lots = sorted(await data.lots(), key=lambda lot: lot.commissioned_ms, reverse=True)
+    trace_status: dict[str, str] = {}
+
+    async def status_of(lot: Lot) -> None:
+        try:
+            trace_status[lot.lot_id] = (await data.lot(lot.lot_id)).badge
+        except ExplorerError:
+            trace_status[lot.lot_id] = lot.badge
+
+    async with trio.open_nursery() as nursery:
+        for lot in lots[:200]:
+            nursery.start_soon(status_of, lot)
+    rows = [
+        (
+            link("/lot/" + seg(lot.lot_id), lot.lot_number),
+            lot.product_code,
+            badge(t, trace_status.get(lot.lot_id, lot.badge)),
+            ymd(lot.expiry_date),
+            lot.units,
+            lot.doses,
+        )
+        for lot in lots
+    ]
+    body = join(
+        [
+            tag("h1", {}, t("lots_title")),
+            section(
+                t("lots_title"),
+                table([t("lot"), t("product"), t("status"), t("expiry"), t("units"), t("doses_given")], rows),
+            ),
+        ]
+    )
+    return Body(t("lots_title"), body)
+
+
+async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
+    """The heart: a lot's product, status, custody path, temperatures per storage leg and doses."""
+    trace = await data.trace(lot_id)
+    lot = trace.lot
+    status = await data.status()
+    product_name = lot.product_code
+    with contextlib.suppress(ExplorerError):
+        product_name = (await data.product(lot.product_code)).name or lot.product_code
+    maker = await data.org_name(lot.manufacturer)
+    status_key = trace.status if trace.status != "active" else lot.badge
+    head = tag(
+        "div",
+        {"class": "lothead"},
+        tag("h1", {}, f"{t('lot')} {lot.lot_number}", " ", badge(t, status_key)),
+        kv(
+            [
+                (t("product"), join([product_name, " ", tag("span", {"class": "muted"}, lot.product_code)])),
+                (t("manufacturer"), link("/org/" + seg(lot.manufacturer), maker)),
+                (t("manufactured"), ymd(lot.manufactured_date)),
+                (t("expiry"), ymd(lot.expiry_date)),
+                *(
+                    [(t("recall_reason"), tag("strong", {"class": "bad"}, lot.recall_reason))]
+                    if lot.recalled
+                    else []
+                ),
+            ]
+        ),
+    )
+    counters = tag(
+        "div",
+        {"class": "stats"},
+        stat(t("units"), lot.units, "units"),
+        stat(t("held"), lot.held, "held"),
+        stat(t("in_transit_n"), lot.in_transit, "in_transit"),
+        stat(t("quarantined_n"), lot.quarantined, "quarantined"),
+        stat(t("administered"), lot.administered, "administered"),
+        stat(t("destroyed"), lot.destroyed, "destroyed"),
+        stat(t("doses_given"), trace.doses, "doses"),
+        stat(t("people"), trace.subjects, "people"),
+    )
+    timeline = await _timeline(data, t, trace)
+    charts = await _lot_charts(data, t, trace, status.last_block_time_ms)
+    per_site: list[tuple[object, object]] = [
+        (link("/org/" + seg(site), await data.org_name(site)), n)
+        for site, n in sorted(trace.doses_per_site, key=lambda x: -x[1])
+    ]
+    per_site.append((tag("strong", {}, t("total")), tag("strong", {}, trace.doses)))
+    qrows = [
+        (
+            local(q.created_ms),
+            link("/unit/" + seg(q.unit_id), q.unit_id),
+            q.quantity,
+            t("qc_" + q.cause),
+            join([t("q_" + q.status), " ", local(q.decided_ms) if q.decided_ms else ""]),
+            q.note,
+        )
+        for q in trace.quarantines
+    ]
+    holders = [
+        (
+            link("/org/" + seg(x.org_id), await data.org_name(x.org_id)),
+            link("/unit/" + seg(x.unit_id), x.unit_id) if x.unit_id else t("in_transit_n"),
+            x.available,
+            x.quarantined,
+            x.in_transit,
+        )
+        for x in trace.holders
+        if x.available or x.quarantined or x.in_transit
+    ]
+    destr = [
+        (local(d.time_ms), link("/org/" + seg(d.org_id), await data.org_name(d.org_id)), d.quantity, d.reason)
+        for d in trace.destructions
+    ]
+    parts = [
+        head,
+        counters,
+        section(t("custody_path"), timeline),
+        section(t("temperatures"), charts),
+        section(t("doses_per_site"), table([t("site"), t("doses_given")], per_site)),
+    ]
+    if holders:
+        parts.append(
+            section(
+                t("holders"),
+                table(
+                    [
+                        t("organisation"),
+                        t("storage_unit"),
+                        t("available"),
+                        t("quarantined_n"),
+                        t("in_transit_n"),
+                    ],
+                    holders,
+                ),
+            )
+        )
+    if qrows:
+        parts.append(
+            section(
+                t("quarantines"),
+                table([t("time"), t("storage_unit"), t("quantity"), t("cause"), t("decision"), ""], qrows),
+            )
+        )
+    if destr:
+        parts.append(
+            section(
+                t("destructions"), table([t("time"), t("organisation"), t("quantity"), t("reason")], destr)
+            )
+        )
+    return Body(f"{t('lot')} {lot.lot_number}", join(parts))
+
+
+async def _timeline(data: Data, t: Texts, trace: Trace) -> Safe:
+    lot = trace.lot
+    items: list[Safe] = []
+    first_unit = next((s.from_unit for s in trace.custody if s.from_org == lot.manufacturer), "")
+    maker = await data.org_name(lot.manufacturer)
+    items.append(
+        tag(
+            "li",
+            {"class": "step factory"},
+            tag("div", {"class": "when"}, local(lot.commissioned_ms)),
+            tag(
+                "div",
+                {},
+                t.fmt(
+                    "registered_at",
+                    org=link("/org/" + seg(lot.manufacturer), maker),
+                    unit=link("/unit/" + seg(first_unit), first_unit) if first_unit else "–",
+                    n=lot.units,
+                ),
+            ),
+        )
+    )
+    for s in trace.custody:
+        items.append(await _leg_item(data, t, s))
+    return tag("ol", {"class": "timeline"}, join(items))
+
+
+async def _leg_item(data: Data, t: Texts, s: Shipment) -> Safe:
+    line = t.fmt(
+        "shipped_leg",
+        from_org=link("/org/" + seg(s.from_org), await data.org_name(s.from_org)),
+        n=s.quantity,
+        to_org=link("/org/" + seg(s.to_org), await data.org_name(s.to_org)),
+    )
+    extra: list[Safe] = []
+    if s.vehicle:
+        extra.append(t.fmt("via", v=link("/unit/" + seg(s.vehicle), s.vehicle)))
+    if s.status == "received" and s.to_unit:
+        extra.append(
+            t.fmt(
+                "received_leg",
+                unit=link("/unit/" + seg(s.to_unit), s.to_unit),
+                n=s.counted if s.counted is not None else s.quantity,
+            )
+            + " "
+            + local(s.closed_ms)
+        )
+    elif s.status == "rejected":
+        extra.append(tag("span", {"class": "bad"}, t.fmt("rejected_leg", r=s.reason)))
+    else:
+        extra.append(tag("span", {"class": "badge info"}, t("in_transit_leg")))
+    cls = "step " + (
+        "rejected" if s.status == "rejected" else "transit" if s.status == "in_transit" else "done"
+    )
+    return tag(
+        "li",
+        {"class": cls},
+        tag("div", {"class": "when"}, local(s.shipped_ms)),
+        tag("div", {}, line),
+        tag("div", {"class": "muted"}, join(extra, " · ")),
+    )
+
+
+async def _lot_charts(data: Data, t: Texts, trace: Trace, now_ms: int) -> Safe:
+    legs = storage_legs(trace)
+    q_units = {q.unit_id for q in trace.quarantines}
+
+    # upstream legs and legs with trouble inline; the many quiet site fridges as links
+    def priority(leg: Leg) -> int:
+        return (
+            0
+            if leg.unit_id in q_units
+            else 1
+            if leg.vehicle or leg.org_id == trace.lot.manufacturer or not leg.org_id.startswith("site")
+            else 2
+        )
+
+    ranked = sorted(range(len(legs)), key=lambda i: (priority(legs[i]), i))
+    inline = set(ranked[:MAX_INLINE_CHARTS])
+    blocks: list[Safe] = []
+    links: list[Safe] = []
+    units: dict[str, StorageUnit] = {}
+    for i, leg in enumerate(legs):
+        start_s, end_s = chart_window(leg.start_ms, leg.end_ms, now_ms)
+        presence = (leg.start_ms // 1000, (leg.end_ms or now_ms) // 1000)
+        href = f"/unit/{seg(leg.unit_id)}?from={start_s}&to={end_s}&lot={seg(trace.lot.lot_id)}"
+        title = t("chart_for").format(
+            unit=leg.unit_id, t0=local_time(leg.start_ms), t1=local_time(leg.end_ms) if leg.end_ms else "…"
+        )
+        if i not in inline:
+            links.append(tag("li", {}, link(href, title)))
+            continue
+        try:
+            unit = units.get(leg.unit_id) or await data.unit(leg.unit_id)
+        except NotFound:
+            continue
+        units[leg.unit_id] = unit
+        marks = quarantine_marks(t, trace, leg.unit_id)
+        # the breach that quarantined the lot may have started before the lot arrived: widen to show it
+        for b in unit.breaches:
+            if b.at_s >= start_s and b.since_s < start_s and b.at_s <= end_s:
+                start_s = b.since_s - 600
+        blocks.append(
+            tag(
+                "div",
+                {"class": "leg"},
+                tag(
+                    "h3",
+                    {},
+                    link("/unit/" + seg(leg.unit_id), unit.name or leg.unit_id),
+                    " ",
+                    tag(
+                        "span",
+                        {"class": "muted"},
+                        link("/org/" + seg(unit.org_id), await data.org_name(unit.org_id)),
+                    ),
+                ),
+                await leg_chart(data, t, unit, start_s, end_s, marks, title, presence),
+            )
+        )
+    if links:
+        blocks.append(
+            tag(
+                "details",
+                {},
+                tag("summary", {}, f"{t('temperature_chart')} (+{len(links)})"),
+                tag("ul", {"class": "leglinks"}, join(links)),
+            )
+        )
+    return join(blocks)

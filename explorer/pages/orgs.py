@@ -1,0 +1,206 @@
+"""Organisations and storage units."""
+
+from __future__ import annotations
+
+from explorer.analysis import DAY_S, group_alerts, parse_int
+from explorer.chart import Mark, deg, pct
+from explorer.data import Data, ExplorerError, NotFound
+from explorer.decode import decode_list
+from explorer.html import join, link, seg, tag
+from explorer.i18n import Texts
+from explorer.layout import kv, local, mono, section, table
+from explorer.pages.common import Body, alert_items, leg_chart, quarantine_marks, reading, unit_summary
+from explorer.sentences import local_time, short
+from explorer.views import Shipment, StorageUnit
+
+
+async def orgs_page(data: Data, t: Texts) -> Body:
+    """Every organisation."""
+    orgs = await data.orgs()
+    order = ["manufacturer", "distributor", "cdc", "regulator", "health_commission", "site", "school"]
+    orgs.sort(key=lambda o: (order.index(o.org_type) if o.org_type in order else 99, o.org_id))
+    rows = [
+        (
+            link("/org/" + seg(o.org_id), o.name or o.org_id),
+            t("ot_" + o.org_type),
+            o.org_id,
+            t("yes") if o.active else t("no"),
+        )
+        for o in orgs
+    ]
+    return Body(
+        t("orgs_title"),
+        join(
+            [
+                tag("h1", {}, t("orgs_title")),
+                section(t("orgs_title"), table([t("name"), t("type"), "id", t("active")], rows)),
+            ]
+        ),
+    )
+
+
+async def org_page(data: Data, t: Texts, org_id: str) -> Body:
+    """An organisation (a site shows its fridges, compliance, stock and alerts)."""
+    org = await data.org(org_id)
+    status = await data.status()
+    now_s = status.last_block_time_ms // 1000
+    units: list[StorageUnit] = []
+    for u in org.storage_units:
+        try:
+            units.append(await data.unit(u))
+        except NotFound:
+            continue
+    summaries = [await unit_summary(data, u, now_s) for u in units]
+    info = kv(
+        [
+            (t("type"), t("ot_" + org.org_type)),
+            ("id", org.org_id),
+            (t("active"), t("yes") if org.active else t("no")),
+            (
+                t("admitted_by"),
+                link("/org/" + seg(org.admitted_by), org.admitted_by)
+                if org.admitted_by and org.admitted_by != "genesis"
+                else org.admitted_by,
+            ),
+        ]
+    )
+    parts = [tag("h1", {}, org.name or org.org_id), section(t("organisation"), info)]
+    if summaries:
+        rows = [
+            (
+                link("/unit/" + seg(s.unit.unit_id), s.unit.name or s.unit.unit_id),
+                t("sk_" + s.unit.kind),
+                f"{deg(s.unit.min_temp)} – {deg(s.unit.max_temp)} °C",
+                reading(t, s),
+                pct(s.c7),
+                pct(s.c30),
+            )
+            for s in summaries
+        ]
+        parts.append(
+            section(
+                t("storage_units"),
+                table(
+                    [
+                        t("storage_unit"),
+                        t("type"),
+                        t("range"),
+                        t("latest_reading"),
+                        t("compliance_7"),
+                        t("compliance_30"),
+                    ],
+                    rows,
+                ),
+            )
+        )
+    inv = await data.inventory(org_id)
+    totals = inv.get("totals") if isinstance(inv.get("totals"), dict) else {}
+    if totals:
+        stock_rows = [
+            (
+                link("/lot/" + seg(lot_id), lot_id.split(":", 1)[-1]),
+                v.get("available", 0),
+                v.get("quarantined", 0),
+            )
+            for lot_id, v in sorted(totals.items())
+            if isinstance(v, dict)
+        ]
+        parts.append(section(t("stock"), table([t("lot"), t("available"), t("quarantined_n")], stock_rows)))
+    inbound = decode_list(Shipment, inv.get("inbound"), "inventory.inbound")
+    if inbound:
+        parts.append(
+            section(
+                t("inbound"),
+                table(
+                    [t("time"), t("lot"), t("quantity"), t("organisation")],
+                    [
+                        (
+                            local(s.shipped_ms),
+                            link("/lot/" + seg(s.lot_id), s.lot_id.split(":", 1)[-1]),
+                            s.quantity,
+                            link("/org/" + seg(s.from_org), await data.org_name(s.from_org)),
+                        )
+                        for s in inbound
+                    ],
+                ),
+            )
+        )
+    if isinstance(inv.get("doses_given"), int) and inv.get("doses_given"):
+        parts.append(section(t("doses_given"), tag("p", {"class": "big"}, str(inv["doses_given"]))))
+    alerts = group_alerts(await data.alerts(site=org_id, since_ms=max(0, (now_s - 30 * DAY_S) * 1000)))[:30]
+    parts.append(section(t("alerts"), await alert_items(data, t, alerts)))
+    return Body(org.name or org.org_id, join(parts), live="/fragment/none")
+
+
+async def unit_page(data: Data, t: Texts, unit_id: str, query: dict[str, str]) -> Body:
+    """A storage unit: chart (a window, default the last day), compliance, breaches, stock, loggers."""
+    unit = await data.unit(unit_id)
+    status = await data.status()
+    now_s = max(status.last_block_time_ms // 1000, unit.last_sample_s)
+    summary = await unit_summary(data, unit, now_s)
+    end_s = parse_int(query.get("to"), summary.latest.time_s if summary.latest else now_s)
+    start_s = parse_int(query.get("from"), end_s - DAY_S)
+    if end_s <= start_s:
+        start_s, end_s = end_s - DAY_S, end_s
+    marks: list[Mark] = []
+    lot_id = query.get("lot")
+    if lot_id:
+        try:
+            marks = quarantine_marks(t, await data.trace(lot_id), unit.unit_id)
+        except ExplorerError:
+            marks = []
+    title = t("chart_for").format(
+        unit=unit.unit_id, t0=local_time(start_s * 1000), t1=local_time(end_s * 1000)
+    )
+    chart = await leg_chart(data, t, unit, start_s, end_s, marks, title)
+    info = kv(
+        [
+            (t("organisation"), link("/org/" + seg(unit.org_id), await data.org_name(unit.org_id))),
+            (t("type"), t("sk_" + unit.kind)),
+            (t("range"), f"{deg(unit.min_temp)} – {deg(unit.max_temp)} °C"),
+            (t("latest_reading"), reading(t, summary)),
+            (t("compliance_7"), pct(summary.c7)),
+            (t("compliance_30"), pct(summary.c30)),
+            (t("loggers"), join([mono(short(d, 42)) for d in unit.devices], " ")),
+        ]
+    )
+    parts = [
+        tag("h1", {}, unit.name or unit.unit_id, " ", tag("span", {"class": "muted"}, unit.unit_id)),
+        section(t("storage_unit"), info),
+        section(t("temperature_chart"), chart),
+    ]
+    if unit.breaches:
+        parts.append(
+            section(
+                t("breaches"),
+                table(
+                    [t("cause"), t("time"), t("lot")],
+                    [
+                        (
+                            t("qc_" + b.cause),
+                            join([local(b.since_s * 1000), " – ", local(b.at_s * 1000)]),
+                            join([link("/lot/" + seg(x), x.split(":", 1)[-1]) for x in b.lots], ", "),
+                        )
+                        for b in unit.breaches
+                    ],
+                ),
+            )
+        )
+    if unit.holdings:
+        parts.append(
+            section(
+                t("stock"),
+                table(
+                    [t("lot"), t("available"), t("quarantined_n")],
+                    [
+                        (
+                            link("/lot/" + seg(h.lot_id), h.lot_id.split(":", 1)[-1]),
+                            h.available,
+                            h.quarantined,
+                        )
+                        for h in unit.holdings
+                    ],
+                ),
+            )
+        )
+    return Body(unit.name or unit.unit_id, join(parts))

@@ -1,0 +1,57 @@
+"""The explorer's pure domain analysis: alert runs, storage legs, chart windows, compliance summaries."""
+
+from __future__ import annotations
+
+from explorer.analysis import (
+    DAY_S,
+    chart_window,
+    group_alerts,
+    looks_like_code,
+    parse_int,
+    storage_legs,
+    summarise,
+)
+from explorer.views import Alert, Lot, Sample, Shipment, StorageUnit, Trace
+
+T0 = 1_795_500_000_000
+
+
+def _alert(i: int, kind: str = "temperature_excursion", temp: int | None = 1200) -> Alert:
+    return Alert(T0 + i * 60_000, "site-01", kind, "f1", None, None, temp, "", "0x1")
+
+
+def test_excursion_samples_fold_into_one_row_with_range() -> None:
+    rows = group_alerts([_alert(i, temp=900 + i) for i in range(5)] + [_alert(100, "heat_breach")])
+    assert [r.kind for r in rows] == ["heat_breach", "temperature_excursion"]
+    run = rows[1]
+    assert run.count == 5 and run.lo == 900 and run.hi == 904 and run.end_ms == T0 + 4 * 60_000
+    # a pause longer than the gap starts a new run
+    assert len(group_alerts([_alert(0), _alert(200)])) == 2
+
+
+def _lot() -> Lot:
+    return Lot("L", "p", "n", "mah", 0, 0, 10, 10, 0, 0, 0, 0, 0, 0, False, "", T0, "active")
+
+
+def test_storage_legs_follow_custody() -> None:
+    ship = Shipment(
+        "s", "L", 10, "mah", "mah-room", "cdc", "van", T0 + 1000, "received", "cdc-room", 10, T0 + 5000, ""
+    )
+    legs = storage_legs(Trace(_lot(), custody=(ship,)))
+    assert [(leg.unit_id, leg.start_ms, leg.end_ms, leg.vehicle) for leg in legs] == [
+        ("mah-room", T0, T0 + 1000, False),
+        ("van", T0 + 1000, T0 + 5000, True),
+        ("cdc-room", T0 + 5000, None, False),
+    ]
+
+
+def test_window_summary_and_inputs() -> None:
+    start, end = chart_window(T0, T0 + 120_000, T0 + 10**9)
+    assert end == (T0 + 120_000) // 1000 and start == end - DAY_S
+    unit = StorageUnit("f1", "site-01", "fridge", "F", 200, 800)
+    samples = [Sample(T0 // 1000 + 60 * i, 500 if i % 2 else 1200) for i in range(10)]
+    summary = summarise(unit, list(reversed(samples)), T0 // 1000 + 600)
+    assert summary.latest == samples[-1] and summary.c7 is not None and 0.3 < summary.c7 < 0.7
+    assert summarise(unit, [], T0 // 1000).latest is None
+    assert parse_int("12", 0) == 12 and parse_int("x", 3) == 3 and parse_int("9" * 20, 1) == 1
+    assert looks_like_code("(01)06901234567892(21)1") and not looks_like_code("site-01")
