@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from explorer.chart import compliance, deg
-from explorer.views import Alert, Sample, StorageUnit, Trace
+from explorer.views import Alert, Episode, Sample, StorageUnit, Trace
 
 DAY_S = 86400
 SERIOUS = frozenset(
@@ -183,7 +183,7 @@ def summarise(unit: StorageUnit, samples: Sequence[Sample], now_s: int) -> UnitS
 
 
 def parse_int(text: str | None, default: int) -> int:
-    if text is None or not text.strip().lstrip("-").isdigit() or len(text) > 15:
+    if text is None or not text.isascii() or not text.strip().lstrip("-").isdigit() or len(text) > 15:
         return default
     return int(text)
 
@@ -192,6 +192,66 @@ def looks_like_code(q: str) -> bool:
     """A unit trace code: GS1 (HRI or raw element string, maybe with a symbology prefix) or 20 digits."""
     if q.startswith(("(01)", "]d2", "]C1", "]Q3", "]e0", "]J1")) or "\x1d" in q:
         return True
-    if q.isdigit() and len(q) == 20:
+    if q.isascii() and q.isdigit() and len(q) == 20:
         return True
     return q.startswith("01") and len(q) > 16 and q[2:16].isdigit()
+
+
+def breach_end(samples: Sequence[Sample], since_s: int, min_temp: int, max_temp: int) -> int | None:
+    """When a breach that began at `since_s` really ended: the first reading back in range (None: still out).
+
+    The chain records a breach when it is detected; the temperature may stay out of range long after that.
+    """
+    for s in sorted(samples, key=lambda s: s.time_s):
+        if s.time_s >= since_s and min_temp <= s.temp <= max_temp:
+            return s.time_s
+    return None
+
+
+PERIODS_S = {"1d": DAY_S, "7d": 7 * DAY_S, "30d": 30 * DAY_S}
+EPISODE_KINDS = ("excursion", "monitoring_gap")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """What /alerts shows: a site, a lot, a kind of alert, a period back from the head, serious ones only."""
+
+    site: str | None = None
+    lot: str | None = None
+    kind: str | None = None
+    period: str = "7d"
+    serious: bool = False
+
+    def since_ms(self, head_ms: int) -> int:
+        """The start of the period."""
+        return max(0, head_ms - PERIODS_S[self.period] * 1000)
+
+    def admits(self, a: Alert) -> bool:
+        """Whether an alert passes the filter (the period is applied when reading)."""
+        return (
+            (self.site is None or a.org_id == self.site)
+            and (self.lot is None or a.lot_id == self.lot)
+            and (self.kind is None or a.kind == self.kind)
+            and (not self.serious or a.kind in SERIOUS)
+        )
+
+    def admits_episode(self, e: Episode, since_ms: int) -> bool:
+        """Whether an episode passes: it overlaps the period and matches site, lot and kind."""
+        return (
+            (e.end_ms is None or e.end_ms >= since_ms)
+            and (self.site is None or e.org_id == self.site)
+            and (self.lot is None or self.lot in e.lots)
+            and (
+                self.kind is None
+                or e.kind == self.kind
+                or (self.kind in _SAMPLE_KINDS and e.kind == "excursion")
+            )
+        )
+
+
+_SAMPLE_KINDS = frozenset({"temperature_excursion", "heat_breach", "freeze_breach", "strict_breach"})
+
+
+def episode_replaced(kind: str) -> bool:
+    """Alert kinds that episodes stand for (one row per excursion instead of one per sample)."""
+    return kind == "temperature_excursion"

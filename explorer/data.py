@@ -21,16 +21,19 @@ from explorer.views import (
     Alert,
     Block,
     ChainStatus,
+    Episode,
     Header,
     Lot,
     Org,
     Product,
+    RecallProgress,
     Sample,
     StorageUnit,
     Trace,
     Tx,
     UnitCode,
     Validator,
+    Verdict,
 )
 from rpc.client import AsyncRpcClient
 from rpc.errors import RpcError, TransportError
@@ -289,6 +292,37 @@ class Data:
 
     async def find_unit(self, code: str) -> UnitCode:
         return decode(UnitCode, await self.raw("vax_findUnit", trace_code=code), "unit_code")
+
+    # issue #20's queries: None while the node does not answer them, so pages can fall back truthfully --
+
+    async def optional(self, method: str, ttl: float = SHORT_TTL_S, **params: Any) -> Any:
+        """A call to a method the node may not have yet: None when it does not."""
+        try:
+            return await self.raw(method, ttl, **params)
+        except MethodUnavailable:
+            return None
+
+    async def episodes(self) -> list[Episode] | None:
+        """Every excursion and monitoring-gap episode (vax_listEpisodes), or None when the node lacks it."""
+        raw = await self.optional("vax_listEpisodes", 5.0)
+        if raw is None:
+            return None
+        listed = raw.get("episodes") if isinstance(raw, Mapping) else raw
+        return decode_list(Episode, listed, "episodes")
+
+    async def unit_verdict(self, code: str) -> Verdict | None:
+        """vax_unitVerdict(code), or None when the node lacks it."""
+        raw = await self.optional("vax_unitVerdict", code=code)
+        return None if raw is None else decode(Verdict, raw, "verdict")
+
+    async def recall_progress(self, lot_id: str) -> RecallProgress | None:
+        """vax_recallProgress(lot), or None when the node lacks it."""
+        raw = await self.optional("vax_recallProgress", lot=lot_id)
+        if raw is None:
+            return None
+        if isinstance(raw, list):
+            raw = {"holders": raw}
+        return decode(RecallProgress, raw, "recall_progress")
 
     async def device(self, address: str) -> Mapping[str, Any]:
         out = await self.raw("vax_getDevice", 30.0, address=address)

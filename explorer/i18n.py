@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from explorer.html import Safe, h
+from explorer.i18n_chain import CHAIN_MESSAGES
 
 LANGS = ("en", "zh-CN")
 DEFAULT_LANG = "en"
 
 # key -> (English, Chinese). Placeholders are str.format fields; values are escaped by `Texts.fmt`.
-MESSAGES: Mapping[str, tuple[str, str]] = {
+_UI_MESSAGES: Mapping[str, tuple[str, str]] = {
     "site_title": ("vaxchain explorer", "vaxchain 疫苗追溯浏览器"),
     "tagline": (
         "Public record of how the district's vaccines move and are kept. No personal data.",
@@ -137,7 +138,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "units": ("Units", "数量"),
     "held": ("Held", "在库"),
     "in_transit_n": ("In transit", "在途"),
-    "administered": ("Vials opened", "已开启"),
+    "administered": ("Vials opened", "已开瓶"),
     "destroyed": ("Destroyed", "已销毁"),
     "quarantined_n": ("Quarantined", "隔离中"),
     "doses_given": ("Doses given", "已接种剂次"),
@@ -215,9 +216,9 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "unit_code_title": ("Unit {c}", "单支 {c}"),
     "scheme": ("Scheme", "编码体系"),
     "serial": ("Serial", "序列号"),
-    "used": ("Opened for vaccination", "已开启接种"),
+    "used": ("Opened for vaccination", "已开瓶使用"),
     "not_used": ("not used yet", "尚未使用"),
-    "opened_at": ("opened at {site}, {t}", "于 {site} 开启，{t}"),
+    "opened_at": ("opened at {site}, {t}", "于 {site} 开瓶，{t}"),
     "suspect_reports": ("Suspect reports", "可疑报告"),
     "invalid_code": ("Not a valid unit code: {r}", "不是有效的追溯码：{r}"),
     "lot_unknown": ("The lot of this code is not on the chain.", "链上没有该追溯码所属的批次。"),
@@ -357,6 +358,9 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
 }
 
 
+MESSAGES: Mapping[str, tuple[str, str]] = {**_UI_MESSAGES, **CHAIN_MESSAGES}
+
+
 @dataclass(frozen=True, slots=True)
 class Texts:
     """The texts of one language."""
@@ -374,6 +378,17 @@ class Texts:
         if pair is None:
             return key
         return pair[1] if self.zh else pair[0]
+
+    def label(self, key: str, code: str) -> str:
+        """The text of `key`, or words made from `code` when no table has it ("LotRecalled" -> "lot recalled")."""
+        if key in MESSAGES:
+            return self(key)
+        words = "".join(" " + c.lower() if c.isupper() else c for c in code).replace("_", " ").strip()
+        return words or code
+
+    def name(self, english: str, chinese: str = "") -> str:
+        """A chain name in the reader's language: the Chinese one when there is one and the page is Chinese."""
+        return chinese if self.zh and chinese else english
 
     def fmt(self, msg_key: str, /, **values: object) -> Safe:
         """The text of `key` with its fields filled; values are escaped unless they are `Safe`."""

@@ -24,6 +24,7 @@ from explorer.decode import DecodeError
 from explorer.html import Safe
 from explorer.i18n import Texts, negotiate
 from explorer.layout import Frame, error_body, page
+from explorer.pages.alerts import parse_filter as alerts_parse_filter
 from rpc.registry import MethodRegistry
 from rpc.server import HttpRequest, HttpResponse, Route, RpcServerConfig, serve
 
@@ -125,7 +126,7 @@ class Explorer:
             ("/fragment/home", _fragment(pages.home_live), True),
             (
                 "/fragment/alerts",
-                lambda d, t, r: _wrap(pages.alerts_live(d, t, r.query.get("only") == "serious")),
+                lambda d, t, r: _alerts_fragment(d, t, dict(r.query)),
                 True,
             ),
             (
@@ -175,8 +176,9 @@ def _fragment(fn: Callable[[Data, Texts], Awaitable[Safe]]) -> PageFn:
     return run
 
 
-async def _wrap(html: Awaitable[Safe]) -> pages.Body:
-    return pages.Body("", await html)
+async def _alerts_fragment(d: Data, t: Texts, query: dict[str, str]) -> pages.Body:
+    flt = await alerts_parse_filter(d, t, query)
+    return pages.Body("", await pages.alerts_live(d, t, flt.serious, flt))
 
 
 _STATIC_NAMES = frozenset({"explorer.css", "explorer.js"})

@@ -21,9 +21,9 @@ def _default(value: object) -> Any:
     return field(default=value)
 
 
-def _key(*keys: str) -> Any:
-    """A field read from the first of `keys` the answer has (default None)."""
-    return field(default=None, metadata={"keys": keys})
+def _key(*keys: str, default: object = None) -> Any:
+    """A field read from the first of `keys` the answer has."""
+    return field(default=default, metadata={"keys": keys})
 
 
 def _path(*path: str) -> Any:
@@ -367,3 +367,115 @@ def public_fields(payload: JsonObj) -> list[tuple[str, Any]]:
         else:
             out.append((k, v))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """An excursion or monitoring gap of one storage unit, from start to end (None: still open)."""
+
+    episode_id: str
+    kind: str  # excursion | monitoring_gap
+    start_ms: int
+    end_ms: int | None
+    min_c: float | None
+    max_c: float | None
+    minutes_out: int
+    org_id: str = ""
+    unit_id: str = _key("unit_id", "storage_unit", default="")
+    lots: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StorageStay:
+    """A storage unit a vial sat in, with the episodes while it was there."""
+
+    org_id: str
+    storage_unit: str
+    from_ms: int
+    to_ms: int | None
+    episodes: tuple[Episode, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCode:
+    """What a printed code says."""
+
+    gtin: str
+    lot: str
+    expiry: str
+    serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """When and why a lot was recalled."""
+
+    time_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictLot:
+    """The lot a code belongs to, as the chain holds it."""
+
+    lot_id: str
+    product_id: str
+    product_name: str
+    expiry_ms: int | None
+    status: str
+    recall: Recall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """Where and when a vial was opened."""
+
+    org_id: str
+    storage_unit: str
+    time_ms: int
+    episode_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One named reason of a verdict, with its data."""
+
+    flag: str
+    data: JsonObj = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """vax_unitVerdict: what the chain says of one vial."""
+
+    code: str
+    verdict: str  # ok | do_not_use | ask_site
+    known: bool
+    parsed: ParsedCode | None = None
+    parse_error: str | None = None
+    lot: VerdictLot | None = None
+    lot_matches: bool | None = None
+    expiry_matches: bool | None = None
+    storage: tuple[StorageStay, ...] = ()
+    opened: Opened | None = None
+    flags: tuple[Flag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HolderProgress:
+    """One holder's part in a recall."""
+
+    org_id: str
+    held: int
+    returned: int
+    destroyed: int
+    in_transit: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecallProgress:
+    """vax_recallProgress: every holder of a recalled lot, with totals and the doses given (a count)."""
+
+    holders: tuple[HolderProgress, ...] = ()
+    totals: HolderProgress | None = None
+    doses_given: int | None = None

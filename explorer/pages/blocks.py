@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from explorer.analysis import HASH_RE, parse_int
 from explorer.data import Data, NotFound
 from explorer.html import Safe, join, link, seg, tag
 from explorer.i18n import Texts
 from explorer.layout import kv, local, mono, section, table
 from explorer.pages.common import HOME_BLOCKS, Body, tx_item, validator_name
-from explorer.sentences import describe, short
+from explorer.sentences import describe, error_words, event_words, fields_words, short
 from explorer.verify import VerifyError, commit_signers, verify_proof
-from explorer.views import public_fields
 
 TXS_PER_PAGE = 50
 
 
 async def block_page(data: Data, t: Texts, key: str, query: dict[str, str] | None = None) -> Body:
     """A block: header, transactions in words, commit."""
-    if key.isdigit():
+    if key.isascii() and key.isdigit():
+        if len(key) > 19 or int(key) > (await data.status()).height:
+            raise NotFound("block", key)
         block = await data.block(int(key))
     elif HASH_RE.match(key):
         block = await data.block_by_hash(key.lower())
@@ -96,11 +99,11 @@ async def tx_page(data: Data, t: Texts, tx_hash: str) -> Body:
     elif rec.ok:
         outcome = tag("span", {"class": "badge ok"}, t("success"))
     else:
-        outcome = tag("span", {"class": "badge bad"}, t.fmt("failed_with", e=rec.error or "?"))
+        outcome = tag("span", {"class": "badge bad"}, t.fmt("failed_with", e=error_words(t, rec.error)))
     info = kv(
         [
             (t("hash"), mono(tx.hash)),
-            (t("kind"), tx.kind_label),
+            (t("kind"), t.label("k_" + tx.kind_label, tx.kind_label)),
             (
                 t("sender"),
                 join([link(who.href, who.label) if who.href else who.label, " ", mono(short(tx.sender, 42))]),
@@ -118,12 +121,17 @@ async def tx_page(data: Data, t: Texts, tx_hash: str) -> Body:
     )
     receipt_html = Safe("")
     if rec is not None:
-        rows = [(e.name, _json_text(e.data)) for e in rec.events]
-        err = tag("pre", {"class": "json"}, _json_text(rec.error_data)) if not rec.ok else Safe("")
+        events = [tag("li", {}, await event_words(e.name, e.data, data, t)) for e in rec.events]
+        err = Safe("")
+        if not rec.ok and isinstance(rec.error_data, Mapping):
+            err = kv(await fields_words(rec.error_data, data, t))
         receipt_html = section(
-            t("receipt"), outcome, err, table([t("events"), ""], rows) if rows else Safe("")
+            t("receipt"),
+            tag("p", {}, outcome),
+            err,
+            tag("ul", {"class": "events"}, join(events)) if events else Safe(""),
         )
-    fields = [(k, _json_text(v)) for k, v in public_fields(tx.payload)]
+    fields = await fields_words(tx.payload, data, t)
     verify = (
         link("/tx/" + seg(tx.hash) + "/verify", t("verify") + " →", cls="btn")
         if tx.block_height is not None
@@ -137,18 +145,10 @@ async def tx_page(data: Data, t: Texts, tx_hash: str) -> Body:
             ),
             section(t("transaction"), info),
             receipt_html,
-            section(t("payload"), table([t("name"), ""], fields)),
+            section(t("payload"), kv(fields)),
         ]
     )
     return Body(f"{t('transaction')} {short(tx.hash)}", body)
-
-
-def _json_text(v: object) -> str:
-    if isinstance(v, dict | list):
-        import orjson
-
-        return orjson.dumps(v).decode()
-    return "" if v is None else str(v)
 
 
 async def verify_page(data: Data, t: Texts, tx_hash: str) -> Body:

@@ -78,7 +78,7 @@ async def search(data: Data, t: Texts, raw_q: str) -> Redirect | Body:
             ),
         )
     try:
-        if q.lstrip("#").isdigit() and len(q) < 16:
+        if q.lstrip("#").isascii() and q.lstrip("#").isdigit() and len(q) < 16:
             height = int(q.lstrip("#"))
             if height <= (await data.status()).height:
                 return Redirect(f"/block/{height}")

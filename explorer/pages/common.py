@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from explorer.analysis import DAY_S, SERIOUS, AlertRow, UnitSummary, summarise
+from explorer.analysis import DAY_S, SERIOUS, AlertRow, UnitSummary, breach_end, summarise
 from explorer.chart import ChartSpec, Mark, Period, deg, legend, svg_chart
 from explorer.data import Data, MethodUnavailable
 from explorer.html import Safe, join, link, seg, tag
@@ -131,11 +131,13 @@ async def leg_chart(
     samples.sort(key=lambda s: s.time_s)
     if not samples:
         return tag("p", {"class": "muted"}, t("no_readings"))
-    breaches = tuple(
-        Period(b.since_s, b.at_s, f"{t('breach')}: {t('qc_' + b.cause)}")
-        for b in unit.breaches
-        if b.at_s >= start_s and b.since_s <= end_s
-    )
+    periods: list[Period] = []
+    for b in unit.breaches:
+        ended = breach_end(samples, b.since_s, unit.min_temp, unit.max_temp)
+        until = max(b.at_s, ended if ended is not None else end_s)
+        if until >= start_s and b.since_s <= end_s:
+            periods.append(Period(b.since_s, until, f"{t('breach')}: {t('qc_' + b.cause)}"))
+    breaches = tuple(periods)
     spec = ChartSpec(
         tuple(samples),
         unit.min_temp,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from explorer.analysis import (
     DAY_S,
+    AlertFilter,
+    breach_end,
     chart_window,
     group_alerts,
     looks_like_code,
@@ -55,3 +57,20 @@ def test_window_summary_and_inputs() -> None:
     assert summarise(unit, [], T0 // 1000).latest is None
     assert parse_int("12", 0) == 12 and parse_int("x", 3) == 3 and parse_int("9" * 20, 1) == 1
     assert looks_like_code("(01)06901234567892(21)1") and not looks_like_code("site-01")
+
+
+def test_breach_ends_at_the_first_reading_back_in_range() -> None:
+    s0 = T0 // 1000
+    samples = [Sample(s0 + 60 * i, 500 if i < 5 or i >= 50 else 1200) for i in range(60)]
+    assert breach_end(samples, s0 + 300, 200, 800) == s0 + 60 * 50
+    assert breach_end(samples[:40], s0 + 300, 200, 800) is None  # still out at the last reading
+
+
+def test_alert_filter() -> None:
+    flt = AlertFilter(site="site-01", kind="heat_breach", period="1d")
+    assert flt.since_ms(T0 + DAY_S * 1000) == T0
+    assert flt.admits(_alert(0, "heat_breach")) and not flt.admits(_alert(0))
+    assert not AlertFilter(site="site-02").admits(_alert(0))
+    assert AlertFilter(serious=True).admits(_alert(0, "recall")) and not AlertFilter(serious=True).admits(
+        _alert(0)
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from explorer import pages
 from explorer.chart import ChartSpec, Mark, Period, compliance, deg, svg_chart
-from explorer.data import Data, NotFound
+from explorer.data import Data, MethodUnavailable, NotFound
 from explorer.i18n import MESSAGES, Texts, negotiate
 from explorer.layout import Frame, page
 from explorer.sentences import describe
@@ -268,6 +268,8 @@ class FakeSource:
             raise NotFound("block", "?")
         if method == "vax_getDevice":
             raise NotFound("device", "?")
+        if method not in answers:
+            raise MethodUnavailable(method)  # as a node without this method answers
         return answers[method]
 
 
@@ -436,3 +438,62 @@ async def test_node_registration_sentence(
     en = str(await describe(tx, data, Texts("en")))
     assert english in en and "<script>alert" not in en
     assert chinese in str(await describe(tx, data, Texts("zh-CN")))
+
+
+async def test_bad_paths_and_parameters_answer_404_or_400_pages(data: Data) -> None:
+    ex = Explorer(data, None)
+    routes = {r.path: r.handler for r in ex.routes()}
+
+    def req(
+        path: str, query: dict[str, str] | None = None, match: dict[str, str] | None = None
+    ) -> HttpRequest:
+        return HttpRequest(
+            "GET", path, query or {}, {"Accept-Language": "zh-CN"}, match or {}, b"", "127.0.0.1"
+        )
+
+    for key in ("18446744073709551616", "4", "²", "0x12"):
+        out = await routes["/block/{key}"](req("/block/" + key, match={"key": key}))
+        assert out.status == 404 and 'class="card error"' in out.body.decode()
+    for query, status in (
+        ({"site": "unknown"}, 404),
+        ({"lot": "nope:1"}, 404),
+        ({"kind": "<b>"}, 400),
+        ({"period": "1y"}, 400),
+    ):
+        out = await routes["/alerts"](req("/alerts", query))
+        assert out.status == status, query
+        assert "<b>" not in out.body.decode() and 'class="card error"' in out.body.decode()
+    ok = await routes["/alerts"](req("/alerts", {"site": "site-01", "kind": "heat_breach", "period": "30d"}))
+    assert ok.status == 200 and "高温超标" in ok.body.decode()
+
+
+async def test_receipt_and_payload_in_words_without_private_fields() -> None:
+    class WithEvents(FakeSource):
+        async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+            out = await super().call(method, params)
+            if method == "chain_getTransaction":
+                event = {
+                    "name": "DoseAdministered",
+                    "data": {
+                        "lot_id": LOT_ID,
+                        "site": "site-01",
+                        "subject": "0x" + "99" * 32,
+                        "dose_number": 2,
+                    },
+                }
+                return {**out, "receipt": {"status": "success", "events": [event]}}
+            return out
+
+    d = Data(WithEvents())
+    for lang, words in (("en", "Dose given"), ("zh-CN", "已接种")):
+        html = (await pages.tx_page(d, Texts(lang), HASH)).html
+        assert words in html
+        assert "99" * 32 not in html and "98" * 32 not in html
+        assert '{"' not in html and "<pre" not in html  # no raw JSON
+
+
+def test_chart_draws_every_out_of_range_point() -> None:
+    n = 3000
+    samples = tuple(Sample(T0 + 30 * i, 1200 + (i % 40) * 10) for i in range(n))
+    svg = svg_chart(ChartSpec(samples, 200, 800, T0, T0 + 30 * n))
+    assert svg.count('class="out"') > 400  # no cap at 400: the whole excursion is drawn
