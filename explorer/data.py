@@ -17,6 +17,7 @@ import orjson
 import trio
 
 from explorer.decode import decode, decode_list
+from explorer.i18n import Texts
 from explorer.views import (
     Alert,
     Block,
@@ -328,12 +329,25 @@ class Data:
         out = await self.raw("vax_getDevice", 30.0, address=address)
         return out if isinstance(out, Mapping) else {}
 
-    async def org_name(self, org_id: str) -> str:
-        """An organisation's name, or its id when unknown."""
+    async def org_name(self, org_id: str, t: Texts | None = None) -> str:
+        """An organisation's name (its Chinese one on Chinese pages when the chain has it), or its id."""
         try:
-            return (await self.org(org_id)).name or org_id
+            org = await self.org(org_id)
         except (NotFound, BadInput):
             return org_id
+        if t is not None and t.zh and org.name_zh:
+            return org.name_zh
+        return org.name or org_id
+
+    async def product_name(self, code: str, t: Texts | None = None) -> str:
+        """A product's name (its Chinese one on Chinese pages when the chain has it), or its code."""
+        try:
+            p = await self.product(code)
+        except (NotFound, BadInput):
+            return code
+        if t is not None and t.zh and p.name_zh:
+            return p.name_zh
+        return p.name or code
 
     async def who(self, address: str) -> Who:
         """What a sender address is: an organisation's account, a logger, a validator."""

@@ -223,6 +223,7 @@ VERDICT: Mapping[str, tuple[str, str]] = {
     "v_see_chart": ("see the temperature chart", "查看温度曲线"),
     "v_open_now": ("still going on", "仍在持续"),
     "v_storage": ("Where it was kept", "储存经历"),
+    "episodes": ("Excursions and gaps", "超温/中断事件"),
     "v_parse_error": (
         "This is not a valid trace code. Check the digits against the label.",
         "这不是有效的追溯码，请对照标签核对。",
@@ -269,7 +270,6 @@ DISTRICT: Mapping[str, tuple[str, str]] = {
     "last_day": ("last day", "近一天"),
     "last_7": ("last 7 days", "近7天"),
     "last_30": ("last 30 days", "近30天"),
-    "episodes": ("Episodes", "超温/中断事件"),
     "ek_excursion": ("Temperature excursion", "温度超出范围"),
     "ek_monitoring_gap": ("Monitoring gap", "监测中断"),
     "episode_line": ("{lo} to {hi} °C, {m} min out of range", "{lo} 至 {hi} °C，超出范围 {m} 分钟"),

@@ -57,9 +57,9 @@ def unit_link(unit_id: Any) -> Safe:
     return link("/unit/" + seg(unit_id), str(unit_id))
 
 
-async def org_link(data: Data, org_id: Any) -> Safe:
+async def org_link(data: Data, org_id: Any, t: Texts) -> Safe:
     """An organisation by name, linked."""
-    return link("/org/" + seg(org_id), await data.org_name(str(org_id)))
+    return link("/org/" + seg(org_id), await data.org_name(str(org_id), t))
 
 
 async def describe(tx: Tx, data: Data, t: Texts) -> Safe:
@@ -81,12 +81,12 @@ async def _sentence(k: str, p: Mapping[str, Any], who: Safe, data: Data, t: Text
         return t.fmt(
             "s_admit_organisation",
             who=who,
-            org=await org_link(data, p["org_id"]),
+            org=await org_link(data, p["org_id"], t),
             otype=t("ot_" + str(p["org_type"])),
         )
     if k == "set_organisation_status":
         key = "s_set_organisation_status_on" if p["active"] else "s_set_organisation_status_off"
-        return t.fmt(key, who=who, org=await org_link(data, p["org_id"]), reason=p["reason"])
+        return t.fmt(key, who=who, org=await org_link(data, p["org_id"], t), reason=p["reason"])
     if k == "set_account":
         if p["active"]:
             return t.fmt(
@@ -136,7 +136,7 @@ async def _sentence(k: str, p: Mapping[str, Any], who: Safe, data: Data, t: Text
     if k == "recall_lot":
         return t.fmt("s_recall_lot", who=who, lot=lot_link(p["lot"]), reason=p["reason"])
     if k == "ship":
-        to = await org_link(data, p["to_org"])
+        to = await org_link(data, p["to_org"], t)
         if p.get("vehicle"):
             return t.fmt(
                 "s_ship_vehicle",
@@ -235,7 +235,7 @@ async def value_words(key: str, value: Any, data: Data, t: Texts) -> Safe | str:
     if key in _LOT_KEYS:
         return lot_link(value)
     if isinstance(value, str) and key in _ORG_KEYS:
-        return await org_link(data, value)
+        return await org_link(data, value, t)
     if isinstance(value, str) and key in _UNIT_KEYS:
         return unit_link(value)
     if isinstance(value, int) and key in _TEMP_KEYS:

@@ -58,7 +58,7 @@ async def episode_items(data: Data, t: Texts, episodes: Sequence[Episode]) -> Sa
             lo = "?" if e.min_c is None else f"{e.min_c:g}"
             hi = "?" if e.max_c is None else f"{e.max_c:g}"
             line = t.fmt("episode_line", lo=lo, hi=hi, m=e.minutes_out)
-        where = [link("/org/" + seg(e.org_id), await data.org_name(e.org_id))] if e.org_id else []
+        where = [link("/org/" + seg(e.org_id), await data.org_name(e.org_id, t))] if e.org_id else []
         if e.unit_id:
             where.append(link("/unit/" + seg(e.unit_id), e.unit_id))
         where.extend(link("/lot/" + seg(x), x.split(":", 1)[-1]) for x in e.lots[:6])

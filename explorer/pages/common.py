@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from explorer.analysis import DAY_S, SERIOUS, AlertRow, UnitSummary, breach_end, summarise
 from explorer.chart import ChartSpec, Mark, Period, deg, legend, svg_chart
-from explorer.data import Data, MethodUnavailable
+from explorer.data import Data, ExplorerError, MethodUnavailable
 from explorer.html import Safe, join, link, seg, tag
 from explorer.i18n import Texts
-from explorer.layout import local
+from explorer.layout import badge, local
 from explorer.sentences import describe, short
 from explorer.views import Sample, StorageUnit, Trace, Tx
 
@@ -46,7 +47,7 @@ async def alert_items(data: Data, t: Texts, rows: Sequence[AlertRow]) -> Safe:
             what = t("excursion_run").format(n=r.count, lo=deg(r.lo or 0), hi=deg(r.hi or 0))
         elif r.temperature_text():
             what = f"{what} ({r.temperature_text()} °C)"
-        where = [link("/org/" + seg(r.org_id), await data.org_name(r.org_id))]
+        where = [link("/org/" + seg(r.org_id), await data.org_name(r.org_id, t))]
         if r.unit_id:
             where.append(link("/unit/" + seg(r.unit_id), r.unit_id))
         if r.lot_id:
@@ -193,3 +194,32 @@ def reading(t: Texts, s: UnitSummary) -> Safe:
             local(s.latest.time_s * 1000),
         ]
     )
+
+
+async def stock_row(
+    data: Data, t: Texts, lot_id: str, available: int, quarantined: int
+) -> tuple[Safe, Safe, Safe]:
+    """A stock line: the lot with its status badge, what is usable, what is quarantined.
+
+    Units of a recalled (or quarantined, or expired) lot are never called available: they are badged instead.
+    """
+    status = "active"
+    with contextlib.suppress(ExplorerError):
+        status = (await data.lot(lot_id)).status
+    lot_cell = join([link("/lot/" + seg(lot_id), lot_id.split(":", 1)[-1]), " ", badge(t, status)])
+    if status == "active":
+        usable: Safe = Safe(str(available))
+    elif status == "recalled":
+        usable = (
+            tag("strong", {"class": "bad"}, t.fmt("recalled_stock", n=available)) if available else Safe("0")
+        )
+    else:
+        usable = (
+            tag("strong", {"class": "warn"}, f"{available} · {t('st_' + status)}") if available else Safe("0")
+        )
+    quarantined_cell = (
+        tag("span", {"class": "warn"}, t.fmt("quarantined_stock", n=quarantined))
+        if quarantined
+        else Safe("0")
+    )
+    return lot_cell, usable, quarantined_cell

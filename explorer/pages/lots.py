@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import trio
 
 from explorer.analysis import Leg, chart_window, storage_legs
@@ -32,10 +30,17 @@ async def lots_page(data: Data, t: Texts) -> Body:
     async with trio.open_nursery() as nursery:
         for lot in lots[:200]:
             nursery.start_soon(status_of, lot)
+    names = {code: await data.product_name(code, t) for code in sorted({lot.product_code for lot in lots})}
     rows = [
         (
             link("/lot/" + seg(lot.lot_id), lot.lot_number),
-            lot.product_code,
+            join(
+                [
+                    names.get(lot.product_code, lot.product_code),
+                    " ",
+                    tag("small", {"class": "muted"}, lot.product_code),
+                ]
+            ),
             badge(t, trace_status.get(lot.lot_id, lot.badge)),
             ymd(lot.expiry_date),
             lot.units,
@@ -60,10 +65,8 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
     trace = await data.trace(lot_id)
     lot = trace.lot
     status = await data.status()
-    product_name = lot.product_code
-    with contextlib.suppress(ExplorerError):
-        product_name = (await data.product(lot.product_code)).name or lot.product_code
-    maker = await data.org_name(lot.manufacturer)
+    product_name = await data.product_name(lot.product_code, t)
+    maker = await data.org_name(lot.manufacturer, t)
     status_key = trace.status if trace.status != "active" else lot.badge
     head = tag(
         "div",
@@ -95,10 +98,11 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
         stat(t("doses_given"), trace.doses, "doses"),
         stat(t("people"), trace.subjects, "people"),
     )
+    where = await _where_now(data, t, trace)
     timeline = await _timeline(data, t, trace)
     charts = await _lot_charts(data, t, trace, status.last_block_time_ms)
     per_site: list[tuple[object, object]] = [
-        (link("/org/" + seg(site), await data.org_name(site)), n)
+        (link("/org/" + seg(site), await data.org_name(site, t)), n)
         for site, n in sorted(trace.doses_per_site, key=lambda x: -x[1])
     ]
     per_site.append((tag("strong", {}, t("total")), tag("strong", {}, trace.doses)))
@@ -115,7 +119,7 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
     ]
     holders = [
         (
-            link("/org/" + seg(x.org_id), await data.org_name(x.org_id)),
+            link("/org/" + seg(x.org_id), await data.org_name(x.org_id, t)),
             link("/unit/" + seg(x.unit_id), x.unit_id) if x.unit_id else t("in_transit_n"),
             x.available,
             x.quarantined,
@@ -125,12 +129,22 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
         if x.available or x.quarantined or x.in_transit
     ]
     destr = [
-        (local(d.time_ms), link("/org/" + seg(d.org_id), await data.org_name(d.org_id)), d.quantity, d.reason)
+        (
+            local(d.time_ms),
+            link("/org/" + seg(d.org_id), await data.org_name(d.org_id, t)),
+            d.quantity,
+            d.reason,
+        )
         for d in trace.destructions
     ]
+    recall_link = (
+        tag("p", {}, link("/recall/" + seg(lot.lot_id), t("recall_page") + " →", cls="btn"))
+        if lot.recalled or trace.status == "recalled"
+        else Safe("")
+    )
     parts = [
         head,
-        counters,
+        section(t("summary"), counters, where, recall_link),
         section(t("custody_path"), timeline),
         section(t("temperatures"), charts),
         section(t("doses_per_site"), table([t("site"), t("doses_given")], per_site)),
@@ -171,7 +185,7 @@ async def _timeline(data: Data, t: Texts, trace: Trace) -> Safe:
     lot = trace.lot
     items: list[Safe] = []
     first_unit = next((s.from_unit for s in trace.custody if s.from_org == lot.manufacturer), "")
-    maker = await data.org_name(lot.manufacturer)
+    maker = await data.org_name(lot.manufacturer, t)
     items.append(
         tag(
             "li",
@@ -189,17 +203,75 @@ async def _timeline(data: Data, t: Texts, trace: Trace) -> Safe:
             ),
         )
     )
+    levels: dict[str, list[Safe]] = {"lvl_upstream": [], "lvl_sites": [], "lvl_other": []}
     for s in trace.custody:
-        items.append(await _leg_item(data, t, s))
-    return tag("ol", {"class": "timeline"}, join(items))
+        levels[await _level(data, s)].append(await _leg_item(data, t, s))
+    out = [tag("ol", {"class": "timeline"}, join(items))]
+    for key, legs in levels.items():
+        if not legs:
+            continue
+        summary = tag("summary", {}, t.fmt("custody_level", level=t(key), n=len(legs)))
+        # the few upstream legs open; the many legs to sites folded (a <details> needs no script)
+        out.append(
+            tag(
+                "details",
+                {"class": "level", "open": key == "lvl_upstream"},
+                summary,
+                tag("ol", {"class": "timeline"}, join(legs)),
+            )
+        )
+    return join(out)
+
+
+async def _level(data: Data, s: Shipment) -> str:
+    """Which custody level a leg belongs to: up to the CDC, out to the sites, or another."""
+    try:
+        to_type = (await data.org(s.to_org)).org_type
+    except ExplorerError:
+        return "lvl_other"
+    if to_type == "site":
+        return "lvl_sites"
+    if to_type in ("cdc", "distributor", "manufacturer"):
+        return "lvl_upstream"
+    return "lvl_other"
+
+
+async def _where_now(data: Data, t: Texts, trace: Trace) -> Safe:
+    """Where the lot's units are now, biggest holders first (a few lines; the full table is further down)."""
+    rows = sorted(
+        (x for x in trace.holders if x.available or x.quarantined or x.in_transit),
+        key=lambda x: -(x.available + x.quarantined + x.in_transit),
+    )
+    if not rows:
+        return Safe("")
+    items = []
+    for x in rows[:6]:
+        counts = []
+        if x.available:
+            counts.append(t.fmt("available_n", n=x.available))
+        if x.quarantined:
+            counts.append(t.fmt("quarantined_stock", n=x.quarantined))
+        if x.in_transit:
+            counts.append(Safe(f"{x.in_transit} ") + t("in_transit_n"))
+        items.append(
+            tag(
+                "li",
+                {},
+                link("/org/" + seg(x.org_id), await data.org_name(x.org_id, t)),
+                ": ",
+                join(counts, ", "),
+            )
+        )
+    more = tag("li", {"class": "muted"}, f"+{len(rows) - 6}") if len(rows) > 6 else Safe("")
+    return join([tag("h3", {}, t("where_now")), tag("ul", {"class": "where"}, join(items), more)])
 
 
 async def _leg_item(data: Data, t: Texts, s: Shipment) -> Safe:
     line = t.fmt(
         "shipped_leg",
-        from_org=link("/org/" + seg(s.from_org), await data.org_name(s.from_org)),
+        from_org=link("/org/" + seg(s.from_org), await data.org_name(s.from_org, t)),
         n=s.quantity,
-        to_org=link("/org/" + seg(s.to_org), await data.org_name(s.to_org)),
+        to_org=link("/org/" + seg(s.to_org), await data.org_name(s.to_org, t)),
     )
     extra: list[Safe] = []
     if s.vehicle:
@@ -248,6 +320,7 @@ async def _lot_charts(data: Data, t: Texts, trace: Trace, now_ms: int) -> Safe:
     inline = set(ranked[:MAX_INLINE_CHARTS])
     blocks: list[Safe] = []
     links: list[Safe] = []
+    hot_flags: list[bool] = []
     units: dict[str, StorageUnit] = {}
     for i, leg in enumerate(legs):
         start_s, end_s = chart_window(leg.start_ms, leg.end_ms, now_ms)
@@ -264,6 +337,13 @@ async def _lot_charts(data: Data, t: Texts, trace: Trace, now_ms: int) -> Safe:
         except NotFound:
             continue
         units[leg.unit_id] = unit
+        hot_flags.append(
+            leg.unit_id in q_units
+            or any(
+                b.at_s * 1000 >= leg.start_ms and (leg.end_ms is None or b.since_s * 1000 <= leg.end_ms)
+                for b in unit.breaches
+            )
+        )
         marks = quarantine_marks(t, trace, leg.unit_id)
         # the breach that quarantined the lot may have started before the lot arrived: widen to show it
         for b in unit.breaches:
@@ -276,24 +356,31 @@ async def _lot_charts(data: Data, t: Texts, trace: Trace, now_ms: int) -> Safe:
                 tag(
                     "h3",
                     {},
-                    link("/unit/" + seg(leg.unit_id), unit.name or leg.unit_id),
+                    link("/unit/" + seg(leg.unit_id), t.name(unit.name, unit.name_zh) or leg.unit_id),
                     " ",
                     tag(
                         "span",
                         {"class": "muted"},
-                        link("/org/" + seg(unit.org_id), await data.org_name(unit.org_id)),
+                        link("/org/" + seg(unit.org_id), await data.org_name(unit.org_id, t)),
                     ),
                 ),
                 await leg_chart(data, t, unit, start_s, end_s, marks, title, presence),
             )
         )
-    if links:
-        blocks.append(
+    trouble = [blk for blk, hot in zip(blocks, hot_flags, strict=True) if hot]
+    quiet = [blk for blk, hot in zip(blocks, hot_flags, strict=True) if not hot]
+    out: list[Safe] = []
+    if trouble:
+        out.append(tag("h3", {}, t("excursion_charts")))
+        out.extend(trouble)
+    if quiet or links:
+        body = join([*quiet, tag("ul", {"class": "leglinks"}, join(links)) if links else Safe("")])
+        out.append(
             tag(
                 "details",
-                {},
-                tag("summary", {}, f"{t('temperature_chart')} (+{len(links)})"),
-                tag("ul", {"class": "leglinks"}, join(links)),
+                {"class": "quiet"},
+                tag("summary", {}, f"{t('quiet_charts')} ({len(quiet) + len(links)})"),
+                body,
             )
         )
-    return join(blocks)
+    return join(out)

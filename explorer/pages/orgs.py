@@ -6,10 +6,18 @@ from explorer.analysis import DAY_S, group_alerts, parse_int
 from explorer.chart import Mark, deg, pct
 from explorer.data import Data, ExplorerError, NotFound
 from explorer.decode import decode_list
-from explorer.html import join, link, seg, tag
+from explorer.html import Safe, join, link, seg, tag
 from explorer.i18n import Texts
 from explorer.layout import kv, local, mono, section, table
-from explorer.pages.common import Body, alert_items, leg_chart, quarantine_marks, reading, unit_summary
+from explorer.pages.common import (
+    Body,
+    alert_items,
+    leg_chart,
+    quarantine_marks,
+    reading,
+    stock_row,
+    unit_summary,
+)
 from explorer.sentences import local_time, short
 from explorer.views import Shipment, StorageUnit
 
@@ -21,7 +29,7 @@ async def orgs_page(data: Data, t: Texts) -> Body:
     orgs.sort(key=lambda o: (order.index(o.org_type) if o.org_type in order else 99, o.org_id))
     rows = [
         (
-            link("/org/" + seg(o.org_id), o.name or o.org_id),
+            link("/org/" + seg(o.org_id), t.name(o.name, o.name_zh) or o.org_id),
             t("ot_" + o.org_type),
             o.org_id,
             t("yes") if o.active else t("no"),
@@ -64,11 +72,12 @@ async def org_page(data: Data, t: Texts, org_id: str) -> Body:
             ),
         ]
     )
-    parts = [tag("h1", {}, org.name or org.org_id), section(t("organisation"), info)]
+    title = t.name(org.name, org.name_zh) or org.org_id
+    parts = [tag("h1", {}, title, _beside(t, org.name, org.name_zh)), section(t("organisation"), info)]
     if summaries:
         rows = [
             (
-                link("/unit/" + seg(s.unit.unit_id), s.unit.name or s.unit.unit_id),
+                link("/unit/" + seg(s.unit.unit_id), t.name(s.unit.name, s.unit.name_zh) or s.unit.unit_id),
                 t("sk_" + s.unit.kind),
                 f"{deg(s.unit.min_temp)} – {deg(s.unit.max_temp)} °C",
                 reading(t, s),
@@ -97,11 +106,7 @@ async def org_page(data: Data, t: Texts, org_id: str) -> Body:
     totals = inv.get("totals") if isinstance(inv.get("totals"), dict) else {}
     if totals:
         stock_rows = [
-            (
-                link("/lot/" + seg(lot_id), lot_id.split(":", 1)[-1]),
-                v.get("available", 0),
-                v.get("quarantined", 0),
-            )
+            await stock_row(data, t, str(lot_id), _count(v.get("available")), _count(v.get("quarantined")))
             for lot_id, v in sorted(totals.items())
             if isinstance(v, dict)
         ]
@@ -118,7 +123,7 @@ async def org_page(data: Data, t: Texts, org_id: str) -> Body:
                             local(s.shipped_ms),
                             link("/lot/" + seg(s.lot_id), s.lot_id.split(":", 1)[-1]),
                             s.quantity,
-                            link("/org/" + seg(s.from_org), await data.org_name(s.from_org)),
+                            link("/org/" + seg(s.from_org), await data.org_name(s.from_org, t)),
                         )
                         for s in inbound
                     ],
@@ -129,7 +134,7 @@ async def org_page(data: Data, t: Texts, org_id: str) -> Body:
         parts.append(section(t("doses_given"), tag("p", {"class": "big"}, str(inv["doses_given"]))))
     alerts = group_alerts(await data.alerts(site=org_id, since_ms=max(0, (now_s - 30 * DAY_S) * 1000)))[:30]
     parts.append(section(t("alerts"), await alert_items(data, t, alerts)))
-    return Body(org.name or org.org_id, join(parts), live="/fragment/none")
+    return Body(title, join(parts), live="/fragment/none")
 
 
 async def unit_page(data: Data, t: Texts, unit_id: str, query: dict[str, str]) -> Body:
@@ -155,7 +160,7 @@ async def unit_page(data: Data, t: Texts, unit_id: str, query: dict[str, str]) -
     chart = await leg_chart(data, t, unit, start_s, end_s, marks, title)
     info = kv(
         [
-            (t("organisation"), link("/org/" + seg(unit.org_id), await data.org_name(unit.org_id))),
+            (t("organisation"), link("/org/" + seg(unit.org_id), await data.org_name(unit.org_id, t))),
             (t("type"), t("sk_" + unit.kind)),
             (t("range"), f"{deg(unit.min_temp)} – {deg(unit.max_temp)} °C"),
             (t("latest_reading"), reading(t, summary)),
@@ -165,7 +170,14 @@ async def unit_page(data: Data, t: Texts, unit_id: str, query: dict[str, str]) -
         ]
     )
     parts = [
-        tag("h1", {}, unit.name or unit.unit_id, " ", tag("span", {"class": "muted"}, unit.unit_id)),
+        tag(
+            "h1",
+            {},
+            t.name(unit.name, unit.name_zh) or unit.unit_id,
+            _beside(t, unit.name, unit.name_zh),
+            " ",
+            tag("span", {"class": "muted"}, unit.unit_id),
+        ),
         section(t("storage_unit"), info),
         section(t("temperature_chart"), chart),
     ]
@@ -192,15 +204,19 @@ async def unit_page(data: Data, t: Texts, unit_id: str, query: dict[str, str]) -
                 t("stock"),
                 table(
                     [t("lot"), t("available"), t("quarantined_n")],
-                    [
-                        (
-                            link("/lot/" + seg(h.lot_id), h.lot_id.split(":", 1)[-1]),
-                            h.available,
-                            h.quarantined,
-                        )
-                        for h in unit.holdings
-                    ],
+                    [await stock_row(data, t, h.lot_id, h.available, h.quarantined) for h in unit.holdings],
                 ),
             )
         )
-    return Body(unit.name or unit.unit_id, join(parts))
+    return Body(t.name(unit.name, unit.name_zh) or unit.unit_id, join(parts))
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _beside(t: Texts, english: str, chinese: str) -> Safe:
+    """On a Chinese page, the English name beside the Chinese one (small)."""
+    if t.zh and chinese and english and english != chinese:
+        return join([" ", tag("small", {"class": "muted", "lang": "en"}, english)])
+    return Safe("")

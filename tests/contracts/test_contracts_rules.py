@@ -849,12 +849,13 @@ def test_trace_lot_reports_destruction_times_and_tx_as_recorded() -> None:
 
 # SHA-256 over the sorted (key, value) pairs the scenario below leaves in state. Taken before the keys were
 # built in contracts/schema.py: a key (or record) whose bytes change changes every state root, and shows here.
-STATE_DIGEST = "f9679e1fd88640f636069d08708e19d419fa527f68787c6e75a450f8e32dc1cb"
+# the namezh keys (Chinese names from genesis) aside, the state is byte for byte what it was: f9679e1f…32dc1cb
+STATE_DIGEST = "6b477d2c1414ee63d0b95bad3b6a57bb4e06ffe18cb1b049b506dc360b8060b2"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
     *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"subj", b"suspect", b"unit", b"unitdev"),
-    *(b"unitlots", b"used"),
+    *(b"unitlots", b"used", b"namezh"),
 }
 
 
