@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from explorer.chart import compliance, deg
@@ -255,3 +255,75 @@ _SAMPLE_KINDS = frozenset({"temperature_excursion", "heat_breach", "freeze_breac
 def episode_replaced(kind: str) -> bool:
     """Alert kinds that episodes stand for (one row per excursion instead of one per sample)."""
     return kind == "temperature_excursion"
+
+
+@dataclass(frozen=True, slots=True)
+class FridgeNow:
+    """A storage unit's latest reading, against its range."""
+
+    unit_id: str
+    name: str
+    temp: int | None
+    time_s: int | None
+    min_temp: int
+    max_temp: int
+
+    @property
+    def out_of_range(self) -> bool:
+        return self.temp is not None and not self.min_temp <= self.temp <= self.max_temp
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRow:
+    """One vaccination site on the district dashboard (None: not known from this node)."""
+
+    org_id: str
+    name: str
+    fridges: tuple[FridgeNow, ...]
+    compliance_7: float | None
+    open_excursions: int
+    open_gaps: int
+    open_quarantines: int
+    bad_stock: int  # units of recalled lots still held, plus quarantined units
+    excursion_doses: int | None
+
+
+SORT_KEYS = ("worst", "site", "compliance", "excursions", "gaps", "quarantines", "stock", "doses")
+
+
+def _worst(r: SiteRow) -> tuple[float | str, ...]:
+    return (
+        -(r.open_excursions + r.open_gaps),
+        -(r.excursion_doses or 0),
+        -r.bad_stock,
+        -r.open_quarantines,
+        r.compliance_7 if r.compliance_7 is not None else 2.0,
+    )
+
+
+def sort_sites(rows: Sequence[SiteRow], key: str) -> list[SiteRow]:
+    """Rows sorted by a column, worst first (`key` from SORT_KEYS; "site" is by id)."""
+    if key == "site":
+        return sorted(rows, key=lambda r: r.org_id)
+    columns: dict[str, Callable[[SiteRow], tuple[float | str, ...]]] = {
+        "worst": _worst,
+        "compliance": lambda r: (r.compliance_7 if r.compliance_7 is not None else 2.0, r.org_id),
+        "excursions": lambda r: (-r.open_excursions, r.org_id),
+        "gaps": lambda r: (-r.open_gaps, r.org_id),
+        "quarantines": lambda r: (-r.open_quarantines, r.org_id),
+        "stock": lambda r: (-r.bad_stock, r.org_id),
+        "doses": lambda r: (-(r.excursion_doses or 0), r.org_id),
+    }
+    by = columns[key]
+    return sorted(rows, key=lambda r: (*by(r), r.org_id))
+
+
+def open_counts(episodes: Sequence[Episode], org_id: str) -> tuple[int, int]:
+    """Open excursions and open monitoring gaps of one organisation."""
+    mine = [e for e in episodes if e.org_id == org_id and e.end_ms is None]
+    return sum(e.kind == "excursion" for e in mine), sum(e.kind == "monitoring_gap" for e in mine)
+
+
+def silent(fridge: FridgeNow, now_s: int, max_silence_s: int) -> bool:
+    """A logger that has not reported for longer than the monitoring interval (or never)."""
+    return fridge.time_s is None or now_s - fridge.time_s > max_silence_s

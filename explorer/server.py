@@ -153,6 +153,8 @@ class Explorer:
                 False,
             ),
             ("/alerts", lambda d, t, r: pages.alerts_page(d, t, dict(r.query)), False),
+            ("/district", lambda d, t, r: pages.district_page(d, t, dict(r.query)), False),
+            ("/recall/{lot_id:.+}", lambda d, t, r: pages.recall_page(d, t, r.match_info["lot_id"]), False),
             ("/code", lambda d, t, r: pages.code_page(d, t, r.query.get("c", "")), False),
             ("/search", lambda d, t, r: pages.search(d, t, r.query.get("q", "")), False),
         ]

@@ -383,6 +383,7 @@ class Episode:
     org_id: str = ""
     unit_id: str = _key("unit_id", "storage_unit", default="")
     lots: tuple[str, ...] = ()
+    doses: int | None = _key("doses", "doses_given")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from explorer.pages.alerts import alerts_live, alerts_page
 from explorer.pages.blocks import block_page, tx_page, validator_page, validators_page, verify_page
 from explorer.pages.code import code_page, search
 from explorer.pages.common import Body, Redirect
+from explorer.pages.district import district_page, recall_page
 from explorer.pages.home import home, home_live
 from explorer.pages.lots import lot_page, lots_page
 from explorer.pages.orgs import org_page, orgs_page, unit_page
@@ -22,6 +23,7 @@ __all__ = [
     "alerts_page",
     "block_page",
     "code_page",
+    "district_page",
     "group_alerts",
     "home",
     "home_live",
@@ -30,6 +32,7 @@ __all__ = [
     "lots_page",
     "org_page",
     "orgs_page",
+    "recall_page",
     "search",
     "storage_legs",
     "tx_page",

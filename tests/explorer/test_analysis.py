@@ -5,11 +5,15 @@ from __future__ import annotations
 from explorer.analysis import (
     DAY_S,
     AlertFilter,
+    FridgeNow,
+    SiteRow,
     breach_end,
     chart_window,
     group_alerts,
     looks_like_code,
     parse_int,
+    silent,
+    sort_sites,
     storage_legs,
     summarise,
 )
@@ -74,3 +78,22 @@ def test_alert_filter() -> None:
     assert AlertFilter(serious=True).admits(_alert(0, "recall")) and not AlertFilter(serious=True).admits(
         _alert(0)
     )
+
+
+def _row(org_id: str, exc: int = 0, gaps: int = 0, stock: int = 0, c7: float | None = 1.0) -> SiteRow:
+    return SiteRow(org_id, org_id, (), c7, exc, gaps, 0, stock, None)
+
+
+def test_sites_sorted_worst_first_by_any_column() -> None:
+    rows = [
+        _row("site-01"),
+        _row("site-02", exc=1),
+        _row("site-03", stock=5, c7=0.5),
+        _row("site-04", gaps=2),
+    ]
+    assert [r.org_id for r in sort_sites(rows, "worst")] == ["site-04", "site-02", "site-03", "site-01"]
+    assert sort_sites(rows, "compliance")[0].org_id == "site-03"
+    assert sort_sites(rows, "stock")[0].org_id == "site-03"
+    assert [r.org_id for r in sort_sites(rows, "site")] == ["site-01", "site-02", "site-03", "site-04"]
+    fridge = FridgeNow("f", "F", 1200, 100, 200, 800)
+    assert fridge.out_of_range and silent(fridge, 100 + 1801, 1800) and not silent(fridge, 200, 1800)

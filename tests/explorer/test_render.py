@@ -497,3 +497,24 @@ def test_chart_draws_every_out_of_range_point() -> None:
     samples = tuple(Sample(T0 + 30 * i, 1200 + (i % 40) * 10) for i in range(n))
     svg = svg_chart(ChartSpec(samples, 200, 800, T0, T0 + 30 * n))
     assert svg.count('class="out"') > 400  # no cap at 400: the whole excursion is drawn
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+async def test_district_dashboard_and_recall_page(data: Data, lang: str) -> None:
+    t = Texts(lang)
+    body = await pages.district_page(data, t, {})
+    _no_raw_evil(body.html)
+    assert 'class="district"' in body.html and "/org/site-01" in body.html
+    assert "/recall/" in body.html  # the recalled lot is listed
+    assert "sort=compliance" in body.html
+    recall = await pages.recall_page(data, t, LOT_ID)
+    _no_raw_evil(recall.html)
+    assert "/org/site-01" in recall.html and 'data-stat="children"' in recall.html
+    assert "99" * 32 not in recall.html
+
+
+async def test_district_bad_sort_is_400(data: Data) -> None:
+    ex = Explorer(data, None)
+    routes = {r.path: r.handler for r in ex.routes()}
+    out = await routes["/district"](HttpRequest("GET", "/district", {"sort": "x"}, {}, {}, b"", "127.0.0.1"))
+    assert out.status == 400
