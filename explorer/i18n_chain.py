@@ -234,6 +234,29 @@ VERDICT: Mapping[str, tuple[str, str]] = {
     ),
 }
 
+KINDS: Mapping[str, tuple[str, str]] = {
+    "k_attest": ("anchor a document", "文件存证"),
+    "k_admit_organisation": ("admit an organisation", "机构准入"),
+    "k_set_organisation_status": ("suspend or reactivate an organisation", "暂停或恢复机构"),
+    "k_set_account": ("set an account", "设置账户"),
+    "k_register_storage_unit": ("register a storage unit", "登记储存设备"),
+    "k_set_device": ("set a temperature logger", "设置温度记录仪"),
+    "k_set_node": ("register a network node", "登记网络节点"),
+    "k_register_product": ("register a product", "登记疫苗品种"),
+    "k_approve_product": ("approve a product", "审批疫苗品种"),
+    "k_register_lot": ("register a lot", "登记批次"),
+    "k_recall_lot": ("recall a lot", "召回批次"),
+    "k_ship": ("ship", "发运"),
+    "k_receive": ("receive", "接收"),
+    "k_reject_shipment": ("reject a shipment", "拒收"),
+    "k_record_readings": ("record temperature readings", "记录温度读数"),
+    "k_quarantine": ("quarantine", "隔离"),
+    "k_quality_decision": ("quality decision", "质量处理决定"),
+    "k_destroy": ("destroy", "销毁"),
+    "k_record_dose": ("record a dose", "记录接种"),
+    "k_report_suspect_unit": ("report a suspect unit code", "报告可疑追溯码"),
+}
+
 DISTRICT: Mapping[str, tuple[str, str]] = {
     "n_items": ("{n} items", "{n} 项"),
     "fields": ("fields", "项"),
@@ -271,6 +294,15 @@ DISTRICT: Mapping[str, tuple[str, str]] = {
     "last_7": ("last 7 days", "近7天"),
     "last_30": ("last 30 days", "近30天"),
     "ek_excursion": ("Temperature excursion", "温度超出范围"),
+    "ak_monitoring_gap": ("Monitoring gap", "监测中断"),
+    "ak_expiry_soon": ("Lot expires soon", "批次即将过期"),
+    "ak_excursion": ("Temperature excursion", "温度超出范围"),
+    "ak_auto_quarantine": ("Stock quarantined automatically", "库存已自动隔离"),
+    "ak_excursion_dose": ("Dose given during an excursion", "超温期间接种"),
+    "holds_recalled": (
+        "This site holds {n} units of a recalled lot: they must not be used.",
+        "该单位持有召回批次疫苗 {n} 支，不得使用。",
+    ),
     "ek_monitoring_gap": ("Monitoring gap", "监测中断"),
     "episode_line": ("{lo} to {hi} °C, {m} min out of range", "{lo} 至 {hi} °C，超出范围 {m} 分钟"),
     "gap_line": ("{m} min without readings", "{m} 分钟没有读数"),
@@ -293,4 +325,4 @@ DISTRICT: Mapping[str, tuple[str, str]] = {
     "excursion_charts": ("Units with excursions", "发生超温的设备"),
 }
 
-CHAIN_MESSAGES: Mapping[str, tuple[str, str]] = {**ERRORS, **EVENTS, **FIELDS, **VERDICT, **DISTRICT}
+CHAIN_MESSAGES: Mapping[str, tuple[str, str]] = {**ERRORS, **EVENTS, **FIELDS, **VERDICT, **KINDS, **DISTRICT}

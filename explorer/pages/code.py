@@ -174,7 +174,7 @@ async def _recorded_page(data: Data, t: Texts, code: str) -> Body:
     if u.used and u.use_site:
         use = str(t.fmt("opened_at", site=await data.org_name(u.use_site, t), t=local_time(u.opened_ms)))
         if u.use_unit:
-            use += str(t.fmt("via", v=link("/unit/" + seg(u.use_unit), u.use_unit)))
+            use += " · " + str(t.fmt("via", v=link("/unit/" + seg(u.use_unit), u.use_unit)))
     info = kv(
         [
             (t("unit_code"), mono(code)),

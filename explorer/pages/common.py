@@ -42,7 +42,7 @@ async def alert_items(data: Data, t: Texts, rows: Sequence[AlertRow]) -> Safe:
     items = []
     for r in rows:
         serious = r.kind in SERIOUS
-        what = t("ak_" + r.kind)
+        what = t.label("ak_" + r.kind, r.kind)
         if r.kind == "temperature_excursion" and r.count > 1:
             what = t("excursion_run").format(n=r.count, lo=deg(r.lo or 0), hi=deg(r.hi or 0))
         elif r.temperature_text():
@@ -84,7 +84,8 @@ async def validator_name(data: Data, address: str) -> Safe:
     for v in await data.validators():
         if v.address.lower() == address.lower():
             return link("/validator/" + seg(v.address), v.name or short(v.address))
-    return link("/validator/" + seg(address), short(address))
+    # not in the current set (the genesis block's zero proposer, a removed validator): no page to link to
+    return tag("span", {"class": "muted"}, short(address))
 
 
 async def tx_item(data: Data, t: Texts, tx: Tx) -> Safe:

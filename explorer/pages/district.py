@@ -35,6 +35,7 @@ MAX_CONCURRENT = 4  # reads per dashboard at a time: the node's rate limit is pe
 async def _site_row(
     data: Data, t: Texts, org: Org, now_s: int, episodes: Sequence[Episode] | None
 ) -> SiteRow:
+    org = await data.org(org.org_id)  # the list answer has no storage units
     fridges: list[FridgeNow] = []
     compliance: list[float] = []
     for unit_id in org.storage_units:

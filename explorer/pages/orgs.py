@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from explorer.analysis import DAY_S, group_alerts, parse_int
 from explorer.chart import Mark, deg, pct
 from explorer.data import Data, ExplorerError, NotFound
@@ -110,6 +112,16 @@ async def org_page(data: Data, t: Texts, org_id: str) -> Body:
             for lot_id, v in sorted(totals.items())
             if isinstance(v, dict)
         ]
+        recalled_units = 0
+        for lot_id, v in totals.items():
+            if isinstance(v, dict) and _count(v.get("available")):
+                with contextlib.suppress(ExplorerError):
+                    if (await data.lot(str(lot_id))).status == "recalled":
+                        recalled_units += _count(v.get("available"))
+        if recalled_units:
+            parts.insert(
+                1, tag("p", {"class": "card bad warning"}, t.fmt("holds_recalled", n=recalled_units))
+            )
         parts.append(section(t("stock"), table([t("lot"), t("available"), t("quarantined_n")], stock_rows)))
     inbound = decode_list(Shipment, inv.get("inbound"), "inventory.inbound")
     if inbound:

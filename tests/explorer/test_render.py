@@ -518,3 +518,23 @@ async def test_district_bad_sort_is_400(data: Data) -> None:
     routes = {r.path: r.handler for r in ex.routes()}
     out = await routes["/district"](HttpRequest("GET", "/district", {"sort": "x"}, {}, {}, b"", "127.0.0.1"))
     assert out.status == 400
+
+
+def test_every_contract_error_and_event_is_translated() -> None:
+    import re
+    from pathlib import Path
+
+    from contracts import errors
+
+    codes = {
+        c.__name__
+        for c in vars(errors).values()
+        if isinstance(c, type) and issubclass(c, errors.ContractError) and c is not errors.ContractError
+    }
+    missing = sorted(c for c in codes if "err_" + c not in MESSAGES)
+    assert not missing, f"add err_ lines to explorer/i18n_chain.py: {missing}"
+    kinds = Path(errors.__file__).parent / "kinds"
+    events = {
+        m for f in kinds.glob("*.py") for m in re.findall(r'emit\(\s*ctx,\s*"([A-Z]\w+)"', f.read_text())
+    }
+    assert events and not sorted(e for e in events if "ev_" + e not in MESSAGES)
