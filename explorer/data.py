@@ -303,9 +303,23 @@ class Data:
         except MethodUnavailable:
             return None
 
+    async def optional_first(self, method: str, *param_sets: Mapping[str, Any]) -> Any:
+        """`optional` with the first parameter naming the node accepts (a method still being specified may
+        name its parameter differently); None when it has no such method or takes none of them."""
+        for i, params in enumerate(param_sets):
+            try:
+                return await self.optional(method, SHORT_TTL_S, **params)
+            except BadInput:
+                if i == len(param_sets) - 1:
+                    raise
+        return None
+
     async def episodes(self) -> list[Episode] | None:
         """Every excursion and monitoring-gap episode (vax_listEpisodes), or None when the node lacks it."""
-        raw = await self.optional("vax_listEpisodes", 5.0)
+        try:
+            raw = await self.optional_first("vax_listEpisodes", {}, {"limit": 1000})
+        except BadInput:  # a node whose episode query wants parameters this explorer does not know yet
+            return None
         if raw is None:
             return None
         listed = raw.get("episodes") if isinstance(raw, Mapping) else raw
@@ -313,12 +327,12 @@ class Data:
 
     async def unit_verdict(self, code: str) -> Verdict | None:
         """vax_unitVerdict(code), or None when the node lacks it."""
-        raw = await self.optional("vax_unitVerdict", code=code)
+        raw = await self.optional_first("vax_unitVerdict", {"code": code}, {"trace_code": code})
         return None if raw is None else decode(Verdict, raw, "verdict")
 
     async def recall_progress(self, lot_id: str) -> RecallProgress | None:
         """vax_recallProgress(lot), or None when the node lacks it."""
-        raw = await self.optional("vax_recallProgress", lot=lot_id)
+        raw = await self.optional_first("vax_recallProgress", {"lot": lot_id}, {"lot_id": lot_id})
         if raw is None:
             return None
         if isinstance(raw, list):

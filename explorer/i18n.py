@@ -359,6 +359,9 @@ _UI_MESSAGES: Mapping[str, tuple[str, str]] = {
 
 
 MESSAGES: Mapping[str, tuple[str, str]] = {**_UI_MESSAGES, **CHAIN_MESSAGES}
+ENUM_PREFIXES = frozenset(
+    {"qc", "ak", "sk", "ot", "q", "st", "dr", "role", "ek", "err", "ev", "k", "f", "vf"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +379,9 @@ class Texts:
         """The plain text of `key` (escape it when you put it into HTML; `tag()` and `h()` do)."""
         pair = MESSAGES.get(key)
         if pair is None:
-            return key
+            prefix, _, code = key.partition("_")
+            # a code the chain has and the tables do not (a newer node): its name in words, not the raw key
+            return self.label(key, code) if prefix in ENUM_PREFIXES and code else key
         return pair[1] if self.zh else pair[0]
 
     def label(self, key: str, code: str) -> str:

@@ -133,7 +133,7 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
             local(d.time_ms),
             link("/org/" + seg(d.org_id), await data.org_name(d.org_id, t)),
             d.quantity,
-            d.reason,
+            t("dr_" + d.reason) if d.reason.isidentifier() else d.reason,
         )
         for d in trace.destructions
     ]

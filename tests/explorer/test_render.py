@@ -538,3 +538,15 @@ def test_every_contract_error_and_event_is_translated() -> None:
         m for f in kinds.glob("*.py") for m in re.findall(r'emit\(\s*ctx,\s*"([A-Z]\w+)"', f.read_text())
     }
     assert events and not sorted(e for e in events if "ev_" + e not in MESSAGES)
+
+
+def test_codes_the_tables_lack_are_shown_in_words_not_as_keys() -> None:
+    zh = Texts("zh-CN")
+    assert zh("qc_heat_breach") == "高温超标"
+    assert zh("qc_excursion_timeout") == "excursion timeout"  # a newer node's cause: words, not "qc_…"
+    assert zh("err_LotRecalled") == "该批次已被召回" and zh.label("err_NewRule", "NewRule") == "new rule"
+    assert zh("administered") == "已开瓶"  # natural Chinese: a vial is opened (开瓶), not switched on (开启)
+    assert zh.name("Township Health Centre 1", "祖庙街道社区卫生服务中心") == "祖庙街道社区卫生服务中心"
+    assert (
+        Texts("en").name("Township Health Centre 1", "祖庙街道社区卫生服务中心") == "Township Health Centre 1"
+    )

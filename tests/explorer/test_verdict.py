@@ -183,3 +183,18 @@ async def test_invalid_code_is_a_translated_400() -> None:
     )
     body = await pages.code_page(Data(VerdictSource(raw)), Texts("zh-CN"), "01123")
     assert body.status == 400 and "格式不对" in body.html and "Failed" not in body.html
+
+
+async def test_a_differently_named_parameter_is_tried() -> None:
+    class NamedSource(VerdictSource):
+        async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+            if method == "vax_unitVerdict" and "code" in params:
+                from explorer.data import BadInput
+
+                raise BadInput("unknown parameter code")
+            if method == "vax_unitVerdict":
+                assert params == {"trace_code": CODE}
+            return await super().call(method, params)
+
+    body = await pages.code_page(Data(NamedSource(answer("ok"))), Texts("en"), CODE)
+    assert 'data-verdict="ok"' in body.html
