@@ -550,3 +550,64 @@ def test_codes_the_tables_lack_are_shown_in_words_not_as_keys() -> None:
     assert (
         Texts("en").name("Township Health Centre 1", "祖庙街道社区卫生服务中心") == "Township Health Centre 1"
     )
+
+
+class Issue20Source(FakeSource):
+    """A node that answers #20's episode and recall-progress queries."""
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+        if method == "vax_listEpisodes":
+            return [
+                {
+                    "episode_id": "0xe1",
+                    "kind": "excursion",
+                    "org_id": "site-01",
+                    "storage_unit": "site-01-fridge-1",
+                    "start_ms": T0 * 1000,
+                    "end_ms": None,
+                    "min_c": 8.2,
+                    "max_c": 12.0,
+                    "minutes_out": 125,
+                    "lots": [LOT_ID],
+                    "doses": 7,
+                },
+                {
+                    "episode_id": "0xg1",
+                    "kind": "monitoring_gap",
+                    "org_id": "site-01",
+                    "storage_unit": "site-01-fridge-1",
+                    "start_ms": T0 * 1000 - 7_200_000,
+                    "end_ms": T0 * 1000 - 3_600_000,
+                    "min_c": None,
+                    "max_c": None,
+                    "minutes_out": 60,
+                },
+            ]
+        if method == "vax_recallProgress":
+            return {
+                "holders": [{"org_id": "site-01", "held": 3, "returned": 5, "destroyed": 2, "in_transit": 0}],
+                "totals": {"org_id": "", "held": 3, "returned": 5, "destroyed": 2, "in_transit": 0},
+                "doses_given": 11,
+            }
+        return await super().call(method, params)
+
+
+async def test_alerts_as_episodes_filtered_when_the_node_lists_them() -> None:
+    d = Data(Issue20Source())
+    body = await pages.alerts_page(d, Texts("zh-CN"), {"site": "site-01", "period": "30d"})
+    assert body.html.count('data-episode="excursion"') == 1 and 'data-episode="monitoring_gap"' in body.html
+    assert "8.2 至 12 °C，超出范围 125 分钟" in body.html and "仍在持续" in body.html
+    assert "个超范围读数（" not in body.html  # the samples the episode stands for are not listed one by one
+    only_gaps = await pages.alerts_page(d, Texts("en"), {"kind": "monitoring_gap"})
+    assert 'data-episode="excursion"' not in only_gaps.html and "60 min without readings" in only_gaps.html
+    other_lot = await pages.alerts_page(d, Texts("en"), {"lot": LOT_ID, "kind": "excursion"})
+    assert 'data-episode="excursion"' in other_lot.html
+    district = await pages.district_page(d, Texts("en"), {"sort": "doses"})
+    assert ">7<" in district.html  # doses given during the open excursion
+
+
+async def test_recall_page_from_recall_progress() -> None:
+    body = await pages.recall_page(Data(Issue20Source()), Texts("en"), LOT_ID)
+    row = body.html[body.html.index('class="recall"') :]
+    assert "<td>5</td>" in row and "<td>2</td>" in row  # returned, destroyed
+    assert 'data-stat="children"' in body.html and ">11<" in body.html
