@@ -150,21 +150,14 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
         section(t("doses_per_site"), table([t("site"), t("doses_given")], per_site)),
     ]
     if holders:
-        parts.append(
-            section(
-                t("holders"),
-                table(
-                    [
-                        t("organisation"),
-                        t("storage_unit"),
-                        t("available"),
-                        t("quarantined_n"),
-                        t("in_transit_n"),
-                    ],
-                    holders,
-                ),
-            )
-        )
+        headers = [
+            t("organisation"),
+            t("storage_unit"),
+            t("available"),
+            t("quarantined_n"),
+            t("in_transit_n"),
+        ]
+        parts.append(section(t("holders"), _folded(str(len(holders)), table(headers, holders), len(holders))))
     if qrows:
         parts.append(
             section(
@@ -179,6 +172,14 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
             )
         )
     return Body(f"{t('lot')} {lot.lot_number}", join(parts))
+
+
+FOLD_ROWS = 8
+
+
+def _folded(summary: str, content: Safe, rows: int) -> Safe:
+    """A long table behind a <details> (open when short): the lot page stays a page, not a scroll."""
+    return tag("details", {"class": "table", "open": rows <= FOLD_ROWS}, tag("summary", {}, summary), content)
 
 
 async def _timeline(data: Data, t: Texts, trace: Trace) -> Safe:
