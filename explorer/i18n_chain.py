@@ -259,6 +259,7 @@ KINDS: Mapping[str, tuple[str, str]] = {
 
 DISTRICT: Mapping[str, tuple[str, str]] = {
     "n_items": ("{n} items", "{n} 项"),
+    "detected": ("Detected", "发现时间"),
     "fields": ("fields", "项"),
     "nav_district": ("District", "全区"),
     "district_title": ("District cold chain", "全区冷链概况"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 
-from explorer.analysis import DAY_S, group_alerts, parse_int
+from explorer.analysis import DAY_S, breach_end, group_alerts, parse_int
 from explorer.chart import Mark, deg, pct
-from explorer.data import Data, ExplorerError, NotFound
+from explorer.data import Data, ExplorerError, MethodUnavailable, NotFound
 from explorer.decode import decode_list
 from explorer.html import Safe, join, link, seg, tag
 from explorer.i18n import Texts
@@ -21,7 +21,7 @@ from explorer.pages.common import (
     unit_summary,
 )
 from explorer.sentences import local_time, short
-from explorer.views import Shipment, StorageUnit
+from explorer.views import Sample, Shipment, StorageUnit
 
 
 async def orgs_page(data: Data, t: Texts) -> Body:
@@ -194,22 +194,23 @@ async def unit_page(data: Data, t: Texts, unit_id: str, query: dict[str, str]) -
         section(t("temperature_chart"), chart),
     ]
     if unit.breaches:
-        parts.append(
-            section(
-                t("breaches"),
-                table(
-                    [t("cause"), t("time"), t("lot")],
-                    [
-                        (
-                            t("qc_" + b.cause),
-                            join([local(b.since_s * 1000), " – ", local(b.at_s * 1000)]),
-                            join([link("/lot/" + seg(x), x.split(":", 1)[-1]) for x in b.lots], ", "),
-                        )
-                        for b in unit.breaches
-                    ],
-                ),
+        rows = []
+        for b in unit.breaches:
+            samples: list[Sample] = []
+            with contextlib.suppress(MethodUnavailable):
+                for dev in unit.devices:
+                    samples.extend(await data.samples(dev, b.since_s))
+            ended = breach_end(samples, b.since_s, unit.min_temp, unit.max_temp)
+            until: object = local(ended * 1000) if ended is not None else tag("strong", {}, t("v_open_now"))
+            rows.append(
+                (
+                    t("qc_" + b.cause),
+                    join([local(b.since_s * 1000), " – ", until]),
+                    local(b.at_s * 1000),
+                    join([link("/lot/" + seg(x), x.split(":", 1)[-1]) for x in b.lots], ", "),
+                )
             )
-        )
+        parts.append(section(t("breaches"), table([t("cause"), t("time"), t("detected"), t("lot")], rows)))
     if unit.holdings:
         parts.append(
             section(

@@ -611,3 +611,10 @@ async def test_recall_page_from_recall_progress() -> None:
     row = body.html[body.html.index('class="recall"') :]
     assert "<td>5</td>" in row and "<td>2</td>" in row  # returned, destroyed
     assert 'data-stat="children"' in body.html and ">11<" in body.html
+
+
+async def test_unit_page_breach_lasts_until_it_really_ended(data: Data) -> None:
+    body = await pages.unit_page(data, Texts("en"), "site-01-fridge-1", {})
+    breaches = body.html[body.html.index("Breaches") :]
+    assert "still going on" in breaches  # detected at +3000 s, but the readings stay at 12 °C to the end
+    assert "Detected" in breaches
