@@ -65,7 +65,11 @@ class NotFound(ExplorerError):
 
 
 class BadInput(ExplorerError):
-    """The node refused the parameters (malformed hash, address...)."""
+    """The parameters were refused (malformed hash, address...): by the node (its English text) or here."""
+
+    def __init__(self, message: str, *, from_node: bool = False) -> None:
+        super().__init__(message)
+        self.from_node = from_node
 
 
 class NodeUnavailable(ExplorerError):
@@ -108,7 +112,7 @@ def _named(exc: RpcError, method: str, params: Mapping[str, Any]) -> ExplorerErr
         data = exc.data if isinstance(exc.data, Mapping) else {}
         return NotFound(str(data.get("what", method)), str(data.get("key", "")))
     if exc.code in (BAD_INPUT_CODE, INVALID_PARAMS_CODE):
-        return BadInput(exc.message)
+        return BadInput(exc.message, from_node=True)
     if exc.code == METHOD_NOT_FOUND_CODE:
         return MethodUnavailable(method)
     return NodeUnavailable(f"{method}: {exc.code} {exc.message}")

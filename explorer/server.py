@@ -92,11 +92,14 @@ class Explorer:
             except NotFound as exc:
                 result = pages.Body(
                     t("not_found"),
-                    error_body(t, t("not_found"), t.fmt("not_found_page", what=exc.what, key=exc.key)),
+                    error_body(
+                        t, t("not_found"), t.fmt("not_found_page", what=t("w_" + exc.what), key=exc.key)
+                    ),
                     404,
                 )
             except BadInput as exc:
-                result = pages.Body(t("bad_request"), error_body(t, t("bad_request"), str(exc)), 400)
+                detail = t.fmt("node_refused", detail=str(exc)) if exc.from_node else str(exc)
+                result = pages.Body(t("bad_request"), error_body(t, t("bad_request"), detail), 400)
             except DecodeError as exc:
                 log.warning("bad answer from the node: %s", exc)
                 result = pages.Body(

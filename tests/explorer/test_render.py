@@ -618,3 +618,14 @@ async def test_unit_page_breach_lasts_until_it_really_ended(data: Data) -> None:
     breaches = body.html[body.html.index("Breaches") :]
     assert "still going on" in breaches  # detected at +3000 s, but the readings stay at 12 °C to the end
     assert "Detected" in breaches
+
+
+async def test_error_pages_in_chinese_name_what_is_missing_in_chinese(data: Data) -> None:
+    ex = Explorer(data, None)
+    routes = {r.path: r.handler for r in ex.routes()}
+    zh = {"Accept-Language": "zh-CN"}
+    out = await routes["/alerts"](
+        HttpRequest("GET", "/alerts", {"site": "nowhere"}, zh, {}, b"", "127.0.0.1")
+    )
+    text = out.body.decode()
+    assert out.status == 404 and "链上没有机构“nowhere”" in text and "organisation" not in text
