@@ -121,7 +121,9 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
         (
             link("/org/" + seg(x.org_id), await data.org_name(x.org_id, t)),
             link("/unit/" + seg(x.unit_id), x.unit_id) if x.unit_id else t("in_transit_n"),
-            x.available,
+            tag("strong", {"class": "bad"}, t.fmt("recalled_stock", n=x.available))
+            if x.available and (lot.recalled or trace.status == "recalled")
+            else x.available,
             x.quarantined,
             x.in_transit,
         )
@@ -248,7 +250,9 @@ async def _where_now(data: Data, t: Texts, trace: Trace) -> Safe:
     items = []
     for x in rows[:6]:
         counts = []
-        if x.available:
+        if x.available and (trace.lot.recalled or trace.status == "recalled"):
+            counts.append(tag("strong", {"class": "bad"}, t.fmt("recalled_stock", n=x.available)))
+        elif x.available:
             counts.append(t.fmt("available_n", n=x.available))
         if x.quarantined:
             counts.append(t.fmt("quarantined_stock", n=x.quarantined))

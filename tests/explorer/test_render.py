@@ -629,3 +629,16 @@ async def test_error_pages_in_chinese_name_what_is_missing_in_chinese(data: Data
     )
     text = out.body.decode()
     assert out.status == 404 and "链上没有机构“" in text and "organisation" not in text
+
+
+async def test_recalled_lot_holders_are_never_called_available() -> None:
+    class Held(FakeSource):
+        async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+            out = await super().call(method, params)
+            if method == "vax_traceLot":
+                holder = {**out["holders"][0], "available": 5}
+                return {**out, "holders": [holder]}
+            return out
+
+    html = (await pages.lot_page(Data(Held()), Texts("en"), LOT_ID)).html
+    assert "5 recalled, must not be used" in html and "5 available" not in html
