@@ -171,6 +171,7 @@ class Lot:
     commissioned_ms: int
     status: str = _default("active")
     recall_ms: int | None = _key("recall_ms", "recalled_ms")
+    recall_height: int | None = None
 
     @property
     def badge(self) -> str:

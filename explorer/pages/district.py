@@ -7,6 +7,7 @@ derived from what the node answers today (latest readings, inventories, quaranti
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 
 import trio
@@ -210,16 +211,20 @@ async def recall_page(data: Data, t: Texts, lot_id: str) -> Body:
                     h.destroyed,
                 )
             )
-        children = progress.doses_given if progress.doses_given is not None else trace.doses
+        children = progress.doses_given if progress.doses_given is not None else trace.subjects
     else:
         rows = await _holders_from_trace(data, t, trace)
-        children = trace.doses
+        children = trace.subjects
+    recalled_ms = lot.recall_ms
+    if recalled_ms is None and lot.recall_height is not None:
+        with contextlib.suppress(ExplorerError):
+            recalled_ms = (await data.block(lot.recall_height)).header.time_ms
     head = tag(
         "div",
         {"class": "lothead"},
         tag("h1", {}, t.fmt("recall_title", lot=lot.lot_number), " ", badge(t, "recalled")),
         tag("p", {"class": "bad"}, lot.recall_reason),
-        tag("p", {}, t.fmt("recalled_on", date=local(lot.recall_ms) if lot.recall_ms else "–")),
+        tag("p", {}, t.fmt("recalled_on", date=local(recalled_ms) if recalled_ms else "–")),
         tag("p", {}, link("/lot/" + seg(lot.lot_id), "← " + t("lot") + " " + lot.lot_number)),
     )
     counters = tag(
