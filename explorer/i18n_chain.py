@@ -260,6 +260,10 @@ KINDS: Mapping[str, tuple[str, str]] = {
 DISTRICT: Mapping[str, tuple[str, str]] = {
     "n_items": ("{n} items", "{n} 项"),
     "detected": ("Detected", "发现时间"),
+    "breach_detail": (
+        "{cause} since {t0}; lots quarantined: {lots}",
+        "自 {t0} 起{cause}；已隔离批次：{lots}",
+    ),
     "w_block": ("block", "区块"),
     "w_transaction": ("transaction", "交易"),
     "w_lot": ("lot", "批次"),

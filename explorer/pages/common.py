@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ async def alert_items(data: Data, t: Texts, rows: Sequence[AlertRow]) -> Safe:
             where.append(link("/lot/" + seg(r.lot_id), r.lot_id.split(":", 1)[-1]))
         when = local(r.end_ms) if r.start_ms == r.end_ms else local(r.start_ms) + " – " + local(r.end_ms)
         detail = (
-            tag("div", {"class": "detail"}, r.detail)
+            tag("div", {"class": "detail"}, detail_words(t, r.detail))
             if r.detail and r.kind != "temperature_excursion"
             else Safe("")
         )
@@ -69,6 +70,24 @@ async def alert_items(data: Data, t: Texts, rows: Sequence[AlertRow]) -> Safe:
             )
         )
     return tag("ul", {"class": "alerts"}, join(items))
+
+
+_BREACH_DETAIL = re.compile(r"^(\w+) since (\d{9,11}); lots quarantined: (.*)$")
+
+
+def detail_words(t: Texts, detail: str) -> Safe | str:
+    """An alert's detail in words: the rules' breach detail ("heat_breach since <unix s>; lots quarantined: …")
+    becomes a sentence with a local time and lot links; other details are the chain's own text."""
+    m = _BREACH_DETAIL.match(detail)
+    if m is None:
+        return detail
+    lots = [x.strip() for x in m.group(3).split(",") if x.strip() and x.strip() != "none"]
+    return t.fmt(
+        "breach_detail",
+        cause=t("qc_" + m.group(1)),
+        t0=local(int(m.group(2)) * 1000),
+        lots=join([link("/lot/" + seg(x), x.split(":", 1)[-1]) for x in lots], ", ") if lots else "–",
+    )
 
 
 def stat(label: str, value: object, key: str) -> Safe:

@@ -642,3 +642,16 @@ async def test_recalled_lot_holders_are_never_called_available() -> None:
 
     html = (await pages.lot_page(Data(Held()), Texts("en"), LOT_ID)).html
     assert "5 recalled, must not be used" in html and "5 available" not in html
+
+
+def test_breach_details_in_words() -> None:
+    from explorer.pages.common import detail_words
+
+    zh = str(
+        detail_words(Texts("zh-CN"), f"heat_breach since {T0}; lots quarantined: {LOT_ID}, 8612345:IPV1")
+    )
+    assert zh.startswith("自 ") and "起高温超标" in zh and "/lot/8612345%3AIPV1" in zh and str(T0) not in zh
+    assert str(detail_words(Texts("en"), "freeze_breach since 1796457156; lots quarantined: none")).endswith(
+        "–"
+    )
+    assert detail_words(Texts("en"), "free text") == "free text"
