@@ -650,7 +650,12 @@ def test_breach_details_in_words() -> None:
     zh = str(
         detail_words(Texts("zh-CN"), f"heat_breach since {T0}; lots quarantined: {LOT_ID}, 8612345:IPV1")
     )
-    assert zh.startswith("自 ") and "起高温超标" in zh and "/lot/8612345%3AIPV1" in zh and "2026-11-24 14:00" in zh
+    assert (
+        zh.startswith("自 ")
+        and "起高温超标" in zh
+        and "/lot/8612345%3AIPV1" in zh
+        and "2026-11-24 14:00" in zh
+    )
     assert str(detail_words(Texts("en"), "freeze_breach since 1796457156; lots quarantined: none")).endswith(
         "–"
     )
