@@ -16,6 +16,7 @@ from contracts.errors import GenesisInvalid
 from contracts.interfaces import State
 from contracts.kinds.nodes import MAX_NODES_PER_ORG, peer_id_error, put_node
 from contracts.kinds.organisations import put_account, put_device, put_organisation, put_storage_unit
+from contracts.names import put_local_name
 from contracts.params import Params
 from contracts.records import Account, Device, Organisation, OrgNode, RegistrySigner, StorageUnit
 from contracts.statekeys import store
@@ -50,6 +51,7 @@ class GenesisStorageUnit:
     min_temp: int
     max_temp: int
     devices: tuple[GenesisDevice, ...] = ()
+    name_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,8 @@ class GenesisOrganisation:
     storage_units: tuple[GenesisStorageUnit, ...] = ()
     nodes: tuple[GenesisNode, ...] = ()
     registry_signers: tuple[bytes, ...] = ()
+    name_zh: str = ""
+    product_names_zh: tuple[tuple[str, str], ...] = ()  # (product code, Chinese name) of a manufacturer
 
 
 def _get(obj: Mapping[str, Any], name: str, path: str, kind: type, *, required: bool = True) -> Any:
@@ -105,6 +109,11 @@ def _name(value: str, path: str) -> str:
     if not value.strip() or len(value) > 200 or any(ord(c) < 32 for c in value):
         raise GenesisInvalid(path, "1-200 characters, no control characters")
     return value
+
+
+def _name_zh(obj: Mapping[str, Any], path: str) -> str:
+    value = _get(obj, "name_zh", path, str, required=False)
+    return "" if value is None else _name(value, f"{path}.name_zh")
 
 
 def _enum(cls: type[OrgType] | type[StorageKind], value: Any, path: str) -> Any:
@@ -139,7 +148,7 @@ def _unit(obj: Any, path: str) -> GenesisStorageUnit:
                 _name(_get(d, "serial", dpath, str), f"{dpath}.serial"),
             )
         )
-    return GenesisStorageUnit(unit_id, kind, name, lo, hi, tuple(devices))
+    return GenesisStorageUnit(unit_id, kind, name, lo, hi, tuple(devices), _name_zh(obj, path))
 
 
 def _node(obj: Any, path: str) -> GenesisNode:
@@ -178,7 +187,19 @@ def parse_organisations(obj: Any, path: str = "organisations") -> tuple[GenesisO
         signers = tuple(_address(a, f"{opath}.registry_signers[{j}]") for j, a in enumerate(signers_raw))
         if signers and org_type is not OrgType.CDC:
             raise GenesisInvalid(f"{opath}.registry_signers", "only a cdc registers registry keys")
-        orgs.append(GenesisOrganisation(org_id, org_type, name, accounts, staff, units, nodes, signers))
+        products_zh = _get(o, "product_names_zh", opath, dict, required=False) or {}
+        names = tuple(
+            (
+                str(code),
+                _name(_get(products_zh, code, f"{opath}.product_names_zh", str), f"{opath}.product_names_zh"),
+            )
+            for code in sorted(products_zh)
+        )
+        orgs.append(
+            GenesisOrganisation(
+                org_id, org_type, name, accounts, staff, units, nodes, signers, _name_zh(o, opath), names
+            )
+        )
     check_organisations(orgs, path)
     return tuple(orgs)
 
@@ -231,6 +252,9 @@ def seed_genesis(state: State, orgs: Sequence[GenesisOrganisation], params: Para
     store(state, schema.params(), params)
     for o in orgs:
         put_organisation(state, Organisation(o.org_id, o.org_type, o.name, True, "genesis", 0))
+        put_local_name(state, "org", o.org_id, o.name_zh)
+        for code, name_zh in o.product_names_zh:
+            put_local_name(state, "product", code, name_zh)
         for a in o.accounts:
             put_account(state, Account(a, o.org_id, Role.ADMIN, True))
         for a in o.staff:
@@ -239,6 +263,7 @@ def seed_genesis(state: State, orgs: Sequence[GenesisOrganisation], params: Para
             put_storage_unit(
                 state, StorageUnit(u.unit_id, o.org_id, u.kind, u.name, u.min_temp, u.max_temp, True, 0, 0)
             )
+            put_local_name(state, "unit", u.unit_id, u.name_zh)
             for d in u.devices:
                 put_device(state, Device(d.address, o.org_id, u.unit_id, d.serial, True), None)
         for n in o.nodes:
@@ -264,10 +289,13 @@ def organisations_to_json(orgs: Sequence[GenesisOrganisation]) -> list[dict[str,
                     "min_temp": u.min_temp,
                     "max_temp": u.max_temp,
                     "devices": [{"address": "0x" + d.address.hex(), "serial": d.serial} for d in u.devices],
+                    **({"name_zh": u.name_zh} if u.name_zh else {}),
                 }
                 for u in o.storage_units
             ],
             "nodes": [{"peer_id": n.peer_id, "name": n.name} for n in o.nodes],
+            **({"name_zh": o.name_zh} if o.name_zh else {}),
+            **({"product_names_zh": dict(o.product_names_zh)} if o.product_names_zh else {}),
         }
         for o in orgs
     ]

@@ -11,6 +11,7 @@ from contracts import codec, schema
 from contracts.errors import InvalidTraceCode
 from contracts.interfaces import ReadState
 from contracts.jsonable import to_json
+from contracts.names import local_name
 from contracts.params import Params
 from contracts.records import (
     Account,
@@ -67,6 +68,7 @@ def get_organisation(state: ReadState, org_id: str) -> dict[str, Any] | None:
     if org is None:
         return None
     out = _rec(org)
+    out["name_zh"] = local_name(state, "org", org_id)
     out["accounts"] = [
         _rec(a)
         for k, _ in state.iterate(schema.org_accounts_prefix(org_id))
@@ -82,7 +84,11 @@ def list_organisations(state: ReadState, org_type: str | None = None) -> list[di
     """All organisations (optionally of one type, e.g. "site"), by id."""
     want = None if org_type is None else parse_enum(OrgType, org_type)
     orgs = _iter_records(state, schema.organisations_prefix(), Organisation)
-    return [_rec(o) for o in orgs if want is None or o.org_type is want]
+    return [
+        {**_rec(o), "name_zh": local_name(state, "org", o.org_id)}
+        for o in orgs
+        if want is None or o.org_type is want
+    ]
 
 
 def list_nodes(state: ReadState, org_id: str | None = None) -> list[dict[str, Any]]:
@@ -120,6 +126,7 @@ def get_storage_unit(state: ReadState, unit_id: str) -> dict[str, Any] | None:
     if u is None:
         return None
     out = _rec(u)
+    out["name_zh"] = local_name(state, "unit", unit_id)
     holdings = []
     for k, v in state.iterate(schema.unit_holdings_prefix(unit_id)):
         h = codec.decode(Holding, v)
@@ -151,12 +158,15 @@ def get_device(state: ReadState, address: bytes) -> dict[str, Any] | None:
 def get_product(state: ReadState, product_code: str) -> dict[str, Any] | None:
     """A product and its approval."""
     p = load(state, schema.product(product_code), Product)
-    return None if p is None else _rec(p)
+    return None if p is None else {**_rec(p), "name_zh": local_name(state, "product", product_code)}
 
 
 def list_products(state: ReadState) -> list[dict[str, Any]]:
     """All products by code."""
-    return [_rec(p) for p in _iter_records(state, schema.products_prefix(), Product)]
+    return [
+        {**_rec(p), "name_zh": local_name(state, "product", p.product_code)}
+        for p in _iter_records(state, schema.products_prefix(), Product)
+    ]
 
 
 def lot_status(lot: Lot, now_ms: int | None, utc_offset_minutes: int) -> str:

@@ -451,3 +451,11 @@ def attestation(document_hash: bytes, block_height: int, tx_hash: bytes) -> byte
 def attestations_prefix(document_hash: bytes) -> bytes:
     """Every attestation of one document hash, oldest first."""
     return b"att\x00" + document_hash + b"\x00"
+
+
+# --- names in the district's language ---------------------------------------------------------
+
+
+def local_name(group: str, object_id: str) -> bytes:
+    """The Chinese name of an organisation ("org"), storage unit ("unit") or product ("product") (LocalName)."""
+    return b"namezh\x00" + group.encode() + b"\x00" + object_id.encode()

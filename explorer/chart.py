@@ -15,7 +15,8 @@ from explorer.html import Safe, h, join, tag
 from explorer.views import Sample
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 46, 10, 14, 30
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 36
+X_TICKS = 4  # labels at 22 user units stay apart on a phone (the stylesheet sizes them per width)
 MAX_POINTS = 600  # min/max buckets beyond this: the line stays faithful to extremes
 DEFAULT_MAX_GAP_S = 3600
 
@@ -31,7 +32,7 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """A highlighted period (a breach from its start to its detection)."""
+    """A highlighted period (a breach from its first out-of-range reading until it ended)."""
 
     start_s: int
     end_s: int
@@ -150,12 +151,11 @@ def svg_chart(spec: ChartSpec) -> Safe:
                 {"class": "grid", "x1": LEFT, "x2": LEFT + pw, "y1": f"{y(v):.1f}", "y2": f"{y(v):.1f}"},
             )
         )
-        parts.append(tag("text", {"class": "ylab", "x": LEFT - 4, "y": f"{y(v) + 4:.1f}"}, deg(v)))
-    # x axis: five ticks
+        parts.append(tag("text", {"class": "ylab", "x": LEFT - 4, "y": f"{y(v) + 6:.1f}"}, deg(v)))
     long_span = t1 - t0 > 86400
-    for k in range(5):
-        t = t0 + (t1 - t0) * k // 4
-        anchor = "start" if k == 0 else "end" if k == 4 else "middle"
+    for k in range(X_TICKS):
+        t = t0 + (t1 - t0) * k // (X_TICKS - 1)
+        anchor = "start" if k == 0 else "end" if k == X_TICKS - 1 else "middle"
         parts.append(
             tag(
                 "text",
@@ -167,14 +167,13 @@ def svg_chart(spec: ChartSpec) -> Safe:
     if pts:
         path = " ".join(f"{x(s.time_s):.1f},{y(s.temp):.1f}" for s in pts)
         parts.append(tag("polyline", {"class": "temp", "points": path}))
-        bad = [s for s in pts if s.temp < spec.min_temp or s.temp > spec.max_temp]
-        for s in bad[:400]:
-            parts.append(
-                tag(
-                    "circle",
-                    {"class": "out", "cx": f"{x(s.time_s):.1f}", "cy": f"{y(s.temp):.1f}", "r": 2.2},
-                )
-            )
+        # every out-of-range sample is drawn; samples falling on the same spot share one dot (bounded by area)
+        dots: dict[tuple[int, int], None] = {}
+        for s in spec.samples:
+            if t0 <= s.time_s <= t1 and not spec.min_temp <= s.temp <= spec.max_temp:
+                dots[(round(x(s.time_s) / 2), round(y(s.temp) / 2))] = None
+        for dx, dy in dots:
+            parts.append(tag("circle", {"class": "out", "cx": dx * 2, "cy": dy * 2, "r": 2.2}))
     for m in spec.marks:
         if not t0 <= m.time_s <= t1:
             continue

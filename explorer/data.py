@@ -10,25 +10,31 @@ import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import orjson
 import trio
 
+from explorer.decode import decode, decode_list
+from explorer.i18n import Texts
 from explorer.views import (
     Alert,
     Block,
     ChainStatus,
+    Episode,
+    Header,
     Lot,
     Org,
     Product,
+    RecallProgress,
     Sample,
     StorageUnit,
     Trace,
     Tx,
     UnitCode,
     Validator,
+    Verdict,
 )
 from rpc.client import AsyncRpcClient
 from rpc.errors import RpcError, TransportError
@@ -59,7 +65,11 @@ class NotFound(ExplorerError):
 
 
 class BadInput(ExplorerError):
-    """The node refused the parameters (malformed hash, address...)."""
+    """The parameters were refused (malformed hash, address...): by the node (its English text) or here."""
+
+    def __init__(self, message: str, *, from_node: bool = False) -> None:
+        super().__init__(message)
+        self.from_node = from_node
 
 
 class NodeUnavailable(ExplorerError):
@@ -102,7 +112,7 @@ def _named(exc: RpcError, method: str, params: Mapping[str, Any]) -> ExplorerErr
         data = exc.data if isinstance(exc.data, Mapping) else {}
         return NotFound(str(data.get("what", method)), str(data.get("key", "")))
     if exc.code in (BAD_INPUT_CODE, INVALID_PARAMS_CODE):
-        return BadInput(exc.message)
+        return BadInput(exc.message, from_node=True)
     if exc.code == METHOD_NOT_FOUND_CODE:
         return MethodUnavailable(method)
     return NodeUnavailable(f"{method}: {exc.code} {exc.message}")
@@ -170,18 +180,16 @@ class Data:
     # chain ---------------------------------------------------------------------------------------
 
     async def status(self) -> ChainStatus:
-        return ChainStatus.from_json(await self.raw("chain_status", 1.0))
+        return decode(ChainStatus, await self.raw("chain_status", 1.0), "chain_status")
 
     async def block(self, height: int) -> Block:
         status = await self.status()
         ttl = LONG_TTL_S if height < status.height else SHORT_TTL_S
         # headers and hashes only: a block may hold thousands of transactions; pages fetch the ones they show
-        return Block.from_json(await self.raw("chain_getBlockByHeight", ttl, height=height, full=False))
+        return block_view(await self.raw("chain_getBlockByHeight", ttl, height=height, full=False))
 
     async def block_by_hash(self, block_hash: str) -> Block:
-        return Block.from_json(
-            await self.raw("chain_getBlockByHash", LONG_TTL_S, hash=block_hash, full=False)
-        )
+        return block_view(await self.raw("chain_getBlockByHash", LONG_TTL_S, hash=block_hash, full=False))
 
     async def txs(self, hashes: list[str]) -> list[Tx]:
         """Several transactions, fetched concurrently, in the given order."""
@@ -216,10 +224,10 @@ class Data:
         raw = await self.raw("chain_getTransaction", LONG_TTL_S, hash=tx_hash)
         if isinstance(raw, Mapping) and raw.get("status") == "pending":
             self._cache.pop("chain_getTransaction" + orjson.dumps({"hash": tx_hash}).decode(), None)
-        tx = Tx.from_json(raw)
+        tx = decode(Tx, raw, "transaction")
         if tx.block_height is not None:
             block = await self.block(tx.block_height)
-            tx = Tx.from_json(raw, block.header.time_ms)
+            tx = replace(tx, time_ms=block.header.time_ms)
         return tx
 
     async def proof(self, tx_hash: str) -> Mapping[str, Any]:
@@ -228,34 +236,37 @@ class Data:
 
     async def validators(self) -> list[Validator]:
         raw = await self.raw("chain_validators", 30.0)
-        return (
-            [Validator.from_json(v) for v in raw if isinstance(v, Mapping)] if isinstance(raw, list) else []
-        )
+        return decode_list(Validator, raw, "validators")
 
     # vax -----------------------------------------------------------------------------------------
 
     async def lot(self, lot_id: str) -> Lot:
-        return Lot.from_json(await self.raw("vax_getLot", lot_id=lot_id))
+        return decode(Lot, await self.raw("vax_getLot", lot_id=lot_id), "lot")
 
     async def trace(self, lot_id: str) -> Trace:
-        return Trace.from_json(await self.raw("vax_traceLot", lot_id=lot_id))
+        trace = decode(Trace, await self.raw("vax_traceLot", lot_id=lot_id), "trace")
+        return replace(
+            trace,
+            custody=tuple(sorted(trace.custody, key=lambda s: (s.shipped_ms, s.to_org))),
+            doses_per_site=tuple(sorted(trace.doses_per_site)),
+        )
 
     async def lots(self) -> list[Lot]:
         raw = await self.raw("vax_listLots", 5.0)
-        return [Lot.from_json(x) for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
+        return decode_list(Lot, raw, "lots")
 
     async def product(self, code: str) -> Product:
-        return Product.from_json(await self.raw("vax_getProduct", 30.0, product_code=code))
+        return decode(Product, await self.raw("vax_getProduct", 30.0, product_code=code), "product")
 
     async def org(self, org_id: str) -> Org:
-        return Org.from_json(await self.raw("vax_getOrganisation", 10.0, org_id=org_id))
+        return decode(Org, await self.raw("vax_getOrganisation", 10.0, org_id=org_id), "organisation")
 
     async def orgs(self) -> list[Org]:
         raw = await self.raw("vax_listOrganisations", 10.0)
-        return [Org.from_json(x) for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
+        return decode_list(Org, raw, "organisations")
 
     async def unit(self, unit_id: str) -> StorageUnit:
-        return StorageUnit.from_json(await self.raw("vax_getStorageUnit", unit_id=unit_id))
+        return decode(StorageUnit, await self.raw("vax_getStorageUnit", unit_id=unit_id), "storage_unit")
 
     async def inventory(self, org_id: str) -> Mapping[str, Any]:
         out = await self.raw("vax_inventory", holder=org_id)
@@ -274,9 +285,7 @@ class Data:
             if since is not None:
                 params["since_ms"] = since
             raw = await self.raw("vax_alerts", **params)
-            page = (
-                [Alert.from_json(a) for a in raw if isinstance(a, Mapping)] if isinstance(raw, list) else []
-            )
+            page = decode_list(Alert, raw, "alerts")
             seen = {(a.time_ms, a.tx_hash, a.kind, a.unit_id, a.temperature) for a in out}
             out.extend(
                 a for a in page if (a.time_ms, a.tx_hash, a.kind, a.unit_id, a.temperature) not in seen
@@ -287,18 +296,76 @@ class Data:
         return out
 
     async def find_unit(self, code: str) -> UnitCode:
-        return UnitCode.from_json(await self.raw("vax_findUnit", trace_code=code))
+        return decode(UnitCode, await self.raw("vax_findUnit", trace_code=code), "unit_code")
+
+    # issue #20's queries: None while the node does not answer them, so pages can fall back truthfully --
+
+    async def optional(self, method: str, ttl: float = SHORT_TTL_S, **params: Any) -> Any:
+        """A call to a method the node may not have yet: None when it does not."""
+        try:
+            return await self.raw(method, ttl, **params)
+        except MethodUnavailable:
+            return None
+
+    async def optional_first(self, method: str, *param_sets: Mapping[str, Any]) -> Any:
+        """`optional` with the first parameter naming the node accepts (a method still being specified may
+        name its parameter differently); None when it has no such method or takes none of them."""
+        for i, params in enumerate(param_sets):
+            try:
+                return await self.optional(method, SHORT_TTL_S, **params)
+            except BadInput:
+                if i == len(param_sets) - 1:
+                    raise
+        return None
+
+    async def episodes(self) -> list[Episode] | None:
+        """Every excursion and monitoring-gap episode (vax_listEpisodes), or None when the node lacks it."""
+        try:
+            raw = await self.optional_first("vax_listEpisodes", {}, {"limit": 1000})
+        except BadInput:  # a node whose episode query wants parameters this explorer does not know yet
+            return None
+        if raw is None:
+            return None
+        listed = raw.get("episodes") if isinstance(raw, Mapping) else raw
+        return decode_list(Episode, listed, "episodes")
+
+    async def unit_verdict(self, code: str) -> Verdict | None:
+        """vax_unitVerdict(code), or None when the node lacks it."""
+        raw = await self.optional_first("vax_unitVerdict", {"code": code}, {"trace_code": code})
+        return None if raw is None else decode(Verdict, raw, "verdict")
+
+    async def recall_progress(self, lot_id: str) -> RecallProgress | None:
+        """vax_recallProgress(lot), or None when the node lacks it."""
+        raw = await self.optional_first("vax_recallProgress", {"lot": lot_id}, {"lot_id": lot_id})
+        if raw is None:
+            return None
+        if isinstance(raw, list):
+            raw = {"holders": raw}
+        return decode(RecallProgress, raw, "recall_progress")
 
     async def device(self, address: str) -> Mapping[str, Any]:
         out = await self.raw("vax_getDevice", 30.0, address=address)
         return out if isinstance(out, Mapping) else {}
 
-    async def org_name(self, org_id: str) -> str:
-        """An organisation's name, or its id when unknown."""
+    async def org_name(self, org_id: str, t: Texts | None = None) -> str:
+        """An organisation's name (its Chinese one on Chinese pages when the chain has it), or its id."""
         try:
-            return (await self.org(org_id)).name or org_id
+            org = await self.org(org_id)
         except (NotFound, BadInput):
             return org_id
+        if t is not None and t.zh and org.name_zh:
+            return org.name_zh
+        return org.name or org_id
+
+    async def product_name(self, code: str, t: Texts | None = None) -> str:
+        """A product's name (its Chinese one on Chinese pages when the chain has it), or its code."""
+        try:
+            p = await self.product(code)
+        except (NotFound, BadInput):
+            return code
+        if t is not None and t.zh and p.name_zh:
+            return p.name_zh
+        return p.name or code
 
     async def who(self, address: str) -> Who:
         """What a sender address is: an organisation's account, a logger, a validator."""
@@ -338,7 +405,7 @@ class Data:
         if before is not None:
             params["before_height"] = before
         raw = await self.source.call("chain_getTransactionsBySender", params)
-        return [Tx.from_json(t) for t in raw if isinstance(t, Mapping)] if isinstance(raw, list) else []
+        return decode_list(Tx, raw, "transactions")
 
     def _absorb(self, hist: _History, txs: list[Tx]) -> None:
         new: list[Sample] = []
@@ -404,6 +471,34 @@ class Data:
                     return
             if hist.samples and hist.samples[0].time_s < since_s:
                 return
+
+
+def block_view(raw: object) -> Block:
+    """A block answer (with transaction hashes or full transactions) as a `Block`."""
+    obj = raw if isinstance(raw, Mapping) else {}
+    header = decode(Header, obj.get("header") or {}, "block.header")
+    listed = obj.get("transactions") or []
+    if not isinstance(listed, list):
+        listed = []
+    full = [t for t in listed if isinstance(t, Mapping)]
+    txs = tuple(
+        decode(
+            Tx,
+            {**t, "block_height": header.height, "index": i, "block_time_ms": header.time_ms},
+            f"block.transactions[{i}]",
+        )
+        for i, t in enumerate(full)
+    )
+    hashes = tuple(t.hash for t in txs) if txs else tuple(t for t in listed if isinstance(t, str))
+    count = obj.get("tx_count")
+    commit = obj.get("commit")
+    return Block(
+        header,
+        txs,
+        hashes,
+        count if isinstance(count, int) else len(listed),
+        commit if isinstance(commit, str) else None,
+    )
 
 
 def _next_before(page: list[Tx]) -> int | None:

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from explorer.html import Safe, h
+from explorer.i18n_chain import CHAIN_MESSAGES
 
 LANGS = ("en", "zh-CN")
 DEFAULT_LANG = "en"
 
 # key -> (English, Chinese). Placeholders are str.format fields; values are escaped by `Texts.fmt`.
-MESSAGES: Mapping[str, tuple[str, str]] = {
+_UI_MESSAGES: Mapping[str, tuple[str, str]] = {
     "site_title": ("vaxchain explorer", "vaxchain 疫苗追溯浏览器"),
     "tagline": (
         "Public record of how the district's vaccines move and are kept. No personal data.",
@@ -43,6 +44,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "search_many": ("Several matches for “{q}”", "“{q}”有多个匹配结果"),
     "unavailable": ("The node is not reachable", "无法连接节点"),
     "unavailable_detail": ("Try again in a moment.", "请稍后再试。"),
+    "bad_answer_detail": (
+        "The node answered data this explorer cannot read; try again later.",
+        "节点返回的数据无法读取，请稍后再试。",
+    ),
     "error": ("Error", "错误"),
     "bad_request": ("Bad request", "请求有误"),
     # home
@@ -133,7 +138,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "units": ("Units", "数量"),
     "held": ("Held", "在库"),
     "in_transit_n": ("In transit", "在途"),
-    "administered": ("Vials opened", "已开启"),
+    "administered": ("Vials opened", "已开瓶"),
     "destroyed": ("Destroyed", "已销毁"),
     "quarantined_n": ("Quarantined", "隔离中"),
     "doses_given": ("Doses given", "已接种剂次"),
@@ -211,9 +216,9 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "unit_code_title": ("Unit {c}", "单支 {c}"),
     "scheme": ("Scheme", "编码体系"),
     "serial": ("Serial", "序列号"),
-    "used": ("Opened for vaccination", "已开启接种"),
+    "used": ("Opened for vaccination", "已开瓶使用"),
     "not_used": ("not used yet", "尚未使用"),
-    "opened_at": ("opened at {site}, {t}", "于 {site} 开启，{t}"),
+    "opened_at": ("opened at {site}, {t}", "于 {site} 开瓶，{t}"),
     "suspect_reports": ("Suspect reports", "可疑报告"),
     "invalid_code": ("Not a valid unit code: {r}", "不是有效的追溯码：{r}"),
     "lot_unknown": ("The lot of this code is not on the chain.", "链上没有该追溯码所属的批次。"),
@@ -353,6 +358,12 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
 }
 
 
+MESSAGES: Mapping[str, tuple[str, str]] = {**_UI_MESSAGES, **CHAIN_MESSAGES}
+ENUM_PREFIXES = frozenset(
+    {"qc", "ak", "sk", "ot", "q", "st", "dr", "role", "ek", "err", "ev", "k", "f", "vf"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Texts:
     """The texts of one language."""
@@ -368,8 +379,21 @@ class Texts:
         """The plain text of `key` (escape it when you put it into HTML; `tag()` and `h()` do)."""
         pair = MESSAGES.get(key)
         if pair is None:
-            return key
+            prefix, _, code = key.partition("_")
+            # a code the chain has and the tables do not (a newer node): its name in words, not the raw key
+            return self.label(key, code) if prefix in ENUM_PREFIXES and code else key
         return pair[1] if self.zh else pair[0]
+
+    def label(self, key: str, code: str) -> str:
+        """The text of `key`, or words made from `code` when no table has it ("LotRecalled" -> "lot recalled")."""
+        if key in MESSAGES:
+            return self(key)
+        words = "".join(" " + c.lower() if c.isupper() else c for c in code).replace("_", " ").strip()
+        return words or code
+
+    def name(self, english: str, chinese: str = "") -> str:
+        """A chain name in the reader's language: the Chinese one when there is one and the page is Chinese."""
+        return chinese if self.zh and chinese else english
 
     def fmt(self, msg_key: str, /, **values: object) -> Safe:
         """The text of `key` with its fields filled; values are escaped unless they are `Safe`."""

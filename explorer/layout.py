@@ -46,6 +46,7 @@ def page(frame: Frame, body: Safe) -> Safe:
             link("/lots", t("nav_lots")),
             link("/orgs", t("nav_orgs")),
             link("/alerts", t("nav_alerts")),
+            link("/district", t("nav_district")),
             link("/validators", t("nav_validators")),
             tag(
                 "a",

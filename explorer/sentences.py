@@ -12,9 +12,9 @@ from typing import Any
 
 from explorer.chart import deg
 from explorer.data import Data, ExplorerError
-from explorer.html import Safe, link, seg, tag
+from explorer.html import Safe, join, link, seg, tag
 from explorer.i18n import Texts
-from explorer.views import Tx
+from explorer.views import PRIVATE_FIELDS, Tx
 
 UTC_OFFSET_MIN = 480  # the district's local time (China Standard Time) for dates shown in words
 
@@ -57,9 +57,9 @@ def unit_link(unit_id: Any) -> Safe:
     return link("/unit/" + seg(unit_id), str(unit_id))
 
 
-async def org_link(data: Data, org_id: Any) -> Safe:
+async def org_link(data: Data, org_id: Any, t: Texts) -> Safe:
     """An organisation by name, linked."""
-    return link("/org/" + seg(org_id), await data.org_name(str(org_id)))
+    return link("/org/" + seg(org_id), await data.org_name(str(org_id), t))
 
 
 async def describe(tx: Tx, data: Data, t: Texts) -> Safe:
@@ -81,12 +81,12 @@ async def _sentence(k: str, p: Mapping[str, Any], who: Safe, data: Data, t: Text
         return t.fmt(
             "s_admit_organisation",
             who=who,
-            org=await org_link(data, p["org_id"]),
+            org=await org_link(data, p["org_id"], t),
             otype=t("ot_" + str(p["org_type"])),
         )
     if k == "set_organisation_status":
         key = "s_set_organisation_status_on" if p["active"] else "s_set_organisation_status_off"
-        return t.fmt(key, who=who, org=await org_link(data, p["org_id"]), reason=p["reason"])
+        return t.fmt(key, who=who, org=await org_link(data, p["org_id"], t), reason=p["reason"])
     if k == "set_account":
         if p["active"]:
             return t.fmt(
@@ -136,7 +136,7 @@ async def _sentence(k: str, p: Mapping[str, Any], who: Safe, data: Data, t: Text
     if k == "recall_lot":
         return t.fmt("s_recall_lot", who=who, lot=lot_link(p["lot"]), reason=p["reason"])
     if k == "ship":
-        to = await org_link(data, p["to_org"])
+        to = await org_link(data, p["to_org"], t)
         if p.get("vehicle"):
             return t.fmt(
                 "s_ship_vehicle",
@@ -205,3 +205,95 @@ async def _sentence(k: str, p: Mapping[str, Any], who: Safe, data: Data, t: Text
         code = link("/code?c=" + seg(p["trace_code"]), str(p["trace_code"]))
         return t.fmt("s_report_suspect_unit", who=who, code=code, note=p["note"])
     return t.fmt("s_unknown", who=who, kind=k)
+
+
+# --- fields and events in words -------------------------------------------------------------------
+
+_ORG_KEYS = frozenset(
+    {"org_id", "from_org", "to_org", "site", "manufacturer", "admitted_by", "decided_by", "by"}
+)
+_UNIT_KEYS = frozenset({"unit_id", "storage_unit", "from_unit", "to_unit", "vehicle"})
+_LOT_KEYS = frozenset({"lot", "lot_id"})
+_TEMP_KEYS = frozenset({"temp", "temperature", "min_temp", "max_temp", "storage_min", "storage_max"})
+_DATE_KEYS = frozenset({"expiry_date", "manufactured_date"})
+_HIDDEN = frozenset(
+    {"proof", "unit_root", "evidence_hash", "document_hash", "decision_hash", "release_cert_hash"}
+)
+
+
+def is_private(key: str) -> bool:
+    """A field never shown publicly: subject ids, clinical record hashes, and anything named after them."""
+    return key in PRIVATE_FIELDS or "subject" in key or "record_hash" in key
+
+
+async def value_words(key: str, value: Any, data: Data, t: Texts) -> Safe | str:
+    """One field's value for a reader: names and links, local times, degrees, translated codes; never JSON."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return t("yes") if value else t("no")
+    if key in _LOT_KEYS:
+        return lot_link(value)
+    if isinstance(value, str) and key in _ORG_KEYS:
+        return await org_link(data, value, t)
+    if isinstance(value, str) and key in _UNIT_KEYS:
+        return unit_link(value)
+    if isinstance(value, int) and key in _TEMP_KEYS:
+        return f"{deg(value)} °C"
+    if isinstance(value, int) and key in _DATE_KEYS:
+        return ymd(value)
+    if isinstance(value, int) and key.endswith("_ms"):
+        return local_time(value)
+    if isinstance(value, int) and key.endswith("_s"):
+        return local_time(value * 1000)
+    if isinstance(value, str) and key in ("reason", "cause", "kind", "status", "org_type", "role"):
+        prefixes = {
+            "reason": "dr_",
+            "cause": "qc_",
+            "kind": "ak_",
+            "status": "q_",
+            "org_type": "ot_",
+            "role": "role_",
+        }
+        return t.label(prefixes[key] + value, value)
+    if isinstance(value, str) and value.startswith("0x") and len(value) > 20:
+        return short(value)
+    if isinstance(value, list):
+        if all(isinstance(v, str | int) and not isinstance(v, bool) for v in value) and len(value) <= 12:
+            return ", ".join(str(v) for v in value)
+        return t.fmt("n_items", n=len(value))
+    if isinstance(value, Mapping):
+        return f"{len(value)} {t('fields')}"
+    return str(value)
+
+
+async def fields_words(fields: Mapping[str, Any], data: Data, t: Texts) -> list[tuple[str, Safe | str]]:
+    """Public fields as (label, value) pairs in the reader's language."""
+    out: list[tuple[str, Safe | str]] = []
+    for key, value in fields.items():
+        if is_private(key) or key in _HIDDEN:
+            continue
+        if isinstance(value, Mapping) and key not in _LOT_KEYS:
+            for k2, v2 in value.items():
+                if not is_private(k2) and k2 not in _HIDDEN:
+                    out.append((t.label("f_" + k2, k2), await value_words(k2, v2, data, t)))
+            continue
+        out.append((t.label("f_" + key, key), await value_words(key, value, data, t)))
+    return out
+
+
+async def event_words(name: str, fields: Any, data: Data, t: Texts) -> Safe:
+    """An event as one line: its name in words, then its public fields."""
+    pairs = await fields_words(fields, data, t) if isinstance(fields, Mapping) else []
+    head = tag("strong", {}, t.label("ev_" + name, name))
+    if not pairs:
+        return head
+    inner = [tag("span", {"class": "f"}, label, " ", tag("b", {}, value)) for label, value in pairs]
+    return join([head, Safe("：" if t.zh else ": "), join(inner, "，" if t.zh else ", ")])
+
+
+def error_words(t: Texts, code: str | None) -> str:
+    """A contract error code in the reader's language."""
+    if not code:
+        return t("failure")
+    return t.label("err_" + code, code)

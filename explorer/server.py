@@ -20,9 +20,11 @@ import trio
 
 from explorer import pages
 from explorer.data import BadInput, Data, MethodUnavailable, NodeUnavailable, NotFound, RpcSource, Source
+from explorer.decode import DecodeError
 from explorer.html import Safe
 from explorer.i18n import Texts, negotiate
 from explorer.layout import Frame, error_body, page
+from explorer.pages.alerts import parse_filter as alerts_parse_filter
 from rpc.registry import MethodRegistry
 from rpc.server import HttpRequest, HttpResponse, Route, RpcServerConfig, serve
 
@@ -90,11 +92,19 @@ class Explorer:
             except NotFound as exc:
                 result = pages.Body(
                     t("not_found"),
-                    error_body(t, t("not_found"), t.fmt("not_found_page", what=exc.what, key=exc.key)),
+                    error_body(
+                        t, t("not_found"), t.fmt("not_found_page", what=t("w_" + exc.what), key=exc.key)
+                    ),
                     404,
                 )
             except BadInput as exc:
-                result = pages.Body(t("bad_request"), error_body(t, t("bad_request"), str(exc)), 400)
+                detail = t.fmt("node_refused", detail=str(exc)) if exc.from_node else str(exc)
+                result = pages.Body(t("bad_request"), error_body(t, t("bad_request"), detail), 400)
+            except DecodeError as exc:
+                log.warning("bad answer from the node: %s", exc)
+                result = pages.Body(
+                    t("unavailable"), error_body(t, t("unavailable"), t("bad_answer_detail")), 502
+                )
             except (NodeUnavailable, MethodUnavailable) as exc:
                 log.warning("node unavailable: %s", exc)
                 result = pages.Body(
@@ -119,7 +129,7 @@ class Explorer:
             ("/fragment/home", _fragment(pages.home_live), True),
             (
                 "/fragment/alerts",
-                lambda d, t, r: _wrap(pages.alerts_live(d, t, r.query.get("only") == "serious")),
+                lambda d, t, r: _alerts_fragment(d, t, dict(r.query)),
                 True,
             ),
             (
@@ -146,6 +156,8 @@ class Explorer:
                 False,
             ),
             ("/alerts", lambda d, t, r: pages.alerts_page(d, t, dict(r.query)), False),
+            ("/district", lambda d, t, r: pages.district_page(d, t, dict(r.query)), False),
+            ("/recall/{lot_id:.+}", lambda d, t, r: pages.recall_page(d, t, r.match_info["lot_id"]), False),
             ("/code", lambda d, t, r: pages.code_page(d, t, r.query.get("c", "")), False),
             ("/search", lambda d, t, r: pages.search(d, t, r.query.get("q", "")), False),
         ]
@@ -169,8 +181,9 @@ def _fragment(fn: Callable[[Data, Texts], Awaitable[Safe]]) -> PageFn:
     return run
 
 
-async def _wrap(html: Awaitable[Safe]) -> pages.Body:
-    return pages.Body("", await html)
+async def _alerts_fragment(d: Data, t: Texts, query: dict[str, str]) -> pages.Body:
+    flt = await alerts_parse_filter(d, t, query)
+    return pages.Body("", await pages.alerts_live(d, t, flt.serious, flt))
 
 
 _STATIC_NAMES = frozenset({"explorer.css", "explorer.js"})

@@ -1,13 +1,13 @@
-"""View models: frozen records parsed from the node's JSON-RPC answers.
+"""View models: frozen records the node's JSON-RPC answers decode into (`explorer.decode.decode`).
 
-Parsing is tolerant (a missing field gets a neutral default) because the explorer must keep rendering against
-nodes of slightly different versions; what a page shows is decided by these types, not by raw JSON.
+A missing field gets its default (the explorer keeps rendering against nodes of slightly different versions);
+a value of the wrong type is a named `DecodeError`. What a page shows is decided by these types, not raw JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 JsonObj = Mapping[str, Any]
@@ -16,36 +16,19 @@ JsonObj = Mapping[str, Any]
 PRIVATE_FIELDS = frozenset({"subject", "record_hash", "subjects_ids", "dose_ref", "registry_signature"})
 
 
-def _s(obj: JsonObj, name: str, default: str = "") -> str:
-    v = obj.get(name)
-    return default if v is None else str(v)
+def _default(value: object) -> Any:
+    """A field whose default differs from the neutral one."""
+    return field(default=value)
 
 
-def _i(obj: JsonObj, name: str, default: int = 0) -> int:
-    v = obj.get(name)
-    if isinstance(v, bool) or not isinstance(v, int):
-        return default
-    return v
+def _key(*keys: str, default: object = None) -> Any:
+    """A field read from the first of `keys` the answer has."""
+    return field(default=default, metadata={"keys": keys})
 
 
-def _oi(obj: JsonObj, name: str) -> int | None:
-    v = obj.get(name)
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _os(obj: JsonObj, name: str) -> str | None:
-    v = obj.get(name)
-    return None if v is None else str(v)
-
-
-def _m(obj: JsonObj, name: str) -> JsonObj:
-    v = obj.get(name)
-    return v if isinstance(v, Mapping) else {}
-
-
-def _l(obj: JsonObj, name: str) -> Sequence[Any]:
-    v = obj.get(name)
-    return v if isinstance(v, list) else []
+def _path(*path: str) -> Any:
+    """A field read from a nested object (default None)."""
+    return field(default=None, metadata={"paths": (path,)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +37,6 @@ class Validator:
 
     address: str
     name: str
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Validator:
-        return cls(_s(o, "address"), _s(o, "name"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +47,9 @@ class ChainStatus:
     chain_name: str
     height: int
     head_hash: str
-    finalized_height: int
-    last_block_time_ms: int
-    validators: tuple[Validator, ...]
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> ChainStatus:
-        return cls(
-            _i(o, "chain_id"),
-            _s(o, "chain_name"),
-            _i(o, "height"),
-            _s(o, "head_hash"),
-            _i(o, "finalized_height", _i(o, "height")),
-            _i(o, "last_block_time_ms"),
-            tuple(Validator.from_json(v) for v in _l(o, "validators") if isinstance(v, Mapping)),
-        )
+    finalized_height: int = field(metadata={"keys": ("finalized_height", "height")})
+    last_block_time_ms: int = field(default=0)
+    validators: tuple[Validator, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,22 +69,13 @@ class Header:
     last_commit_hash: str
     evidence_root: str
 
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Header:
-        return cls(
-            _s(o, "hash"),
-            _i(o, "chain_id"),
-            _i(o, "height"),
-            _i(o, "time_ms"),
-            _s(o, "parent_hash"),
-            _s(o, "proposer"),
-            _s(o, "tx_root"),
-            _s(o, "receipts_root"),
-            _s(o, "state_root"),
-            _s(o, "validators_hash"),
-            _s(o, "last_commit_hash"),
-            _s(o, "evidence_root"),
-        )
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a receipt."""
+
+    name: str
+    data: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +85,11 @@ class Receipt:
     status: str
     error: str | None
     error_data: Any
-    events: tuple[tuple[str, Any], ...]
+    events: tuple[Event, ...]
 
     @property
     def ok(self) -> bool:
         return self.status == "success"
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Receipt:
-        events = tuple((_s(e, "name"), e.get("data")) for e in _l(o, "events") if isinstance(e, Mapping))
-        return cls(_s(o, "status"), _os(o, "error"), o.get("error_data"), events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,28 +102,11 @@ class Tx:
     sender: str
     nonce: int
     payload: JsonObj
-    status: str  # pending | included | success | failure
-    block_height: int | None
-    index: int | None
-    receipt: Receipt | None
-    time_ms: int | None = None
-
-    @classmethod
-    def from_json(cls, o: JsonObj, time_ms: int | None = None) -> Tx:
-        receipt = o.get("receipt")
-        return cls(
-            _s(o, "hash"),
-            _i(o, "kind"),
-            _s(o, "kind_name", f"kind {_i(o, 'kind')}"),
-            _s(o, "sender"),
-            _i(o, "nonce"),
-            _m(o, "payload"),
-            _s(o, "status", "included"),
-            _oi(o, "block_height"),
-            _oi(o, "index"),
-            Receipt.from_json(receipt) if isinstance(receipt, Mapping) else None,
-            _oi(o, "block_time_ms") if time_ms is None else time_ms,
-        )
+    status: str = _default("included")  # pending | included | success | failure
+    block_height: int | None = None
+    index: int | None = None
+    receipt: Receipt | None = None
+    time_ms: int | None = _key("block_time_ms")
 
     @property
     def ok(self) -> bool | None:
@@ -180,6 +116,10 @@ class Tx:
         if self.status in ("success", "failure"):
             return self.status == "success"
         return None
+
+    @property
+    def kind_label(self) -> str:
+        return self.kind_name or f"kind {self.kind}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,18 +131,6 @@ class Block:
     tx_hashes: tuple[str, ...]
     tx_count: int
     commit: str | None
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Block:
-        header = Header.from_json(_m(o, "header"))
-        raw = _l(o, "transactions")
-        txs = tuple(
-            Tx.from_json({**t, "block_height": header.height, "index": i}, header.time_ms)
-            for i, t in enumerate(raw)
-            if isinstance(t, Mapping)
-        )
-        hashes = tuple(t.hash for t in txs) if txs else tuple(str(t) for t in raw if isinstance(t, str))
-        return cls(header, txs, hashes, _i(o, "tx_count", len(raw)), _os(o, "commit"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,20 +146,6 @@ class Alert:
     temperature: int | None
     detail: str
     tx_hash: str
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Alert:
-        return cls(
-            _i(o, "time_ms"),
-            _s(o, "org_id"),
-            _s(o, "kind"),
-            _os(o, "unit_id"),
-            _os(o, "lot_id"),
-            _os(o, "device"),
-            _oi(o, "temperature"),
-            _s(o, "detail"),
-            _s(o, "tx_hash"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,30 +169,9 @@ class Lot:
     recalled: bool
     recall_reason: str
     commissioned_ms: int
-    status: str
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Lot:
-        return cls(
-            _s(o, "lot_id"),
-            _s(o, "product_code"),
-            _s(o, "lot_number"),
-            _s(o, "manufacturer"),
-            _i(o, "manufactured_date"),
-            _i(o, "expiry_date"),
-            _i(o, "units"),
-            _i(o, "held"),
-            _i(o, "in_transit"),
-            _i(o, "administered"),
-            _i(o, "destroyed"),
-            _i(o, "quarantined"),
-            _i(o, "doses"),
-            _i(o, "subjects"),
-            bool(o.get("recalled")),
-            _s(o, "recall_reason"),
-            _i(o, "commissioned_ms"),
-            _s(o, "status", "active"),
-        )
+    status: str = _default("active")
+    recall_ms: int | None = _key("recall_ms", "recalled_ms")
+    recall_height: int | None = None
 
     @property
     def badge(self) -> str:
@@ -306,24 +199,6 @@ class Shipment:
     closed_ms: int | None
     reason: str
 
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Shipment:
-        return cls(
-            _s(o, "shipment_id"),
-            _s(o, "lot_id"),
-            _i(o, "quantity"),
-            _s(o, "from_org"),
-            _s(o, "from_unit"),
-            _s(o, "to_org"),
-            _os(o, "vehicle"),
-            _i(o, "shipped_ms"),
-            _s(o, "status"),
-            _os(o, "to_unit"),
-            _oi(o, "counted"),
-            _oi(o, "closed_ms"),
-            _s(o, "reason"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Quarantine:
@@ -342,23 +217,6 @@ class Quarantine:
     decided_ms: int | None
     note: str
 
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Quarantine:
-        return cls(
-            _s(o, "quarantine_id"),
-            _s(o, "lot_id"),
-            _s(o, "unit_id"),
-            _s(o, "org_id"),
-            _i(o, "quantity"),
-            _s(o, "cause"),
-            _oi(o, "since_s"),
-            _i(o, "created_ms"),
-            _s(o, "status"),
-            _os(o, "decided_by"),
-            _oi(o, "decided_ms"),
-            _s(o, "note"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Holder:
@@ -369,12 +227,6 @@ class Holder:
     available: int
     quarantined: int
     in_transit: int
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Holder:
-        return cls(
-            _s(o, "org_id"), _os(o, "unit_id"), _i(o, "available"), _i(o, "quarantined"), _i(o, "in_transit")
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,44 +239,20 @@ class Destruction:
     quantity: int
     reason: str
 
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Destruction:
-        return cls(_i(o, "time_ms"), _s(o, "org_id"), _os(o, "unit_id"), _i(o, "quantity"), _s(o, "reason"))
-
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """vax_traceLot."""
+    """vax_traceLot (custody sorted by shipping time by `Data.trace`)."""
 
     lot: Lot
-    status: str
-    custody: tuple[Shipment, ...]
-    holders: tuple[Holder, ...]
-    quarantines: tuple[Quarantine, ...]
-    destructions: tuple[Destruction, ...]
-    doses_per_site: tuple[tuple[str, int], ...]
-    doses: int
-    subjects: int
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Trace:
-        per_site = _m(o, "doses_per_site")
-        return cls(
-            Lot.from_json(_m(o, "lot")),
-            _s(o, "status", "active"),
-            tuple(
-                sorted(
-                    (Shipment.from_json(s) for s in _l(o, "custody") if isinstance(s, Mapping)),
-                    key=lambda s: (s.shipped_ms, s.to_org),
-                )
-            ),
-            tuple(Holder.from_json(x) for x in _l(o, "holders") if isinstance(x, Mapping)),
-            tuple(Quarantine.from_json(x) for x in _l(o, "quarantines") if isinstance(x, Mapping)),
-            tuple(Destruction.from_json(x) for x in _l(o, "destructions") if isinstance(x, Mapping)),
-            tuple(sorted((str(k), int(v)) for k, v in per_site.items() if isinstance(v, int))),
-            _i(o, "doses"),
-            _i(o, "subjects"),
-        )
+    status: str = _default("active")
+    custody: tuple[Shipment, ...] = ()
+    holders: tuple[Holder, ...] = ()
+    quarantines: tuple[Quarantine, ...] = ()
+    destructions: tuple[Destruction, ...] = ()
+    doses_per_site: tuple[tuple[str, int], ...] = ()
+    doses: int = 0
+    subjects: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,20 +264,9 @@ class Product:
     name: str
     storage_min: int
     storage_max: int
-    doses_per_vial: int
-    approved: bool
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Product:
-        return cls(
-            _s(o, "product_code"),
-            _s(o, "manufacturer"),
-            _s(o, "name"),
-            _i(o, "storage_min"),
-            _i(o, "storage_max"),
-            _i(o, "doses_per_vial", 1),
-            bool(o.get("approved")),
-        )
+    doses_per_vial: int = _default(1)
+    approved: bool = False
+    name_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,20 +276,10 @@ class Org:
     org_id: str
     org_type: str
     name: str
-    active: bool
-    admitted_by: str
-    storage_units: tuple[str, ...]
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Org:
-        return cls(
-            _s(o, "org_id"),
-            _s(o, "org_type"),
-            _s(o, "name"),
-            bool(o.get("active", True)),
-            _s(o, "admitted_by"),
-            tuple(str(u) for u in _l(o, "storage_units")),
-        )
+    active: bool = _default(True)
+    admitted_by: str = ""
+    storage_units: tuple[str, ...] = ()
+    name_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,9 +291,14 @@ class Breach:
     at_s: int
     lots: tuple[str, ...]
 
-    @classmethod
-    def from_json(cls, o: JsonObj) -> Breach:
-        return cls(_s(o, "cause"), _i(o, "since_s"), _i(o, "at_s"), tuple(str(x) for x in _l(o, "lots")))
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """Units of one lot in a storage unit."""
+
+    lot_id: str
+    available: int
+    quarantined: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,31 +311,12 @@ class StorageUnit:
     name: str
     min_temp: int
     max_temp: int
-    active: bool
-    last_sample_s: int
-    devices: tuple[str, ...]
-    breaches: tuple[Breach, ...]
-    holdings: tuple[tuple[str, int, int], ...]  # lot, available, quarantined
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> StorageUnit:
-        return cls(
-            _s(o, "unit_id"),
-            _s(o, "org_id"),
-            _s(o, "kind"),
-            _s(o, "name"),
-            _i(o, "min_temp"),
-            _i(o, "max_temp"),
-            bool(o.get("active", True)),
-            _i(o, "last_sample_s"),
-            tuple(str(d) for d in _l(o, "devices")),
-            tuple(Breach.from_json(b) for b in _l(o, "breaches") if isinstance(b, Mapping)),
-            tuple(
-                (_s(x, "lot_id"), _i(x, "available"), _i(x, "quarantined"))
-                for x in _l(o, "holdings")
-                if isinstance(x, Mapping)
-            ),
-        )
+    active: bool = _default(True)
+    last_sample_s: int = 0
+    devices: tuple[str, ...] = ()
+    breaches: tuple[Breach, ...] = ()
+    holdings: tuple[Holding, ...] = ()
+    name_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,46 +328,31 @@ class Sample:
 
 
 @dataclass(frozen=True, slots=True)
+class SuspectReport:
+    """A report that a unit code was seen again or looked wrong."""
+
+    time_ms: int
+    org_id: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnitCode:
     """vax_findUnit."""
 
     valid: bool
-    error: str
-    canonical: str
-    scheme: str
-    product_code: str
-    serial: str
-    lot_id: str | None
-    recalled: bool
-    used: bool
-    use_site: str | None
-    use_unit: str | None
-    opened_ms: int | None
-    suspect_reports: tuple[tuple[int, str, str], ...]  # time, org, note
-
-    @classmethod
-    def from_json(cls, o: JsonObj) -> UnitCode:
-        use = _m(o, "use")
-        err = _m(o, "error")
-        return cls(
-            bool(o.get("valid")),
-            _s(err, "reason", _s(err, "error")),
-            _s(o, "canonical"),
-            _s(o, "scheme"),
-            _s(o, "product_code"),
-            _s(o, "serial"),
-            _os(o, "lot_id"),
-            bool(o.get("recalled")),
-            bool(o.get("used")),
-            _os(use, "site"),
-            _os(use, "unit_id"),
-            _oi(use, "opened_ms"),
-            tuple(
-                (_i(r, "time_ms"), _s(r, "org_id"), _s(r, "note"))
-                for r in _l(o, "suspect_reports")
-                if isinstance(r, Mapping)
-            ),
-        )
+    error: str = field(metadata={"paths": (("error", "reason"), ("error", "error"))})
+    canonical: str = ""
+    scheme: str = ""
+    product_code: str = ""
+    serial: str = ""
+    lot_id: str | None = None
+    recalled: bool = False
+    used: bool = False
+    use_site: str | None = _path("use", "site")
+    use_unit: str | None = _path("use", "unit_id")
+    opened_ms: int | None = _path("use", "opened_ms")
+    suspect_reports: tuple[SuspectReport, ...] = ()
 
 
 def public_fields(payload: JsonObj) -> list[tuple[str, Any]]:
@@ -590,3 +368,116 @@ def public_fields(payload: JsonObj) -> list[tuple[str, Any]]:
         else:
             out.append((k, v))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """An excursion or monitoring gap of one storage unit, from start to end (None: still open)."""
+
+    episode_id: str
+    kind: str  # excursion | monitoring_gap
+    start_ms: int
+    end_ms: int | None
+    min_c: float | None
+    max_c: float | None
+    minutes_out: int
+    org_id: str = ""
+    unit_id: str = _key("unit_id", "storage_unit", default="")
+    lots: tuple[str, ...] = ()
+    doses: int | None = _key("doses", "doses_given")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageStay:
+    """A storage unit a vial sat in, with the episodes while it was there."""
+
+    org_id: str
+    storage_unit: str
+    from_ms: int
+    to_ms: int | None
+    episodes: tuple[Episode, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCode:
+    """What a printed code says."""
+
+    gtin: str
+    lot: str
+    expiry: str
+    serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """When and why a lot was recalled."""
+
+    time_ms: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictLot:
+    """The lot a code belongs to, as the chain holds it."""
+
+    lot_id: str
+    product_id: str
+    product_name: str
+    expiry_ms: int | None
+    status: str
+    recall: Recall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """Where and when a vial was opened."""
+
+    org_id: str
+    storage_unit: str
+    time_ms: int
+    episode_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One named reason of a verdict, with its data."""
+
+    flag: str
+    data: JsonObj = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """vax_unitVerdict: what the chain says of one vial."""
+
+    code: str
+    verdict: str  # ok | do_not_use | ask_site
+    known: bool
+    parsed: ParsedCode | None = None
+    parse_error: str | None = None
+    lot: VerdictLot | None = None
+    lot_matches: bool | None = None
+    expiry_matches: bool | None = None
+    storage: tuple[StorageStay, ...] = ()
+    opened: Opened | None = None
+    flags: tuple[Flag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HolderProgress:
+    """One holder's part in a recall."""
+
+    org_id: str
+    held: int
+    returned: int
+    destroyed: int
+    in_transit: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecallProgress:
+    """vax_recallProgress: every holder of a recalled lot, with totals and the doses given (a count)."""
+
+    holders: tuple[HolderProgress, ...] = ()
+    totals: HolderProgress | None = None
+    doses_given: int | None = None

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contracts.genesis import GenesisDevice, GenesisOrganisation, GenesisStorageUnit
@@ -39,6 +39,7 @@ class RosterUnit:
     min_temp: int
     max_temp: int
     device_labels: tuple[str, ...]
+    name_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class RosterOrg:
     admin_labels: tuple[str, ...]
     staff_labels: tuple[str, ...]
     units: tuple[RosterUnit, ...]
+    name_zh: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,25 +105,101 @@ class Roster:
                         u.min_temp,
                         u.max_temp,
                         tuple(GenesisDevice(addresses[d], d) for d in u.device_labels),
+                        u.name_zh,
                     )
                     for u in u_list
                 ),
                 registry_signers=registry_signers if o.org_type is OrgType.CDC else (),
+                name_zh=o.name_zh,
+                product_names_zh=PRODUCT_NAMES_ZH if o.org_type is OrgType.MANUFACTURER else (),
             )
             for o in self.orgs
             for u_list in [o.units]
         )
 
 
-def _unit(unit_id: str, kind: StorageKind, name: str, loggers: int = 1) -> RosterUnit:
+def _unit(unit_id: str, kind: StorageKind, name: str, loggers: int = 1, name_zh: str = "") -> RosterUnit:
     lo, hi = (-5000, -2000) if kind is StorageKind.FREEZER else (200, 800)
-    return RosterUnit(unit_id, kind, name, lo, hi, tuple(f"{unit_id}/logger-{i + 1}" for i in range(loggers)))
+    labels = tuple(f"{unit_id}/logger-{i + 1}" for i in range(loggers))
+    return RosterUnit(unit_id, kind, name, lo, hi, labels, name_zh or UNIT_NAMES_ZH.get(unit_id, ""))
 
 
 def _org(org_id: str, t: OrgType, name: str, staff: int = 1, units: tuple[RosterUnit, ...] = ()) -> RosterOrg:
-    return RosterOrg(
-        org_id, t, name, (f"{org_id}/admin",), tuple(f"{org_id}/staff-{i + 1}" for i in range(staff)), units
-    )
+    staff_labels = tuple(f"{org_id}/staff-{i + 1}" for i in range(staff))
+    return RosterOrg(org_id, t, name, (f"{org_id}/admin",), staff_labels, units, ORG_NAMES_ZH.get(org_id, ""))
+
+
+# Chinese names of the sample district (Chancheng, Foshan): its four street/town health centres first, then
+# community health stations; units and products named as a Chinese CDC would.
+ORG_NAMES_ZH = {
+    "regulator": "禅城区市场监督管理局",
+    "health-commission": "禅城区卫生健康局",
+    "cdc": "禅城区疾病预防控制中心",
+    "mah": "示例生物制品有限公司",
+    "distributor": "示例冷链物流有限公司",
+}
+UNIT_NAMES_ZH = {
+    "cdc-coldroom": "疾控中心疫苗冷库",
+    "cdc-van-1": "疾控中心冷藏车 1 号",
+    "cdc-van-2": "疾控中心冷藏车 2 号",
+    "mah-coldroom": "成品冷库",
+    "dist-coldroom": "配送中心冷库",
+    "dist-truck-1": "冷藏运输车 1 号",
+}
+_STREETS = ("祖庙街道", "石湾镇街道", "张槎街道", "南庄镇")
+_COMMUNITIES = (
+    "升平",
+    "同济",
+    "岭南",
+    "东华里",
+    "普君",
+    "莲峰",
+    "大江",
+    "朝安",
+    "塔坡",
+    "祖庙",
+    "环市",
+    "新风",
+    "澜石",
+    "南风古灶",
+    "张槎",
+    "大富",
+    "上朗",
+    "下朗",
+    "紫南",
+    "吉利",
+    "溶洲",
+    "罗格",
+    "杏头",
+    "湾华",
+    "东平",
+    "华远",
+    "城南",
+    "城北",
+    "石湾",
+    "深村",
+    "王借岗",
+    "鄱阳",
+    "江湾",
+    "绿景",
+    "亲仁",
+    "轻工",
+    "魁奇",
+    "季华",
+    "永安",
+    "兆祥",
+    "惠景",
+    "陶城",
+    "丰宁",
+)
+
+
+def site_name_zh(i: int) -> str:
+    """The Chinese name of vaccination site `i` (1-based)."""
+    if i <= len(_STREETS):
+        return f"{_STREETS[i - 1]}社区卫生服务中心"
+    k = i - len(_STREETS) - 1
+    return f"{_STREETS[k % len(_STREETS)]}{_COMMUNITIES[k % len(_COMMUNITIES)]}社区卫生服务站"
 
 
 def district_roster(sites: int = 47, seed: int = 0) -> Roster:
@@ -161,10 +239,16 @@ def district_roster(sites: int = 47, seed: int = 0) -> Roster:
         sid = f"site-{i:02d}"
         fridges = 2 if rng.random() < 0.2 else 1
         units = tuple(
-            _unit(f"{sid}-fridge-{k + 1}", StorageKind.FRIDGE, f"Vaccine fridge {k + 1}")
+            _unit(
+                f"{sid}-fridge-{k + 1}",
+                StorageKind.FRIDGE,
+                f"Vaccine fridge {k + 1}",
+                name_zh=f"疫苗冷藏冰箱 {k + 1} 号",
+            )
             for k in range(fridges)
         )
-        orgs.append(_org(sid, OrgType.SITE, f"Township Health Centre {i}", staff=2, units=units))
+        site = _org(sid, OrgType.SITE, f"Township Health Centre {i}", staff=2, units=units)
+        orgs.append(replace(site, name_zh=site_name_zh(i)))
     return Roster(tuple(orgs))
 
 
@@ -218,6 +302,7 @@ def _gtin(base13: str) -> str:
 
 HEPB_GTIN = _gtin("0690123456789")
 IPV_CN = "8612345"
+PRODUCT_NAMES_ZH = ((HEPB_GTIN, "乙型肝炎疫苗（重组DNA）10μg"), (IPV_CN, "脊髓灰质炎灭活疫苗（5 剂/瓶）"))
 
 
 def _h(*parts: object) -> bytes:

@@ -80,7 +80,7 @@ def main() -> None:
         "devnet.json": district_genesis(roster, DEVNET_CHAIN_ID, 1, "devnet"),
     }
     for name, doc in files.items():
-        (args.out / name).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        (args.out / name).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {args.out / name}")
 
 

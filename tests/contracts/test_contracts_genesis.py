@@ -56,6 +56,16 @@ def test_district_genesis_round_trip_and_seed() -> None:
             "organisations[5].storage_units[0].devices[0].address",
         ),
         (lambda o: o.pop(0), "organisations"),
+        (lambda o: o[3].__setitem__("name_zh", "\x01"), "organisations[3].name_zh"),
+        (lambda o: o[3].__setitem__("name_zh", 5), "organisations[3].name_zh"),
+        (
+            lambda o: o[5]["storage_units"][0].__setitem__("name_zh", ""),
+            "organisations[5].storage_units[0].name_zh",
+        ),
+        (
+            lambda o: o[3].__setitem__("product_names_zh", {"0690": 1}),
+            "organisations[3].product_names_zh.0690",
+        ),
     ],
 )
 def test_genesis_errors_have_precise_paths(mutate: Any, path: str) -> None:
@@ -64,6 +74,22 @@ def test_genesis_errors_have_precise_paths(mutate: Any, path: str) -> None:
     with pytest.raises(GenesisInvalid) as info:
         parse_organisations(obj)
     assert info.value.fields()["path"] == path
+
+
+def test_chinese_names_from_genesis_are_answered_beside_the_english_ones() -> None:
+    orgs = parse_organisations(roster_json())
+    state = MemoryState()
+    seed_genesis(state, orgs, Params())
+    cdc = queries.get_organisation(state, "cdc")
+    assert cdc is not None and cdc["name_zh"] == "禅城区疾病预防控制中心" and cdc["name"]
+    sites = {o["org_id"]: o["name_zh"] for o in queries.list_organisations(state, "site")}
+    assert sites["site-01"] == "祖庙街道社区卫生服务中心" and all(sites.values())
+    assert len(set(sites.values())) == len(sites)  # every site its own name
+    fridge = queries.get_storage_unit(state, "site-01-fridge-1")
+    assert fridge is not None and fridge["name_zh"] == "疫苗冷藏冰箱 1 号"
+    mah = next(o for o in orgs if o.org_id == "mah")
+    assert dict(mah.product_names_zh)  # the MAH names its products in Chinese; stored for the product query
+    assert organisations_to_json(orgs)[0]["name_zh"]  # and written back to genesis JSON
 
 
 def test_genesis_registers_nodes_and_round_trips() -> None:

@@ -108,6 +108,7 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.alerts_prefix, (), b"alerts\x00"),
     (schema.attestation, (H, 7, H), b"att\x00" + H + b"\x00" + u64(7) + b"\x00" + H),
     (schema.attestations_prefix, (H,), b"att\x00" + H + b"\x00"),
+    (schema.local_name, ("org", "site-01"), b"namezh\x00org\x00site-01"),
 ]
 
 # The generic call each builder replaced: namespace, and whether it was key(...) or prefix(...).

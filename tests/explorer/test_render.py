@@ -9,7 +9,7 @@ import pytest
 
 from explorer import pages
 from explorer.chart import ChartSpec, Mark, Period, compliance, deg, svg_chart
-from explorer.data import Data, NotFound
+from explorer.data import Data, MethodUnavailable, NotFound
 from explorer.i18n import MESSAGES, Texts, negotiate
 from explorer.layout import Frame, page
 from explorer.sentences import describe
@@ -268,6 +268,8 @@ class FakeSource:
             raise NotFound("block", "?")
         if method == "vax_getDevice":
             raise NotFound("device", "?")
+        if method not in answers:
+            raise MethodUnavailable(method)  # as a node without this method answers
         return answers[method]
 
 
@@ -436,3 +438,225 @@ async def test_node_registration_sentence(
     en = str(await describe(tx, data, Texts("en")))
     assert english in en and "<script>alert" not in en
     assert chinese in str(await describe(tx, data, Texts("zh-CN")))
+
+
+async def test_bad_paths_and_parameters_answer_404_or_400_pages(data: Data) -> None:
+    ex = Explorer(data, None)
+    routes = {r.path: r.handler for r in ex.routes()}
+
+    def req(
+        path: str, query: dict[str, str] | None = None, match: dict[str, str] | None = None
+    ) -> HttpRequest:
+        return HttpRequest(
+            "GET", path, query or {}, {"Accept-Language": "zh-CN"}, match or {}, b"", "127.0.0.1"
+        )
+
+    for key in ("18446744073709551616", "4", "²", "0x12"):
+        out = await routes["/block/{key}"](req("/block/" + key, match={"key": key}))
+        assert out.status == 404 and 'class="card error"' in out.body.decode()
+    for query, status in (
+        ({"site": "unknown"}, 404),
+        ({"lot": "nope:1"}, 404),
+        ({"kind": "<b>"}, 400),
+        ({"period": "1y"}, 400),
+    ):
+        out = await routes["/alerts"](req("/alerts", query))
+        assert out.status == status, query
+        assert "<b>" not in out.body.decode() and 'class="card error"' in out.body.decode()
+    ok = await routes["/alerts"](req("/alerts", {"site": "site-01", "kind": "heat_breach", "period": "30d"}))
+    assert ok.status == 200 and "高温超标" in ok.body.decode()
+
+
+async def test_receipt_and_payload_in_words_without_private_fields() -> None:
+    class WithEvents(FakeSource):
+        async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+            out = await super().call(method, params)
+            if method == "chain_getTransaction":
+                event = {
+                    "name": "DoseAdministered",
+                    "data": {
+                        "lot_id": LOT_ID,
+                        "site": "site-01",
+                        "subject": "0x" + "99" * 32,
+                        "dose_number": 2,
+                    },
+                }
+                return {**out, "receipt": {"status": "success", "events": [event]}}
+            return out
+
+    d = Data(WithEvents())
+    for lang, words in (("en", "Dose given"), ("zh-CN", "已接种")):
+        html = (await pages.tx_page(d, Texts(lang), HASH)).html
+        assert words in html
+        assert "99" * 32 not in html and "98" * 32 not in html
+        assert '{"' not in html and "<pre" not in html  # no raw JSON
+
+
+def test_chart_draws_every_out_of_range_point() -> None:
+    n = 3000
+    samples = tuple(Sample(T0 + 30 * i, 1200 + (i % 40) * 10) for i in range(n))
+    svg = svg_chart(ChartSpec(samples, 200, 800, T0, T0 + 30 * n))
+    assert svg.count('class="out"') > 400  # no cap at 400: the whole excursion is drawn
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+async def test_district_dashboard_and_recall_page(data: Data, lang: str) -> None:
+    t = Texts(lang)
+    body = await pages.district_page(data, t, {})
+    _no_raw_evil(body.html)
+    assert 'class="district"' in body.html and "/org/site-01" in body.html
+    assert "/recall/" in body.html  # the recalled lot is listed
+    assert "sort=compliance" in body.html
+    recall = await pages.recall_page(data, t, LOT_ID)
+    _no_raw_evil(recall.html)
+    assert "/org/site-01" in recall.html and 'data-stat="children"' in recall.html
+    assert "99" * 32 not in recall.html
+
+
+async def test_district_bad_sort_is_400(data: Data) -> None:
+    ex = Explorer(data, None)
+    routes = {r.path: r.handler for r in ex.routes()}
+    out = await routes["/district"](HttpRequest("GET", "/district", {"sort": "x"}, {}, {}, b"", "127.0.0.1"))
+    assert out.status == 400
+
+
+def test_every_contract_error_and_event_is_translated() -> None:
+    import re
+    from pathlib import Path
+
+    from contracts import errors
+
+    codes = {
+        c.__name__
+        for c in vars(errors).values()
+        if isinstance(c, type) and issubclass(c, errors.ContractError) and c is not errors.ContractError
+    }
+    missing = sorted(c for c in codes if "err_" + c not in MESSAGES)
+    assert not missing, f"add err_ lines to explorer/i18n_chain.py: {missing}"
+    kinds = Path(errors.__file__).parent / "kinds"
+    events = {
+        m for f in kinds.glob("*.py") for m in re.findall(r'emit\(\s*ctx,\s*"([A-Z]\w+)"', f.read_text())
+    }
+    assert events and not sorted(e for e in events if "ev_" + e not in MESSAGES)
+
+
+def test_codes_the_tables_lack_are_shown_in_words_not_as_keys() -> None:
+    zh = Texts("zh-CN")
+    assert zh("qc_heat_breach") == "高温超标"
+    assert zh("qc_excursion_timeout") == "excursion timeout"  # a newer node's cause: words, not "qc_…"
+    assert zh("err_LotRecalled") == "该批次已被召回" and zh.label("err_NewRule", "NewRule") == "new rule"
+    assert zh("administered") == "已开瓶"  # natural Chinese: a vial is opened (开瓶), not switched on (开启)
+    assert zh.name("Township Health Centre 1", "祖庙街道社区卫生服务中心") == "祖庙街道社区卫生服务中心"
+    assert (
+        Texts("en").name("Township Health Centre 1", "祖庙街道社区卫生服务中心") == "Township Health Centre 1"
+    )
+
+
+class Issue20Source(FakeSource):
+    """A node that answers #20's episode and recall-progress queries."""
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+        if method == "vax_listEpisodes":
+            return [
+                {
+                    "episode_id": "0xe1",
+                    "kind": "excursion",
+                    "org_id": "site-01",
+                    "storage_unit": "site-01-fridge-1",
+                    "start_ms": T0 * 1000,
+                    "end_ms": None,
+                    "min_c": 8.2,
+                    "max_c": 12.0,
+                    "minutes_out": 125,
+                    "lots": [LOT_ID],
+                    "doses": 7,
+                },
+                {
+                    "episode_id": "0xg1",
+                    "kind": "monitoring_gap",
+                    "org_id": "site-01",
+                    "storage_unit": "site-01-fridge-1",
+                    "start_ms": T0 * 1000 - 7_200_000,
+                    "end_ms": T0 * 1000 - 3_600_000,
+                    "min_c": None,
+                    "max_c": None,
+                    "minutes_out": 60,
+                },
+            ]
+        if method == "vax_recallProgress":
+            return {
+                "holders": [{"org_id": "site-01", "held": 3, "returned": 5, "destroyed": 2, "in_transit": 0}],
+                "totals": {"org_id": "", "held": 3, "returned": 5, "destroyed": 2, "in_transit": 0},
+                "doses_given": 11,
+            }
+        return await super().call(method, params)
+
+
+async def test_alerts_as_episodes_filtered_when_the_node_lists_them() -> None:
+    d = Data(Issue20Source())
+    body = await pages.alerts_page(d, Texts("zh-CN"), {"site": "site-01", "period": "30d"})
+    assert body.html.count('data-episode="excursion"') == 1 and 'data-episode="monitoring_gap"' in body.html
+    assert "8.2 至 12 °C，超出范围 125 分钟" in body.html and "仍在持续" in body.html
+    assert "个超范围读数（" not in body.html  # the samples the episode stands for are not listed one by one
+    only_gaps = await pages.alerts_page(d, Texts("en"), {"kind": "monitoring_gap"})
+    assert 'data-episode="excursion"' not in only_gaps.html and "60 min without readings" in only_gaps.html
+    other_lot = await pages.alerts_page(d, Texts("en"), {"lot": LOT_ID, "kind": "excursion"})
+    assert 'data-episode="excursion"' in other_lot.html
+    district = await pages.district_page(d, Texts("en"), {"sort": "doses"})
+    assert ">7<" in district.html  # doses given during the open excursion
+
+
+async def test_recall_page_from_recall_progress() -> None:
+    body = await pages.recall_page(Data(Issue20Source()), Texts("en"), LOT_ID)
+    row = body.html[body.html.index('class="recall"') :]
+    assert "<td>5</td>" in row and "<td>2</td>" in row  # returned, destroyed
+    assert 'data-stat="children"' in body.html and ">11<" in body.html
+
+
+async def test_unit_page_breach_lasts_until_it_really_ended(data: Data) -> None:
+    body = await pages.unit_page(data, Texts("en"), "site-01-fridge-1", {})
+    breaches = body.html[body.html.index("Breaches") :]
+    assert "still going on" in breaches  # detected at +3000 s, but the readings stay at 12 °C to the end
+    assert "Detected" in breaches
+
+
+async def test_error_pages_in_chinese_name_what_is_missing_in_chinese(data: Data) -> None:
+    ex = Explorer(data, None)
+    routes = {r.path: r.handler for r in ex.routes()}
+    zh = {"Accept-Language": "zh-CN"}
+    out = await routes["/alerts"](
+        HttpRequest("GET", "/alerts", {"site": "nowhere"}, zh, {}, b"", "127.0.0.1")
+    )
+    text = out.body.decode()
+    assert out.status == 404 and "链上没有机构“" in text and "organisation" not in text
+
+
+async def test_recalled_lot_holders_are_never_called_available() -> None:
+    class Held(FakeSource):
+        async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+            out = await super().call(method, params)
+            if method == "vax_traceLot":
+                holder = {**out["holders"][0], "available": 5}
+                return {**out, "holders": [holder]}
+            return out
+
+    html = (await pages.lot_page(Data(Held()), Texts("en"), LOT_ID)).html
+    assert "5 recalled, must not be used" in html and "5 available" not in html
+
+
+def test_breach_details_in_words() -> None:
+    from explorer.pages.common import detail_words
+
+    zh = str(
+        detail_words(Texts("zh-CN"), f"heat_breach since {T0}; lots quarantined: {LOT_ID}, 8612345:IPV1")
+    )
+    assert (
+        zh.startswith("自 ")
+        and "起高温超标" in zh
+        and "/lot/8612345%3AIPV1" in zh
+        and "2026-11-24 14:00" in zh
+    )
+    assert str(detail_words(Texts("en"), "freeze_breach since 1796457156; lots quarantined: none")).endswith(
+        "–"
+    )
+    assert detail_words(Texts("en"), "free text") == "free text"
