@@ -1,0 +1,176 @@
+"""What the registry reads from the chain, through the node's JSON-RPC (rpc.client): callers' organisations and
+roles, products' series rules, the registry keys, vial verdicts, dose transactions. One small interface, so tests
+and the guardian's pages can name exactly what they need.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from registry.errors import ChainUnavailable
+from rpc.client import RpcClient
+from rpc.errors import RpcError, TransportError
+from vaxcrypto.keys import Address, parse_address, to_checksum_address
+
+METHOD_NOT_FOUND = -32601
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An on-chain account as the registry sees it: organisation, its type, role and whether both are active."""
+
+    address: Address
+    org_id: str
+    org_type: str  # "site", "cdc", "school"... (the chain's lower-case names)
+    role: str  # "admin" or "staff"
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRule:
+    """A product's series id and minimum days before each dose number (index 0 is dose 1)."""
+
+    product_code: str
+    name: str
+    series: str
+    min_intervals_days: tuple[int, ...]
+
+
+class Chain(Protocol):
+    """The chain reads and the one write (the access-log anchor) the registry makes."""
+
+    def chain_id(self) -> int: ...
+    def caller(self, address: Address) -> Caller | None: ...
+    def organisation_type(self, org_id: str) -> str | None: ...
+    def series_rule(self, product_code: str) -> SeriesRule | None: ...
+    def unit_product(self, trace_code: str) -> str | None: ...
+    def registry_keys(self) -> list[tuple[Address, bool]]: ...
+    def unit_verdict(self, trace_code: str) -> dict[str, Any] | None: ...
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None: ...
+    def nonce(self, address: Address) -> int: ...
+    def send_raw(self, tx_hex: str) -> str: ...
+
+
+class RpcChain:
+    """`Chain` over a node's JSON-RPC; caller lookups are cached for `ttl_s` (role changes apply within it)."""
+
+    def __init__(
+        self, url: str, *, timeout: float = 5.0, ttl_s: float = 30.0, ca_file: str | None = None
+    ) -> None:
+        self._client = RpcClient(url, timeout=timeout, ca_file=ca_file)
+        self._ttl = ttl_s
+        self._cache: dict[Address, tuple[float, Caller | None]] = {}
+        self._lock = threading.Lock()
+        self._chain_id: int | None = None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._client.close()
+
+    def _call(self, method: str, **params: Any) -> Any:
+        try:
+            return self._client.call(method, **params)
+        except TransportError as exc:
+            raise ChainUnavailable(str(exc)) from None
+
+    def _maybe(self, method: str, **params: Any) -> Any:
+        """The result, or None when the node says not found."""
+        try:
+            return self._call(method, **params)
+        except RpcError as exc:
+            if exc.code == METHOD_NOT_FOUND:
+                raise
+            data = exc.data if isinstance(exc.data, dict) else {}
+            if data.get("error") == "NotFound" or "not found" in str(exc.message).lower():
+                return None
+            raise ChainUnavailable(f"{method}: {exc.message}") from None
+
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self._call("chain_status")["chain_id"])
+        return self._chain_id
+
+    def caller(self, address: Address) -> Caller | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(address)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        account = self._maybe("vax_getAccount", address=to_checksum_address(address))
+        found = None
+        if account is not None:
+            org = self._maybe("vax_getOrganisation", org_id=account["org_id"])
+            if org is not None:
+                found = Caller(
+                    address,
+                    str(org["org_id"]),
+                    str(org["org_type"]),
+                    str(account["role"]),
+                    bool(account["active"]) and bool(org["active"]),
+                )
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[address] = (now, found)
+        return found
+
+    def organisation_type(self, org_id: str) -> str | None:
+        org = self._maybe("vax_getOrganisation", org_id=org_id)
+        return None if org is None or not org.get("active") else str(org["org_type"])
+
+    def series_rule(self, product_code: str) -> SeriesRule | None:
+        p = self._maybe("vax_getProduct", product_code=product_code)
+        if p is None:
+            return None
+        return SeriesRule(
+            product_code,
+            str(p.get("name", "")),
+            str(p["series"]),
+            tuple(int(d) for d in p["min_intervals_days"]),
+        )
+
+    def unit_product(self, trace_code: str) -> str | None:
+        """The product code the chain reads from a unit trace code (None for an invalid code)."""
+        out = self._call("vax_findUnit", trace_code=trace_code)
+        return str(out["product_code"]) if isinstance(out, dict) and out.get("valid") else None
+
+    def registry_keys(self) -> list[tuple[Address, bool]]:
+        return [(parse_address(k["address"]), bool(k["active"])) for k in self._call("vax_registryKeys")]
+
+    def unit_verdict(self, trace_code: str) -> dict[str, Any] | None:
+        """The vial's verdict, or None when this node does not answer `vax_unitVerdict` (or knows nothing)."""
+        try:
+            out = self._maybe("vax_unitVerdict", trace_code=trace_code)
+        except RpcError:
+            return None
+        return out if isinstance(out, dict) else None
+
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        out = self._maybe("chain_getTransaction", hash=tx_hash)
+        return out if isinstance(out, dict) else None
+
+    def nonce(self, address: Address) -> int:
+        return int(self._call("tx_getNonce", address=to_checksum_address(address)))
+
+    def send_raw(self, tx_hex: str) -> str:
+        try:
+            return str(self._call("tx_sendRawTransaction", tx=tx_hex))
+        except RpcError as exc:
+            raise ChainUnavailable(f"tx_sendRawTransaction: {exc.message}") from None
+
+
+def cached(fn: Callable[[], Any], ttl_s: float) -> Callable[[], Any]:
+    """A zero-argument call remembered for `ttl_s` seconds."""
+    state: dict[str, Any] = {}
+
+    def call() -> Any:
+        now = time.monotonic()
+        if "at" not in state or now - state["at"] >= ttl_s:
+            state["value"], state["at"] = fn(), now
+        return state["value"]
+
+    return call
