@@ -144,7 +144,7 @@ def test_family_codes_open_the_guardian_view_and_can_be_revoked(registry: Regist
 
 
 def test_the_access_log_is_chained_and_anchored_with_attest(registry: Registry, chain: FakeChain) -> None:
-    pid, _ = register(registry)
+    register(registry)
     registry.find_person(SITE_A.address, "110101202001010012", "visit")
     entries = registry.read_log(CDC.address, 0, 100)
     prev = GENESIS_DIGEST
