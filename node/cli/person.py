@@ -280,10 +280,11 @@ def registry_serve(
 
 
 def _text_or_file(value: str) -> str:
-    path = Path(value)
-    if len(value) < 1024 and path.is_file():
-        return path.read_text(encoding="utf-8")
-    return value
+    try:
+        is_file = Path(value).is_file()
+    except OSError:  # a credential text longer than a file name can be
+        is_file = False
+    return Path(value).read_text(encoding="utf-8") if is_file else value
 
 
 def _fetch(source: str) -> str:
