@@ -1,0 +1,52 @@
+"""The devnet's synthetic people: clearly fake, deterministic, and planned into multi-vaccine visits and returning
+children that the registry accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from harness.registry_people import FAKE_NAME_PREFIX, DosePlanner, synthetic_people
+from registry.chain import SeriesRule
+from registry.service import DoseInput, Registry, parse_person
+
+from .conftest import HEPB_CODE, SITE_A, T0, FakeChain
+
+DAY = 86_400_000
+IPV = "06901234567809"
+
+
+def test_people_are_fake_and_deterministic() -> None:
+    people = synthetic_people(1, 50, dt.date(2026, 12, 4))
+    assert people == synthetic_people(1, 50, dt.date(2026, 12, 4))
+    assert all(p.name.startswith(FAKE_NAME_PREFIX) and p.id_number.startswith("99") for p in people)
+    assert len({p.id_number for p in people}) == 50
+    assert all(parse_person(p.to_json()).id_number == p.id_number for p in people)
+
+
+def test_plan_has_multi_vaccine_visits_and_returning_children(registry: Registry, chain: FakeChain) -> None:
+    chain.products[IPV] = SeriesRule(IPV, "IPV", "IPV", (0, 28, 28))
+    people = synthetic_people(2, 40, dt.date(2026, 12, 4))
+    planner = DosePlanner(people, {"HepB": (0, 28, 60), "IPV": (0, 28, 28)}, seed=2)
+    plan = []
+    for day in (0, 30, 60):  # three clinic days a month apart
+        for k in range(30):
+            at = T0 + day * DAY + k * 600_000
+            plan.append(planner.assign("site-a", "HepB" if k % 2 else "IPV", at))
+    per_visit = Counter((d.person, d.administered_ms // DAY) for d in plan)
+    assert max(per_visit.values()) >= 2  # several vaccines at one visit
+    assert any(d.dose_number > 1 for d in plan)  # returning for the next dose
+    ids = [registry.register_person(SITE_A.address, parse_person(p.to_json()), "devnet")[0] for p in people]
+    for i, d in enumerate(plan):
+        code = HEPB_CODE.format(i) if d.series == "HepB" else f"(01){IPV}(17)271231(10)IPV1(21){i:010d}"
+        registry.record_dose(
+            SITE_A.address,
+            DoseInput(
+                bytes.fromhex(ids[d.person][2:]),
+                code,
+                "lot",
+                d.dose_number,
+                d.administered_ms,
+                SITE_A.address,
+            ),
+        )
