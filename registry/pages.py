@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from registry.qr import qr_svg
 from registry.schedule import NextState
 from registry.service import ChildView, DoseView
 
@@ -223,9 +224,11 @@ def family_page(children: Sequence[ChildView], code: str, lang: str) -> str:
 
 
 def credential_page(text: str, lang: str) -> str:
-    """A freshly issued school credential."""
+    """A freshly issued school credential: its QR code (inline SVG) and its text."""
     return page(
-        lang, t("school", lang), f"<p>{escape(t('credential_help', lang))}</p><pre>{escape(text)}</pre>"
+        lang,
+        t("school", lang),
+        f"<p>{escape(t('credential_help', lang))}</p><div>{qr_svg(text)}</div><pre>{escape(text)}</pre>",
     )
 
 

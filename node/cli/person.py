@@ -43,6 +43,7 @@ from registry.config import init_registry, load_registry_config
 from registry.cosign import DoseCosignature
 from registry.credential import CredentialRefused, read_revocations, verify
 from registry.errors import RegistryError
+from registry.qr import family_link, qr_svg
 from registry.schoolcheck import ClassListError, catch_up_list, check_class_list
 from vaxcrypto.keys import Address, InvalidAddress, PrivateKey, parse_address, to_checksum_address
 from vaxcrypto.secp256k1 import CryptoError
@@ -131,6 +132,12 @@ def person_add(
     ] = "id_card",
     guardian: Annotated[list[str] | None, typer.Option("--guardian", metavar="NAME:PHONE[:RELATION]")] = None,
     reason: ReasonOpt = "first visit",
+    qr: Annotated[
+        Path | None,
+        typer.Option(
+            "--qr", metavar="FILE.svg", help="Also write the family access link as a QR code (SVG)."
+        ),
+    ] = None,
     keystore: KeystoreOpt = DEFAULT_KEYSTORE,
     sender: FromOpt = None,
     password_file: PasswordFileOpt = None,
@@ -155,9 +162,10 @@ def person_add(
         "guardians": guardians,
     }
     with _errors():
-        _print(
-            _client(registry, keystore, sender, password_file, ca_file).add_person(person, reason), json_out
-        )
+        added = _client(registry, keystore, sender, password_file, ca_file).add_person(person, reason)
+        if qr is not None:
+            qr.write_text(qr_svg(family_link(registry, added["access_code"])), encoding="utf-8")
+        _print(added, json_out)
 
 
 @person_app.command("find")

@@ -72,10 +72,13 @@ def test_person_add_find_show_and_the_dose_step(served: str, keystore: Path, reg
         "110101202405010056",
         "--guardian",
         "测试家长:13800000000:father",
+        "--qr",
+        str(keystore.parent / "family.svg"),
         *common,
     )
     assert code == 0, err
     added = json.loads(out)
+    assert (keystore.parent / "family.svg").read_text().startswith("<svg")
     code, out, err = run("person", "find", "110101202405010056", *common)
     assert code == 0 and json.loads(out)["person_id"] == added["person_id"]
     code, out, err = run("person", "show", added["person_id"], "--reason", "check", *common)
