@@ -127,6 +127,10 @@ class RegistryHTTPServer(ThreadingHTTPServer):
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that breaks off (TLS handshake refused, reset, timeout) is no server error: no traceback.
+        log.debug("connection from %s ended with an error", client_address[0], exc_info=True)
+
     @property
     def port(self) -> int:
         """The bound port (useful with port 0)."""

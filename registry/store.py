@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +86,19 @@ def log_digest(
         data = part.encode("utf-8")
         h.update(len(data).to_bytes(4, "big") + data)
     return h.digest()
+
+
+def first_broken(entries: Sequence[LogEntry], prev: bytes = GENESIS_DIGEST) -> int | None:
+    """The seq of the first entry whose digest does not follow from those before it, or None if all do.
+
+    An auditor reads the log from the start (or from an anchored entry, passing its digest as `prev`) and compares
+    the digest at each anchored seq with the `attest` on chain: an edited or dropped entry cannot hide.
+    """
+    for e in entries:
+        if e.digest != log_digest(prev, e.at_ms, e.actor, e.action, e.reason, e.person_id):
+            return e.seq
+        prev = e.digest
+    return None
 
 
 class Store:

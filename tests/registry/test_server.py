@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,6 +19,8 @@ from registry.client import DoseRequest, RegistryClient, RegistryClientError, Re
 from registry.cosign import dose_signer
 from registry.server import RegistryHTTPServer
 from registry.service import Registry, parse_person
+from rpc.tls import server_context
+from tests.tls_certs import PrivateCA
 
 from .conftest import CHAIN_ID, HEPB_CODE, OUTSIDER, SITE_A, T0, child
 
@@ -178,3 +181,23 @@ def test_a_registry_that_is_down_is_reported_not_swallowed(registry: Registry) -
             client, dose, on_wait=lambda why, waited: waits.append(waited), retry_s=0.05, give_up_s=0.5
         )
     assert len(waits) >= 2
+
+
+def test_tls_with_a_private_ca(registry: Registry, tmp_path: Path) -> None:
+    ca = PrivateCA(tmp_path / "ca")
+    issued = ca.issue("registry")
+    srv = RegistryHTTPServer(("127.0.0.1", 0), registry, tls=server_context(issued.cert, issued.key))
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = RegistryClient(f"https://127.0.0.1:{srv.port}", SITE_A, ca_file=ca.files.cert)
+        assert client.add_person(child())["person_id"].startswith("0x")
+        untrusted = RegistryClient(
+            f"https://127.0.0.1:{srv.port}", SITE_A, timeout=2, registry_address=registry.address
+        )
+        with pytest.raises(RegistryUnavailable):
+            untrusted.find_person("110101202001010012", "x")  # the system CAs do not know this registry
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)

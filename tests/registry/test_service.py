@@ -21,7 +21,7 @@ from registry.errors import (
 )
 from registry.ids import canonical_id_number, person_id
 from registry.service import DoseInput, Registry, parse_person
-from registry.store import GENESIS_DIGEST, log_digest
+from registry.store import GENESIS_DIGEST, first_broken, log_digest
 
 from .conftest import CDC, CHAIN_ID, HEPB_CODE, OUTSIDER, SCHOOL, SITE_A, SITE_B, T0, Clock, FakeChain, child
 
@@ -173,3 +173,15 @@ def test_school_credential_reflects_the_schedule(registry: Registry, clock: Cloc
     assert registry.revoke_school_credentials(code, pid) == 1
     revoked = read_revocations(registry.revocation_list(), [registry.address], clock())
     assert got.serial in revoked.serials
+
+
+def test_an_edited_log_entry_is_found(registry: Registry, tmp_path: Path) -> None:
+    register(registry)
+    registry.find_person(SITE_A.address, "110101202001010012", "visit")
+    registry.find_person(SITE_B.address, "110101202001010012", "visit")
+    with registry.store.tx() as db:
+        assert first_broken(registry.store.log_range(db, 0)) is None
+        db.execute("UPDATE access_log SET reason = 'nothing to see' WHERE seq = 2")
+        assert first_broken(registry.store.log_range(db, 0)) == 2
+        db.execute("DELETE FROM access_log WHERE seq = 2")
+        assert first_broken(registry.store.log_range(db, 0)) == 3
