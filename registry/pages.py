@@ -52,6 +52,8 @@ _T: dict[str, dict[str, str]] = {
         "en": "Give this text (or its QR code) to the school; it verifies it offline and sees no dose details.",
     },
     "schedule": {"zh-CN": "依据", "en": "Schedule"},
+    "withdraw": {"zh-CN": "撤销已发的入学凭证", "en": "Withdraw issued credentials"},
+    "withdrawn": {"zh-CN": "已撤销的凭证数", "en": "Credentials withdrawn"},
     "invalid_code": {"zh-CN": "查询码无效或已被撤销", "en": "Unknown or revoked access code"},
     "error": {"zh-CN": "出错了", "en": "Something went wrong"},
     "unavailable": {"zh-CN": "暂无法核查", "en": "unavailable"},
@@ -195,6 +197,9 @@ def _child(c: ChildView, code: str, lang: str) -> str:
         f'<input type="hidden" name="lang" value="{lang}"><input type="hidden" name="person_id" value="{c.person_id}">'
         f'<label>{escape(t("school_id", lang))} <input name="school" size="16" maxlength="64" required></label> '
         f'<button type="submit">{escape(t("issue", lang))}</button></form>'
+        f'<form method="post" action="/family/withdraw"><input type="hidden" name="code" value="{escape(code)}">'
+        f'<input type="hidden" name="lang" value="{lang}"><input type="hidden" name="person_id" value="{c.person_id}">'
+        f'<button type="submit">{escape(t("withdraw", lang))}</button></form>'
     )
     return (
         f"<section><h2>{escape(str(rec['name']))}</h2><p>{escape(t('born', lang))}: {escape(str(rec['birth_date']))}</p>"
@@ -230,6 +235,11 @@ def credential_page(text: str, lang: str) -> str:
         t("school", lang),
         f"<p>{escape(t('credential_help', lang))}</p><div>{qr_svg(text)}</div><pre>{escape(text)}</pre>",
     )
+
+
+def withdrawn_page(count: int, lang: str) -> str:
+    """After the guardian withdrew a child's credentials (schools see it on the next revocation list)."""
+    return page(lang, t("school", lang), f"<p>{escape(t('withdrawn', lang))}: {count}</p>")
 
 
 def error_page(message: str, lang: str) -> str:

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from registry.credential import CredentialRefused, RevocationList, verify
+from registry.credential import CredentialRefused, RevocationList, read_revocations, verify
 from vaxcrypto.keys import Address
 
 MAX_ROWS = 5000
@@ -64,3 +64,24 @@ def check_class_list(
 def catch_up_list(results: Iterable[StudentResult]) -> list[StudentResult]:
     """Students who need catch-up doses or whose credential was refused (they must show a valid one)."""
     return [r for r in results if r.outcome != "complete"]
+
+
+def check_one(
+    credential_text: str,
+    trusted_keys: Iterable[Address],
+    revocation_text: str,
+    now_ms: int,
+    today: dt.date,
+    school: str | None = None,
+) -> StudentResult:
+    """One pasted or scanned credential, for a page (the explorer's /verify): never raises for a bad credential or
+    list, the refusal is the result. `trusted_keys` are the active addresses of `vax_registryKeys`."""
+    keys = list(trusted_keys)
+    try:
+        revoked = read_revocations(revocation_text, keys, now_ms)
+        cred = verify(credential_text, keys, revoked, today, school).credential
+    except CredentialRefused as exc:
+        return StudentResult("", "refused", (), f"{exc.reason}: {exc.detail}")
+    return StudentResult(
+        cred.student, "complete" if cred.status == "complete" else "catch_up", cred.missing, ""
+    )

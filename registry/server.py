@@ -16,7 +16,7 @@ API (POST, JSON body, signed as in `registry.auth`; answers JSON, errors as {"er
   /api/v1/codes/revoke       {"person_id", "reason"}                -> {"revoked"}
   /api/v1/log                {"after_seq", "limit"}                 (CDC)
 Public: GET /api/v1/info, GET /revocations (the signed revocation list), the guardian pages (/, POST /family,
-GET /f/CODE, POST /family/credential).
+GET /f/CODE, POST /family/credential, POST /family/withdraw).
 """
 
 from __future__ import annotations
@@ -231,13 +231,13 @@ class RegistryHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path.startswith("/api/"):
             self._api(path, body)
-        elif path in ("/family", "/family/credential"):
+        elif path in ("/family", "/family/credential", "/family/withdraw"):
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).items()}
             lang = self._lang(form)
             if path == "/family":
                 self._family(form.get("code", ""), lang)
             else:
-                self._credential(form, lang)
+                self._credential(form, lang, withdraw=path == "/family/withdraw")
         else:
             self._json(404, {"error": "NotFound", "message": "no such endpoint"})
 
@@ -278,13 +278,17 @@ class RegistryHandler(BaseHTTPRequestHandler):
             return
         self._html(200, pages.family_page(children, code, lang))
 
-    def _credential(self, form: dict[str, str], lang: str) -> None:
+    def _credential(self, form: dict[str, str], lang: str, withdraw: bool = False) -> None:
         ip = str(self.client_address[0])
         if self.server.guesses.blocked(ip):
             self._html(429, pages.error_page(pages.t("invalid_code", lang), lang))
             return
         try:
             pid = parse_hash("person_id", form.get("person_id"))
+            if withdraw:
+                count = self.server.registry.revoke_school_credentials(form.get("code", ""), pid)
+                self._html(200, pages.withdrawn_page(count, lang))
+                return
             text = self.server.registry.school_credential(
                 form.get("code", ""), pid, form.get("school", "").strip()
             )

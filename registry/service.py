@@ -479,13 +479,15 @@ class Registry:
 
     def confirm_dose(self, address: Address, ref: bytes, tx_hash: bytes) -> None:
         """The site reports the transaction that carries a dose (the guardian's page then checks it on chain)."""
+        caller = self.authorize(address, "confirm_dose")  # the chain is asked before the database is locked
         with self.store.tx() as db:
             row = self.store.dose(db, ref)
             if row is None:
                 raise BadRequest("dose_ref", "no such dose")
             _, key, _record = self._load(db, row.person_id)
             dose = orjson.loads(self.vault.open(key, row.sealed, b"dose" + ref))
-            caller = self.authorize(address, "confirm_dose", site_org=str(dose["site_org_id"]))
+            if caller.org_type != "cdc" and caller.org_id != dose["site_org_id"]:
+                raise Forbidden(self.actor(caller), "confirm_dose", "the dose was recorded by another site")
             self.store.set_dose_tx(db, ref, "0x" + tx_hash.hex())
             self._log(db, self.actor(caller), "confirm_dose", "dose transaction sent", row.person_id)
 

@@ -18,7 +18,7 @@ from registry.credential import (
     sign_revocations,
     verify,
 )
-from registry.schoolcheck import ClassListError, catch_up_list, check_class_list
+from registry.schoolcheck import ClassListError, catch_up_list, check_class_list, check_one
 from vaxcrypto.keys import PrivateKey
 
 REGISTRY = PrivateKey.from_seed("test/registry-signing")
@@ -107,3 +107,15 @@ def test_class_list_gives_each_student_and_who_needs_catch_up() -> None:
     assert [r.student for r in catch_up_list(results)] == ["Li", "Wang"]
     with pytest.raises(ClassListError):
         check_class_list("name,qr\nx,y\n", [REGISTRY.address], NONE_REVOKED, TODAY)
+
+
+def test_check_one_reports_refusals_as_results() -> None:
+    revocations = sign_revocations(REGISTRY, RevocationList(1_000, frozenset({"s9"})))
+    good = check_one(issue(REGISTRY, credential()), [REGISTRY.address], revocations, 2_000, TODAY)
+    assert (good.outcome, good.student) == ("complete", "ab" * 16)
+    revoked = check_one(
+        issue(REGISTRY, credential(serial="s9")), [REGISTRY.address], revocations, 2_000, TODAY
+    )
+    assert revoked.outcome == "refused" and revoked.reason.startswith("revoked")
+    stale = check_one(issue(REGISTRY, credential()), [REGISTRY.address], revocations, 10**12, TODAY)
+    assert stale.outcome == "refused" and stale.reason.startswith("revocations_stale")

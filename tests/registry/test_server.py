@@ -17,6 +17,7 @@ import pytest
 from registry.auth import sign_request
 from registry.client import DoseRequest, RegistryClient, RegistryClientError, RegistryUnavailable, cosign_dose
 from registry.cosign import dose_signer
+from registry.credential import read_revocations
 from registry.server import RegistryHTTPServer
 from registry.service import Registry, parse_person
 from rpc.tls import server_context
@@ -99,7 +100,9 @@ def test_unsigned_replayed_stale_and_misdirected_requests_are_refused(
     assert raw(server, "POST", path, big, sign_request(SITE_A, "POST", path, big, registry.address))[0] == 400
 
 
-def test_guardian_pages_in_both_languages_without_javascript(server: RegistryHTTPServer) -> None:
+def test_guardian_pages_in_both_languages_without_javascript(
+    server: RegistryHTTPServer, registry: Registry
+) -> None:
     client = RegistryClient(url(server), SITE_A)
     added = client.add_person(child())
     client.record_dose(
@@ -123,8 +126,12 @@ def test_guardian_pages_in_both_languages_without_javascript(server: RegistryHTT
         form + f"&person_id={added['person_id']}&school=school-1".encode(),
     )
     assert status == 200 and "VAXSCHOOL1." in page.decode() and "<svg" in page.decode()
+    status, page = raw(server, "POST", "/family/withdraw", form + f"&person_id={added['person_id']}".encode())
+    assert status == 200 and "已撤销的凭证数: 1" in page.decode()
     status, revocations = raw(server, "GET", "/revocations")
     assert status == 200 and revocations.startswith(b"VAXREVOKE1.")
+    trusted = [registry.address]
+    assert len(read_revocations(revocations.decode(), trusted, int(time.time() * 1000)).serials) == 1
 
 
 def test_wrong_codes_are_limited_per_address(server: RegistryHTTPServer) -> None:
