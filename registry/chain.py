@@ -144,7 +144,7 @@ class RpcChain:
     def unit_verdict(self, trace_code: str) -> dict[str, Any] | None:
         """The vial's verdict, or None when this node does not answer `vax_unitVerdict` (or knows nothing)."""
         try:
-            out = self._maybe("vax_unitVerdict", trace_code=trace_code)
+            out = self._maybe("vax_unitVerdict", code=trace_code)
         except RpcError:
             return None
         return out if isinstance(out, dict) else None

@@ -73,6 +73,27 @@ _STATES: dict[str, dict[str, str]] = {
     "unavailable": {"zh-CN": "暂无法核查", "en": "unavailable"},
 }
 
+# Never "safe": "ok" only says the chain records no problem with the vial.
+_VERDICTS: dict[str, dict[str, str]] = {
+    "ok": {"zh-CN": "链上未记录问题", "en": "no problem recorded on chain"},
+    "do_not_use": {"zh-CN": "链上记录了问题，请咨询接种单位", "en": "a problem is recorded: ask the site"},
+    "ask_site": {"zh-CN": "请咨询接种单位", "en": "ask the site"},
+}
+
+_FLAGS: dict[str, dict[str, str]] = {
+    "recalled": {"zh-CN": "该批次已召回", "en": "the lot was recalled"},
+    "expired": {"zh-CN": "已过期", "en": "expired"},
+    "unknown_code": {"zh-CN": "追溯码未在链上找到", "en": "code not known on chain"},
+    "lot_mismatch": {"zh-CN": "批号不符", "en": "lot number mismatch"},
+    "expiry_mismatch": {"zh-CN": "效期不符", "en": "expiry mismatch"},
+    "lot_quarantined": {"zh-CN": "批次被隔离", "en": "lot quarantined"},
+    "unit_quarantined": {"zh-CN": "存放设备被隔离", "en": "storage quarantined"},
+    "stored_during_excursion": {"zh-CN": "存放期间温度超标", "en": "stored during a temperature excursion"},
+    "opened_during_excursion": {"zh-CN": "开启时温度超标", "en": "opened during a temperature excursion"},
+    "stored_during_gap": {"zh-CN": "存放期间温度监测中断", "en": "stored during a monitoring gap"},
+    "opened_during_gap": {"zh-CN": "开启时温度监测中断", "en": "opened during a monitoring gap"},
+}
+
 _ACTIONS = {
     "register": {"zh-CN": "建档", "en": "registered"},
     "find": {"zh-CN": "按证件号查询", "en": "looked up by ID number"},
@@ -141,13 +162,18 @@ def _date(ms: int) -> str:
 
 
 def _verdict(v: dict[str, Any] | None, lang: str) -> str:
+    """#20's `vax_unitVerdict` answer in words: its verdict and each flag (recalled, excursion...)."""
     if v is None:
         return escape(t("unavailable", lang))
-    word = v.get("verdict", v.get("status"))
-    detail = v.get("reasons") or v.get("reason") or ""
-    text = str(word) if word is not None else ", ".join(f"{k}: {val}" for k, val in sorted(v.items())[:4])
-    cls = "ok" if str(word).lower() in ("ok", "good", "no_issue") else "bad"
-    return f'<span class="{cls}">{escape(text)}</span>' + (f"<br>{escape(str(detail))}" if detail else "")
+    word = str(v.get("verdict", ""))
+    text = _VERDICTS.get(word, {}).get(lang, word or t("unavailable", lang))
+    flags = [
+        _FLAGS.get(str(f.get("flag")), {}).get(lang, str(f.get("flag")))
+        for f in v.get("flags", [])
+        if isinstance(f, dict)
+    ]
+    cls = "ok" if word == "ok" else "bad"
+    return f'<span class="{cls}">{escape(text)}</span>' + "".join(f"<br>{escape(f)}" for f in flags[:6])
 
 
 def _dose_row(d: DoseView, lang: str) -> str:

@@ -23,7 +23,7 @@ from registry.service import Registry, parse_person
 from rpc.tls import server_context
 from tests.tls_certs import PrivateCA
 
-from .conftest import CHAIN_ID, HEPB_CODE, OUTSIDER, SITE_A, T0, child
+from .conftest import CHAIN_ID, HEPB_CODE, OUTSIDER, SITE_A, T0, FakeChain, child
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_unsigned_replayed_stale_and_misdirected_requests_are_refused(
 
 
 def test_guardian_pages_in_both_languages_without_javascript(
-    server: RegistryHTTPServer, registry: Registry
+    server: RegistryHTTPServer, registry: Registry, chain: FakeChain
 ) -> None:
     client = RegistryClient(url(server), SITE_A)
     added = client.add_person(child())
@@ -115,6 +115,13 @@ def test_guardian_pages_in_both_languages_without_javascript(
     text = page.decode()
     assert status == 200 and "测试儿童甲" in text and "接种记录" in text and "<script" not in text
     assert "暂无法核查" in text  # no vial verdict from this chain: unavailable, never "safe"
+    chain.verdicts[HEPB_CODE.format(1)] = {
+        "verdict": "do_not_use",
+        "flags": [{"flag": "recalled", "data": {}}, {"flag": "opened_during_excursion", "data": {}}],
+    }
+    status, page = raw(server, "GET", f"/f/{added['access_code']}?lang=en")
+    assert "a problem is recorded: ask the site" in page.decode() and "the lot was recalled" in page.decode()
+    assert "opened during a temperature excursion" in page.decode() and "safe" not in page.decode().lower()
     assert "等待接种单位上报" in text  # the site has not reported the transaction yet
     assert "乙肝疫苗" in text  # next doses by the national schedule
     status, page = raw(server, "GET", f"/f/{added['access_code']}?lang=en")
