@@ -22,10 +22,13 @@ log = logging.getLogger(__name__)
 def running_registry(config: RegistryConfig) -> Iterator[RegistryHTTPServer]:
     """A started registry server (listening, serving in a thread, anchoring); stopped on exit."""
     store = Store(config.db)
+    keys = config.secrets()
     chain = RpcChain(
-        config.node_rpc, ca_file=None if config.node_ca_file is None else str(config.node_ca_file)
+        config.node_rpc,
+        ca_file=None if config.node_ca_file is None else str(config.node_ca_file),
+        reader_key=keys.anchor_key,
     )
-    registry = Registry(store, config.secrets(), chain, credential_days=config.credential_days)
+    registry = Registry(store, keys, chain, credential_days=config.credential_days)
     tls = (
         None
         if config.tls_cert is None or config.tls_key is None

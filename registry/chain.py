@@ -14,9 +14,13 @@ from typing import Any, Protocol
 from registry.errors import ChainUnavailable
 from rpc.client import RpcClient
 from rpc.errors import RpcError, TransportError
-from vaxcrypto.keys import Address, parse_address, to_checksum_address
+from vaxcrypto.keys import Address, PrivateKey, parse_address, to_checksum_address
 
 METHOD_NOT_FOUND = -32601
+
+
+class Unsupported(Exception):
+    """The node (or this registry's set-up) cannot answer this read: the caller falls back or says unavailable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,7 @@ class Chain(Protocol):
     def registry_keys(self) -> list[tuple[Address, bool]]: ...
     def unit_verdict(self, trace_code: str) -> dict[str, Any] | None: ...
     def transaction(self, tx_hash: str) -> dict[str, Any] | None: ...
+    def dose_record(self, dose_ref: bytes) -> dict[str, Any] | None: ...
     def nonce(self, address: Address) -> int: ...
     def send_raw(self, tx_hex: str) -> str: ...
 
@@ -59,17 +64,27 @@ class RpcChain:
     """`Chain` over a node's JSON-RPC; caller lookups are cached for `ttl_s` (role changes apply within it)."""
 
     def __init__(
-        self, url: str, *, timeout: float = 5.0, ttl_s: float = 30.0, ca_file: str | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        ttl_s: float = 30.0,
+        ca_file: str | None = None,
+        reader_key: PrivateKey | None = None,
     ) -> None:
+        """`reader_key`: the registry's on-chain CDC account, which signs its per-person reads (`vax_doseRecord`)."""
         self._client = RpcClient(url, timeout=timeout, ca_file=ca_file)
+        self._signed = None if reader_key is None else _signed_client(url, reader_key, timeout, ca_file)
         self._ttl = ttl_s
         self._cache: dict[Address, tuple[float, Caller | None]] = {}
         self._lock = threading.Lock()
         self._chain_id: int | None = None
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
         self._client.close()
+        if self._signed is not None:
+            self._signed.close()
 
     def _call(self, method: str, **params: Any) -> Any:
         try:
@@ -153,6 +168,25 @@ class RpcChain:
         out = self._maybe("chain_getTransaction", hash=tx_hash)
         return out if isinstance(out, dict) else None
 
+    def dose_record(self, dose_ref: bytes) -> dict[str, Any] | None:
+        """The chain's record of one dose (a signed per-person read), None if the chain has none."""
+        if self._signed is None:
+            raise Unsupported(
+                "no signed reads: the registry has no on-chain account key or the client cannot sign"
+            )
+        try:
+            out = self._signed.call("vax_doseRecord", dose_ref="0x" + dose_ref.hex())
+        except TransportError as exc:
+            raise ChainUnavailable(str(exc)) from None
+        except RpcError as exc:
+            data = exc.data if isinstance(exc.data, dict) else {}
+            if data.get("error") == "NotFound" or "not found" in str(exc.message).lower():
+                return None
+            if exc.code == METHOD_NOT_FOUND:
+                raise Unsupported("the node has no vax_doseRecord") from None
+            raise ChainUnavailable(f"vax_doseRecord: {exc.message}") from None
+        return out if isinstance(out, dict) else None
+
     def nonce(self, address: Address) -> int:
         return int(self._call("tx_getNonce", address=to_checksum_address(address)))
 
@@ -161,6 +195,15 @@ class RpcChain:
             return str(self._call("tx_sendRawTransaction", tx=tx_hex))
         except RpcError as exc:
             raise ChainUnavailable(f"tx_sendRawTransaction: {exc.message}") from None
+
+
+def _signed_client(url: str, key: PrivateKey, timeout: float, ca_file: str | None) -> RpcClient | None:
+    """An RpcClient that signs each call with `key` (rpc.auth, #22 §5), or None where rpc.client cannot sign yet."""
+    signing: dict[str, Any] = {"signer": key}
+    try:
+        return RpcClient(url, timeout=timeout, ca_file=ca_file, **signing)
+    except TypeError:  # an rpc.client without the `signer` parameter
+        return None
 
 
 def cached(fn: Callable[[], Any], ttl_s: float) -> Callable[[], Any]:

@@ -11,7 +11,8 @@
     district_secret_file = "keys/district.secret"
     registry_secret_file = "keys/registry.secret"
     signing_key_file = "keys/registry-signing.key"   # the key the CDC registers on chain (set_registry)
-    anchor_key_file = "keys/anchor.key"        # an active on-chain account that sends the log's attest; optional
+    anchor_key_file = "keys/anchor.key"        # the registry's active on-chain CDC account: sends the access log's
+                                               # attest and signs its per-dose reads (vax_doseRecord); optional
     anchor_interval_minutes = 10
     credential_days = 90
     max_connections = 256

@@ -66,6 +66,7 @@ _STATES: dict[str, dict[str, str]] = {
     "overdue": {"zh-CN": "需补种", "en": "overdue: catch up"},
     "aged_out": {"zh-CN": "已超龄不再接种", "en": "no longer given"},
     "confirmed": {"zh-CN": "已上链核验", "en": "confirmed"},
+    "included": {"zh-CN": "已上链（哈希暂无法核对）", "en": "in a block (hash not readable here)"},
     "pending": {"zh-CN": "待上链", "en": "pending"},
     "mismatch": {"zh-CN": "链上记录不符", "en": "MISMATCH"},
     "not_reported": {"zh-CN": "等待接种单位上报", "en": "awaiting the site's transaction"},

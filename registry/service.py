@@ -23,7 +23,7 @@ import orjson
 
 from registry import credential as cred
 from registry.anchor import anchor_transaction
-from registry.chain import Caller, Chain
+from registry.chain import Caller, Chain, Unsupported
 from registry.cosign import DoseCosignature, sign_dose
 from registry.errors import (
     AccessCodeInvalid,
@@ -107,7 +107,7 @@ class DoseView:
     dose_ref: str
     record: dict[str, Any]
     record_intact: bool  # the stored record still hashes to the hash the chain holds
-    on_chain: str  # confirmed | pending | mismatch | not_reported | unavailable
+    on_chain: str  # confirmed | mismatch | included | pending | not_found | not_reported | unavailable
     verdict: dict[str, Any] | None  # the chain's vial verdict, None when the node does not give one
 
 
@@ -592,6 +592,23 @@ class Registry:
             return None
 
     def _on_chain(self, row: DoseRow) -> str:
+        """Whether the chain holds this dose with this record's hash.
+
+        First the chain's own dose record by its per-dose reference (`vax_doseRecord`, a signed read by the
+        registry's CDC account); a node without it (or a registry without a reading account) falls back to the
+        transaction the site reported, whose public view may not show the hash ("included")."""
+        try:
+            on_chain = self.chain.dose_record(row.dose_ref)
+        except ChainUnavailable:
+            return "unavailable"
+        except Unsupported:
+            return self._tx_check(row)
+        if on_chain is None:
+            return "not_reported" if row.tx_hash is None else self._tx_check(row)
+        held = str(on_chain.get("record_hash", "")).lower()
+        return "confirmed" if held == "0x" + row.record_hash.hex() else "mismatch"
+
+    def _tx_check(self, row: DoseRow) -> str:
         if row.tx_hash is None:
             return "not_reported"
         try:
@@ -602,7 +619,7 @@ class Registry:
             return "not_found"
         if tx.get("status") != "included":
             return "pending"
-        return "confirmed" if row.record_hash.hex() in orjson.dumps(tx).decode().lower() else "mismatch"
+        return "confirmed" if row.record_hash.hex() in orjson.dumps(tx).decode().lower() else "included"
 
     @staticmethod
     def _given(doses: Any) -> list[GivenDose]:

@@ -39,6 +39,7 @@ class FakeChain:
         self.keys: list[tuple[Address, bool]] = []
         self.verdicts: dict[str, dict[str, Any]] = {}
         self.txs: dict[str, dict[str, Any]] = {}
+        self.doses: dict[bytes, dict[str, Any]] | None = None  # None: the node cannot answer vax_doseRecord
         self.sent: list[str] = []
         self.down = False
 
@@ -79,6 +80,14 @@ class FakeChain:
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         self._check()
         return self.txs.get(tx_hash)
+
+    def dose_record(self, dose_ref: bytes) -> dict[str, Any] | None:
+        from registry.chain import Unsupported
+
+        self._check()
+        if self.doses is None:
+            raise Unsupported("no vax_doseRecord")
+        return self.doses.get(dose_ref)
 
     def nonce(self, address: Address) -> int:
         return len(self.sent)

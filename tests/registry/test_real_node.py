@@ -4,6 +4,7 @@ access-log anchor as a real `attest` transaction the chain includes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from node.cli.main import app
 from node.core.transactions import sign_transaction
 from node.service.node import Node, load_validator_key, open_chain
 from registry.anchor import LOG_MEDIA_TYPE, anchor_transaction, attest_payload, signed_transaction
-from registry.chain import RpcChain
+from registry.chain import RpcChain, Unsupported
 from registry.service import Registry, RegistrySecrets, parse_person
 from registry.store import Store
 from rpc.client import RpcClient
@@ -79,6 +80,11 @@ async def test_roles_units_and_the_anchor_against_a_real_node(node_url: str, tmp
         )
         assert chain.unit_product("not a code") is None
         assert chain.unit_verdict("(01)06901234567892(17)271231(10)HB20792A(21)0000000001") is None
+        # Signed per-dose reads: a node with vax_doseRecord (#22 §5) has no such dose; one without says so.
+        reader = RpcChain(node_url, reader_key=CDC)
+        with contextlib.suppress(Unsupported):
+            assert reader.dose_record(b"\x42" * 32) is None
+        reader.close()
 
         secrets = RegistrySecrets(
             b"\x01" * 32, b"\x02" * 32, b"\x03" * 32, PrivateKey.from_seed("reg"), anchor_key=CDC

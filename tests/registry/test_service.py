@@ -131,8 +131,20 @@ def test_family_codes_open_the_guardian_view_and_can_be_revoked(registry: Regist
     assert [c.record["name"] for c in children] == ["测试儿童甲", "测试儿童乙"]
     view = children[0].doses[0]
     assert view.on_chain == "confirmed" and view.record_intact and view.verdict is None
-    chain.txs["0x" + "aa" * 32]["payload"] = {"record_hash": "0x" + "00" * 32}
+    chain.txs["0x" + "aa" * 32]["payload"] = {
+        "record_hash": "hidden"
+    }  # a public view without per-dose values
+    assert registry.guardian_view(code)[0].doses[0].on_chain == "included"
+    # A node with vax_doseRecord: the chain's own record of the dose decides.
+    chain.doses = {cosig.dose_ref: {"record_hash": "0x" + cosig.record_hash.hex()}}
+    assert registry.guardian_view(code)[0].doses[0].on_chain == "confirmed"
+    chain.doses[cosig.dose_ref]["record_hash"] = "0x" + "00" * 32
     assert registry.guardian_view(code)[0].doses[0].on_chain == "mismatch"
+    chain.doses = {}
+    assert registry.guardian_view(code)[0].doses[0].on_chain == "included"  # reported, not yet readable
+    chain.down = True
+    assert registry.guardian_view(code)[0].doses[0].on_chain == "unavailable"
+    chain.down = False
     actions = [e.action for e in registry.guardian_view(code)[0].access_log]
     assert {"register", "record_dose", "confirm_dose", "issue_code", "guardian_view"} <= set(actions)
     assert registry.revoke_access_codes(SITE_A.address, pid, "certificate lost") == 2
