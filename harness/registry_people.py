@@ -12,10 +12,14 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from harness.make_genesis import dev_key
 from registry.client import DoseRequest, RegistryClient
+from registry.config import init_registry
 from registry.cosign import DoseCosignature
+from vaxcrypto.keys import PrivateKey
 
 FAKE_NAME_PREFIX = "测试"
 FAKE_REGION = "99"
@@ -159,6 +163,23 @@ class DosePlanner:
             if s == series and self._history[(p, s)][0] > 0 and self._eligible(p, s, at_ms)
         )
         return self._rng.choice(due) if due and self._rng.random() < 0.7 else None
+
+
+#: The sample district's registry co-signing key label (the key harness.cosign derives and genesis registers).
+DEV_REGISTRY_SEED = "vaxchain-dev/chancheng/registry/cosign"
+#: The roster account the dev registry anchors its access log with and signs its per-dose reads as.
+DEV_ANCHOR_LABEL = "cdc/admin"
+
+
+def init_dev_registry(directory: Path, node_rpc: str, listen: str = "127.0.0.1:8600") -> Path:
+    """A registry directory for the devnet: the dev registry key (registered in genesis) and a CDC account."""
+    return init_registry(
+        directory,
+        node_rpc,
+        listen,
+        anchor_key=dev_key(DEV_ANCHOR_LABEL),
+        signing_key=PrivateKey.from_seed(DEV_REGISTRY_SEED),
+    )
 
 
 def register_people(client: RegistryClient, people: Iterable[SyntheticPerson]) -> list[tuple[str, str]]:

@@ -157,7 +157,11 @@ def load_registry_config(path: Path) -> RegistryConfig:
 
 
 def init_registry(
-    directory: Path, node_rpc: str, listen: str = "127.0.0.1:8600", anchor_key: PrivateKey | None = None
+    directory: Path,
+    node_rpc: str,
+    listen: str = "127.0.0.1:8600",
+    anchor_key: PrivateKey | None = None,
+    signing_key: PrivateKey | None = None,
 ) -> Path:
     """Create a registry directory: fresh key files (0600) and a `registry.toml`; returns the config path."""
     keys = directory / "keys"
@@ -165,7 +169,7 @@ def init_registry(
     os.chmod(keys, 0o700)
     for name in ("master.key", "district.secret", "registry.secret"):
         write_secret_file(keys / name)
-    _write_key(keys / "registry-signing.key", PrivateKey.generate())
+    _write_key(keys / "registry-signing.key", signing_key or PrivateKey.generate())
     anchor_line = ""
     if anchor_key is not None:
         _write_key(keys / "anchor.key", anchor_key)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
-from harness.registry_people import FAKE_NAME_PREFIX, DosePlanner, synthetic_people
+from harness.make_genesis import dev_key
+from harness.registry_people import FAKE_NAME_PREFIX, DosePlanner, init_dev_registry, synthetic_people
 from registry.chain import SeriesRule
+from registry.config import load_registry_config
 from registry.service import DoseInput, Registry, parse_person
+from vaxcrypto.keys import PrivateKey
 
 from .conftest import HEPB_CODE, SITE_A, T0, FakeChain
 
@@ -50,3 +54,10 @@ def test_plan_has_multi_vaccine_visits_and_returning_children(registry: Registry
                 SITE_A.address,
             ),
         )
+
+
+def test_the_dev_registry_uses_the_genesis_registry_key_and_a_cdc_account(tmp_path: Path) -> None:
+    config = load_registry_config(init_dev_registry(tmp_path / "reg", "http://127.0.0.1:8545"))
+    keys = config.secrets()
+    assert keys.signing_key == PrivateKey.from_seed("vaxchain-dev/chancheng/registry/cosign")
+    assert keys.anchor_key == dev_key("cdc/admin")
