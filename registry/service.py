@@ -35,6 +35,7 @@ from registry.errors import (
     PersonErased,
     PersonExists,
     PersonNotFound,
+    SealError,
 )
 from registry.ids import canonical_id_number, dose_ref, person_id, student_ref
 from registry.schedule import Assessment, GivenDose, Schedule, assess
@@ -230,6 +231,19 @@ class Registry:
         self.schedule = schedule
         self.credential_days = credential_days
         self.vault = Vault(keys.master_key)
+        self._check_master_key()
+
+    def _check_master_key(self) -> None:
+        """Refuse to start with another master key than the one this database was sealed under (SealError):
+        otherwise every record would fail to open one request at a time."""
+        canary = self.store.meta("master_key_check")
+        if canary is None:
+            self.store.set_meta("master_key_check", self.vault.wrap(b"\x00" * 32, b"master-key-check").hex())
+            return
+        try:
+            self.vault.unwrap(bytes.fromhex(canary), b"master-key-check")
+        except SealError:
+            raise SealError("this database with this master key (it was sealed under another)") from None
 
     @property
     def address(self) -> Address:

@@ -131,6 +131,17 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def meta(self, key: str) -> str | None:
+        """A value of the meta table."""
+        with self.tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the meta table."""
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     # persons
 
     def insert_person(self, db: sqlite3.Connection, row: PersonRow) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from pathlib import Path
@@ -18,6 +19,7 @@ from registry.errors import (
     PersonErased,
     PersonExists,
     PersonNotFound,
+    SealError,
 )
 from registry.ids import canonical_id_number, person_id
 from registry.service import DoseInput, Registry, parse_person
@@ -62,6 +64,15 @@ def test_register_find_show_and_no_personal_value_in_any_column(registry: Regist
     raw = (tmp_path / "registry.sqlite").read_bytes() + (tmp_path / "registry.sqlite-wal").read_bytes()
     for secret in ("测试儿童甲".encode(), b"110101202001010012", b"138-0000-0000", b"2020-01-01"):
         assert secret not in raw
+
+
+def test_the_registry_refuses_to_open_its_database_with_another_master_key(
+    registry: Registry, tmp_path: Path, chain: FakeChain
+) -> None:
+    other = dataclasses.replace(registry.keys, master_key=b"\x09" * 32)
+    with pytest.raises(SealError, match="sealed under another"):
+        Registry(registry.store, other, chain)
+    Registry(registry.store, registry.keys, chain)  # the right key opens it again
 
 
 def test_sites_see_only_what_they_touched_and_others_are_refused(registry: Registry) -> None:
