@@ -61,7 +61,8 @@ class Chain(Protocol):
 
 
 class RpcChain:
-    """`Chain` over a node's JSON-RPC; caller lookups are cached for `ttl_s` (role changes apply within it)."""
+    """`Chain` over a node's JSON-RPC; caller and product lookups are cached for `ttl_s` (a role change applies
+    within it)."""
 
     def __init__(
         self,
@@ -77,6 +78,7 @@ class RpcChain:
         self._signed = None if reader_key is None else _signed_client(url, reader_key, timeout, ca_file)
         self._ttl = ttl_s
         self._cache: dict[Address, tuple[float, Caller | None]] = {}
+        self._products: dict[str, tuple[float, SeriesRule | None]] = {}
         self._lock = threading.Lock()
         self._chain_id: int | None = None
 
@@ -138,15 +140,26 @@ class RpcChain:
         return None if org is None or not org.get("active") else str(org["org_type"])
 
     def series_rule(self, product_code: str) -> SeriesRule | None:
+        """A product's series rule, cached for `ttl_s` like callers (every dose asks; products rarely change)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._products.get(product_code)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
         p = self._maybe("vax_getProduct", product_code=product_code)
-        if p is None:
-            return None
-        return SeriesRule(
-            product_code,
-            str(p.get("name", "")),
-            str(p["series"]),
-            tuple(int(d) for d in p["min_intervals_days"]),
-        )
+        rule = None
+        if p is not None:
+            rule = SeriesRule(
+                product_code,
+                str(p.get("name", "")),
+                str(p["series"]),
+                tuple(int(d) for d in p["min_intervals_days"]),
+            )
+        with self._lock:
+            if len(self._products) > 1000:
+                self._products.clear()
+            self._products[product_code] = (now, rule)
+        return rule
 
     def unit_product(self, trace_code: str) -> str | None:
         """The product code the chain reads from a unit trace code (None for an invalid code)."""

@@ -79,6 +79,7 @@ async def test_roles_units_and_the_anchor_against_a_real_node(node_url: str, tmp
             chain.unit_product("(01)06901234567892(17)271231(10)HB20792A(21)0000000001") == "06901234567892"
         )
         assert chain.unit_product("not a code") is None
+        assert chain.series_rule("06901234567892") is None  # no product registered on this fresh chain
         assert chain.unit_verdict("(01)06901234567892(17)271231(10)HB20792A(21)0000000001") is None
         # Signed per-dose reads: a node with vax_doseRecord (#22 §5) has no such dose; one without says so.
         reader = RpcChain(node_url, reader_key=CDC)
