@@ -8,6 +8,7 @@ Chinese region uses, so a leak scan can search for them and nobody can mistake t
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import random
 from collections.abc import Iterable, Sequence
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.district import district_roster
 from harness.make_genesis import dev_key
-from registry.client import DoseRequest, RegistryClient
+from registry.client import DoseRequest, RegistryClient, RegistryClientError
 from registry.config import init_registry
 from registry.cosign import DoseCosignature
 from vaxcrypto.keys import PrivateKey
@@ -203,3 +205,43 @@ def cosign_planned(
     return client.record_dose(
         DoseRequest(person_id, trace_code, lot_id, planned.dose_number, planned.administered_ms, vaccinator)
     )
+
+
+def fill_registry(registry_url: str, count: int, seed: int = 0, today: dt.date | None = None) -> int:
+    """Register `count` synthetic children, each by the first staff account of a sample-district site in turn
+    (so each site may later read the records it created); returns how many were newly registered."""
+    sites = district_roster().sites
+    clients = [RegistryClient(registry_url, dev_key(site.staff_labels[0])) for site in sites]
+    added = 0
+    for i, person in enumerate(synthetic_people(seed, count, today or dt.date.today())):
+        try:
+            clients[i % len(clients)].add_person(person.to_json(), "devnet synthetic person")
+            added += 1
+        except RegistryClientError as exc:
+            if exc.code != "PersonExists":  # a rerun of the devnet with --keep
+                raise
+    return added
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m harness.registry_people init|fill`: the devnet's registry set-up (see scripts/devnet)."""
+    parser = argparse.ArgumentParser(prog="python -m harness.registry_people", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create the dev registry directory (keys, registry.toml)")
+    init.add_argument("--dir", type=Path, required=True)
+    init.add_argument("--node-rpc", default="http://127.0.0.1:8545")
+    init.add_argument("--listen", default="127.0.0.1:8600")
+    fill = sub.add_parser("fill", help="register synthetic children through the registry API")
+    fill.add_argument("--registry", default="http://127.0.0.1:8600")
+    fill.add_argument("--count", type=int, default=300)
+    fill.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.command == "init":
+        print(init_dev_registry(args.dir, args.node_rpc, args.listen))
+    else:
+        print(f"registered {fill_registry(args.registry, args.count, args.seed)} synthetic people")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -4,13 +4,23 @@ children that the registry accepts."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 from pathlib import Path
 
+from harness.district import district_roster
 from harness.make_genesis import dev_key
-from harness.registry_people import FAKE_NAME_PREFIX, DosePlanner, init_dev_registry, synthetic_people
-from registry.chain import SeriesRule
+from harness.registry_people import (
+    FAKE_NAME_PREFIX,
+    DosePlanner,
+    fill_registry,
+    init_dev_registry,
+    main,
+    synthetic_people,
+)
+from registry.chain import Caller, SeriesRule
 from registry.config import load_registry_config
+from registry.server import RegistryHTTPServer
 from registry.service import DoseInput, Registry, parse_person
 from vaxcrypto.keys import PrivateKey
 
@@ -61,3 +71,25 @@ def test_the_dev_registry_uses_the_genesis_registry_key_and_a_cdc_account(tmp_pa
     keys = config.secrets()
     assert keys.signing_key == PrivateKey.from_seed("vaxchain-dev/chancheng/registry/cosign")
     assert keys.anchor_key == dev_key("cdc/admin")
+
+
+def test_fill_registers_through_the_api_as_site_staff(
+    registry: Registry, chain: FakeChain, tmp_path: Path
+) -> None:
+    for site in district_roster().sites:
+        key = dev_key(site.staff_labels[0])
+        chain.callers[key.address] = Caller(key.address, site.org_id, "site", "staff", True)
+    srv = RegistryHTTPServer(("127.0.0.1", 0), registry)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{srv.port}"
+        assert fill_registry(url, 12, seed=5) == 12
+        assert fill_registry(url, 12, seed=5) == 0  # a rerun finds them registered
+        assert registry.store.person_count() == 12
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+    assert main(["init", "--dir", str(tmp_path / "reg")]) == 0
+    assert (tmp_path / "reg" / "registry.toml").is_file()
