@@ -35,6 +35,16 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class Organisation:
+    """A member organisation: its type ("site", "school"...), display name and whether it is active."""
+
+    org_id: str
+    org_type: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SeriesRule:
     """A product's series id and minimum days before each dose number (index 0 is dose 1)."""
 
@@ -49,7 +59,7 @@ class Chain(Protocol):
 
     def chain_id(self) -> int: ...
     def caller(self, address: Address) -> Caller | None: ...
-    def organisation_type(self, org_id: str) -> str | None: ...
+    def organisation(self, org_id: str) -> Organisation | None: ...
     def series_rule(self, product_code: str) -> SeriesRule | None: ...
     def unit_product(self, trace_code: str) -> str | None: ...
     def registry_keys(self) -> list[tuple[Address, bool]]: ...
@@ -135,9 +145,13 @@ class RpcChain:
             self._cache[address] = (now, found)
         return found
 
-    def organisation_type(self, org_id: str) -> str | None:
+    def organisation(self, org_id: str) -> Organisation | None:
         org = self._maybe("vax_getOrganisation", org_id=org_id)
-        return None if org is None or not org.get("active") else str(org["org_type"])
+        if org is None:
+            return None
+        return Organisation(
+            str(org["org_id"]), str(org["org_type"]), str(org.get("name", "")), bool(org["active"])
+        )
 
     def series_rule(self, product_code: str) -> SeriesRule | None:
         """A product's series rule, cached for `ttl_s` like callers (every dose asks; products rarely change)."""

@@ -185,7 +185,7 @@ def _dose_row(d: DoseView, lang: str) -> str:
     )
     intact = "" if d.record_intact else f'<br><span class="bad">{escape(t("intact_bad", lang))}</span>'
     return (
-        f"<tr><td>{escape(_date(int(r['administered_ms'])))}</td><td>{escape(str(r['site_org_id']))}</td>"
+        f"<tr><td>{escape(_date(int(r['administered_ms'])))}</td><td>{escape(d.site_name)}</td>"
         f"<td>{escape(str(r.get('product_name') or r['product_code']))}<br>{escape(str(r['series']))} "
         f"#{int(r['dose_number'])}</td><td>{escape(str(r['lot_id']))}</td><td>{_verdict(d.verdict, lang)}</td>"
         f'<td class="{chain_cls}">{escape(chain)}{intact}</td></tr>'

@@ -110,6 +110,7 @@ class DoseView:
     record_intact: bool  # the stored record still hashes to the hash the chain holds
     on_chain: str  # confirmed | mismatch | included | pending | not_found | not_reported | unavailable
     verdict: dict[str, Any] | None  # the chain's vial verdict, None when the node does not give one
+    site_name: str  # the site's name on chain (its org id when the chain does not answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -592,12 +593,24 @@ class Registry:
             intact = hashlib.sha256(canonical_json(d)).digest() == row.record_hash
             views.append(
                 DoseView(
-                    "0x" + row.dose_ref.hex(), d, intact, self._on_chain(row), self._verdict(d["trace_code"])
+                    "0x" + row.dose_ref.hex(),
+                    d,
+                    intact,
+                    self._on_chain(row),
+                    self._verdict(d["trace_code"]),
+                    self._site_name(str(d["site_org_id"])),
                 )
             )
         birth = dt.date.fromisoformat(record["birth_date"])
         assessment = assess(self.schedule, birth, self._given(d for _, d in doses), self.today())
         return ChildView("0x" + pid.hex(), record, tuple(views), assessment, tuple(entries))
+
+    def _site_name(self, org_id: str) -> str:
+        try:
+            org = self.chain.organisation(org_id)
+        except ChainUnavailable:
+            return org_id
+        return org.name if org is not None and org.name else org_id
 
     def _verdict(self, trace_code: str) -> dict[str, Any] | None:
         try:
@@ -652,7 +665,8 @@ class Registry:
     def school_credential(self, code: str, pid: bytes, school: str) -> str:
         """A signed school-entry credential for one child of the code, for one school admitted on chain."""
         _text("school", school, 64)
-        if self.chain.organisation_type(school) != "school":
+        org = self.chain.organisation(school)
+        if org is None or not org.active or org.org_type != "school":
             raise BadRequest("school", "not an active school organisation on chain")
         with self.store.tx() as db:
             cid, pids = self._family(db, code)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from registry.chain import Caller, SeriesRule
+from registry.chain import Caller, Organisation, SeriesRule
 from registry.service import Registry, RegistrySecrets
 from registry.store import Store
 from vaxcrypto.keys import Address, PrivateKey
@@ -57,9 +57,10 @@ class FakeChain:
         self._check()
         return self.callers.get(address)
 
-    def organisation_type(self, org_id: str) -> str | None:
+    def organisation(self, org_id: str) -> Organisation | None:
         self._check()
-        return self.orgs.get(org_id)
+        kind = self.orgs.get(org_id)
+        return None if kind is None else Organisation(org_id, kind, f"Test {org_id}", True)
 
     def series_rule(self, product_code: str) -> SeriesRule | None:
         self._check()

@@ -75,6 +75,9 @@ async def test_roles_units_and_the_anchor_against_a_real_node(node_url: str, tmp
         assert cdc is not None and (cdc.org_id, cdc.org_type, cdc.active) == ("cdc", "cdc", True)
         assert site is not None and (site.org_id, site.org_type) == ("site-01", "site")
         assert chain.caller(PrivateKey.from_seed("nobody").address) is None
+        site_org = chain.organisation("site-01")
+        assert site_org is not None and site_org.org_type == "site" and site_org.active and site_org.name
+        assert chain.organisation("no-such-org") is None
         assert (
             chain.unit_product("(01)06901234567892(17)271231(10)HB20792A(21)0000000001") == "06901234567892"
         )

@@ -124,6 +124,7 @@ def test_guardian_pages_in_both_languages_without_javascript(
     assert "opened during a temperature excursion" in page.decode() and "safe" not in page.decode().lower()
     assert "等待接种单位上报" in text  # the site has not reported the transaction yet
     assert "乙肝疫苗" in text  # next doses by the national schedule
+    assert "Test site-a" in text  # the site's name as the chain gives it
     status, page = raw(server, "GET", f"/f/{added['access_code']}?lang=en")
     assert status == 200 and "Doses due next" in page.decode() and "recorded a dose" in page.decode()
     status, page = raw(
