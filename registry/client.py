@@ -166,6 +166,10 @@ class RegistryClient:
             "/api/v1/doses/confirm", {"dose_ref": "0x" + dose_ref.hex(), "tx_hash": "0x" + tx_hash.hex()}
         )
 
+    def cancel_dose(self, dose_ref: bytes, reason: str = "dose not given") -> None:
+        """Withdraw a co-signed dose whose transaction was never sent (refused once the chain holds it)."""
+        self.post("/api/v1/doses/cancel", {"dose_ref": "0x" + dose_ref.hex(), "reason": reason})
+
     def issue_code(self, person_ids: list[str], reason: str = "re-issue") -> str:
         """A new family access code for these persons."""
         return str(self.post("/api/v1/codes", {"person_ids": person_ids, "reason": reason})["access_code"])

@@ -108,6 +108,19 @@ class DoseIntervalTooShort(RegistryError):
         self.min_days = min_days
 
 
+class DoseOnChain(RegistryError):
+    """A dose the chain already holds cannot be cancelled in the registry."""
+
+    code = "DoseOnChain"
+    status = 409
+
+    def __init__(self, dose_ref: str) -> None:
+        super().__init__(
+            f"dose {dose_ref} is on chain (or its transaction was reported): it cannot be cancelled"
+        )
+        self.dose_ref = dose_ref
+
+
 class AccessCodeInvalid(RegistryError):
     """A family access code that is unknown or revoked (the two are not told apart)."""
 

@@ -101,6 +101,7 @@ _ACTIONS = {
     "show": {"zh-CN": "查看档案", "en": "read the record"},
     "record_dose": {"zh-CN": "登记接种", "en": "recorded a dose"},
     "confirm_dose": {"zh-CN": "上报链上交易", "en": "reported the dose transaction"},
+    "cancel_dose": {"zh-CN": "撤回未上链的接种登记", "en": "withdrew a dose never sent to the chain"},
     "issue_code": {"zh-CN": "发放查询码", "en": "issued an access code"},
     "revoke_code": {"zh-CN": "撤销查询码", "en": "revoked access codes"},
     "guardian_view": {"zh-CN": "家长查看", "en": "guardian viewed"},

@@ -12,6 +12,7 @@ API (POST, JSON body, signed as in `registry.auth`; answers JSON, errors as {"er
   /api/v1/doses              {"person_id", "trace_code", "lot_id", "dose_number", "administered_ms", "vaccinator"}
                                                                     -> {"dose_ref", "record_hash", "registry_signature"}
   /api/v1/doses/confirm      {"dose_ref", "tx_hash"}
+  /api/v1/doses/cancel       {"dose_ref", "reason"}                 (only while the chain does not hold it)
   /api/v1/codes              {"person_ids": [...], "reason"}        -> {"access_code"}
   /api/v1/codes/revoke       {"person_id", "reason"}                -> {"revoked"}
   /api/v1/log                {"after_seq", "limit"}                 (CDC)
@@ -336,6 +337,11 @@ def _confirm(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
     return {"confirmed": True}
 
 
+def _cancel(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
+    r.cancel_dose(caller, parse_hash("dose_ref", p.get("dose_ref")), _reason(p, "dose not given"))
+    return {"cancelled": True}
+
+
 def _code(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
     ids = p.get("person_ids")
     if not isinstance(ids, list):
@@ -380,6 +386,7 @@ _API: dict[str, Callable[[Registry, Address, dict[str, Any]], Any]] = {
     "/api/v1/persons/erase": _erase,
     "/api/v1/doses": _dose,
     "/api/v1/doses/confirm": _confirm,
+    "/api/v1/doses/cancel": _cancel,
     "/api/v1/codes": _code,
     "/api/v1/codes/revoke": _revoke,
     "/api/v1/log": _log,

@@ -31,6 +31,7 @@ from registry.errors import (
     ChainUnavailable,
     DoseAlreadyRecorded,
     DoseIntervalTooShort,
+    DoseOnChain,
     Forbidden,
     PersonErased,
     PersonExists,
@@ -505,6 +506,27 @@ class Registry:
                 raise Forbidden(self.actor(caller), "confirm_dose", "the dose was recorded by another site")
             self.store.set_dose_tx(db, ref, "0x" + tx_hash.hex())
             self._log(db, self.actor(caller), "confirm_dose", "dose transaction sent", row.person_id)
+
+    def cancel_dose(self, address: Address, ref: bytes, reason: str) -> None:
+        """Withdraw a co-signed dose whose transaction never reached the chain (the site gave up or gave another
+        vial), so the person's series is not blocked by a dose that did not happen. DoseOnChain otherwise."""
+        caller = self.authorize(address, "cancel_dose")
+        try:
+            on_chain = self.chain.dose_record(ref)
+        except Unsupported:
+            on_chain = None  # without the chain's dose record, a reported transaction decides (below)
+        with self.store.tx() as db:
+            row = self.store.dose(db, ref)
+            if row is None:
+                raise BadRequest("dose_ref", "no such dose")
+            _, key, _record = self._load(db, row.person_id)
+            dose = orjson.loads(self.vault.open(key, row.sealed, b"dose" + ref))
+            if caller.org_type != "cdc" and caller.org_id != dose["site_org_id"]:
+                raise Forbidden(self.actor(caller), "cancel_dose", "the dose was recorded by another site")
+            if on_chain is not None or row.tx_hash is not None:
+                raise DoseOnChain("0x" + ref.hex())
+            self.store.delete_dose(db, ref)
+            self._log(db, self.actor(caller), "cancel_dose", reason, row.person_id)
 
     # family access codes
 

@@ -207,6 +207,10 @@ class Store:
         ).fetchone()
         return None if r is None else DoseRow(*r)
 
+    def delete_dose(self, db: sqlite3.Connection, dose_ref: bytes) -> None:
+        """Forget a dose that never reached the chain."""
+        db.execute("DELETE FROM doses WHERE dose_ref = ?", (dose_ref,))
+
     def set_dose_tx(self, db: sqlite3.Connection, dose_ref: bytes, tx_hash: str) -> None:
         """Remember the chain transaction that carries this dose."""
         db.execute("UPDATE doses SET tx_hash = ? WHERE dose_ref = ?", (tx_hash, dose_ref))

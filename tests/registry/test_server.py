@@ -69,6 +69,11 @@ def test_signed_api_registers_finds_and_co_signs(server: RegistryHTTPServer, reg
             DoseRequest(added["person_id"], HEPB_CODE.format(2), "l", 1, T0 + 1, SITE_A.address)
         )
     assert exc.value.code == "DoseAlreadyRecorded" and exc.value.status == 409
+    client.cancel_dose(cosig.dose_ref, "no dose given after all")
+    again = client.record_dose(
+        DoseRequest(added["person_id"], HEPB_CODE.format(2), "l", 1, T0 + 1, SITE_A.address)
+    )
+    assert again.dose_ref != cosig.dose_ref
     with pytest.raises(RegistryClientError) as exc:
         RegistryClient(url(server), OUTSIDER).find_person("110101202001010012", "snooping")
     assert exc.value.code == "Forbidden"

@@ -15,6 +15,7 @@ from registry.errors import (
     BadRequest,
     DoseAlreadyRecorded,
     DoseIntervalTooShort,
+    DoseOnChain,
     Forbidden,
     PersonErased,
     PersonExists,
@@ -112,6 +113,21 @@ def test_record_dose_checks_the_series_and_co_signs(registry: Registry, clock: C
     third = registry.record_dose(SITE_B.address, at_b)
     assert dose_signer(CHAIN_ID, "site-b", HEPB_CODE.format(6), T0 + 90 * DAY, third) == registry.address
     assert len(registry.show_person(SITE_B.address, pid, "next visit")["doses"]) == 3
+
+
+def test_a_dose_that_never_reached_the_chain_can_be_cancelled(registry: Registry, chain: FakeChain) -> None:
+    pid, _ = register(registry)
+    unsent = registry.record_dose(SITE_A.address, dose(pid, 1, T0, 1))
+    with pytest.raises(Forbidden):
+        registry.cancel_dose(SITE_B.address, unsent.dose_ref, "not mine")
+    registry.cancel_dose(SITE_A.address, unsent.dose_ref, "the child was unwell: no dose given")
+    # The series is free again: dose 1 with another vial later that day.
+    sent = registry.record_dose(SITE_A.address, dose(pid, 1, T0 + 3_600_000, 2))
+    chain.doses = {sent.dose_ref: {"record_hash": "0x" + sent.record_hash.hex()}}
+    with pytest.raises(DoseOnChain):
+        registry.cancel_dose(SITE_A.address, sent.dose_ref, "too late")
+    with pytest.raises(BadRequest):
+        registry.cancel_dose(SITE_A.address, unsent.dose_ref, "twice")
 
 
 def test_erasure_shreds_the_key_and_the_record_can_never_be_read(registry: Registry, tmp_path: Path) -> None:
