@@ -104,6 +104,7 @@ class DosePlanner:
     ]  # series -> minimum days before each dose (the chain's product)
     multi_visit_p: float = 0.4
     max_per_visit: int = 3
+    visit_window_ms: int = 3_600_000  # doses of one site this close together may be one child's visit
     seed: int = 0
     _rng: random.Random = field(init=False)
     _history: dict[tuple[int, str], tuple[int, int]] = field(
@@ -127,7 +128,7 @@ class DosePlanner:
             visit is not None
             and series not in visit[2]
             and len(visit[2]) < self.max_per_visit
-            and administered_ms - visit[1] < 3_600_000
+            and administered_ms - visit[1] < self.visit_window_ms
             and self._eligible(visit[0], series, administered_ms)
             and self._rng.random() < self.multi_visit_p
         ):
