@@ -17,6 +17,7 @@ from rpc.errors import RpcError, TransportError
 from vaxcrypto.keys import Address, PrivateKey, parse_address, to_checksum_address
 
 METHOD_NOT_FOUND = -32601
+RATE_LIMIT_TRIES = 8
 
 
 class Unsupported(Exception):
@@ -100,7 +101,7 @@ class RpcChain:
 
     def _call(self, method: str, **params: Any) -> Any:
         try:
-            return self._client.call(method, **params)
+            return patient(self._client, method, params)
         except TransportError as exc:
             raise ChainUnavailable(str(exc)) from None
 
@@ -202,7 +203,7 @@ class RpcChain:
                 "no signed reads: the registry has no on-chain account key or the client cannot sign"
             )
         try:
-            out = self._signed.call("vax_doseRecord", dose_ref="0x" + dose_ref.hex())
+            out = patient(self._signed, "vax_doseRecord", {"dose_ref": "0x" + dose_ref.hex()})
         except TransportError as exc:
             raise ChainUnavailable(str(exc)) from None
         except RpcError as exc:
@@ -222,6 +223,20 @@ class RpcChain:
             return str(self._call("tx_sendRawTransaction", tx=tx_hex))
         except RpcError as exc:
             raise ChainUnavailable(f"tx_sendRawTransaction: {exc.message}") from None
+
+
+def patient(client: RpcClient, method: str, params: dict[str, Any]) -> Any:
+    """One call, waiting out the node's per-client rate limit a few times (RateLimited carries retry_after_s):
+    a guardian's page asks several reads per dose, and the registry is one client for the whole district."""
+    for attempt in range(RATE_LIMIT_TRIES):
+        try:
+            return client.call(method, **params)
+        except RpcError as exc:
+            data = exc.data if isinstance(exc.data, dict) else {}
+            if data.get("error") != "RateLimited" or attempt == RATE_LIMIT_TRIES - 1:
+                raise
+            time.sleep(min(1.0, max(0.05, float(data.get("retry_after_s", 0.2)))))
+    raise AssertionError("unreachable")
 
 
 def _signed_client(url: str, key: PrivateKey, timeout: float, ca_file: str | None) -> RpcClient | None:

@@ -20,10 +20,11 @@ from node.cli.main import app
 from node.core.transactions import sign_transaction
 from node.service.node import Node, load_validator_key, open_chain
 from registry.anchor import LOG_MEDIA_TYPE, anchor_transaction, attest_payload, signed_transaction
-from registry.chain import RpcChain, Unsupported
+from registry.chain import RpcChain, Unsupported, patient
 from registry.service import Registry, RegistrySecrets, parse_person
 from registry.store import Store
 from rpc.client import RpcClient
+from rpc.errors import RpcError
 from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 from .conftest import child
@@ -113,3 +114,32 @@ async def test_roles_units_and_the_anchor_against_a_real_node(node_url: str, tmp
         chain.close()
 
     await trio.to_thread.run_sync(work)
+
+
+class _Limited:
+    """A client that the node rate-limits twice before answering."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def call(self, method: str, **params: object) -> object:
+        self.calls += 1
+        if self.calls <= 2:
+            raise RpcError(-32005, "rate limited", {"error": "RateLimited", "retry_after_s": 0.01})
+        return {"method": method, **params}
+
+
+def test_reads_wait_out_the_nodes_rate_limit() -> None:
+    limited = _Limited()
+    assert patient(limited, "vax_getProduct", {"product_code": "x"}) == {
+        "method": "vax_getProduct",
+        "product_code": "x",
+    }
+    assert limited.calls == 3
+    with pytest.raises(RpcError):
+        patient(_AlwaysLimited(), "chain_status", {})
+
+
+class _AlwaysLimited:
+    def call(self, method: str, **params: object) -> object:
+        raise RpcError(-32005, "rate limited", {"error": "RateLimited", "retry_after_s": 0.01})
