@@ -22,6 +22,7 @@ from node.api.views import chain_summary
 from node.chain.export import export_blocks, import_blocks
 from node.chain.genesis import load_genesis, parse_genesis, with_nodes
 from node.cli.keys import keys_app
+from node.cli.person import register as register_person_commands
 from node.cli.tx import register as register_tx_commands
 from node.core.errors import VaxchainError
 from node.core.keystore import KeystoreError, load_keystore, read_password, save_keystore
@@ -50,6 +51,7 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 register_tx_commands(app)
+register_person_commands(app)
 chain_app = typer.Typer(help="Export and import the chain as an RLP file of blocks.", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
 
