@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from contracts import queries
+from contracts import queries, recall_queries
 from node.api.methods import (
     ADDRESS_SCHEMA,
     BAD_INPUT,
@@ -40,6 +40,8 @@ HEAVY_QUERIES = frozenset(
         "vax_alerts",
         "vax_subjectDoses",
         "vax_getAttestations",
+        "vax_recallProgress",
+        "vax_lotSubjects",
     }
 )
 
@@ -250,6 +252,35 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
     )
     def find_unit(p: dict[str, Any]) -> Any:
         return queries.find_unit(state(), p["trace_code"])
+
+    @add(
+        "vax_recallProgress",
+        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        "A recall's reach: per holder (org_id) units held now and at the recall, returned up the supply path, "
+        "destroyed and in transit to it; totals, doses given and subjects.",
+    )
+    def recall_progress(p: dict[str, Any]) -> Any:
+        return found(recall_queries.recall_progress(state(), p["lot_id"]), "lot", p["lot_id"])
+
+    @add(
+        "vax_lotSubjects",
+        _obj(
+            {
+                "lot_id": ID_SCHEMA,
+                "after": HASH_SCHEMA,
+                "limit": {"type": "integer", "minimum": 1, "maximum": recall_queries.MAX_SUBJECTS},
+            },
+            ("lot_id",),
+        ),
+        "The pseudonymous subjects who received a dose of a lot, each dose with its time and site (for the "
+        "CDC's follow-up); paged by subject id: pass `next` as `after`.",
+    )
+    def lot_subjects(p: dict[str, Any]) -> Any:
+        after = hash_param(p["after"]) if "after" in p else None
+        result = recall_queries.lot_subjects(
+            state(), p["lot_id"], after, p.get("limit", recall_queries.MAX_SUBJECTS)
+        )
+        return found(result, "lot", p["lot_id"])
 
     for name, query, params, description in methods:
         registry.add(

@@ -102,6 +102,44 @@ def lot_holders(node: Node, lot: LotArg) -> Shown:
     return Shown(data, [_holder_line(h).strip() for h in data] or ["no holders"])
 
 
+def lot_recall_progress(node: Node, lot: LotArg) -> Shown:
+    """A recall's reach: per holder, units held now, returned up the path, destroyed, and in transit to it."""
+    data = node.call("vax_recallProgress", lot_id=_lot_id(lot))
+    status = "recalled" if data.get("recalled") else "not recalled"
+    lines = [f"lot {data.get('lot_id')}  {status}: {data.get('recall_reason') or '-'}"]
+    for h in [*data.get("holders", []), {"org_id": "total", **data.get("totals", {})}]:
+        lines.append(
+            f"  {h.get('org_id')}  held {h.get('held')} (at the recall {h.get('held_at_recall')})  "
+            f"returned {h.get('returned')}  destroyed {h.get('destroyed')}  in transit {h.get('in_transit')}"
+        )
+    lines.append(f"doses given {data.get('doses_given')} to {data.get('subjects')} subjects")
+    return Shown(data, lines)
+
+
+def lot_subjects(
+    node: Node,
+    lot: LotArg,
+    after: Annotated[
+        str | None, typer.Option("--after", metavar="0xSUBJECT", help="Continue after this subject id.")
+    ] = None,
+) -> Shown:
+    """The pseudonymous subjects vaccinated from a lot, each dose with its time and site (one page)."""
+    params: dict[str, Any] = {"lot_id": _lot_id(lot)}
+    if after is not None:
+        params["after"] = "0x" + parse_hash(after, "--after").hex()
+    data = node.call("vax_lotSubjects", **params)
+    lines = [
+        f"  {d.get('subject')}  {fmt_ms(d.get('administered_ms'))}  {d.get('site')}  "
+        f"{d.get('series')} dose {d.get('dose_number')}"
+        for d in data.get("doses", [])
+    ]
+    lines.append(
+        f"{data.get('subjects')} subjects in all"
+        + (f"; next page --after {data['next']}" if data.get("next") else "")
+    )
+    return Shown(data, lines)
+
+
 def unit_find(
     node: Node,
     code: Annotated[str, typer.Argument(metavar="CODE", help="GS1 element string or 20-digit Chinese code.")],

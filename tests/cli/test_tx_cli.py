@@ -15,7 +15,15 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from contracts.kinds.attest import Attest
-from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
+from contracts.kinds.custody import (
+    CancelShipment,
+    Destroy,
+    QualityDecision,
+    QuarantineUnits,
+    Receive,
+    RejectShipment,
+    Ship,
+)
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
 from contracts.kinds.nodes import SetNode
 from contracts.kinds.organisations import (
@@ -210,11 +218,14 @@ CASES: dict[str, Case] = {
     ),
     "register_lot": _lot_register,
     "ship": _cmd(
-        f"ship {LOT_ID} --quantity 10 --from-unit mah-coldroom --to distributor --vehicle dist-truck-1 "
+        f"ship {LOT_ID} --quantity 10 --from-unit mah-coldroom --to cdc --vehicle dist-truck-1 "
         f"--shipment-id {H1}",
-        Ship(h1, LOT, 10, "mah-coldroom", "distributor", "dist-truck-1"),
+        Ship(h1, LOT, 10, "mah-coldroom", "cdc", "dist-truck-1"),
     ),
-    "receive": _cmd(f"receive {H1} --to-unit dist-coldroom --counted 9", Receive(h1, "dist-coldroom", 9)),
+    "receive": _cmd(f"receive {H1} --to-unit cdc-coldroom --counted 9", Receive(h1, "cdc-coldroom", 9)),
+    "cancel_shipment": _cmd(
+        f"cancel {H1} --reason 'wrong lot loaded'", CancelShipment(h1, "wrong lot loaded")
+    ),
     "reject_shipment": _cmd(
         f"reject {H1} --reason 'TransitBreach on the truck'", RejectShipment(h1, "TransitBreach on the truck")
     ),
@@ -245,6 +256,24 @@ CASES: dict[str, Case] = {
 
 def test_every_kind_has_a_command_and_a_case() -> None:
     assert set(KIND_COMMANDS) == set(BY_NAME) == set(CASES)
+
+
+def test_return_and_receive_into_quarantine(runner: CliRunner, keys_dir: Path) -> None:
+    [tx] = dry(
+        runner,
+        keys_dir,
+        *shlex.split(
+            f"return {LOT_ID} --quantity 3 --from-unit site-01-fridge-1 --to cdc --vehicle cdc-van-1 "
+            f"--shipment-id {H2}"
+        ),
+    )
+    assert decode_payload(tx.kind, tx.payload) == Ship(h2, LOT, 3, "site-01-fridge-1", "cdc", "cdc-van-1")
+    [tx] = dry(
+        runner,
+        keys_dir,
+        *shlex.split(f"receive {H1} --to-unit cdc-coldroom --counted 3 --quarantine-if-unfit"),
+    )
+    assert decode_payload(tx.kind, tx.payload) == Receive(h1, "cdc-coldroom", 3, True)
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -493,6 +522,7 @@ def test_help_for_every_transaction_and_read_command(runner: CliRunner) -> None:
     commands += [["lot", "show"], ["lot", "trace"], ["lot", "holders"], ["unit", "find"], ["tx", "show"]]
     commands += [["tx", "send-raw"], ["block", "show"], ["alerts"], ["inventory"], ["recall"]]
     commands += [["org", "node", "remove"], ["org", "node", "list"]]
+    commands += [["return"], ["lot", "recall-progress"], ["lot", "subjects"]]
     for command in commands:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
