@@ -3,8 +3,10 @@
 Each storage unit holding the lot gets one RECALLED quarantine (custody.add_recalled) and each holding
 organisation a progress record (RecallHolder: held at the recall, returned, destroyed). From then on units of
 the lot move only back up the supply path (site -> CDC -> MAH, kinds/supply.py) or are destroyed; a quality
-decision may condemn a recall quarantine but never release it. Holders that receive the lot later (shipments
-in transit at the recall, returns) get their record when they receive it.
+decision may condemn a recall quarantine but never release it (nor any other quarantine of the lot: units
+already isolated for a breach or a rejected leg stay there, to be condemned). Holders that receive the lot later
+(shipments in transit at the recall, returns) get their record, and their units the recall quarantine, when
+they receive it; a cancelled or rejected shipment's units rejoin the sender's recall quarantine.
 """
 
 from __future__ import annotations

@@ -112,7 +112,8 @@ def org_admit(
         typer.Option("--admin", metavar="ADDRESS", help="Address of a first admin account (repeatable)."),
     ],
 ) -> Plan:
-    """Admit an organisation with its first admin accounts (regulator; the CDC admits sites and schools)."""
+    """Admit an organisation with its first admin accounts (regulator; the health commission designates sites
+    and admits schools, Vaccine Administration Law art. 44)."""
     addresses = tuple(parse_address_opt(a, "--admin") for a in admins)
     return Plan(
         [
@@ -132,7 +133,7 @@ def org_status(
     active: Annotated[bool, typer.Option("--activate/--suspend", help="Reactivate or suspend.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (required to suspend).")] = "",
 ) -> Plan:
-    """Suspend or reactivate an organisation (regulator)."""
+    """Suspend or reactivate an organisation (regulator; the health commission: sites and schools)."""
     return Plan([SetOrganisationStatus(org_id, active, _text(reason, "--reason", required=not active))])
 
 
