@@ -63,7 +63,10 @@ def _shipment_line(s: dict[str, Any]) -> str:
 
 def _holder_line(h: dict[str, Any]) -> str:
     if h.get("unit_id") is None:
-        return f"  {h.get('org_id')}  in transit {h.get('in_transit')}  shipment {h.get('shipment_id')}"
+        carrier = f" carried by {h['carrier']}" if h.get("carrier") else ""
+        return (
+            f"  {h.get('org_id')}  in transit {h.get('in_transit')}{carrier}  shipment {h.get('shipment_id')}"
+        )
     return f"  {h.get('org_id')}/{h.get('unit_id')}  available {h.get('available')}  quarantined {h.get('quarantined')}"
 
 

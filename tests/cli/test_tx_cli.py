@@ -9,7 +9,7 @@ import shlex
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -40,6 +40,7 @@ from contracts.registry import BY_NAME, decode_payload, kind_of
 from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code, verify_unit
 from contracts.types import OrgType, Role, StorageKind
 from harness.district import HEPB_GTIN, IPV_CN
+from node.cli import tx_read
 from node.cli.main import app
 from node.cli.tx import KIND_COMMANDS
 from node.cli.tx_common import Node, rpc_url
@@ -617,3 +618,63 @@ def test_mempool_rejection_is_named(
     assert_clean_error(
         result, "attest nonce 3: transaction rejected: NonceTooLow (message=nonce 3 already used; next is 4"
     )
+
+
+class _RecallNode:
+    """Answers the read calls of the recall commands with fixed JSON."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def call(self, method: str, **params: Any) -> Any:
+        self.calls.append((method, params))
+        if method == "vax_lotHolders":
+            return [
+                {
+                    "org_id": "cdc",
+                    "unit_id": None,
+                    "in_transit": 4,
+                    "shipment_id": H1,
+                    "carrier": "distributor",
+                },
+                {
+                    "org_id": "mah",
+                    "unit_id": "mah-coldroom",
+                    "available": 0,
+                    "quarantined": 8,
+                    "in_transit": 0,
+                },
+            ]
+        if method == "vax_recallProgress":
+            row = {"held_at_recall": 8, "held": 8, "returned": 0, "destroyed": 0, "in_transit": 4}
+            return {
+                "lot_id": LOT_ID,
+                "recalled": True,
+                "recall_reason": "potency",
+                "holders": [{"org_id": "mah", **row}],
+                "totals": row,
+                "doses_given": 3,
+                "subjects": 2,
+            }
+        return {
+            "lot_id": LOT_ID,
+            "subjects": 2,
+            "doses": [
+                {"subject": H2, "administered_ms": 0, "site": "site-01", "series": "HepB", "dose_number": 1}
+            ],
+            "next": H2,
+        }
+
+
+def test_recall_read_commands_show_carrier_progress_and_subjects() -> None:
+    node = _RecallNode()
+    holders = tx_read.lot_holders(cast(Node, node), LOT_ID).lines
+    assert holders[0] == f"cdc  in transit 4 carried by distributor  shipment {H1}"
+    progress = tx_read.lot_recall_progress(cast(Node, node), LOT_ID).lines
+    assert progress[0] == f"lot {LOT_ID}  recalled: potency"
+    assert "mah  held 8 (at the recall 8)  returned 0  destroyed 0  in transit 4" in progress[1]
+    assert progress[-1] == "doses given 3 to 2 subjects"
+    subjects = tx_read.lot_subjects(cast(Node, node), LOT_ID, after=H1).lines
+    assert subjects[0].startswith(f"  {H2}") and "site-01  HepB dose 1" in subjects[0]
+    assert subjects[-1] == f"2 subjects in all; next page --after {H2}"
+    assert node.calls[-1] == ("vax_lotSubjects", {"lot_id": LOT_ID, "after": H1})
