@@ -362,3 +362,50 @@ class RegistrySignerInactive(ContractError):
     """The registry co-signing key was deactivated by the CDC."""
 
     signer: bytes
+
+
+# --- supply path, recalls and receipt verdicts ---------------------------------------------------
+
+
+@dataclass(eq=False)
+class CannotReceive(ContractError):
+    """Shipment refused: this organisation type never holds vaccine stock (school, regulator, commission...)."""
+
+    org_id: str
+    org_type: str
+
+
+@dataclass(eq=False)
+class NotOnSupplyPath(ContractError):
+    """Shipment refused: not a leg of the legal path (MAH -> CDC -> site, returns back up; arts. 35-36)."""
+
+    from_org: str
+    from_type: str
+    to_org: str
+    to_type: str
+
+
+@dataclass(eq=False)
+class CarrierNotAllowed(ContractError):
+    """The vehicle belongs to neither party nor to a distributor (the only contracted carriers, art. 36)."""
+
+    vehicle: str
+    owner: str
+    owner_type: str
+
+
+@dataclass(eq=False)
+class LegOutOfRange(ContractError):
+    """Receipt refused: the leg's record shows temperatures outside range (receive into quarantine instead)."""
+
+    shipment_id: bytes
+    issues: str
+
+
+@dataclass(eq=False)
+class LegUnmonitored(ContractError):
+    """Receipt refused: the leg's record has a gap longer than the monitoring interval (art. 39)."""
+
+    shipment_id: bytes
+    issues: str
+    interval_minutes: int

@@ -32,6 +32,7 @@ class Params:
     max_past_dose_hours: U32 = 72  # how far back a dose may be dated (offline sites catch up)
     utc_offset_minutes: Annotated[int, Range(-720, 840)] = 480  # expiry day boundary (UTC+8)
     max_proof_depth: U32 = 32
+    monitoring_interval_minutes: U32 = 30  # a storage unit's loggers must report at least this often
 
     @staticmethod
     def from_json(obj: Any, path: str = "parameters") -> Params:

@@ -225,6 +225,7 @@ def lot_holders(state: ReadState, lot_id: str) -> list[dict[str, Any]]:
                     "quarantined": 0,
                     "in_transit": s.quantity,
                     "shipment_id": "0x" + s.shipment_id.hex(),
+                    "carrier": s.carrier,
                 }
             )
     return out

@@ -30,6 +30,7 @@ class ShipmentStatus(enum.IntEnum):
     IN_TRANSIT = 1
     RECEIVED = 2
     REJECTED = 3
+    CANCELLED = 4  # withdrawn by the sender before receipt; the units went back to it
 
 
 class QuarantineCause(enum.IntEnum):
@@ -40,6 +41,8 @@ class QuarantineCause(enum.IntEnum):
     STRICT_BREACH = 3
     RETURNED = 4  # shipment rejected by the receiver
     MANUAL = 5  # isolated by the holder (art. 40)
+    RECALLED = 6  # held units of a recalled lot, waiting to go back up the supply path or be destroyed
+    UNFIT_LEG = 7  # received from a leg whose temperature record failed (receiver's choice, art. 39)
 
 
 class QuarantineStatus(enum.IntEnum):
@@ -48,6 +51,7 @@ class QuarantineStatus(enum.IntEnum):
     OPEN = 1
     RELEASED = 2
     CONDEMNED = 3
+    CLEARED = 4  # a recall quarantine whose units all left: returned up the path or destroyed
 
 
 class AlertKind(enum.IntEnum):
@@ -211,6 +215,62 @@ class UnitLots:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitWatch:
+    """Monitoring counters of one storage unit over all its loggers: what a receipt's leg verdict compares."""
+
+    last_s: U64  # latest sample time (0 = none yet)
+    last_temp: Temp
+    samples: U64
+    out_of_range: U64  # samples outside the unit's registered range
+    gaps: U64  # samples that came more than monitoring_interval_minutes after the unit's previous one
+    longest_gap_s: U64
+    last_gap_start_s: U64  # the latest gap: the sample before it and the one that ended it (0 = none)
+    last_gap_end_s: U64
+
+
+@dataclass(frozen=True, slots=True)
+class LegStart:
+    """The leg's record at departure: the sender unit's last reading and the vehicle's counters."""
+
+    sender_last_s: U64
+    sender_last_temp: Temp
+    sender_in_range: bool
+    sender_monitored: bool  # a reading no older than the monitoring interval at departure, outside any gap
+    vehicle_last_s: U64
+    vehicle_monitored: bool
+    vehicle_out_of_range: U64
+    vehicle_gaps: U64
+
+
+@dataclass(frozen=True, slots=True)
+class LegVerdict:
+    """A receipt's verdict on the whole leg; `issues` names each failure (empty = fit)."""
+
+    fit: bool
+    issues: tuple[Name, ...]
+    arrival_s: U64
+    vehicle_last_s: U64
+    quarantined: bool  # the receiver chose to take an unfit leg into quarantine
+
+
+@dataclass(frozen=True, slots=True)
+class LotUnits:
+    """Storage units holding units of a lot (so a recall quarantines every holder without a scan)."""
+
+    unit_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecallHolder:
+    """One holder's progress on a recall: what it held at the recall, returned up the path and destroyed."""
+
+    org_id: Id
+    held_at_recall: U64
+    returned: U64
+    destroyed: U64
+
+
+@dataclass(frozen=True, slots=True)
 class Shipment:
     """One custody leg; the id is the ship tx hash."""
 
@@ -228,6 +288,10 @@ class Shipment:
     counted: U64 | None
     closed_ms: U64 | None
     reason: Text
+    carrier: Id | None  # owner of the vehicle: the sender, the receiver or a contracted distributor
+    recall_return: bool  # shipped while its lot was recalled (a return up the supply path)
+    leg_start: LegStart
+    leg: LegVerdict | None  # the receipt's verdict on the whole leg (art. 39)
 
 
 @dataclass(frozen=True, slots=True)

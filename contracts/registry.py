@@ -22,7 +22,17 @@ from contracts.errors import (
     UnknownOrganisation,
 )
 from contracts.interfaces import Context, ReadState, State
-from contracts.kinds import attest, custody, doses, nodes, organisations, products, readings, registry_signers
+from contracts.kinds import (
+    attest,
+    custody,
+    doses,
+    nodes,
+    organisations,
+    products,
+    readings,
+    recalls,
+    registry_signers,
+)
 from contracts.records import RECORD_TYPES, Account, Device, Organisation
 from contracts.statekeys import load
 from contracts.types import OrgType, Role
@@ -55,6 +65,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "destroy",
                 "recall_lot",
                 "report_suspect_unit",
+                "cancel_shipment",
             }
         ),
         OrgType.DISTRIBUTOR: frozenset(
@@ -73,7 +84,6 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
         ),
         OrgType.CDC: frozenset(
             {
-                "admit_organisation",
                 "set_account",
                 "set_node",
                 "register_storage_unit",
@@ -86,6 +96,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "destroy",
                 "report_suspect_unit",
                 "set_registry",
+                "cancel_shipment",
             }
         ),
         OrgType.SITE: frozenset(
@@ -101,6 +112,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "destroy",
                 "record_dose",
                 "report_suspect_unit",
+                "cancel_shipment",
             }
         ),
         OrgType.REGULATOR: frozenset(
@@ -115,7 +127,10 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "report_suspect_unit",
             }
         ),
-        OrgType.HEALTH_COMMISSION: frozenset({"set_account", "set_node"}),
+        # the county health authority designates vaccination sites (Vaccine Administration Law art. 44)
+        OrgType.HEALTH_COMMISSION: frozenset(
+            {"set_account", "set_node", "admit_organisation", "set_organisation_status"}
+        ),
         OrgType.SCHOOL: frozenset({"set_account", "set_node"}),
     }
 )
@@ -192,10 +207,11 @@ _KINDS: list[TxKind] = [
     _kind(15, "quality_decision", custody.QualityDecision, custody.apply_quality_decision),
     _kind(16, "destroy", custody.Destroy, custody.apply_destroy),
     _kind(17, "record_dose", doses.RecordDose, doses.apply_record_dose),
-    _kind(18, "recall_lot", products.RecallLot, products.apply_recall_lot),
+    _kind(18, "recall_lot", products.RecallLot, recalls.apply_recall),
     _kind(19, "report_suspect_unit", doses.ReportSuspectUnit, doses.apply_report_suspect_unit),
     _kind(20, "set_node", nodes.SetNode, nodes.apply_set_node),
     _kind(21, "set_registry", registry_signers.SetRegistry, registry_signers.apply_set_registry),
+    _kind(22, "cancel_shipment", custody.CancelShipment, custody.apply_cancel_shipment),
 ]
 
 REGISTRY: Mapping[int, TxKind] = MappingProxyType({k.code: k for k in _KINDS})

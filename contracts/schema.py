@@ -459,3 +459,41 @@ def attestations_prefix(document_hash: bytes) -> bytes:
 def local_name(group: str, object_id: str) -> bytes:
     """The Chinese name of an organisation ("org"), storage unit ("unit") or product ("product") (LocalName)."""
     return b"namezh\x00" + group.encode() + b"\x00" + object_id.encode()
+
+
+# --- supply path, recalls and leg monitoring ---------------------------------------------------
+
+
+def unit_watch(unit_id: str) -> bytes:
+    """A storage unit's monitoring counters over all its loggers (UnitWatch)."""
+    return b"unitwatch\x00" + unit_id.encode()
+
+
+def lot_units(lot_id: str) -> bytes:
+    """The storage units holding units of a lot (LotUnits): what a recall quarantines."""
+    return b"lotunits\x00" + lot_id.encode()
+
+
+def recall_holder(lot_id: str, org_id: str) -> bytes:
+    """One holder's progress on the lot's recall (RecallHolder)."""
+    return b"recallh\x00" + lot_id.encode() + b"\x00" + org_id.encode()
+
+
+def recall_holders_prefix(lot_id: str) -> bytes:
+    """Every recall_holder record of one lot."""
+    return b"recallh\x00" + lot_id.encode() + b"\x00"
+
+
+def recall_quarantine(unit_id: str, lot_id: str) -> bytes:
+    """The id (32 bytes) of the recall quarantine currently holding the lot's units in this storage unit."""
+    return b"recallq\x00" + unit_id.encode() + b"\x00" + lot_id.encode()
+
+
+def lot_subjects_prefix(lot_id: str) -> bytes:
+    """Every lot_subject marker of one lot (the subjects vaccinated from it)."""
+    return b"lotsubj\x00" + lot_id.encode() + b"\x00"
+
+
+def parse_lot_subject(k: bytes) -> tuple[str, bytes]:
+    """(lot_id, subject) of a lot_subject key."""
+    return _text(k[len(b"lotsubj\x00") : -_HASH - 1]), k[-_HASH:]

@@ -267,6 +267,8 @@ _UI_MESSAGES: Mapping[str, tuple[str, str]] = {
     "qc_strict_breach": ("strict-range breach", "严格范围超标"),
     "qc_returned": ("returned shipment", "退回发运"),
     "qc_manual": ("isolated by the holder", "持有方主动隔离"),
+    "qc_recalled": ("held under a recall", "召回暂控"),
+    "qc_unfit_leg": ("received from an unfit leg", "运输温度记录不合格入库隔离"),
     "dr_expired": ("expired", "过期"),
     "dr_damaged": ("damaged", "破损"),
     "dr_breach": ("cold-chain breach", "冷链超标"),
@@ -327,6 +329,7 @@ _UI_MESSAGES: Mapping[str, tuple[str, str]] = {
         "{who} 将发运 {sid} 接收入 {unit}，清点 {n} 支。",
     ),
     "s_reject_shipment": ("{who} rejected shipment {sid}: {reason}", "{who} 拒收了发运 {sid}：{reason}"),
+    "s_cancel_shipment": ("{who} cancelled shipment {sid}: {reason}", "{who} 撤回了发运 {sid}：{reason}"),
     "s_record_readings": (
         "Logger {who} reported {n} temperature samples from {t0} to {t1}, {lo} to {hi} °C.",
         "温度记录仪 {who} 上报了 {n} 个读数（{t0} 至 {t1}），{lo} 至 {hi} °C。",

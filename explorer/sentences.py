@@ -160,6 +160,8 @@ async def _sentence(k: str, p: Mapping[str, Any], who: Safe, data: Data, t: Text
         )
     if k == "reject_shipment":
         return t.fmt("s_reject_shipment", who=who, sid=short(str(p["shipment_id"])), reason=p["reason"])
+    if k == "cancel_shipment":
+        return t.fmt("s_cancel_shipment", who=who, sid=short(str(p["shipment_id"])), reason=p["reason"])
     if k == "record_readings":
         samples = [s for s in p["samples"] if isinstance(s, Mapping)]
         temps = [int(s["temp"]) for s in samples]

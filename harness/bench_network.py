@@ -7,10 +7,11 @@ dev keys and replayed compressed in time at ``--rate`` tx/s for ``--seconds``. E
 one node (by address), in nonce order, queued every ``--tick-ms`` and sent with ``tx_sendRawTransactions`` as a
 gateway does (what queued up while the node answered goes out in one call).
 
-Like a real client, the load generator does not send what cannot succeed yet: a receipt waits for its shipment
-to be final, a shipment for the stock it ships (the receipt or lot registration into its storage unit), a dose
-for the stock of its fridge, and the rare administrative action (products, lots, recalls, quality decisions)
-for everything sent before it. Only that sender waits; the rest of the load flows on.
+Like a real client, the load generator does not send what cannot succeed yet: a shipment waits for the stock it
+ships (the receipt or lot registration into its storage unit), a dose for the stock of its fridge, and receipts
+(whose verdict reads the leg's temperature record up to the arrival, art. 39) and the rare administrative action
+(products, lots, recalls, quality decisions) for everything sent before them. Only that sender waits; the rest
+of the load flows on.
 
 A transaction's latency runs from its submission to the node until the block holding it is committed (BFT:
 committed = final). The sustained rate (``finalized_tps=``) is measured from commit to commit once the pipeline
@@ -128,7 +129,7 @@ def dependencies(payload: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if isinstance(payload, Ship):
         return (f"unit:{payload.from_unit}",), (f"shipment:{payload.shipment_id.hex()}",)
     if isinstance(payload, Receive):
-        return (f"shipment:{payload.shipment_id.hex()}",), (f"unit:{payload.to_unit}",)
+        return ("*",), (f"unit:{payload.to_unit}",)
     if isinstance(payload, RecordDose):
         return (f"unit:{payload.storage_unit}",), ()
     if isinstance(payload, RegisterLot):

@@ -289,6 +289,7 @@ class DayPlan:
     quarantine_ids: dict[str, bytes] = field(default_factory=dict)  # lot_id -> id at the failing fridge
     recalled_lot: str | None = None
     recall_ms: int | None = None
+    returned: dict[str, int] = field(default_factory=dict)  # site -> recalled units sent back to the CDC
     hot_samples: int = 0  # out-of-range samples of the failing fridge
     dose_people: dict[bytes, str] = field(
         default_factory=dict
@@ -334,10 +335,12 @@ def dose_children(doses: int) -> list[int]:
 class DistrictDay:
     """Iterate the day's actions in time order (deterministic for roster, seed and day_start_ms).
 
-    Timeline (offsets from day_start_ms): 00:00 products (first day) and lots; 01:00 MAH -> distributor;
-    03:30 distributor -> CDC; 05:30 CDC -> sites; 08:00-17:00 doses; a reading batch per logger every
-    `reading_interval_s`. Optionally one site fridge runs at 12 C from 03:00 (heat breach at 13:00, the CDC
-    condemns at 18:00) and the MAH recalls one lot at 15:00.
+    Timeline (offsets from day_start_ms): 00:00 products (first day) and lots; 01:00 MAH -> CDC on the
+    distributor's truck (the distributor is the MAH's contracted carrier: the legal path of arts. 35-36 never
+    lets it own stock), received 05:00; 05:30 CDC -> sites; 08:00-17:00 doses; a reading batch per logger
+    every `reading_interval_s`. Optionally one site fridge runs at 12 C from 03:00 (heat breach at 13:00, the
+    CDC condemns at 18:00) and the MAH recalls one lot at 15:00: every held unit is quarantined, the sites
+    send theirs back to the CDC from 15:30 and the CDC sends them on to the MAH at 17:30 (received 19:30).
     """
 
     def __init__(
@@ -468,21 +471,11 @@ class DistrictDay:
         # custody legs
         for li, lp in enumerate(lots):
             qty = quotas[lp.ref.lot_id] * n
-            s1, s2 = _h("ship", self.seed, lp.ref.lot_id, "mah"), _h("ship", self.seed, lp.ref.lot_id, "dist")
+            s1 = _h("ship", self.seed, lp.ref.lot_id, "mah")
             at = 1 * HOUR_MS + li * MINUTE_MS
-            add(
-                at,
-                "mah/staff-1",
-                Ship(s1, lp.ref, qty, "mah-coldroom", "distributor", "dist-truck-1", self.t0 + at),
-            )
-            add(3 * HOUR_MS + li * MINUTE_MS, "distributor/staff-1", Receive(s1, "dist-coldroom", qty))
-            at = 3 * HOUR_MS + 30 * MINUTE_MS + li * MINUTE_MS
-            add(
-                at,
-                "distributor/staff-1",
-                Ship(s2, lp.ref, qty, "dist-coldroom", "cdc", "dist-truck-1", self.t0 + at),
-            )
-            add(5 * HOUR_MS + li * MINUTE_MS, "cdc/staff-1", Receive(s2, "cdc-coldroom", qty))
+            add(at, "mah/staff-1", Ship(s1, lp.ref, qty, "mah-coldroom", "cdc", "dist-truck-1", self.t0 + at))
+            at = 5 * HOUR_MS + li * MINUTE_MS
+            add(at, "cdc/staff-1", Receive(s1, "cdc-coldroom", qty, received_at_ms=self.t0 + at))
         for si, site in enumerate(sites):
             fridge = site.units[0].unit_id
             self.plan.quotas[site.org_id] = {}
@@ -492,11 +485,8 @@ class DistrictDay:
                 van = f"cdc-van-{si % 2 + 1}"
                 at = 5 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000
                 add(at, "cdc/staff-2", Ship(sid, lp.ref, q, "cdc-coldroom", site.org_id, van, self.t0 + at))
-                add(
-                    6 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000,
-                    f"{site.org_id}/staff-1",
-                    Receive(sid, fridge, q),
-                )
+                at = 6 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS + li * 1000
+                add(at, f"{site.org_id}/staff-1", Receive(sid, fridge, q, received_at_ms=self.t0 + at))
                 self.plan.quotas[site.org_id][lp.ref.lot_id] = q
         # failing fridge and recall
         if self.failing_fridge and sites:
@@ -513,6 +503,8 @@ class DistrictDay:
             )
         self._readings(add, rng)
         self._doses(add, rng, lots, quotas)
+        if self.plan.recalled_lot is not None:
+            self._returns(add, lots[1])
         if self.plan.failing_site is not None and self.plan.fail_start_s is not None:
             for lot_id, left in self._left_at_failing.items():
                 if left:
@@ -538,6 +530,33 @@ class DistrictDay:
         out.sort(key=lambda x: (x[0], x[1]))
         return out
 
+    def _returns(self, add: Any, lp: LotPlan) -> None:
+        """The recalled lot goes back up the path: sites -> CDC from 15:30, CDC -> MAH at 17:30."""
+        total = 0
+        for si, site in enumerate(self.roster.sites):
+            left = self._left_by_site.get(site.org_id, {}).get(lp.ref.lot_id, 0)
+            if not left or site.org_id == self.plan.failing_site:  # the failing fridge's stock is condemned
+                continue
+            sid = _h("return", self.seed, lp.ref.lot_id, site.org_id)
+            at = 15 * HOUR_MS + 30 * MINUTE_MS + si * MINUTE_MS
+            van = f"cdc-van-{si % 2 + 1}"
+            fridge = site.units[0].unit_id
+            add(at, f"{site.org_id}/staff-1", Ship(sid, lp.ref, left, fridge, "cdc", van, self.t0 + at))
+            arrive = at + HOUR_MS
+            add(arrive, "cdc/staff-1", Receive(sid, "cdc-coldroom", left, received_at_ms=self.t0 + arrive))
+            self.plan.returned[site.org_id] = left
+            total += left
+        if total:
+            sid = _h("return", self.seed, lp.ref.lot_id, "cdc")
+            at = 17 * HOUR_MS + 30 * MINUTE_MS
+            add(
+                at,
+                "cdc/staff-2",
+                Ship(sid, lp.ref, total, "cdc-coldroom", "mah", "dist-truck-1", self.t0 + at),
+            )
+            arrive = 19 * HOUR_MS + 30 * MINUTE_MS
+            add(arrive, "mah/staff-1", Receive(sid, "mah-coldroom", total, received_at_ms=self.t0 + arrive))
+
     def _readings(self, add: Any, rng: random.Random) -> None:
         step, every = self.sample_interval_s, self.reading_interval_s
         t0s = self.t0 // 1000
@@ -562,6 +581,7 @@ class DistrictDay:
         hep_a, hep_b, ipv = lots
         next_code = {lp.ref.lot_id: 0 for lp in lots}  # codes handed out in order, never reused
         self._left_at_failing: dict[str, int] = {}
+        self._left_by_site: dict[str, dict[str, int]] = {}
         per_site = (
             [
                 self.n_doses // len(sites) + (1 if i < self.n_doses % len(sites) else 0)
@@ -631,5 +651,6 @@ class DistrictDay:
                 )
             self.plan.doses[site.org_id] = doses_here
             self.plan.vials_opened[site.org_id] = opened
+            self._left_by_site[site.org_id] = dict(stock)
             if failing:
                 self._left_at_failing = {lid: n for lid, n in stock.items()}

@@ -15,6 +15,8 @@ from contracts.errors import (
     AlreadyExists,
     InsufficientStock,
     InvalidPayload,
+    LegOutOfRange,
+    LegUnmonitored,
     LotExpired,
     LotRecalled,
     NoTransitReadings,
@@ -30,11 +32,13 @@ from contracts.records import (
     AlertKind,
     DestroyReason,
     Holding,
+    LegVerdict,
     Lot,
     Organisation,
     Quarantine,
     QuarantineCause,
     QuarantineStatus,
+    RecallHolder,
     Shipment,
     ShipmentStatus,
     StorageUnit,
@@ -56,6 +60,17 @@ from .common import (
 )
 from .products import LotRef, validate_lot_ref
 from .stock import add_available, get_holding, put_holding, take_available
+from .supply import (
+    NO_TRANSIT_READINGS,
+    NO_VEHICLE,
+    OUT_OF_RANGE_ISSUES,
+    VEHICLE_BREACH,
+    carrier_of,
+    check_supply_leg,
+    leg_start,
+    leg_verdict,
+    verdict_json,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +109,21 @@ class Receive:
     shipment_id: Hash32
     to_unit: Id
     counted: U64
+    quarantine_if_unfit: bool = False  # an unfit leg: refused (False) or received into quarantine (True)
+    received_at_ms: U64 = 0  # EPCIS eventTime: when the goods arrived, the leg's end (0 = the block's time)
 
 
 @dataclass(frozen=True, slots=True)
 class RejectShipment:
     """Refuse a shipment (e.g. after TransitBreach): units return quarantined to the sender's unit."""
+
+    shipment_id: Hash32
+    reason: Text
+
+
+@dataclass(frozen=True, slots=True)
+class CancelShipment:
+    """The sender withdraws a shipment not yet received: its units come back to the sender's unit."""
 
     shipment_id: Hash32
     reason: Text
@@ -240,7 +265,9 @@ def record_destruction(
     reason: DestroyReason,
     note: str,
 ) -> None:
-    """Index a destruction for the lot trace and emit it (bizStep destroying)."""
+    """Index a destruction for the lot trace and emit it (bizStep destroying); counts toward a recall."""
+    if lot.recalled:
+        note_recall_progress(state, lot, org_id, destroyed=quantity)
     state.set(
         schema.lot_destruction(lot.lot_id, ctx.block_time_ms, ctx.tx_hash),
         f"{org_id}\x00{unit_id or ''}\x00{quantity}\x00{reason.name.lower()}".encode(),
@@ -268,7 +295,8 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
     _, org = sender_account(state, ctx, "ship")
     unit = own_unit(state, ctx, "ship", org, p.from_unit)
     lot = get_lot(state, p.lot.lot_id)
-    check_shippable(lot, ctx)
+    if not lot.recalled:  # a recalled lot goes back up the path (check_supply_leg), expired or not
+        check_shippable(lot, ctx)
     to = get_org(state, p.to_org)
     if to.org_id == org.org_id:
         raise InvalidPayload(
@@ -276,15 +304,23 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
         )
     if not to.active:
         raise InvalidPayload("to_org", "receiving organisation is suspended")
+    check_supply_leg(org, to, lot.recalled, lot.lot_id)
     if state.get(schema.shipment(p.shipment_id)) is not None:
         raise AlreadyExists("shipment", "0x" + p.shipment_id.hex())
     breaches_at_ship = 0
+    vehicle = None
+    carrier = None
     if p.vehicle is not None:
         vehicle = get_unit(state, p.vehicle)
         if vehicle.kind is not StorageKind.VEHICLE:
             raise InvalidPayload("vehicle", "storage unit is not a vehicle")
         breaches_at_ship = vehicle.breach_count
-    take_available(state, unit.unit_id, org.org_id, lot.lot_id, p.quantity)
+        carrier = carrier_of(state, vehicle, org, to)
+    if lot.recalled:
+        lot = take_recalled(state, ctx, lot, unit, p.quantity)
+        note_recall_progress(state, lot, org.org_id, returned=p.quantity)
+    else:
+        take_available(state, unit.unit_id, org.org_id, lot.lot_id, p.quantity)
     put_lot(state, dataclasses.replace(lot, in_transit=lot.in_transit + p.quantity))
     sid = p.shipment_id
     store(
@@ -305,6 +341,10 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
             None,
             None,
             "",
+            carrier,
+            lot.recalled,
+            leg_start(state, ctx, unit, vehicle, shipped_ms),
+            None,
         ),
     )
     state.set(schema.lot_shipment(lot.lot_id, ctx.block_time_ms, sid), b"")
@@ -321,6 +361,8 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
         from_unit=unit.unit_id,
         to_org=to.org_id,
         vehicle=p.vehicle,
+        carrier=carrier,
+        recall_return=lot.recalled,
     )
 
 
@@ -336,17 +378,21 @@ def _open_shipment(state: State, ctx: Context, kind: str, sid: bytes) -> tuple[S
     return s, org
 
 
-def check_leg(state: State, ctx: Context, s: Shipment) -> None:
-    """The leg's temperature record: no breach on the vehicle since shipping, and (configurable) readings."""
-    if s.vehicle is None:
-        if ctx.params.require_readings_on_receive:
-            raise NoTransitReadings(s.shipment_id, None)
-        return
-    vehicle = get_unit(state, s.vehicle)
-    if vehicle.breach_count > s.vehicle_breaches_at_ship:
+def check_leg(
+    state: State, ctx: Context, s: Shipment, arrival_ms: int, quarantine_if_unfit: bool
+) -> LegVerdict:
+    """The verdict on the leg's temperature record; an unfit leg is refused unless the receiver quarantines it."""
+    verdict = leg_verdict(state, ctx, s, arrival_ms, quarantine_if_unfit)
+    if verdict.fit or quarantine_if_unfit:
+        return verdict
+    issues = set(verdict.issues)
+    if VEHICLE_BREACH in issues and s.vehicle is not None:
         raise TransitBreach(s.shipment_id, s.vehicle)
-    if ctx.params.require_readings_on_receive and vehicle.last_sample_s * 1000 < s.shipped_ms:
+    if issues & {NO_VEHICLE, NO_TRANSIT_READINGS}:
         raise NoTransitReadings(s.shipment_id, s.vehicle)
+    if issues & OUT_OF_RANGE_ISSUES:
+        raise LegOutOfRange(s.shipment_id, ",".join(verdict.issues))
+    raise LegUnmonitored(s.shipment_id, ",".join(verdict.issues), ctx.params.monitoring_interval_minutes)
 
 
 def apply_receive(state: State, ctx: Context, p: Receive) -> None:
@@ -355,16 +401,27 @@ def apply_receive(state: State, ctx: Context, p: Receive) -> None:
     unit = own_unit(state, ctx, "receive", org, p.to_unit)
     if unit.kind is StorageKind.VEHICLE:
         raise InvalidPayload("to_unit", "receive into a fridge, freezer or cold room, not a vehicle")
-    check_leg(state, ctx, s)
+    arrival_ms = event_time_ms(ctx, p.received_at_ms, "received_at_ms")
+    if arrival_ms < s.shipped_ms:
+        raise InvalidPayload("received_at_ms", "before the shipment left")
+    verdict = check_leg(state, ctx, s, arrival_ms, p.quarantine_if_unfit)
     lot = get_lot(state, s.lot_id)
     accepted = min(p.counted, s.quantity)
     shortfall = s.quantity - accepted
     lot = dataclasses.replace(
         lot, in_transit=lot.in_transit - s.quantity, destroyed=lot.destroyed + shortfall
     )
-    put_lot(state, lot)
-    if accepted:
+    if accepted and lot.recalled:
+        lot = add_recalled(state, ctx, lot, unit, accepted, "received after the recall")
+        note_recall_progress(state, lot, org.org_id)
+    elif accepted and verdict.quarantined:
+        add_quarantined(state, unit, lot.lot_id, accepted)
+        lot = dataclasses.replace(lot, quarantined=lot.quarantined + accepted)
+        detail = "unfit leg: " + ",".join(verdict.issues)
+        open_quarantine(state, ctx, lot, unit, accepted, QuarantineCause.UNFIT_LEG, None, detail)
+    elif accepted:
         add_available(state, unit.unit_id, org.org_id, lot.lot_id, accepted)
+    put_lot(state, lot)
     store(
         state,
         schema.shipment(s.shipment_id),
@@ -374,6 +431,7 @@ def apply_receive(state: State, ctx: Context, p: Receive) -> None:
             to_unit=unit.unit_id,
             counted=p.counted,
             closed_ms=ctx.block_time_ms,
+            leg=verdict,
         ),
     )
     state.delete(schema.inbound_shipment(org.org_id, s.shipment_id))
@@ -414,6 +472,7 @@ def apply_receive(state: State, ctx: Context, p: Receive) -> None:
         quantity=accepted,
         to_org=org.org_id,
         to_unit=unit.unit_id,
+        leg=verdict_json(verdict),
     )
 
 
@@ -423,15 +482,15 @@ def apply_reject_shipment(state: State, ctx: Context, p: RejectShipment) -> None
     s, org = _open_shipment(state, ctx, "reject_shipment", p.shipment_id)
     lot = get_lot(state, s.lot_id)
     home = get_unit(state, s.from_unit)
-    h = get_holding(state, home.unit_id, lot.lot_id)
-    put_holding(
-        state, home.unit_id, home.org_id, lot.lot_id, Holding(h.available, h.quarantined + s.quantity)
-    )
-    lot = dataclasses.replace(
-        lot, in_transit=lot.in_transit - s.quantity, quarantined=lot.quarantined + s.quantity
-    )
+    lot = dataclasses.replace(lot, in_transit=lot.in_transit - s.quantity)
+    if lot.recalled:  # back under the recall, to be returned or destroyed
+        lot = add_recalled(state, ctx, lot, home, s.quantity, p.reason)
+        note_recall_progress(state, lot, home.org_id, returned=-s.quantity if s.recall_return else 0)
+    else:
+        add_quarantined(state, home, lot.lot_id, s.quantity)
+        lot = dataclasses.replace(lot, quarantined=lot.quarantined + s.quantity)
+        open_quarantine(state, ctx, lot, home, s.quantity, QuarantineCause.RETURNED, None, p.reason)
     put_lot(state, lot)
-    open_quarantine(state, ctx, lot, home, s.quantity, QuarantineCause.RETURNED, None, p.reason)
     store(
         state,
         schema.shipment(s.shipment_id),
@@ -482,6 +541,8 @@ def apply_quality_decision(state: State, ctx: Context, p: QualityDecision) -> No
     if q.status is not QuarantineStatus.OPEN:
         raise QuarantineClosed(p.quarantine_id, q.status.name.lower())
     lot = get_lot(state, q.lot_id)
+    if p.release and lot.recalled:
+        raise LotRecalled(lot.lot_id)  # its units leave only back up the path or destroyed
     h = get_holding(state, q.unit_id, q.lot_id)
     if p.release:
         put_holding(
@@ -507,6 +568,8 @@ def apply_quality_decision(state: State, ctx: Context, p: QualityDecision) -> No
             DestroyReason.BREACH
             if q.cause
             in (QuarantineCause.HEAT_BREACH, QuarantineCause.FREEZE_BREACH, QuarantineCause.STRICT_BREACH)
+            else DestroyReason.RECALLED
+            if q.cause is QuarantineCause.RECALLED
             else DestroyReason.DAMAGED,
             p.note,
         )
@@ -545,7 +608,124 @@ def apply_destroy(state: State, ctx: Context, p: Destroy) -> None:
     _, org = sender_account(state, ctx, "destroy")
     unit = own_unit(state, ctx, "destroy", org, p.unit_id)
     lot = get_lot(state, p.lot.lot_id)
-    take_available(state, unit.unit_id, org.org_id, lot.lot_id, p.quantity)
+    if lot.recalled:
+        lot = take_recalled(state, ctx, lot, unit, p.quantity)
+    else:
+        take_available(state, unit.unit_id, org.org_id, lot.lot_id, p.quantity)
     lot = dataclasses.replace(lot, destroyed=lot.destroyed + p.quantity)
     put_lot(state, lot)
     record_destruction(state, ctx, lot, org.org_id, unit.unit_id, p.quantity, p.reason, p.note)
+
+
+def apply_cancel_shipment(state: State, ctx: Context, p: CancelShipment) -> None:
+    """The sender withdraws a shipment still in transit; the units return to the unit they left."""
+    check_text("reason", p.reason)
+    _, org = sender_account(state, ctx, "cancel_shipment")
+    s = load(state, schema.shipment(p.shipment_id), Shipment)
+    if s is None:
+        raise UnknownShipment(p.shipment_id)
+    if s.from_org != org.org_id:
+        raise Unauthorized(ctx.sender, "cancel_shipment", f"shipment was sent by {s.from_org}")
+    if s.status is not ShipmentStatus.IN_TRANSIT:
+        raise ShipmentClosed(p.shipment_id, s.status.name.lower())
+    lot = get_lot(state, s.lot_id)
+    home = get_unit(state, s.from_unit)
+    lot = dataclasses.replace(lot, in_transit=lot.in_transit - s.quantity)
+    if lot.recalled:
+        lot = add_recalled(state, ctx, lot, home, s.quantity, p.reason)
+        note_recall_progress(state, lot, org.org_id, returned=-s.quantity if s.recall_return else 0)
+    else:
+        add_available(state, home.unit_id, home.org_id, lot.lot_id, s.quantity)
+    put_lot(state, lot)
+    store(
+        state,
+        schema.shipment(s.shipment_id),
+        dataclasses.replace(s, status=ShipmentStatus.CANCELLED, closed_ms=ctx.block_time_ms, reason=p.reason),
+    )
+    state.delete(schema.inbound_shipment(s.to_org, s.shipment_id))
+    emit(
+        ctx,
+        "ShipmentCancelled",
+        biz_step="void_shipping",
+        shipment_id=s.shipment_id,
+        lot_id=lot.lot_id,
+        quantity=s.quantity,
+        from_org=org.org_id,
+        to_org=s.to_org,
+        back_to_unit=home.unit_id,
+        reason=p.reason,
+    )
+
+
+# --- recalled stock -------------------------------------------------------------------------------
+#
+# A recall moves every held unit of the lot into one RECALLED quarantine per storage unit (kinds/recalls.py);
+# `schema.recall_quarantine(unit, lot)` names the current one. Units of a recalled lot received, cancelled or
+# rejected later join it; return shipments and destruction take from it, and when it is empty it is CLEARED.
+
+
+def add_quarantined(state: State, unit: StorageUnit, lot_id: str, n: int) -> None:
+    """Credit `n` quarantined units of a lot to a storage unit (the caller opens or extends the quarantine)."""
+    h = get_holding(state, unit.unit_id, lot_id)
+    put_holding(state, unit.unit_id, unit.org_id, lot_id, Holding(h.available, h.quarantined + n))
+
+
+def add_recalled(state: State, ctx: Context, lot: Lot, unit: StorageUnit, n: int, note: str) -> Lot:
+    """Credit `n` units of a recalled lot to the unit's recall quarantine; returns the updated lot."""
+    add_quarantined(state, unit, lot.lot_id, n)
+    pointer = schema.recall_quarantine(unit.unit_id, lot.lot_id)
+    qid = state.get(pointer)
+    q = load(state, schema.quarantine(qid), Quarantine) if qid is not None else None
+    if q is not None and q.status is QuarantineStatus.OPEN:
+        store(state, schema.quarantine(q.quarantine_id), dataclasses.replace(q, quantity=q.quantity + n))
+        emit(
+            ctx,
+            "Quarantined",
+            quarantine_id=q.quarantine_id,
+            lot_id=lot.lot_id,
+            unit_id=unit.unit_id,
+            org_id=unit.org_id,
+            quantity=n,
+            cause=QuarantineCause.RECALLED,
+            since_s=None,
+        )
+    else:
+        q = open_quarantine(state, ctx, lot, unit, n, QuarantineCause.RECALLED, None, note)
+        state.set(pointer, q.quarantine_id)
+    return dataclasses.replace(lot, quarantined=lot.quarantined + n)
+
+
+def take_recalled(state: State, ctx: Context, lot: Lot, unit: StorageUnit, n: int) -> Lot:
+    """Take `n` units of a recalled lot out of the unit's recall quarantine; returns the updated lot."""
+    qid = state.get(schema.recall_quarantine(unit.unit_id, lot.lot_id))
+    q = load(state, schema.quarantine(qid), Quarantine) if qid is not None else None
+    have = q.quantity if q is not None and q.status is QuarantineStatus.OPEN else 0
+    if q is None or have < n:
+        raise InsufficientStock(lot.lot_id, unit.unit_id, have, n)
+    h = get_holding(state, unit.unit_id, lot.lot_id)
+    put_holding(state, unit.unit_id, unit.org_id, lot.lot_id, Holding(h.available, h.quarantined - n))
+    left = q.quantity - n
+    store(
+        state,
+        schema.quarantine(q.quarantine_id),
+        dataclasses.replace(
+            q,
+            quantity=left,
+            status=QuarantineStatus.OPEN if left else QuarantineStatus.CLEARED,
+            decided_ms=None if left else ctx.block_time_ms,
+        ),
+    )
+    return dataclasses.replace(lot, quarantined=lot.quarantined - n)
+
+
+def note_recall_progress(
+    state: State, lot: Lot, org_id: str, *, held: int = 0, returned: int = 0, destroyed: int = 0
+) -> None:
+    """Add to one holder's recall progress (creating its record: every organisation the recall reaches has one)."""
+    k = schema.recall_holder(lot.lot_id, org_id)
+    r = load(state, k, RecallHolder) or RecallHolder(org_id, 0, 0, 0)
+    store(
+        state,
+        k,
+        RecallHolder(org_id, r.held_at_recall + held, max(0, r.returned + returned), r.destroyed + destroyed),
+    )

@@ -1,7 +1,8 @@
 """Organisations, member accounts, storage units and logger devices.
 
-The regulator admits organisations of any type; the CDC admits vaccination sites and schools. Each
-organisation's admin accounts manage its own accounts, storage units and devices.
+The regulator admits organisations of any type; the health commission (the county health authority, Vaccine
+Administration Law art. 44) designates vaccination sites and admits schools, and suspends or reactivates them.
+Each organisation's admin accounts manage its own accounts, storage units and devices.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contracts.types import Address, Id, MaxLen, Name, OrgType, Role, StorageKin
 
 from .common import check_id, check_text, emit, get_org, own_unit, sender_account, sender_admin
 
-CDC_MAY_ADMIT = frozenset({OrgType.SITE, OrgType.SCHOOL})
+HEALTH_COMMISSION_MAY_ADMIT = frozenset({OrgType.SITE, OrgType.SCHOOL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,10 @@ def apply_admit_organisation(state: State, ctx: Context, p: AdmitOrganisation) -
     if len(set(p.admins)) != len(p.admins):
         raise InvalidPayload("admins", "duplicate address")
     _, admitter = sender_account(state, ctx, "admit_organisation")
-    if admitter.org_type is OrgType.CDC and p.org_type not in CDC_MAY_ADMIT:
-        raise Unauthorized(ctx.sender, "admit_organisation", "the CDC admits only sites and schools")
+    if admitter.org_type is OrgType.HEALTH_COMMISSION and p.org_type not in HEALTH_COMMISSION_MAY_ADMIT:
+        raise Unauthorized(
+            ctx.sender, "admit_organisation", "the health commission admits only sites and schools"
+        )
     if state.get(schema.organisation(p.org_id)) is not None:
         raise AlreadyExists("organisation", p.org_id)
     for i, address in enumerate(p.admins):
@@ -154,6 +157,10 @@ def apply_set_organisation_status(state: State, ctx: Context, p: SetOrganisation
     org = get_org(state, p.org_id)
     if org.org_id == sender_org.org_id:
         raise Unauthorized(ctx.sender, "set_organisation_status", "cannot change its own status")
+    if sender_org.org_type is OrgType.HEALTH_COMMISSION and org.org_type not in HEALTH_COMMISSION_MAY_ADMIT:
+        raise Unauthorized(
+            ctx.sender, "set_organisation_status", "the health commission suspends only sites and schools"
+        )
     check_text("reason", p.reason, required=not p.active)
     put_organisation(
         state,

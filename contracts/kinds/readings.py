@@ -44,6 +44,7 @@ from contracts.types import U64, MaxLen, Temp
 from .common import emit, get_lot, get_unit, new_alert, raise_alert
 from .custody import put_lot, quarantine_available
 from .stock import get_holding
+from .supply import watch_samples
 
 HARD_MAX_SAMPLES = 4096
 
@@ -276,6 +277,7 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
             r.strict_start_s, r.strict_breached = None, False
         r.last_time_s, r.last_temp = t, temp
         r.samples += 1
+    watch_samples(state, ctx, unit, [(s.time_s, s.temp) for s in p.samples])
     store(
         state,
         schema.device_state(dev.address),

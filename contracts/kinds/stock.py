@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts import schema
 from contracts.errors import InsufficientStock, LotQuarantined
 from contracts.interfaces import State
-from contracts.records import Holding, UnitLots
+from contracts.records import Holding, LotUnits, UnitLots
 from contracts.statekeys import load, store
 
 
@@ -24,11 +24,32 @@ def put_holding(state: State, unit_id: str, org_id: str, lot_id: str, h: Holding
         state.delete(schema.lot_holder(lot_id, org_id, unit_id))
         if lot_id in lots.lot_ids:
             store(state, lots_k, UnitLots(tuple(x for x in lots.lot_ids if x != lot_id)))
+            _set_lot_unit(state, lot_id, unit_id, held=False)
         return
     store(state, k, h)
     state.set(schema.lot_holder(lot_id, org_id, unit_id), b"")
     if lot_id not in lots.lot_ids:
         store(state, lots_k, UnitLots((*lots.lot_ids, lot_id)))
+        _set_lot_unit(state, lot_id, unit_id, held=True)
+
+
+def _set_lot_unit(state: State, lot_id: str, unit_id: str, *, held: bool) -> None:
+    """Keep the lot -> storage units index (LotUnits) in step with UnitLots."""
+    k = schema.lot_units(lot_id)
+    units = (load(state, k, LotUnits) or LotUnits(())).unit_ids
+    if held and unit_id not in units:
+        store(state, k, LotUnits((*units, unit_id)))
+    elif not held and unit_id in units:
+        rest = tuple(u for u in units if u != unit_id)
+        if rest:
+            store(state, k, LotUnits(rest))
+        else:
+            state.delete(k)
+
+
+def lot_units(state: State, lot_id: str) -> tuple[str, ...]:
+    """The storage units holding units of a lot, in arrival order."""
+    return (load(state, schema.lot_units(lot_id), LotUnits) or LotUnits(())).unit_ids
 
 
 def add_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:

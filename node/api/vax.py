@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from contracts import queries
+from contracts import queries, recall_queries
 from node.api.access import ReadScope, add_person_read, person_authenticator
 from node.api.methods import (
     ADDRESS_SCHEMA,
@@ -41,6 +41,8 @@ HEAVY_QUERIES = frozenset(
         "vax_inventory",
         "vax_alerts",
         "vax_getAttestations",
+        "vax_recallProgress",
+        "vax_lotSubjects",
     }
 )
 
@@ -253,6 +255,15 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
     def find_unit(p: dict[str, Any]) -> Any:
         return queries.find_unit(state(), p["trace_code"])
 
+    @add(
+        "vax_recallProgress",
+        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        "A recall's reach: per holder (org_id) units held now and at the recall, returned up the supply path, "
+        "destroyed and in transit to it; totals and doses given (counts only).",
+    )
+    def recall_progress(p: dict[str, Any]) -> Any:
+        return found(recall_queries.recall_progress(state(), p["lot_id"]), "lot", p["lot_id"])
+
     for name, query, params, description in methods:
         registry.add(
             name, _handler(api, query, name in HEAVY_QUERIES), params=params, description=description
@@ -279,6 +290,36 @@ def register_person_reads(registry: MethodRegistry, api: ApiContext, auth: Reque
         params=_obj({"dose_ref": HASH_SCHEMA}, ("dose_ref",)),
         description="One dose by its per-dose reference (from the registry): lot, unit, site, vaccinator, time, "
         "record hash. Signed requests only: the CDC and the regulator read any dose, a site its own.",
+    )
+
+    def lot_subjects(p: dict[str, Any], scope: ReadScope) -> Any:
+        after = hash_param(p["after"]) if "after" in p else None
+        limit = p.get("limit", recall_queries.MAX_SUBJECTS)
+        result = recall_queries.lot_subjects(
+            api.chain.app_reader(), p["lot_id"], after, limit, scope.may_read_site
+        )
+        if result is None:
+            raise not_found("lot", p["lot_id"])
+        return result
+
+    add_person_read(
+        registry,
+        api,
+        auth,
+        "vax_lotSubjects",
+        lot_subjects,
+        params=_obj(
+            {
+                "lot_id": ID_SCHEMA,
+                "after": HASH_SCHEMA,
+                "limit": {"type": "integer", "minimum": 1, "maximum": recall_queries.MAX_SUBJECTS},
+            },
+            ("lot_id",),
+        ),
+        description="The doses given from a lot, each by its per-dose reference with time and site (the CDC's "
+        "follow-up of a recall; the registry maps a reference to its person); paged by reference: pass `next` "
+        "as `after`. Signed requests only: the CDC and the regulator see every site, a site its own doses.",
+        heavy=True,
     )
 
 

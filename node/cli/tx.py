@@ -39,6 +39,7 @@ KIND_COMMANDS: Mapping[str, str] = MappingProxyType(
         "report_suspect_unit": "unit report",
         "set_node": "org node add",
         "set_registry": "org registry-key add",
+        "cancel_shipment": "cancel",
     }
 )
 """Which command sends each transaction kind."""
@@ -81,11 +82,15 @@ def register(app: typer.Typer) -> None:
     lot.command("trace")(reading(tx_read.lot_trace))
     lot.command("holders")(reading(tx_read.lot_holders))
     lot.command("recall")(sending(tx_send.lot_recall))
+    lot.command("recall-progress")(reading(tx_read.lot_recall_progress))
+    lot.command("subjects")(reading_signed(tx_read.lot_subjects))
     app.add_typer(lot, name="lot")
 
     app.command("ship")(sending(tx_send.ship))
     app.command("receive")(sending(tx_send.receive))
     app.command("reject")(sending(tx_send.reject))
+    app.command("cancel")(sending(tx_send.cancel))
+    app.command("return")(sending(tx_send.return_))
     app.command("recall")(sending(tx_send.lot_recall))
     app.command("quarantine")(sending(tx_send.quarantine))
     app.command("decide")(sending(tx_send.decide))

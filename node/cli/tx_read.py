@@ -63,7 +63,10 @@ def _shipment_line(s: dict[str, Any]) -> str:
 
 def _holder_line(h: dict[str, Any]) -> str:
     if h.get("unit_id") is None:
-        return f"  {h.get('org_id')}  in transit {h.get('in_transit')}  shipment {h.get('shipment_id')}"
+        carrier = f" carried by {h['carrier']}" if h.get("carrier") else ""
+        return (
+            f"  {h.get('org_id')}  in transit {h.get('in_transit')}{carrier}  shipment {h.get('shipment_id')}"
+        )
     return f"  {h.get('org_id')}/{h.get('unit_id')}  available {h.get('available')}  quarantined {h.get('quarantined')}"
 
 
@@ -100,6 +103,45 @@ def lot_holders(node: Node, lot: LotArg) -> Shown:
     """Every holder of a lot's units and shipments still in transit (who to call in a recall)."""
     data = node.call("vax_lotHolders", lot_id=_lot_id(lot))
     return Shown(data, [_holder_line(h).strip() for h in data] or ["no holders"])
+
+
+def lot_recall_progress(node: Node, lot: LotArg) -> Shown:
+    """A recall's reach: per holder, units held now, returned up the path, destroyed, and in transit to it."""
+    data = node.call("vax_recallProgress", lot_id=_lot_id(lot))
+    status = "recalled" if data.get("recalled") else "not recalled"
+    lines = [f"lot {data.get('lot_id')}  {status}: {data.get('recall_reason') or '-'}"]
+    for h in [*data.get("holders", []), {"org_id": "total", **data.get("totals", {})}]:
+        lines.append(
+            f"  {h.get('org_id')}  held {h.get('held')} (at the recall {h.get('held_at_recall')})  "
+            f"returned {h.get('returned')}  destroyed {h.get('destroyed')}  in transit {h.get('in_transit')}"
+        )
+    lines.append(f"doses given {data.get('doses_given')}")
+    return Shown(data, lines)
+
+
+def lot_subjects(
+    node: Node,
+    lot: LotArg,
+    after: Annotated[
+        str | None, typer.Option("--after", metavar="0xDOSE_REF", help="Continue after this dose reference.")
+    ] = None,
+) -> Shown:
+    """The doses given from a lot, by per-dose reference with time and site (one page; a signed read: the CDC and
+    the regulator see every site, a site its own doses; the registry maps references to people)."""
+    params: dict[str, Any] = {"lot_id": _lot_id(lot)}
+    if after is not None:
+        params["after"] = "0x" + parse_hash(after, "--after").hex()
+    data = node.call("vax_lotSubjects", **params)
+    lines = [
+        f"  {d.get('dose_ref')}  {fmt_ms(d.get('administered_ms'))}  {d.get('site')}  "
+        f"{d.get('series')} dose {d.get('dose_number')}"
+        for d in data.get("doses", [])
+    ]
+    lines.append(
+        f"{data.get('doses_given')} doses given from the lot in all"
+        + (f"; next page --after {data['next']}" if data.get("next") else "")
+    )
+    return Shown(data, lines)
 
 
 def unit_find(

@@ -15,7 +15,15 @@ import typer
 
 from contracts.kinds.attest import Attest
 from contracts.kinds.common import ID_RE, MEDIA_TYPE_RE
-from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
+from contracts.kinds.custody import (
+    CancelShipment,
+    Destroy,
+    QualityDecision,
+    QuarantineUnits,
+    Receive,
+    RejectShipment,
+    Ship,
+)
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
 from contracts.kinds.nodes import SetNode, peer_id_error
 from contracts.kinds.organisations import (
@@ -105,7 +113,8 @@ def org_admit(
         typer.Option("--admin", metavar="ADDRESS", help="Address of a first admin account (repeatable)."),
     ],
 ) -> Plan:
-    """Admit an organisation with its first admin accounts (regulator; the CDC admits sites and schools)."""
+    """Admit an organisation with its first admin accounts (regulator; the health commission designates sites
+    and admits schools, Vaccine Administration Law art. 44)."""
     addresses = tuple(parse_address_opt(a, "--admin") for a in admins)
     return Plan(
         [
@@ -125,7 +134,7 @@ def org_status(
     active: Annotated[bool, typer.Option("--activate/--suspend", help="Reactivate or suspend.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (required to suspend).")] = "",
 ) -> Plan:
-    """Suspend or reactivate an organisation (regulator)."""
+    """Suspend or reactivate an organisation (regulator; the health commission: sites and schools)."""
     return Plan([SetOrganisationStatus(org_id, active, _text(reason, "--reason", required=not active))])
 
 
@@ -422,17 +431,54 @@ def receive(
         int | None,
         typer.Option("--counted", min=0, help="Units counted on arrival (default: the quantity shipped)."),
     ] = None,
+    quarantine_if_unfit: Annotated[
+        bool,
+        typer.Option(
+            "--quarantine-if-unfit",
+            help="If the leg's temperature record is out of range or has a gap (art. 39), receive the units "
+            "into quarantine for a quality decision instead of having the receipt refused.",
+        ),
+    ] = False,
 ) -> Plan:
-    """Receive a shipment into one of the receiver's storage units (a shortfall is recorded as lost)."""
+    """Receive a shipment into one of the receiver's storage units (a shortfall is recorded as lost).
+
+    The receipt judges the whole leg: the sender's unit before departure and the vehicle through arrival."""
     sid = parse_hash(shipment, "SHIPMENT_ID")
     if counted is None:
         counted = int(session.node.call("vax_getShipment", shipment_id=shipment)["quantity"])
-    return Plan([Receive(sid, _id(to_unit, "--to-unit"), counted)], {"shipment_id": shipment})
+    return Plan(
+        [Receive(sid, _id(to_unit, "--to-unit"), counted, quarantine_if_unfit)], {"shipment_id": shipment}
+    )
 
 
 def reject(session: Session, shipment: ShipmentArg, reason: ReasonOpt) -> Plan:
     """Refuse a shipment: its units return quarantined to the shipper for a quality decision."""
     return Plan([RejectShipment(parse_hash(shipment, "SHIPMENT_ID"), _text(reason, "--reason"))])
+
+
+def cancel(session: Session, shipment: ShipmentArg, reason: ReasonOpt) -> Plan:
+    """Withdraw a shipment you sent that is not yet received: its units come back to the unit they left."""
+    return Plan([CancelShipment(parse_hash(shipment, "SHIPMENT_ID"), _text(reason, "--reason"))])
+
+
+def return_(
+    session: Session,
+    lot: LotArg,
+    quantity: QuantityOpt,
+    from_unit: Annotated[str, typer.Option("--from-unit", help="Sender's storage unit the units leave.")],
+    to_org: Annotated[
+        str, typer.Option("--to", metavar="ORG", help="The organisation up the path: the CDC, or the MAH.")
+    ],
+    vehicle: Annotated[
+        str | None, typer.Option("--vehicle", help="Vehicle storage unit whose logger records the leg.")
+    ] = None,
+    shipment_id: Annotated[
+        str | None,
+        typer.Option("--shipment-id", metavar="0xID", help="Shipment id (default: 32 random bytes)."),
+    ] = None,
+) -> Plan:
+    """Send units back up the supply path (site -> CDC, CDC -> MAH): the only way a recalled lot moves."""
+    return ship(session, lot, quantity, from_unit, to_org, vehicle, shipment_id)
 
 
 def quarantine(

@@ -9,13 +9,21 @@ import shlex
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from contracts.kinds.attest import Attest
-from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
+from contracts.kinds.custody import (
+    CancelShipment,
+    Destroy,
+    QualityDecision,
+    QuarantineUnits,
+    Receive,
+    RejectShipment,
+    Ship,
+)
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
 from contracts.kinds.nodes import SetNode
 from contracts.kinds.organisations import (
@@ -33,6 +41,7 @@ from contracts.registry import BY_NAME, decode_payload, kind_of
 from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code, verify_unit
 from contracts.types import OrgType, Role, StorageKind
 from harness.district import HEPB_GTIN, IPV_CN
+from node.cli import tx_read
 from node.cli.main import app
 from node.cli.tx import KIND_COMMANDS
 from node.cli.tx_common import Node, rpc_url
@@ -215,11 +224,14 @@ CASES: dict[str, Case] = {
     ),
     "register_lot": _lot_register,
     "ship": _cmd(
-        f"ship {LOT_ID} --quantity 10 --from-unit mah-coldroom --to distributor --vehicle dist-truck-1 "
+        f"ship {LOT_ID} --quantity 10 --from-unit mah-coldroom --to cdc --vehicle dist-truck-1 "
         f"--shipment-id {H1}",
-        Ship(h1, LOT, 10, "mah-coldroom", "distributor", "dist-truck-1"),
+        Ship(h1, LOT, 10, "mah-coldroom", "cdc", "dist-truck-1"),
     ),
-    "receive": _cmd(f"receive {H1} --to-unit dist-coldroom --counted 9", Receive(h1, "dist-coldroom", 9)),
+    "receive": _cmd(f"receive {H1} --to-unit cdc-coldroom --counted 9", Receive(h1, "cdc-coldroom", 9)),
+    "cancel_shipment": _cmd(
+        f"cancel {H1} --reason 'wrong lot loaded'", CancelShipment(h1, "wrong lot loaded")
+    ),
     "reject_shipment": _cmd(
         f"reject {H1} --reason 'TransitBreach on the truck'", RejectShipment(h1, "TransitBreach on the truck")
     ),
@@ -250,6 +262,24 @@ CASES: dict[str, Case] = {
 
 def test_every_kind_has_a_command_and_a_case() -> None:
     assert set(KIND_COMMANDS) == set(BY_NAME) == set(CASES)
+
+
+def test_return_and_receive_into_quarantine(runner: CliRunner, keys_dir: Path) -> None:
+    [tx] = dry(
+        runner,
+        keys_dir,
+        *shlex.split(
+            f"return {LOT_ID} --quantity 3 --from-unit site-01-fridge-1 --to cdc --vehicle cdc-van-1 "
+            f"--shipment-id {H2}"
+        ),
+    )
+    assert decode_payload(tx.kind, tx.payload) == Ship(h2, LOT, 3, "site-01-fridge-1", "cdc", "cdc-van-1")
+    [tx] = dry(
+        runner,
+        keys_dir,
+        *shlex.split(f"receive {H1} --to-unit cdc-coldroom --counted 3 --quarantine-if-unfit"),
+    )
+    assert decode_payload(tx.kind, tx.payload) == Receive(h1, "cdc-coldroom", 3, True)
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -509,6 +539,7 @@ def test_help_for_every_transaction_and_read_command(runner: CliRunner) -> None:
     commands += [["tx", "send-raw"], ["block", "show"], ["alerts"], ["inventory"], ["recall"]]
     commands += [["org", "node", "remove"], ["org", "node", "list"]]
     commands += [["org", "registry-key", "remove"], ["org", "registry-key", "list"], ["dose", "show"]]
+    commands += [["return"], ["lot", "recall-progress"], ["lot", "subjects"]]
     for command in commands:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
@@ -605,3 +636,62 @@ def test_mempool_rejection_is_named(
     assert_clean_error(
         result, "attest nonce 3: transaction rejected: NonceTooLow (message=nonce 3 already used; next is 4"
     )
+
+
+class _RecallNode:
+    """Answers the read calls of the recall commands with fixed JSON."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def call(self, method: str, **params: Any) -> Any:
+        self.calls.append((method, params))
+        if method == "vax_lotHolders":
+            return [
+                {
+                    "org_id": "cdc",
+                    "unit_id": None,
+                    "in_transit": 4,
+                    "shipment_id": H1,
+                    "carrier": "distributor",
+                },
+                {
+                    "org_id": "mah",
+                    "unit_id": "mah-coldroom",
+                    "available": 0,
+                    "quarantined": 8,
+                    "in_transit": 0,
+                },
+            ]
+        if method == "vax_recallProgress":
+            row = {"held_at_recall": 8, "held": 8, "returned": 0, "destroyed": 0, "in_transit": 4}
+            return {
+                "lot_id": LOT_ID,
+                "recalled": True,
+                "recall_reason": "potency",
+                "holders": [{"org_id": "mah", **row}],
+                "totals": row,
+                "doses_given": 3,
+            }
+        return {
+            "lot_id": LOT_ID,
+            "doses_given": 3,
+            "doses": [
+                {"dose_ref": H2, "administered_ms": 0, "site": "site-01", "series": "HepB", "dose_number": 1}
+            ],
+            "next": H2,
+        }
+
+
+def test_recall_read_commands_show_carrier_progress_and_subjects() -> None:
+    node = _RecallNode()
+    holders = tx_read.lot_holders(cast(Node, node), LOT_ID).lines
+    assert holders[0] == f"cdc  in transit 4 carried by distributor  shipment {H1}"
+    progress = tx_read.lot_recall_progress(cast(Node, node), LOT_ID).lines
+    assert progress[0] == f"lot {LOT_ID}  recalled: potency"
+    assert "mah  held 8 (at the recall 8)  returned 0  destroyed 0  in transit 4" in progress[1]
+    assert progress[-1] == "doses given 3"
+    subjects = tx_read.lot_subjects(cast(Node, node), LOT_ID, after=H1).lines
+    assert subjects[0].startswith(f"  {H2}") and "site-01  HepB dose 1" in subjects[0]
+    assert subjects[-1] == f"3 doses given from the lot in all; next page --after {H2}"
+    assert node.calls[-1] == ("vax_lotSubjects", {"lot_id": LOT_ID, "after": H1})

@@ -33,11 +33,13 @@ ALL_SUBPROCESS = os.environ.get("VAXCHAIN_TEST_SUBPROCESS") == "1"
 LABELS = {
     "mah": "mah/admin",
     "regulator": "regulator/admin",
-    "distributor": "distributor/staff-1",
     "cdc": "cdc/staff-1",
     "site": "site-01/staff-1",
     "truck": "dist-truck-1/logger-1",
     "van": "cdc-van-1/logger-1",
+    "mah-room": "mah-coldroom/logger-1",
+    "cdc-room": "cdc-coldroom/logger-1",
+    "site-fridge": "site-01-fridge-1/logger-1",
 }
 LOT_NUMBER = "CLI0001"
 LOT_ID = f"{HEPB_GTIN}:{LOT_NUMBER}"
@@ -148,15 +150,25 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     attested = cli("attest", str(cert), who="mah")
     assert "attest 0x" in attested.stdout and "success" in attested.stdout
 
-    # custody: MAH -> distributor -> CDC -> site-01, each leg with the vehicle's readings
-    truck, van = Logger(tmp_path, "truck"), Logger(tmp_path, "van")
+    # custody on the legal path: MAH -> CDC on the distributor's truck (its contracted carrier), CDC -> site-01;
+    # each leg monitored from the sender's unit before departure through the vehicle's readings (art. 39)
+    loggers = {
+        name: Logger(tmp_path, name) for name in ("truck", "van", "mah-room", "cdc-room", "site-fridge")
+    }
+
+    def monitor(*names: str) -> None:
+        for name in names:
+            sent = cli("reading", "send", "--csv", str(loggers[name].csv()), "--json", who=name).json()
+            assert [b["receipt"]["status"] for b in sent] == ["success"]
+
     legs = [
-        ("mah", "mah-coldroom", "distributor", "distributor", "dist-coldroom", "truck", truck, 12),
-        ("distributor", "dist-coldroom", "cdc", "cdc", "cdc-coldroom", "truck", truck, 12),
-        ("cdc", "cdc-coldroom", "site-01", "site", "site-01-fridge-1", "van", van, 5),
+        ("mah", "mah-coldroom", "cdc", "cdc", "cdc-coldroom", "truck", 12, "mah-room"),
+        ("cdc", "cdc-coldroom", "site-01", "site", "site-01-fridge-1", "van", 5, "cdc-room"),
     ]
-    for sender, from_unit, to_org, receiver, to_unit, logger_name, logger, quantity in legs:
+    for sender, from_unit, to_org, receiver, to_unit, logger_name, quantity, room in legs:
+        logger = loggers[logger_name]
         vehicle = "dist-truck-1" if logger_name == "truck" else "cdc-van-1"
+        monitor(room, logger_name)
         shipped = _included(
             cli(
                 "ship", LOT_ID, "--quantity", str(quantity), "--from-unit", from_unit, "--to", to_org,
@@ -173,6 +185,8 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
             cli("receive", shipped["shipment_id"], "--to-unit", to_unit, "--json", who=receiver)
         )
         assert received["payload"]["counted"] == quantity
+        (event,) = [e for e in received["receipt"]["events"] if e["name"] == "Received"]
+        assert event["data"]["leg"]["fit"] is True, event
 
     # a dose at site-01: the registry's per-dose reference, record hash and co-signature (the dev registry key)
     chain_id = int(RpcClient(node.rpc_url).call("chain_status")["chain_id"])
@@ -247,14 +261,13 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     trace = cli("lot", "trace", LOT_ID, "--datadir", str(datadir), sub=True).stdout
     assert f"lot {LOT_ID}  status recalled  units 12" in trace
     for path in (
-        "mah/mah-coldroom -> distributor by dist-truck-1  [received] into dist-coldroom counted 12",
-        "distributor/dist-coldroom -> cdc by dist-truck-1  [received] into cdc-coldroom counted 12",
+        "mah/mah-coldroom -> cdc by dist-truck-1  [received] into cdc-coldroom counted 12",
         "cdc/cdc-coldroom -> site-01 by cdc-van-1  [received] into site-01-fridge-1 counted 5",
     ):
         assert path in trace, trace
-    assert "recalled at height" in trace and "site-01/site-01-fridge-1  available 4" in trace
+    assert "recalled at height" in trace and "site-01/site-01-fridge-1  available 0  quarantined 4" in trace
     assert "per site: site-01 1" in trace
-    assert trace.index("-> distributor") < trace.index("-> cdc") < trace.index("-> site-01")
+    assert trace.index("-> cdc") < trace.index("-> site-01")
     shown = cli("lot", "show", LOT_ID, "--json").json()
     assert (shown["status"], shown["doses"], shown["administered"], shown["recalled"]) == (
         "recalled",
@@ -264,7 +277,40 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     )
     assert "recalled" in cli("lot", "show", LOT_ID).stdout
     holders = cli("lot", "holders", LOT_ID, "--json").json()
-    assert {(h["org_id"], h["available"]) for h in holders} == {("cdc", 7), ("site-01", 4)}
+    # the recall quarantined every held unit at once
+    assert {(h["org_id"], h["available"], h["quarantined"]) for h in holders} == {
+        ("cdc", 0, 7),
+        ("site-01", 0, 4),
+    }
+
+    # recalled stock goes back up the path: a return the site then cancels (the units come back to it)
+    monitor("site-fridge", "van")
+    returned = _included(
+        cli(
+            "return", LOT_ID, "--quantity", "1", "--from-unit", "site-01-fridge-1", "--to", "cdc",
+            "--vehicle", "cdc-van-1", "--json", who="site",
+        )
+    )  # fmt: skip
+    _included(
+        cli("cancel", returned["shipment_id"], "--reason", "kept for the inspector", "--json", who="site")
+    )
+    progress = cli("lot", "recall-progress", LOT_ID, "--json").json()
+    rows = {h["org_id"]: h for h in progress["holders"]}
+    assert (rows["site-01"]["held_at_recall"], rows["site-01"]["held"], rows["site-01"]["returned"]) == (
+        4,
+        4,
+        0,
+    )
+    assert (rows["cdc"]["held"], progress["doses_given"]) == (7, 1)
+    assert "doses given 1" in cli("lot", "recall-progress", LOT_ID).stdout
+    subjects = cli(
+        "lot", "subjects", LOT_ID, "--json", who="cdc"
+    ).json()  # a signed read: the CDC's follow-up
+    assert [(d["dose_ref"], d["site"]) for d in subjects["doses"]] == [("0x" + dose_ref.hex(), "site-01")]
+    assert (
+        cli("lot", "subjects", LOT_ID, "--json", who="site").json()["doses"] == subjects["doses"]
+    )  # its own
+    assert "AccessDenied" in cli("lot", "subjects", LOT_ID, who="mah", ok=False).stderr
 
     tx = cli("tx", "show", dose["tx_hash"], "--json", sub=True).json()
     assert tx["kind_name"] == "record_dose" and tx["receipt"]["status"] == "success"
@@ -285,7 +331,7 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     assert cli("block", "show", "head", "--json").json()["height"] >= failed["block_height"]
 
     inventory = cli("inventory", "site-01", "--json").json()
-    assert inventory["totals"][LOT_ID] == {"available": 4, "quarantined": 0} and inventory["doses_given"] == 1
+    assert inventory["totals"][LOT_ID] == {"available": 0, "quarantined": 4} and inventory["doses_given"] == 1
     assert "RECALLED" in cli("inventory", "site-01").stdout
     alerts = cli("alerts", "--site", "mah", "--json").json()
     assert [a["kind"] for a in alerts] == ["recall"] and alerts[0]["lot_id"] == LOT_ID

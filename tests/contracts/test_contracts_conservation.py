@@ -11,9 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_contracts_rules import H, World, make_world
 
-from contracts import queries
+from contracts import queries, recall_queries
 from contracts.errors import ContractError
-from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
+from contracts.kinds.custody import (
+    CancelShipment,
+    Destroy,
+    QualityDecision,
+    QuarantineUnits,
+    Receive,
+    RejectShipment,
+    Ship,
+)
 from contracts.kinds.doses import RecordDose, UnitProof
 from contracts.kinds.products import RecallLot
 from contracts.kinds.readings import RecordReadings, Sample
@@ -40,6 +48,7 @@ op = st.one_of(
     st.tuples(st.just("breach"), st.integers(0, 4)),
     st.tuples(st.just("van_breach")),
     st.tuples(st.just("recall")),
+    st.tuples(st.just("cancel"), st.integers(0, 20)),
 )
 
 
@@ -116,6 +125,11 @@ class Runner:
             self.readings("cdc-van-1/logger-1", [1000] * 12)
         elif name == "recall":
             w.tx("mah/admin", RecallLot(w.ref, "test recall"))
+        elif name == "cancel" and self.shipments:
+            sid = self.shipments[o[1] % len(self.shipments)]
+            s = queries.get_shipment(w.chain.state, sid)
+            if s is not None:
+                w.tx(self.sender(s["from_org"]), CancelShipment(sid, "withdrawn"))
 
     def readings(self, logger: str, temps: list[int]) -> None:
         start = self.clock_s
@@ -135,6 +149,15 @@ def check(w: World) -> None:
     assert sum(h["in_transit"] for h in holders) == lot["in_transit"]
     assert lot["held"] + lot["in_transit"] + lot["administered"] + lot["destroyed"] == lot["units"] == UNITS
     assert min(lot["held"], lot["in_transit"], lot["administered"], lot["destroyed"]) >= 0
+    # every quarantined unit is in exactly one open quarantine of its holder
+    for org, _ in HOLDERS:
+        open_qty = sum(q["quantity"] for q in queries.open_quarantines(w.chain.state, org))
+        assert open_qty == sum(h["quarantined"] for h in held if h["org_id"] == org), org
+    progress = recall_queries.recall_progress(w.chain.state, w.ref.lot_id)
+    assert progress is not None and progress["totals"]["held"] == lot["held"]
+    assert progress["totals"]["in_transit"] == lot["in_transit"]
+    if lot["recalled"]:
+        assert all(h["available"] == 0 for h in held)  # a recall leaves nothing available anywhere
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

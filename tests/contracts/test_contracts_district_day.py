@@ -9,6 +9,7 @@ import pytest
 from contracts_testkit import Chain, cosigned, district_chain
 
 from contracts import queries
+from contracts import recall_queries as queries_recall
 from contracts.errors import ContractError
 from harness.district import DistrictDay, Roster
 
@@ -96,8 +97,14 @@ def test_conservation_and_lot_counters(day: Any) -> None:
         trace = queries.trace_lot(chain.state, lot_id)
         assert trace is not None
         assert sum(trace["doses_per_site"].values()) == doses
-        assert len(trace["custody"]) == 2 + SITES
-        assert all(s["status"] == "received" for s in trace["custody"])
+        # MAH -> CDC on the distributor's truck, CDC -> each site; the recalled lot also goes back up the path
+        returns = len(d.plan.returned) + 1 if lot_id == d.plan.recalled_lot else 0
+        assert len(trace["custody"]) == 1 + SITES + returns
+        assert all(s["status"] == "received" and s["leg"]["fit"] for s in trace["custody"])
+        first = trace["custody"][0]
+        assert (first["from_org"], first["to_org"], first["carrier"]) == ("mah", "cdc", "distributor")
+        orgs = {s["from_org"] for s in trace["custody"]} | {s["to_org"] for s in trace["custody"]}
+        assert "distributor" not in orgs
 
 
 def test_dose_total_and_per_site(day: Any) -> None:
@@ -111,6 +118,8 @@ def test_dose_total_and_per_site(day: Any) -> None:
             left = quota - d.plan.vials_opened[site.org_id].get(lot_id, 0)
             if site.org_id == d.plan.failing_site:
                 left -= d.plan.condemned.get(lot_id, 0)
+            if lot_id == d.plan.recalled_lot:
+                left -= d.plan.returned.get(site.org_id, 0)
             t = inv["totals"].get(lot_id, {"available": 0, "quarantined": 0})
             assert t["available"] == left and t["quarantined"] == 0
 
@@ -182,3 +191,46 @@ def test_subjects_units_and_attestations(day: Any) -> None:
         assert len(atts) == 1 and atts[0]["org_id"] == "mah"
     assert len(queries.list_organisations(chain.state, "site")) == SITES
     assert len(queries.list_products(chain.state)) == 2
+
+
+def test_recall_reaches_every_holder_and_goes_back_up_the_path(day: Any) -> None:
+    chain, roster, d, _ = day
+    lot_id = d.plan.recalled_lot
+    lp = d.plan.lots[lot_id]
+    progress = queries_recall.recall_progress(chain.state, lot_id)
+    assert progress is not None and progress["recalled"]
+    by_org = {h["org_id"]: h for h in progress["holders"]}
+    returned = sum(d.plan.returned.values())
+    assert returned > 0
+    spare = lp.tree.size - d.plan.quotas[roster.sites[0].org_id][lot_id] * SITES
+    # every site that still held the lot sent it all back; the failing site's stock was condemned instead
+    for site, n in d.plan.returned.items():
+        assert by_org[site] == {
+            "org_id": site,
+            "held_at_recall": n,
+            "held": 0,
+            "returned": n,
+            "destroyed": 0,
+            "in_transit": 0,
+        }
+    condemned = d.plan.condemned.get(lot_id, 0)
+    if condemned:
+        failing = by_org[d.plan.failing_site or ""]
+        assert (failing["held_at_recall"], failing["held"], failing["destroyed"]) == (condemned, 0, condemned)
+    assert by_org["cdc"]["returned"] == returned and by_org["cdc"]["held"] == 0
+    assert by_org["mah"]["held"] == spare + returned and by_org["mah"]["held_at_recall"] == spare
+    assert progress["totals"]["held"] == spare + returned
+    assert progress["totals"]["in_transit"] == 0
+    assert progress["doses_given"] == sum(site.get(lot_id, 0) for site in d.plan.doses.values())
+    # everything the MAH holds of it is quarantined under the recall, nothing available
+    inv = queries.inventory(chain.state, "mah")
+    assert inv["totals"][lot_id] == {"available": 0, "quarantined": spare + returned}
+    subjects = queries_recall.lot_subjects(chain.state, lot_id)
+    assert subjects is not None and subjects["next"] is None
+    # one reference per dose, none repeated: the chain cannot tell which doses one person received
+    assert (
+        len({x["dose_ref"] for x in subjects["doses"]}) == len(subjects["doses"]) == progress["doses_given"]
+    )
+    assert subjects["doses_given"] == progress["doses_given"]
+    recall_ms = d.plan.recall_ms or 0
+    assert all(x["administered_ms"] < recall_ms for x in subjects["doses"])

@@ -107,8 +107,29 @@ class World:
             time_ms=(start_s + step * len(temps)) * 1000,
         )
 
-    def ship_to_site(self, qty: int, sid: bytes = b"\x01" * 32, vehicle: str | None = "cdc-van-1") -> None:
-        self.tx("mah/staff-1", Ship(sid, self.ref, qty, "mah-coldroom", "site-01", vehicle))
+    def monitor(self, *units: str) -> None:
+        """One in-range reading from each unit's logger now (a monitored leg starts from these)."""
+        now_s = self.chain.time_ms // 1000
+        for unit in units:
+            self.readings(f"{unit}/logger-1", now_s, [500])
+            now_s += 60
+
+    def ship_to_site(
+        self,
+        qty: int,
+        sid: bytes = b"\x01" * 32,
+        vehicle: str | None = "cdc-van-1",
+        ref: LotRef | None = None,
+    ) -> None:
+        """The legal path: MAH -> CDC on the distributor's truck, received, then the CDC ships `sid` to site-01."""
+        ref = ref or self.ref
+        up = hashlib.sha256(sid + b"up").digest()
+        self.monitor("mah-coldroom", "dist-truck-1")
+        self.tx("mah/staff-1", Ship(up, ref, qty, "mah-coldroom", "cdc", "dist-truck-1"))
+        self.monitor("dist-truck-1")
+        self.tx("cdc/staff-1", Receive(up, "cdc-coldroom", qty))
+        self.monitor("cdc-coldroom", *([vehicle] if vehicle else []))
+        self.tx("cdc/staff-2", Ship(sid, ref, qty, "cdc-coldroom", "site-01", vehicle))
 
     def receive(self, qty: int, sid: bytes = b"\x01" * 32, counted: int | None = None) -> Any:
         return self.tx(
@@ -268,12 +289,25 @@ def test_readings_outside_the_loggers_physical_range_are_refused() -> None:
 
 def test_admit_organisation_rules() -> None:
     w = make_world()
-    ev = w.tx("cdc/admin", AdmitOrganisation("school-1", OrgType.SCHOOL, "No. 1 Primary", (addr("s1"),)))
+    hc = "health-commission/admin"  # the county health authority designates sites (art. 44)
+    ev = w.tx(hc, AdmitOrganisation("school-1", OrgType.SCHOOL, "No. 1 Primary", (addr("s1"),)))
     assert ev[0].name == "OrganisationAdmitted"
+    w.tx(hc, AdmitOrganisation("site-99", OrgType.SITE, "Township Health Centre 99", (addr("s99"),)))
+    assert queries.get_organisation(w.chain.state, "site-99")["admitted_by"] == "health-commission"  # type: ignore[index]
     expect(
         errors.Unauthorized,
-        lambda: w.tx("cdc/admin", AdmitOrganisation("mah-2", OrgType.MANUFACTURER, "M2", (addr("m2"),))),
+        lambda: w.tx(hc, AdmitOrganisation("mah-2", OrgType.MANUFACTURER, "M2", (addr("m2"),))),
     )
+    e = expect(
+        errors.Unauthorized,
+        lambda: w.tx("cdc/admin", AdmitOrganisation("site-98", OrgType.SITE, "S98", (addr("s98"),))),
+    )
+    assert "cdc may not" in e.fields()["reason"]
+    # it suspends and reactivates sites, nothing else
+    w.tx(hc, SetOrganisationStatus("site-99", False, "cold chain audit failed"))
+    w.tx(hc, SetOrganisationStatus("site-99", True, ""))
+    expect(errors.Unauthorized, lambda: w.tx(hc, SetOrganisationStatus("cdc", False, "no")))
+    expect(errors.Unauthorized, lambda: w.tx("cdc/admin", SetOrganisationStatus("site-99", False, "no")))
     w.tx("regulator/admin", AdmitOrganisation("mah-2", OrgType.MANUFACTURER, "M2", (addr("m2"),)))
     expect(
         errors.AlreadyExists,
@@ -537,9 +571,7 @@ def test_ship_receive_mismatch_and_conservation() -> None:
     )
     expect(
         errors.InvalidPayload,
-        lambda: w.tx(
-            "mah/staff-1", Ship(b"\x01" * 32, w.ref, 1, "mah-coldroom", "site-01", "site-01-fridge-1")
-        ),
+        lambda: w.tx("mah/staff-1", Ship(b"\x01" * 32, w.ref, 1, "mah-coldroom", "cdc", "site-01-fridge-1")),
     )
     w.ship_to_site(6)
     expect(errors.AlreadyExists, lambda: w.ship_to_site(1))
@@ -564,7 +596,7 @@ def test_shipment_event_time_is_bounded_and_used_for_the_leg() -> None:
     now = w.chain.time_ms
 
     def ship(at_ms: int, sid: bytes) -> Any:
-        return w.tx("mah/staff-1", Ship(sid, w.ref, 1, "mah-coldroom", "site-01", "cdc-van-1", at_ms))
+        return w.tx("mah/staff-1", Ship(sid, w.ref, 1, "mah-coldroom", "cdc", "cdc-van-1", at_ms))
 
     expect(errors.InvalidPayload, lambda: ship(now + 10 * 60_000, b"\x05" * 32))  # in the future
     expect(errors.InvalidPayload, lambda: ship(now - 49 * 3_600_000, b"\x06" * 32))  # recorded too late
@@ -594,16 +626,17 @@ def test_transit_breach_then_reject_then_quality_decision() -> None:
     expect(errors.ShipmentClosed, lambda: w.tx("site-01/staff-1", RejectShipment(b"\x01" * 32, "again")))
     holders = queries.lot_holders(w.chain.state, w.ref.lot_id)
     assert holders == [
-        {"org_id": "mah", "unit_id": "mah-coldroom", "available": 8, "quarantined": 4, "in_transit": 0}
+        {"org_id": "cdc", "unit_id": "cdc-coldroom", "available": 0, "quarantined": 4, "in_transit": 0},
+        {"org_id": "mah", "unit_id": "mah-coldroom", "available": 8, "quarantined": 0, "in_transit": 0},
     ]
-    (q,) = queries.open_quarantines(w.chain.state, "mah")
+    (q,) = queries.open_quarantines(w.chain.state, "cdc")
     qid = bytes.fromhex(q["quarantine_id"][2:])
     assert q["cause"] == "returned"
-    expect(errors.Unauthorized, lambda: w.tx("mah/admin", QualityDecision(qid, True, H, "self release")))
+    expect(errors.Unauthorized, lambda: w.tx("site-01/admin", QualityDecision(qid, True, H, "release")))
     expect(errors.UnknownQuarantine, lambda: w.tx("cdc/admin", QualityDecision(b"\x07" * 32, True, H, "")))
     w.tx("cdc/admin", QualityDecision(qid, True, H, "VVM stage 1, logger within limits at product level"))
     expect(errors.QuarantineClosed, lambda: w.tx("regulator/admin", QualityDecision(qid, False, H, "")))
-    assert queries.lot_holders(w.chain.state, w.ref.lot_id)[0]["available"] == 12
+    assert queries.lot_holders(w.chain.state, w.ref.lot_id)[0]["available"] == 4
     check_conservation(w)
 
 
@@ -850,7 +883,7 @@ def test_multi_dose_vial() -> None:
     w.tx("mah/admin", RegisterProduct(CN, "IPV 5-dose", True, 200, 800, True, 5, 6, "IPV", (0, 28)))
     w.tx("regulator/admin", ApproveProduct(CN, True, H))
     w.tx("mah/admin", RegisterLot(ref, 20251201, 20271231, 4, H, tree.root, "mah-coldroom"))
-    w.tx("mah/staff-1", Ship(b"\x0a" * 32, ref, 4, "mah-coldroom", "site-01", "cdc-van-1"))
+    w.ship_to_site(4, sid=b"\x0a" * 32, ref=ref)
     vehicle_ok(w)
     w.tx("site-01/staff-1", Receive(b"\x0a" * 32, "site-01-fridge-1", 4))
     t0 = w.chain.time_ms
@@ -905,13 +938,14 @@ def test_trace_lot_reports_destruction_times_and_tx_as_recorded() -> None:
 # SHA-256 over the sorted (key, value) pairs the scenario below leaves in state. Taken before the keys were
 # built in contracts/schema.py: a key (or record) whose bytes change changes every state root, and shows here.
 # #22: doses keyed by their per-dose reference ("dose") and the registry key ("regsigner") replaced "subj";
-# #21: Chinese names from genesis ("namezh"; without them the digest is #22's 4f6d4964…a3509b84f)
-STATE_DIGEST = "4bb09f11c18a8b7d4be063d7b9643ee6ea4668bbdf9cfe30902ce09ef5561c4d"
+# #21: Chinese names from genesis ("namezh"); #20: shipments carry carrier and leg verdict, and the supply
+# path's monitoring and recall records ("lotunits", "unitwatch", "recallh", "recallq")
+STATE_DIGEST = "c814436d4e4edce892bf3e9175f6ffa1a04118439aa80f2e931dd62f17dd97c1"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
     *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"dose", b"suspect", b"unit", b"unitdev"),
-    *(b"unitlots", b"used", b"regsigner", b"namezh"),
+    *(b"unitlots", b"used", b"regsigner", b"namezh", b"lotunits", b"unitwatch", b"recallh", b"recallq"),
 }
 
 
@@ -930,6 +964,7 @@ def test_state_bytes_of_a_scenario_writing_every_key_kind_are_pinned() -> None:
     w.readings("site-01-fridge-1/logger-1", t, [850] * 12, step=3600)  # heat breach: a breach quarantine
     w.tx("site-01/staff-1", ReportSuspectUnit(w.codes[0], w.ref, H, "code already used elsewhere"))
     w.tx("site-01/staff-1", Attest(H, "cold-room video", "video/mp4"))
+    w.tx("regulator/admin", RecallLot(w.ref, "potency"))  # recall quarantines and progress records
     data = w.chain.state.data
     assert {k.split(b"\x00")[0] for k in data} == EVERY_KEY_KIND
     digest = hashlib.sha256()
@@ -939,8 +974,12 @@ def test_state_bytes_of_a_scenario_writing_every_key_kind_are_pinned() -> None:
 
 
 def test_every_contract_error_is_covered() -> None:
-    # GenesisInvalid, PayloadEncodeError are covered in their own test modules
+    # GenesisInvalid, PayloadEncodeError are covered in their own test modules, the supply path's and the
+    # receipt verdict's errors in test_contracts_supply_path.py
     RAISED.update({"GenesisInvalid", "PayloadEncodeError"})
+    RAISED.update(
+        {"CannotReceive", "NotOnSupplyPath", "CarrierNotAllowed", "LegOutOfRange", "LegUnmonitored"}
+    )
     all_errors = {
         c.__name__
         for c in vars(errors).values()

@@ -109,6 +109,13 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.attestation, (H, 7, H), b"att\x00" + H + b"\x00" + u64(7) + b"\x00" + H),
     (schema.attestations_prefix, (H,), b"att\x00" + H + b"\x00"),
     (schema.local_name, ("org", "site-01"), b"namezh\x00org\x00site-01"),
+    # supply path, recalls and leg monitoring (issue #20)
+    (schema.unit_watch, ("u1",), b"unitwatch\x00u1"),
+    (schema.lot_units, ("l",), b"lotunits\x00l"),
+    (schema.recall_holder, ("l", "cdc"), b"recallh\x00l\x00cdc"),
+    (schema.recall_holders_prefix, ("l",), b"recallh\x00l\x00"),
+    (schema.recall_quarantine, ("u1", "l"), b"recallq\x00u1\x00l"),
+    (schema.lot_subjects_prefix, ("l",), b"lotsubj\x00l\x00"),
 ]
 
 # The generic call each builder replaced: namespace, and whether it was key(...) or prefix(...).
@@ -241,6 +248,7 @@ def test_index_keys_parse_back_into_their_components(
     assert schema.parse_org_quarantine(schema.org_quarantine(a, h)) == (a, h)
     assert schema.parse_org_alert(schema.org_alert(a, n, h, m)) == (a, n, h, m)
     assert schema.parse_alert(schema.alert(n, h, m)) == (n, h, m)
+    assert schema.parse_lot_subject(schema.lot_subject(a, h)) == (a, h)
 
 
 @given(ids, ids, ids, addresses, hashes, u64s, u64s)
@@ -260,6 +268,8 @@ def test_each_key_starts_with_its_group_prefix(
         (schema.product(a), schema.products_prefix()),
         (schema.lot(f"{a}:{b}"), schema.lots_prefix(a)),
         (schema.lot_site_doses(a, b), schema.lot_site_doses_prefix(a)),
+        (schema.lot_subject(a, h), schema.lot_subjects_prefix(a)),
+        (schema.recall_holder(a, b), schema.recall_holders_prefix(a)),
         (schema.lot_destruction(a, n, h), schema.lot_destructions_prefix(a)),
         (schema.lot_shipment(a, n, h), schema.lot_shipments_prefix(a)),
         (schema.lot_quarantine(a, h), schema.lot_quarantines_prefix(a)),

@@ -660,3 +660,11 @@ def test_breach_details_in_words() -> None:
         "–"
     )
     assert detail_words(Texts("en"), "free text") == "free text"
+
+
+async def test_cancelled_shipment_sentence(data: Data) -> None:
+    payload = {"shipment_id": "0x" + "ab" * 32, "reason": "wrong lot loaded"}
+    tx = Tx(HASH, 22, "cancel_shipment", SENDER, 0, payload, "included", 3, 0, None)
+    en = str(await describe(tx, data, Texts("en")))
+    assert "cancelled shipment 0xabababab" in en and "wrong lot loaded" in en
+    assert "撤回了发运" in str(await describe(tx, data, Texts("zh-CN")))

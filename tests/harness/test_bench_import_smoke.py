@@ -15,11 +15,11 @@ from node.chain.certrule import CertificateRule
 from node.service.node import open_chain
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY_DAY = ["--sites", "1", "--doses", "20", "--reading-interval", "3600"]
+TINY_DAY = ["--sites", "1", "--doses", "20", "--reading-interval", "900"]
 
 
 def test_the_imported_chain_is_a_node_chain_with_certificates_of_every_validator(tmp_path: Path) -> None:
-    load = district_day_load(sites=1, doses=20, reading_interval_s=3600)
+    load = district_day_load(sites=1, doses=20, reading_interval_s=900)
     kinds = Counter(load.mix)
     assert {"RegisterLot", "Ship", "Receive", "RecordReadings", "RecordDose", "RecallLot"} <= set(kinds)
     result = run_import(load, tmp_path, validators=3, block_txs=50, sync=False)

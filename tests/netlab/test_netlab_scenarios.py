@@ -44,7 +44,7 @@ pytestmark = pytest.mark.slow
 
 FULL = os.environ.get("NETLAB_FULL") == "1"
 # a logger batch at least hourly: a receipt needs a reading of the vehicle in transit (transits last 1-2 h)
-DOSES, READING_INTERVAL_S = (2000, 300) if FULL else (60, 3600)
+DOSES, READING_INTERVAL_S = (2000, 300) if FULL else (60, 900)  # loggers report within the 30-min interval
 DAY_MS = 86_400_000
 
 

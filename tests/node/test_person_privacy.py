@@ -98,7 +98,9 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
         thread = collector.thread()
         thread.start()
         assert collector.subscribed.wait(30)
-        day, keys = day_actions(seed=3, doses=DOSES, reading_interval_s=3600)
+        day, keys = day_actions(
+            seed=3, doses=DOSES, reading_interval_s=900
+        )  # loggers report within monitoring_interval_minutes (30)
         with node.client() as client:
             report = send_actions(client, day, keys, progress=False)
             assert report.rejected == 0 and report.last_hash

@@ -38,7 +38,9 @@ def test_the_district_day_goes_through_the_registry(tmp_path: Path, node_procs: 
     run_cli("testnet", "--validators", "1", "--out", str(tmp_path / "net"), "--block-interval-ms", "200")
     node = NodeProcess(tmp_path / "net" / "node0").start()
     node_procs.append(node)
-    day, keys = day_actions(seed=4, doses=DOSES, reading_interval_s=3600)
+    day, keys = day_actions(
+        seed=4, doses=DOSES, reading_interval_s=900
+    )  # loggers report within monitoring_interval_minutes (30)
     actions = list(day)
     first = next(i for i, a in enumerate(actions) if isinstance(a.payload, RecordDose))
     with node.client() as client:
