@@ -73,7 +73,8 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def registry_errors() -> Iterator[None]:
+    """A refusal or outage of the registry as one 'error: …' line and exit code 1."""
     try:
         yield
     except RegistryClientError as exc:
@@ -161,7 +162,7 @@ def person_add(
         "id_number": id_number,
         "guardians": guardians,
     }
-    with _errors():
+    with registry_errors():
         added = _client(registry, keystore, sender, password_file, ca_file).add_person(person, reason)
         if qr is not None:
             qr.write_text(qr_svg(family_link(registry, added["access_code"])), encoding="utf-8")
@@ -180,7 +181,7 @@ def person_find(
     json_out: JsonOpt = False,
 ) -> None:
     """Look a person up by ID number: person id, name, doses and the doses due next."""
-    with _errors():
+    with registry_errors():
         _print(
             _client(registry, keystore, sender, password_file, ca_file).find_person(id_number, reason),
             json_out,
@@ -199,7 +200,7 @@ def person_show(
     json_out: JsonOpt = False,
 ) -> None:
     """A person's full record (a site: only persons it registered or vaccinated)."""
-    with _errors():
+    with registry_errors():
         _print(
             _client(registry, keystore, sender, password_file, ca_file).show_person(person_id, reason),
             json_out,
@@ -266,7 +267,7 @@ def registry_init(
     listen: Annotated[str, typer.Option("--listen", metavar="HOST:PORT")] = "127.0.0.1:8600",
 ) -> None:
     """Create key files (0600) and a registry.toml; prints the signing address the CDC registers on chain."""
-    with _errors():
+    with registry_errors():
         config = init_registry(directory, node_rpc, listen)
         address = load_registry_config(config).secrets().signing_key.address
     typer.echo(
@@ -283,7 +284,7 @@ def registry_serve(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with _errors():
+    with registry_errors():
         serve(config, stop)
 
 
@@ -332,7 +333,7 @@ def school_verify(
     json_out: JsonOpt = False,
 ) -> None:
     """Verify a school-entry credential (or every row of a class list CSV) offline; refusals say why."""
-    with _errors():
+    with registry_errors():
         if registry_key:
             keys = [parse_address(k) for k in registry_key]
         else:

@@ -38,10 +38,12 @@ from contracts.kinds.readings import RecordReadings
 from contracts.records import DestroyReason
 from contracts.tracecodes import product_code_error
 from contracts.types import OrgType, Role, StorageKind
+from node.cli.person import registry_cosignature, registry_errors
 from node.cli.tx_common import Plan, Session, parse_address_opt, parse_choice
 from node.cli.tx_parse import (
     DOSE_REF_HELP,
     REGISTRY_SIGNATURE_HELP,
+    CosignedDose,
     InputError,
     batches,
     check_codes_match_lot,
@@ -594,15 +596,54 @@ def dose_record(
         str | None,
         typer.Option("--registry-signature", metavar="0xSIG", help=REGISTRY_SIGNATURE_HELP),
     ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(
+            "--person",
+            metavar="ID",
+            help="The vaccinee (registry person id 0x… or ID number): the registry checks the person's rules, "
+            "keeps the record and co-signs (instead of --dose-ref/--record/--registry-signature).",
+        ),
+    ] = None,
+    registry_url: Annotated[
+        str | None, typer.Option("--registry", metavar="URL", help="The district registry (with --person).")
+    ] = None,
+    registry_ca: Annotated[
+        Path | None,
+        typer.Option("--registry-ca", metavar="PEM", help="CA of the registry's TLS certificate."),
+    ] = None,
 ) -> Plan:
     """Record one dose given at the sender's site: unit code, Merkle proof, and the registry's dose reference,
-    record hash and co-signature."""
+    record hash and co-signature (asked of the registry with --person, which waits while the registry is down)."""
     tc = parse_code(code)
     ref = lot_for_code(tc, parse_lot(lot, "--lot") if lot else None)
-    digest = hash_from(record, record_hash, "record")
-    if digest is None:  # pragma: no cover - required=True
-        raise InputError("--record", "missing")
-    cosigned = parse_cosigned_dose(dose_ref, digest, registry_signature)
+    given_ms = parse_time_ms(at) if at else int(time.time()) * 1000
+    nurse = parse_address_opt(vaccinator, "--vaccinator") if vaccinator else session.address
+    if person is not None:
+        if dose_ref or record or record_hash or registry_signature:
+            raise InputError(
+                "--person", "give --person (the registry co-signs) or the registry's values, not both"
+            )
+        if not registry_url:
+            raise InputError("--registry", "--person needs the registry's URL")
+        with registry_errors():  # DoseAlreadyRecorded, DoseIntervalTooShort… : named, and nothing is sent
+            _, cosignature = registry_cosignature(
+                registry_url,
+                session.unlock(),
+                person,
+                code,  # the registry signs the code exactly as the payload carries it
+                ref.lot_id,
+                dose_number,
+                given_ms,
+                nurse,
+                ca_file=registry_ca,
+            )
+        cosigned = CosignedDose(cosignature.dose_ref, cosignature.record_hash, cosignature.registry_signature)
+    else:
+        digest = hash_from(record, record_hash, "record")
+        if digest is None:  # pragma: no cover - required=True
+            raise InputError("--record", "missing")
+        cosigned = parse_cosigned_dose(dose_ref, digest, registry_signature)
     if codes is not None:
         if proof_index is not None or proof:
             raise InputError("--codes", "give either --codes FILE or --proof-index with --proof, not both")
@@ -613,8 +654,6 @@ def dose_record(
         raise InputError(
             "--codes", "a dose needs the unit's Merkle proof: --codes FILE or --proof-index/--proof"
         )
-    given_ms = parse_time_ms(at) if at else int(time.time()) * 1000
-    nurse = parse_address_opt(vaccinator, "--vaccinator") if vaccinator else session.address
     payload = RecordDose(
         code,
         ref,

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,15 @@ from contracts.tracecodes import gs1_hri
 from harness.cosign import dev_registry_key
 from harness.district import HEPB_GTIN
 from harness.make_genesis import dev_key
+from harness.registry_people import DEV_ANCHOR_LABEL, DEV_REGISTRY_SEED
 from node.cli.main import DEV_PASSWORD, app
+from registry.chain import RpcChain
+from registry.server import RegistryHTTPServer
+from registry.service import Registry, RegistrySecrets, parse_person
+from registry.store import Store
 from rpc.client import RpcClient
 from tests.conftest import NodeProcess, run_cli
-from vaxcrypto.keys import to_checksum_address
+from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 ALL_SUBPROCESS = os.environ.get("VAXCHAIN_TEST_SUBPROCESS") == "1"
 LABELS = {
@@ -230,6 +236,62 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     )  # fmt: skip
     assert again.code == 1 and again.stderr.count("\n") == 1
     assert "UnitAlreadyUsed (" in again.stderr and "first_site=site-01" in again.stderr
+
+    # the same step through the district registry: `--person` has it check the person's rules, keep the full
+    # record and co-sign; the chain gets only the per-dose values
+    store = Store(tmp_path / "registry.sqlite")
+    registry = Registry(
+        store,
+        RegistrySecrets(
+            b"\x01" * 32,
+            b"\x02" * 32,
+            b"\x03" * 32,
+            PrivateKey.from_seed(DEV_REGISTRY_SEED),
+            anchor_key=dev_key(DEV_ANCHOR_LABEL),
+        ),
+        RpcChain(node.rpc_url, reader_key=dev_key(DEV_ANCHOR_LABEL)),
+    )
+    server = RegistryHTTPServer(("127.0.0.1", 0), registry)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        person = parse_person(
+            {
+                "name": "测试儿童乙",
+                "sex": "M",
+                "birth_date": dt.date.today().isoformat(),
+                "id_type": "birth_certificate",
+                "id_number": "N440604202600001",
+                "guardians": [{"name": "测试家长", "phone": "+86 139-0000-0000", "relation": "father"}],
+            }
+        )
+        person_id, family = registry.register_person(dev_key(LABELS["site"]).address, person, "first visit")
+        url = f"http://127.0.0.1:{server.port}"
+        via_registry = _included(
+            cli(
+                "dose", "record", CODES[5], "--codes", str(codes), "--unit", "site-01-fridge-1",
+                "--dose-number", "1", "--person", person_id, "--registry", url, "--json", who="site",
+            )
+        )  # fmt: skip
+        assert via_registry["receipt"]["status"] == "success"
+        (child,) = registry.guardian_view(family)
+        assert [(d.record["trace_code"], d.on_chain, d.record_intact) for d in child.doses] == [
+            (CODES[5], "confirmed", True)
+        ]
+        twice = cli(
+            "dose", "record", CODES[6], "--codes", str(codes), "--unit", "site-01-fridge-1",
+            "--dose-number", "1", "--person", person_id, "--registry", url, who="site", ok=False,
+        )  # fmt: skip
+        assert twice.code == 1 and "DoseAlreadyRecorded" in twice.stderr  # the registry refused to co-sign
+        both = cli(
+            "dose", "record", CODES[6], "--codes", str(codes), "--unit", "site-01-fridge-1", "--dose-number",
+            "2", "--person", person_id, "--registry", url, "--dose-ref", "0x" + "00" * 32, who="site", ok=False,
+        )  # fmt: skip
+        assert both.code == 1 and "--person" in both.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
     _included(
         cli(
             "unit",
@@ -265,14 +327,14 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
         "cdc/cdc-coldroom -> site-01 by cdc-van-1  [received] into site-01-fridge-1 counted 5",
     ):
         assert path in trace, trace
-    assert "recalled at height" in trace and "site-01/site-01-fridge-1  available 0  quarantined 4" in trace
-    assert "per site: site-01 1" in trace
+    assert "recalled at height" in trace and "site-01/site-01-fridge-1  available 0  quarantined 3" in trace
+    assert "per site: site-01 2" in trace
     assert trace.index("-> cdc") < trace.index("-> site-01")
     shown = cli("lot", "show", LOT_ID, "--json").json()
     assert (shown["status"], shown["doses"], shown["administered"], shown["recalled"]) == (
         "recalled",
-        1,
-        1,
+        2,
+        2,
         True,
     )
     assert "recalled" in cli("lot", "show", LOT_ID).stdout
@@ -280,7 +342,7 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     # the recall quarantined every held unit at once
     assert {(h["org_id"], h["available"], h["quarantined"]) for h in holders} == {
         ("cdc", 0, 7),
-        ("site-01", 0, 4),
+        ("site-01", 0, 3),
     }
 
     # recalled stock goes back up the path: a return the site then cancels (the units come back to it)
@@ -297,16 +359,17 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     progress = cli("lot", "recall-progress", LOT_ID, "--json").json()
     rows = {h["org_id"]: h for h in progress["holders"]}
     assert (rows["site-01"]["held_at_recall"], rows["site-01"]["held"], rows["site-01"]["returned"]) == (
-        4,
-        4,
+        3,
+        3,
         0,
     )
-    assert (rows["cdc"]["held"], progress["doses_given"]) == (7, 1)
-    assert "doses given 1" in cli("lot", "recall-progress", LOT_ID).stdout
+    assert (rows["cdc"]["held"], progress["doses_given"]) == (7, 2)
+    assert "doses given 2" in cli("lot", "recall-progress", LOT_ID).stdout
     subjects = cli(
         "lot", "subjects", LOT_ID, "--json", who="cdc"
     ).json()  # a signed read: the CDC's follow-up
-    assert [(d["dose_ref"], d["site"]) for d in subjects["doses"]] == [("0x" + dose_ref.hex(), "site-01")]
+    assert len(subjects["doses"]) == 2 and {d["site"] for d in subjects["doses"]} == {"site-01"}
+    assert "0x" + dose_ref.hex() in {d["dose_ref"] for d in subjects["doses"]}
     assert (
         cli("lot", "subjects", LOT_ID, "--json", who="site").json()["doses"] == subjects["doses"]
     )  # its own
@@ -331,7 +394,7 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     assert cli("block", "show", "head", "--json").json()["height"] >= failed["block_height"]
 
     inventory = cli("inventory", "site-01", "--json").json()
-    assert inventory["totals"][LOT_ID] == {"available": 0, "quarantined": 4} and inventory["doses_given"] == 1
+    assert inventory["totals"][LOT_ID] == {"available": 0, "quarantined": 3} and inventory["doses_given"] == 2
     assert "RECALLED" in cli("inventory", "site-01").stdout
     alerts = cli("alerts", "--site", "mah", "--json").json()
     assert [a["kind"] for a in alerts] == ["recall"] and alerts[0]["lot_id"] == LOT_ID
