@@ -20,6 +20,7 @@ from typing import Any
 from harness.cosign import action_payload_bytes
 from harness.district import Action, DistrictDay, district_roster
 from harness.make_genesis import dev_key
+from harness.registry_people import doses_through_registry
 from node.core.transactions import sign_transaction
 from rpc.client import RpcClient
 from rpc.errors import RpcError
@@ -197,6 +198,12 @@ def main() -> None:
         "--reading-interval", type=int, default=300, help="seconds between a logger's batches"
     )
     parser.add_argument("--wait", action="store_true", help="wait until the last transaction is included")
+    parser.add_argument(
+        "--registry",
+        metavar="URL",
+        help="give every dose to a synthetic child of this district registry, which co-signs it (else the "
+        "development registry key co-signs made-up per-dose values)",
+    )
     args = parser.parse_args()
     url = args.rpc or rpc_url_from_datadir(args.datadir)
     client = RpcClient(url, timeout=30)
@@ -207,8 +214,11 @@ def main() -> None:
         except Exception:
             time.sleep(0.5)
     day, keys = day_actions(args.seed, args.doses, args.reading_interval)
+    actions: Iterable[Action] = day
+    if args.registry:
+        actions = doses_through_registry(day, keys, args.registry, url, seed=args.seed + 1)
     started = time.monotonic()
-    report = send_actions(client, day, keys)
+    report = send_actions(client, actions, keys)
     print(
         f"sent {report.sent} transactions in {time.monotonic() - started:.1f} s ({report.rejected} rejected)"
     )

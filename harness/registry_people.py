@@ -9,16 +9,20 @@ Chinese region uses, so a leak scan can search for them and nobody can mistake t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import random
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.kinds.doses import RecordDose
 from harness.district import district_roster
 from harness.make_genesis import dev_key
-from registry.client import DoseRequest, RegistryClient, RegistryClientError
+from registry.chain import RpcChain
+from registry.client import DoseRequest, RegistryClient, RegistryClientError, RegistryUnavailable
 from registry.config import init_registry
 from registry.cosign import DoseCosignature
 from vaxcrypto.keys import PrivateKey
@@ -213,6 +217,12 @@ def fill_registry(registry_url: str, count: int, seed: int = 0, today: dt.date |
     (so each site may later read the records it created); returns how many were newly registered."""
     sites = district_roster().sites
     clients = [RegistryClient(registry_url, dev_key(site.staff_labels[0])) for site in sites]
+    for _ in range(120):  # the devnet starts the registry just before: wait for it to listen
+        try:
+            clients[0].registry_address()
+            break
+        except RegistryUnavailable:
+            time.sleep(0.5)
     added = 0
     for i, person in enumerate(synthetic_people(seed, count, today or dt.date.today())):
         try:
@@ -222,6 +232,66 @@ def fill_registry(registry_url: str, count: int, seed: int = 0, today: dt.date |
             if exc.code != "PersonExists":  # a rerun of the devnet with --keep
                 raise
     return added
+
+
+def doses_through_registry(
+    actions: Iterable[Any],
+    keys: Mapping[str, PrivateKey],
+    registry_url: str,
+    node_rpc: str,
+    *,
+    seed: int = 1,
+    people: int = 3000,
+    today: dt.date | None = None,
+) -> Iterator[Any]:
+    """The district day's actions, each dose given to a synthetic child the registry knows: the site's staff
+    registers the child at its first visit, and the registry checks the child's rules and co-signs the dose, so
+    the chain carries only the registry's per-dose values (children get two or three vaccines at one visit, and
+    come back for a later dose of a series when the day allows). Lazy: each dose is co-signed just before it is
+    sent, after the lot it comes from was sent."""
+    children = synthetic_people(seed, people, today or dt.date.today())
+    chain = RpcChain(node_rpc)
+    planner: DosePlanner | None = None
+    series: dict[str, tuple[int, ...]] = {}
+    clients: dict[str, RegistryClient] = {}
+    registered: dict[int, str] = {}
+    for action in actions:
+        payload = action.payload
+        if not isinstance(payload, RecordDose):
+            yield action
+            continue
+        rule = chain.series_rule(payload.lot.product_code)
+        if rule is None:
+            raise ValueError(f"the chain does not know product {payload.lot.product_code}")
+        if rule.series not in series or planner is None:
+            series[rule.series] = rule.min_intervals_days
+            planner = planner or DosePlanner(children, series, seed=seed)
+        client = clients.setdefault(
+            action.sender_label, RegistryClient(registry_url, keys[action.sender_label])
+        )
+        site = action.sender_label.split("/", 1)[0]
+        planned = planner.assign(site, rule.series, payload.administered_ms)
+        if planned.person not in registered:
+            added = client.add_person(children[planned.person].to_json(), "first visit")
+            registered[planned.person] = str(added["person_id"])
+        cosigned = cosign_planned(
+            client,
+            registered[planned.person],
+            payload.trace_code,
+            payload.lot.lot_id,
+            planned,
+            payload.vaccinator,
+        )
+        yield dataclasses.replace(
+            action,
+            payload=dataclasses.replace(
+                payload,
+                dose_number=planned.dose_number,
+                dose_ref=cosigned.dose_ref,
+                record_hash=cosigned.record_hash,
+                registry_signature=cosigned.registry_signature,
+            ),
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
