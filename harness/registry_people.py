@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,12 +243,16 @@ def doses_through_registry(
     seed: int = 1,
     people: int = 3000,
     today: dt.date | None = None,
+    multi_visit_p: float = 0.4,
+    visit_window_ms: int = 3_600_000,
+    on_register: Callable[[str, str], None] | None = None,
 ) -> Iterator[Any]:
     """The district day's actions, each dose given to a synthetic child the registry knows: the site's staff
     registers the child at its first visit, and the registry checks the child's rules and co-signs the dose, so
     the chain carries only the registry's per-dose values (children get two or three vaccines at one visit, and
     come back for a later dose of a series when the day allows). Lazy: each dose is co-signed just before it is
-    sent, after the lot it comes from was sent."""
+    sent, after the lot it comes from was sent. `on_register(person_id, family access code)` sees each new child.
+    """
     children = synthetic_people(seed, people, today or dt.date.today())
     chain = RpcChain(node_rpc)
     planner: DosePlanner | None = None
@@ -265,7 +269,9 @@ def doses_through_registry(
             raise ValueError(f"the chain does not know product {payload.lot.product_code}")
         if rule.series not in series or planner is None:
             series[rule.series] = rule.min_intervals_days
-            planner = planner or DosePlanner(children, series, seed=seed)
+            planner = planner or DosePlanner(
+                children, series, multi_visit_p=multi_visit_p, visit_window_ms=visit_window_ms, seed=seed
+            )
         client = clients.setdefault(
             action.sender_label, RegistryClient(registry_url, keys[action.sender_label])
         )
@@ -274,6 +280,8 @@ def doses_through_registry(
         if planned.person not in registered:
             added = client.add_person(children[planned.person].to_json(), "first visit")
             registered[planned.person] = str(added["person_id"])
+            if on_register is not None:
+                on_register(str(added["person_id"]), str(added["access_code"]))
         cosigned = cosign_planned(
             client,
             registered[planned.person],

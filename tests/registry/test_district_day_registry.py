@@ -7,8 +7,7 @@ Skipped until the chain side (contracts.kinds.registry_signers, vax_doseRecord, 
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -19,14 +18,10 @@ pytest.importorskip("contracts.kinds.registry_signers")
 from contracts.kinds.doses import RecordDose
 from harness.district_load import day_actions, send_actions, wait_included
 from harness.make_genesis import dev_key
-from harness.registry_people import (
-    DEV_ANCHOR_LABEL,
-    DEV_REGISTRY_SEED,
-    DosePlanner,
-    synthetic_people,
-)
+from harness.registry_people import DEV_ANCHOR_LABEL, DEV_REGISTRY_SEED, doses_through_registry
 from registry.chain import RpcChain
-from registry.service import DoseInput, Registry, RegistrySecrets, parse_person
+from registry.server import RegistryHTTPServer
+from registry.service import Registry, RegistrySecrets
 from registry.store import Store
 from tests.conftest import NodeProcess, run_cli
 from vaxcrypto.keys import PrivateKey
@@ -55,56 +50,33 @@ def test_the_district_day_goes_through_the_registry(tmp_path: Path, node_procs: 
     )
     store = Store(tmp_path / "registry.sqlite")
     registry = Registry(store, secrets, chain)
-    people = synthetic_people(4, 400, dt.date.today())
-    # A sparse day (a few doses per site): a whole clinic day counts as one visit, so children get two vaccines.
-    planner = DosePlanner(
-        people,
-        {"HepB": (0, 28, 150), "IPV": (0, 28, 28)},
-        multi_visit_p=1.0,
-        visit_window_ms=12 * 3_600_000,
-        seed=4,
-    )
-    registered: dict[int, tuple[str, str]] = {}
-    rest = []
-    for action in actions[first:]:
-        payload = action.payload
-        if isinstance(payload, RecordDose):
-            site_key = keys[action.sender_label]
-            product = chain.unit_product(payload.trace_code)
-            rule = chain.series_rule(product or "")
-            assert rule is not None
-            planned = planner.assign(action.sender_label.split("/")[0], rule.series, payload.administered_ms)
-            if planned.person not in registered:
-                person = parse_person(people[planned.person].to_json())
-                registered[planned.person] = registry.register_person(site_key.address, person, "first visit")
-            pid = bytes.fromhex(registered[planned.person][0][2:])
-            cosig = registry.record_dose(
-                site_key.address,
-                DoseInput(
-                    pid,
-                    payload.trace_code,
-                    payload.lot.lot_id,
-                    planned.dose_number,
-                    payload.administered_ms,
-                    payload.vaccinator,
-                ),
-            )
-            payload = dataclasses.replace(
-                payload,
-                dose_number=planned.dose_number,
-                dose_ref=cosig.dose_ref,
-                record_hash=cosig.record_hash,
-                registry_signature=cosig.registry_signature,
-            )
-            action = dataclasses.replace(action, payload=payload)
-        rest.append(action)
-    with node.client() as client:
-        report = send_actions(client, rest, keys, progress=False)
-        assert report.rejected == 0 and report.last_hash
-        wait_included(client, report.last_hash, timeout_s=180)
+    server = RegistryHTTPServer(("127.0.0.1", 0), registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    registered: dict[str, str] = {}
+    try:
+        # A sparse day (a few doses per site): a whole clinic day counts as one visit, so children get two
+        # vaccines; each dose goes to its child through the registry's API, as `scripts/devnet` sends it.
+        rest = doses_through_registry(
+            actions[first:],
+            keys,
+            f"http://127.0.0.1:{server.port}",
+            node.rpc_url,
+            seed=4,
+            people=400,
+            multi_visit_p=1.0,
+            visit_window_ms=12 * 3_600_000,
+            on_register=registered.__setitem__,
+        )
+        with node.client() as client:
+            report = send_actions(client, rest, keys, progress=False)
+            assert report.rejected == 0 and report.last_hash
+            wait_included(client, report.last_hash, timeout_s=180)
+    finally:
+        server.shutdown()
+        server.server_close()
 
     doses_per_child = Counter()
-    for _pid, code in registered.values():
+    for code in registered.values():
         for child in registry.guardian_view(code):
             doses_per_child[child.person_id] = len(child.doses)
             assert [d.on_chain for d in child.doses] == ["confirmed"] * len(child.doses)
