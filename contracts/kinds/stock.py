@@ -8,6 +8,9 @@ from contracts.interfaces import State
 from contracts.records import Holding, UnitLots
 from contracts.statekeys import load, store
 
+from .common import get_lot, get_unit
+from .monitoring import check_storage_fit
+
 
 def get_holding(state: State, unit_id: str, lot_id: str) -> Holding:
     """Units of a lot in a storage unit (zero when absent)."""
@@ -32,8 +35,10 @@ def put_holding(state: State, unit_id: str, org_id: str, lot_id: str, h: Holding
 
 
 def add_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:
-    """Credit available units."""
+    """Credit available units (into a unit whose class fits the product: StorageClassMismatch)."""
     h = get_holding(state, unit_id, lot_id)
+    if h.available == 0 and h.quarantined == 0:
+        check_storage_fit(state, get_unit(state, unit_id), get_lot(state, lot_id))
     put_holding(state, unit_id, org_id, lot_id, Holding(h.available + n, h.quarantined))
 
 

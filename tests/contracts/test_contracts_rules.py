@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from contracts_testkit import Chain, addr, base58, district_chain, peer_id
 
-from contracts import errors, queries
+from contracts import errors, queries, verdicts
 from contracts.errors import ContractError
 from contracts.kinds.attest import Attest, attester_org
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
@@ -646,7 +646,7 @@ def test_readings_validation() -> None:
     w.readings(logger, now_s - 600, [500, 900, 100])
     expect(errors.SampleOutOfOrder, lambda: w.readings(logger, now_s - 600, [500]))
     kinds = [a["kind"] for a in queries.alerts(w.chain.state, site="site-01")]
-    assert kinds == ["temperature_excursion", "temperature_excursion"]
+    assert kinds == ["temperature_excursion"]  # 9 C then 1 C: one excursion episode, one alert (#20)
 
 
 def test_heat_breach_quarantines_fridge_stock_and_blocks_doses() -> None:
@@ -845,16 +845,30 @@ def test_trace_lot_reports_destruction_times_and_tx_as_recorded() -> None:
     assert trace["destructions"][0]["tx_hash"] == "0x" + first_tx.hex()
 
 
+def test_storage_fit_and_unknown_episode_errors() -> None:
+    w = make_world()
+    w.tx("mah/admin", RegisterStorageUnit("mah-frozen-van", StorageKind.VEHICLE, "Frozen van", -2500, -1500))
+    expect(  # a 2-8 C product may not travel in a frozen van
+        errors.StorageClassMismatch,
+        lambda: w.tx("mah/staff-1", Ship(b"\x09" * 32, w.ref, 1, "mah-coldroom", "cdc", "mah-frozen-van")),
+    )
+    expect(errors.UnknownEpisode, lambda: verdicts.excursion_doses(w.chain.state, b"\x00" * 32))
+
+
 # --- state layout -----------------------------------------------------------------------------
 
 # SHA-256 over the sorted (key, value) pairs the scenario below leaves in state. Taken before the keys were
 # built in contracts/schema.py: a key (or record) whose bytes change changes every state root, and shows here.
-STATE_DIGEST = "f9679e1fd88640f636069d08708e19d419fa527f68787c6e75a450f8e32dc1cb"
+# Retaken for #20: Params gained four fields (the params record) and the scenario's hourly readings now leave
+# monitoring-gap episodes; every other key and record is unchanged.
+STATE_DIGEST = "1f154dd3e759ed342c6cab7e2976c0d086947dfda9d16d6f69744fd4b7836370"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
     *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"subj", b"suspect", b"unit", b"unitdev"),
     *(b"unitlots", b"used"),
+    # #20: episodes and their indexes, the unit monitor and the monitoring deadline buckets and cursor
+    *(b"episode", b"epstart", b"moncursor", b"mondue", b"unitep", b"unitmon"),
 }
 
 
