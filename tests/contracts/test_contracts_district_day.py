@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from contracts_testkit import Chain, district_chain
 
-from contracts import queries
+from contracts import queries, verdicts
 from contracts.errors import ContractError
 from harness.district import DistrictDay, Roster
 
@@ -139,9 +139,37 @@ def test_failing_fridge_breach_quarantine_and_condemnation(day: Any) -> None:
         limit=10,
     )
     assert [a["kind"] for a in opening] == ["temperature_excursion"]
-    # no other site has any temperature alert
-    others = [a for a in all_alerts(chain, None) if a["org_id"] != d.plan.failing_site]
+    # no other site has any temperature alert; the silent logger's site has its one gap alert
+    others = [a for a in all_alerts(chain, None) if a["org_id"] not in (d.plan.failing_site, d.plan.gap_site)]
     assert {a["kind"] for a in others} <= {"recall"}
+    gap_site = Counter(a["kind"] for a in all_alerts(chain, d.plan.gap_site))
+    assert gap_site["monitoring_gap"] == 1 and gap_site["temperature_excursion"] == 0
+
+
+def test_episodes_and_flagged_doses(day: Any) -> None:
+    chain, _, d, _ = day
+    page = verdicts.list_episodes(chain.state, limit=500)
+    assert page["next_cursor"] is None
+    by_kind = {e["kind"]: e for e in page["episodes"]}
+    assert len(page["episodes"]) == 2 and set(by_kind) == {"excursion", "monitoring_gap"}
+    exc, gap = by_kind["excursion"], by_kind["monitoring_gap"]
+    assert exc["unit_id"] == d.plan.failing_unit and exc["start_ms"] == d.plan.fail_start_s * 1000
+    assert exc["open"] and exc["max_c"] >= 11.7 and not exc["quarantined"]  # the WHO rule breached instead
+    assert sorted(exc["lots"]) == sorted(d.plan.lots)
+    assert gap["unit_id"] == d.plan.gap_unit and gap["org_id"] == d.plan.gap_site
+    assert (gap["start_ms"], gap["end_ms"]) == (d.plan.gap_from_s * 1000, d.plan.gap_to_s * 1000)
+    assert gap["minutes_out"] == 120
+    assert d.plan.excursion_doses > 0 and d.plan.gap_doses > 0
+    assert exc["doses"] == d.plan.excursion_doses and gap["doses"] == d.plan.gap_doses
+    listed = verdicts.excursion_doses(chain.state, bytes.fromhex(exc["episode_id"][2:]))
+    assert len(listed["doses"]) == d.plan.excursion_doses
+    assert {x["site"] for x in listed["doses"]} == {d.plan.failing_site}
+    for site, flagged in ((d.plan.failing_site, d.plan.excursion_doses), (d.plan.gap_site, d.plan.gap_doses)):
+        assert verdicts.flagged_doses(chain.state, site=site)["site"] == flagged
+    per_lot = sum(verdicts.flagged_doses(chain.state, lot_id=lot_id)["lot"] for lot_id in d.plan.lots)
+    assert per_lot == d.plan.excursion_doses + d.plan.gap_doses
+    quarantines = [q for lot_id in d.plan.lots for q in queries.trace_lot(chain.state, lot_id)["quarantines"]]
+    assert len(quarantines) == len(d.plan.quarantine_ids)  # only the WHO breach quarantined
 
 
 def test_recall(day: Any) -> None:
