@@ -536,6 +536,16 @@ def expiry_warned(lot_id: str, org_id: str) -> bytes:
     return b"expwarn\x00" + lot_id.encode() + b"\x00" + org_id.encode()
 
 
+def expiry_active(lot_id: str) -> bytes:
+    """Marker (empty value): the lot's expiry warning is out (later holders are warned when they receive it)."""
+    return b"expactive\x00" + lot_id.encode()
+
+
+def lot_units(lot_id: str) -> bytes:
+    """Storage units that ever held units of the lot (DueUnits), for the expiry warning."""
+    return b"lotunits\x00" + lot_id.encode()
+
+
 def block_hook_tx(height: int) -> bytes:
     """What the block hook's pseudo transaction hash (alert keys, quarantine ids) is the sha256 of."""
     return b"blockhook\x00" + height.to_bytes(8, "big")

@@ -41,6 +41,7 @@ from contracts.records import (
 from contracts.statekeys import add_int, load, load_int, store
 
 from .common import emit, new_alert, raise_alert
+from .expiry import expiry_end_block
 
 # Monitoring gaps the block hook opens per block at most; the rest wait for the next block (bounded work).
 MAX_GAPS_PER_BLOCK = 1000
@@ -271,7 +272,8 @@ def flag_dose(
 
 
 def end_block(state: State, ctx: Context) -> None:
-    """The block hook: open a monitoring gap for every unit whose deadline passed by the block's time.
+    """The block hook: open a monitoring gap for every unit whose deadline passed by the block's time, and
+    warn the holders of lots whose expiry warning day has come (expiry.py).
 
     Runs after the block's transactions with ``ctx.tx_hash = sha256(schema.block_hook_tx(height))``.
     """
@@ -300,6 +302,7 @@ def end_block(state: State, ctx: Context) -> None:
                 gap_id = gap.episode_id
             store(state, schema.unit_monitor(unit_id), dataclasses.replace(m, open_gap=gap_id, due_minute=0))
     state.set(schema.monitor_cursor(), minute.to_bytes(8, "big"))
+    expiry_end_block(state, ctx)
 
 
 def block_hook_context(height: int, time_ms: int, chain_id: int, params: Params) -> Context:

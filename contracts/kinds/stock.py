@@ -9,6 +9,7 @@ from contracts.records import Holding, UnitLots
 from contracts.statekeys import load, store
 
 from .common import get_lot, get_unit
+from .expiry import note_holder
 from .monitoring import check_storage_fit
 
 
@@ -39,6 +40,7 @@ def add_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) 
     h = get_holding(state, unit_id, lot_id)
     if h.available == 0 and h.quarantined == 0:
         check_storage_fit(state, get_unit(state, unit_id), get_lot(state, lot_id))
+        note_holder(state, unit_id, lot_id)
     put_holding(state, unit_id, org_id, lot_id, Holding(h.available + n, h.quarantined))
 
 

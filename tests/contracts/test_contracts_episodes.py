@@ -6,9 +6,11 @@ from __future__ import annotations
 from test_contracts_rules import GTIN, H, World, expect, make_world, vehicle_ok
 
 from contracts import errors, queries, schema, verdicts
+from contracts.kinds.custody import Receive, Ship
 from contracts.kinds.organisations import RegisterStorageUnit
 from contracts.kinds.products import ApproveProduct, LotRef, RegisterLot, RegisterProduct
 from contracts.params import Params
+from contracts.tracecodes import day_end_ms
 from contracts.types import StorageKind
 
 FRIDGE_LOGGER = "site-01-fridge-1/logger-1"
@@ -159,3 +161,31 @@ def test_episode_index_keys_parse_back_and_sort_by_time() -> None:
         assert schema.parse_episode_index(k) == (5, eid)
     assert schema.unit_episode("u", 1, eid).startswith(schema.unit_episodes_prefix("u"))
     assert schema.unit_episode("u", 1, eid) < schema.unit_episode("u", 256, b"\x00" * 32)
+
+
+def test_expiry_soon_alerts_each_holder_once_and_later_holders_on_receipt() -> None:
+    w = stocked(Params(expiry_warning_days=30))  # the lot expires 2027-12-31 (local, UTC+8)
+    warn_ms = day_end_ms(20271231, 480) - 30 * 86_400_000  # 2027-12-02 00:00 local
+    w.chain.time_ms = warn_ms - 1000
+    w.chain.end_block()
+    assert [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"] == []
+    w.chain.time_ms = warn_ms
+    w.chain.end_block()
+    w.chain.end_block()  # once per holder, however many blocks follow
+    soon = [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"]
+    assert sorted((a["org_id"], a["lot_id"]) for a in soon) == [
+        ("mah", w.ref.lot_id),
+        ("site-01", w.ref.lot_id),
+    ]
+    w.tx("mah/staff-1", Ship(b"\x07" * 32, w.ref, 2, "mah-coldroom", "site-02", "cdc-van-1"))
+    vehicle_ok(w)
+    w.tx("site-02/staff-1", Receive(b"\x07" * 32, "site-02-fridge-1", 2))
+    soon = [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"]
+    assert sorted(a["org_id"] for a in soon) == ["mah", "site-01", "site-02"]
+
+
+def test_no_expiry_warning_when_the_parameter_is_zero() -> None:
+    w = stocked(Params(expiry_warning_days=0))
+    w.chain.time_ms = day_end_ms(20271231, 480) - 86_400_000
+    w.chain.end_block()
+    assert [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"] == []

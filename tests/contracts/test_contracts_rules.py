@@ -860,8 +860,8 @@ def test_storage_fit_and_unknown_episode_errors() -> None:
 # SHA-256 over the sorted (key, value) pairs the scenario below leaves in state. Taken before the keys were
 # built in contracts/schema.py: a key (or record) whose bytes change changes every state root, and shows here.
 # Retaken for #20: Params gained four fields (the params record) and the scenario's hourly readings now leave
-# monitoring-gap episodes; every other key and record is unchanged.
-STATE_DIGEST = "1f154dd3e759ed342c6cab7e2976c0d086947dfda9d16d6f69744fd4b7836370"
+# monitoring-gap episodes, and lots queue for their expiry warning; every other key and record is unchanged.
+STATE_DIGEST = "83ac2d874ef4608b52d31b80a4d40743d955ff933da75b3bb856741b03d6cd81"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
@@ -869,6 +869,7 @@ EVERY_KEY_KIND = {
     *(b"unitlots", b"used"),
     # #20: episodes and their indexes, the unit monitor and the monitoring deadline buckets and cursor
     *(b"episode", b"epstart", b"moncursor", b"mondue", b"unitep", b"unitmon"),
+    *(b"expcursor", b"expdue", b"lotunits"),  # #20: expiry warnings queued at commissioning
 }
 
 
