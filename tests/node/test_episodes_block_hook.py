@@ -3,6 +3,7 @@ reaches the same state root), readings close it, and the vax_* episode and verdi
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -143,6 +144,21 @@ async def test_episode_and_verdict_methods_over_http(node_url: str) -> None:
         "code", "parsed", "parse_error", "known", "lot", "lot_matches", "expiry_matches", "storage",
         "opened", "flags", "verdict",
     }  # fmt: skip
+
+    # the CLI's read commands against the same node (run in a thread: the node answers on this trio loop)
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(app, [*args, "--rpc", node_url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    listed = await trio.to_thread.run_sync(cli, "episodes", "list", "--unit", "site-01-fridge-1", "--open")
+    assert "no episodes" in listed  # both closed
+    listed = await trio.to_thread.run_sync(cli, "episodes", "list", "--kind", "excursion", "--json")
+    assert json.loads(listed)["episodes"] == [exc]
+    shown = await trio.to_thread.run_sync(cli, "episodes", "doses", exc["episode_id"])
+    assert exc["episode_id"] in shown and "excursion" in shown
+    shown = await trio.to_thread.run_sync(cli, "unit", "verdict", "garbage!")
+    assert "do_not_use" in shown and "unknown_code" in shown
     openrpc = await client.call("rpc.discover")
     names = {m["name"] for m in openrpc["methods"]}
     assert {"vax_listEpisodes", "vax_excursionDoses", "vax_unitVerdict", "vax_getEpisode"} <= names
