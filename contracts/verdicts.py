@@ -23,6 +23,7 @@ from contracts.records import (
     Product,
     Shipment,
     ShipmentStatus,
+    UnitMonitor,
     UnitUse,
 )
 from contracts.statekeys import load, load_int
@@ -133,6 +134,36 @@ def flagged_doses(state: ReadState, lot_id: str | None = None, site: str | None 
         "lot": None if lot_id is None else load_int(state, schema.flagged_lot_doses(lot_id)),
         "site": None if site is None else load_int(state, schema.flagged_site_doses(site)),
     }
+
+
+def flagged_stock(state: ReadState, org_id: str) -> list[dict[str, Any]]:
+    """The organisation's stock in storage units with an open excursion or monitoring gap, per unit and lot."""
+    out: list[dict[str, Any]] = []
+    for k, _ in state.iterate(schema.org_units_prefix(org_id)):
+        _, unit_id = schema.parse_org_unit(k)
+        m = load(state, schema.unit_monitor(unit_id), UnitMonitor)
+        if m is None:
+            continue
+        open_eps = [
+            ep
+            for eid in (m.open_excursion, m.open_gap)
+            if eid is not None and (ep := load(state, schema.episode(eid), Episode)) is not None
+        ]
+        if not open_eps:
+            continue
+        lots = []
+        for hk, _ in state.iterate(schema.unit_holdings_prefix(unit_id)):
+            h = load(state, hk, Holding)
+            if h is not None:
+                lots.append(
+                    {
+                        "lot_id": schema.parse_holding(hk)[1],
+                        "available": h.available,
+                        "quarantined": h.quarantined,
+                    }
+                )
+        out.append({"storage_unit": unit_id, "episodes": [episode_json(ep) for ep in open_eps], "lots": lots})
+    return out
 
 
 # --- unit verdict ---------------------------------------------------------------------------------

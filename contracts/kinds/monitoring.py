@@ -144,6 +144,8 @@ class SampleTracker:
             if self.monitor.open_excursion is not None
             else None
         )
+        self.dirty = False  # the open excursion changed since it was last stored (stored once per batch)
+        self.unit_lots: tuple[str, ...] | None = None
 
     def sample(self, t: int, temp: int) -> bool:
         """Track one sample; True when the label rule's quarantine is due now (once per excursion)."""
@@ -166,13 +168,16 @@ class SampleTracker:
                 return False
             ep = _open(state, ctx, unit, EpisodeKind.EXCURSION, t * 1000, None, temp, self.seq)
             self.seq += 1
+            self.unit_lots = ep.lots
         elif not out:
             if t * 1000 > ep.last_ms:  # a late sample of another logger does not end it
                 _close(state, ctx, ep, t * 1000)
-                self.excursion = None
+                self.excursion, self.dirty = None, False
                 self.monitor = dataclasses.replace(self.monitor, open_excursion=None)
             return False
-        lots = ep.lots + tuple(x for x in _unit_lots(state, unit.unit_id) if x not in ep.lots)
+        if self.unit_lots is None:
+            self.unit_lots = _unit_lots(state, unit.unit_id)
+        lots = ep.lots + tuple(x for x in self.unit_lots if x not in ep.lots)
         ep = dataclasses.replace(
             ep,
             min_temp=temp if ep.min_temp is None else min(ep.min_temp, temp),
@@ -187,8 +192,7 @@ class SampleTracker:
         )
         if due:
             ep = dataclasses.replace(ep, quarantined=True)
-        store(state, schema.episode(ep.episode_id), ep)
-        self.excursion = ep
+        self.excursion, self.dirty = ep, True
         self.monitor = dataclasses.replace(self.monitor, open_excursion=ep.episode_id)
         return due
 
@@ -205,7 +209,9 @@ class SampleTracker:
         )
 
     def finish(self, last_sample_s: int) -> int:
-        """Store the monitor with the unit's new deadline; returns the next alert seq."""
+        """Store the open excursion and the monitor with the unit's new deadline; returns the next alert seq."""
+        if self.excursion is not None and self.dirty:
+            store(self.state, schema.episode(self.excursion.episode_id), self.excursion)
         seen = max(last_sample_s, self.ctx.block_time_ms // 1000, self.monitor.last_seen_s)
         self.monitor = dataclasses.replace(self.monitor, last_seen_s=seen)
         reindex(self.state, self.ctx.params, self.unit.unit_id, self.monitor)

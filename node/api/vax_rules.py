@@ -45,7 +45,8 @@ UNIT_VERDICT_DESCRIPTION = (
 
 
 def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
-    """Register vax_listEpisodes, vax_getEpisode, vax_excursionDoses, vax_flaggedDoses and vax_unitVerdict."""
+    """Register vax_listEpisodes, vax_getEpisode, vax_excursionDoses, vax_flaggedDoses, vax_flaggedStock and
+    vax_unitVerdict."""
     chain = api.chain
     methods: list[tuple[str, Query, dict[str, Any], str, bool]] = []
 
@@ -141,6 +142,20 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
             _obj({"lot_id": ID_SCHEMA, "site": ID_SCHEMA}),
             "How many doses of a lot and of a site were given during an excursion or monitoring gap.",
             False,
+        )
+    )
+
+    def flagged_stock(p: dict[str, Any]) -> Any:
+        return verdicts.flagged_stock(state(), p["org_id"])
+
+    methods.append(
+        (
+            "vax_flaggedStock",
+            flagged_stock,
+            _obj({"org_id": ID_SCHEMA}, ("org_id",)),
+            "An organisation's stock in storage units with an open excursion or monitoring gap: "
+            "[{storage_unit, episodes, lots: [{lot_id, available, quarantined}]}].",
+            True,
         )
     )
 

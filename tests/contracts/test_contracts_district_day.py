@@ -10,7 +10,8 @@ from contracts_testkit import Chain, district_chain
 
 from contracts import queries, verdicts
 from contracts.errors import ContractError
-from harness.district import DistrictDay, Roster
+from contracts.kinds.doses import RecordDose
+from harness.district import HEPB_GTIN, DistrictDay, Roster
 
 SITES = 47
 
@@ -203,3 +204,30 @@ def test_subjects_units_and_attestations(day: Any) -> None:
         assert len(atts) == 1 and atts[0]["org_id"] == "mah"
     assert len(queries.list_organisations(chain.state, "site")) == SITES
     assert len(queries.list_products(chain.state)) == 2
+
+
+def test_unit_verdicts_of_the_day(day: Any) -> None:
+    chain, _, d, _ = day
+    lp = d.plan.lots[d.plan.recalled_lot]
+    last = len(lp.codes) - 1
+    recalled = verdicts.unit_verdict(chain.state, lp.codes[last], chain.time_ms, (last, lp.tree.proof(last)))
+    assert recalled["known"] and recalled["verdict"] == "do_not_use"
+    assert recalled["lot"]["status"] == "recalled"
+    assert recalled["lot"]["recall"]["reason"] == "potency below specification in stability test"
+    assert "recalled" in {f["flag"] for f in recalled["flags"]}
+    # a single-dose vial opened at the silent fridge while its gap was open: ask the site
+    gap_doses = [
+        a.payload
+        for a in d
+        if isinstance(a.payload, RecordDose)
+        and a.payload.storage_unit == d.plan.gap_unit
+        and d.plan.gap_from_s * 1000 < a.payload.administered_ms < d.plan.gap_to_s * 1000
+        and a.payload.lot.product_code == HEPB_GTIN  # single-dose: opened when given
+    ]
+    v = verdicts.unit_verdict(chain.state, gap_doses[0].trace_code, chain.time_ms)
+    assert "opened_during_gap" in {f["flag"] for f in v["flags"]}
+    assert v["verdict"] in ("ask_site", "do_not_use")
+    assert [s["storage_unit"] for s in v["storage"]] == [
+        "mah-coldroom", "dist-truck-1", "dist-coldroom", "dist-truck-1", "cdc-coldroom",
+        v["storage"][5]["storage_unit"], d.plan.gap_unit,
+    ]  # fmt: skip

@@ -100,11 +100,16 @@ def test_a_silent_logger_opens_a_gap_from_block_time_and_the_next_sample_closes_
     (gap,) = episodes(w, kind="monitoring_gap", org_id="site-01")
     assert gap["open"] and gap["start_ms"] == t * 1000
     assert [a["kind"] for a in queries.alerts(w.chain.state, site="site-01")] == ["monitoring_gap"]
+    (stock,) = verdicts.flagged_stock(w.chain.state, "site-01")
+    assert stock["storage_unit"] == "site-01-fridge-1" and stock["episodes"] == [gap]
+    assert stock["lots"] == [{"lot_id": w.ref.lot_id, "available": 6, "quarantined": 0}]
+    assert verdicts.flagged_stock(w.chain.state, "site-02") == []
     w.dose(0, at=(t + 33 * 60) * 1000)  # flagged: given while the gap is open
     w.chain.time_ms = (t + 40 * 60) * 1000
     w.readings(FRIDGE_LOGGER, t + 40 * 60, [500])
     (gap,) = episodes(w, kind="monitoring_gap", org_id="site-01")
     assert gap["end_ms"] == (t + 40 * 60) * 1000 and gap["doses"] == 1 and gap["minutes_out"] == 40
+    assert verdicts.flagged_stock(w.chain.state, "site-01") == []
     v = verdicts.unit_verdict(w.chain.state, w.codes[0], w.chain.time_ms)
     assert {f["flag"] for f in v["flags"]} >= {"opened_during_gap"} and v["verdict"] == "ask_site"
     assert v["opened"]["episode_id"] == gap["episode_id"]
