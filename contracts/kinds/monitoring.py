@@ -12,8 +12,10 @@ unit. A unit counts as heard at the later of its latest sample and the block tim
   the next sample closes it (end = that sample);
 - from the samples: a hole longer than the interval between two samples (a logger that comes back with data
   missing) is recorded as a closed gap at once.
-Deadlines sit in minute buckets (``schema.monitor_due``) processed in order by the block hook, so a block costs
-O(units due) and never a scan of all units. Units join the index with their first reading.
+Deadlines sit in minute buckets (``schema.monitor_due``, ordered by time) processed in order by the block hook,
+so a block costs O(units due) and never a scan of all units. A unit is queued once, at its first reading (or the
+first after a gap); a reading does not move it: when the hook reaches its bucket and finds it heard from since,
+it moves it to the bucket of its current deadline (one bucket write per unit per interval, not per reading).
 
 Ids: ``sha256(schema.episode_id_preimage(unit, kind, start_ms))``: anyone can compute them.
 """
@@ -212,39 +214,30 @@ class SampleTracker:
         """Store the open excursion and the monitor with the unit's new deadline; returns the next alert seq."""
         if self.excursion is not None and self.dirty:
             store(self.state, schema.episode(self.excursion.episode_id), self.excursion)
+        state, params = self.state, self.ctx.params
         seen = max(last_sample_s, self.ctx.block_time_ms // 1000, self.monitor.last_seen_s)
-        self.monitor = dataclasses.replace(self.monitor, last_seen_s=seen)
-        reindex(self.state, self.ctx.params, self.unit.unit_id, self.monitor)
+        monitor = dataclasses.replace(self.monitor, last_seen_s=seen)
+        if monitor.due_minute == 0 and params.monitoring_interval_minutes:
+            # queued once; the block hook moves the entry on when the deadline it finds has moved (lazily: a
+            # reading costs no bucket rewrite while its unit is queued)
+            cursor = load_int(state, schema.monitor_cursor())
+            minute = max(_due_minute(seen, params), cursor + 1)
+            _queue(state, minute, (self.unit.unit_id,))
+            monitor = dataclasses.replace(monitor, due_minute=minute)
+        store(state, schema.unit_monitor(self.unit.unit_id), monitor)
+        self.monitor = monitor
         return self.seq
 
 
-def reindex(state: State, params: Params, unit_id: str, monitor: UnitMonitor) -> None:
-    """Move the unit to the bucket of its new deadline and store the monitor (no index when the rule is off)."""
-    cursor = load_int(state, schema.monitor_cursor())
-    old = monitor.due_minute
-    new = 0
-    if params.monitoring_interval_minutes:
-        new = max((monitor.last_seen_s + params.monitoring_interval_minutes * 60) // 60 + 1, cursor + 1)
-    if old != new:
-        if old > cursor:
-            _bucket_remove(state, old, unit_id)
-        if new:
-            k = schema.monitor_due(new)
-            due = load(state, k, DueUnits) or DueUnits(())
-            store(state, k, DueUnits((*due.ids, unit_id)))
-    store(state, schema.unit_monitor(unit_id), dataclasses.replace(monitor, due_minute=new))
-
-
-def _bucket_remove(state: State, minute: int, unit_id: str) -> None:
+def _queue(state: State, minute: int, unit_ids: tuple[str, ...]) -> None:
     k = schema.monitor_due(minute)
-    due = load(state, k, DueUnits)
-    if due is None:
-        return
-    rest = tuple(x for x in due.ids if x != unit_id)
-    if rest:
-        store(state, k, DueUnits(rest))
-    else:
-        state.delete(k)
+    due = load(state, k, DueUnits) or DueUnits(())
+    store(state, k, DueUnits((*due.ids, *unit_ids)))
+
+
+def _due_minute(last_seen_s: int, params: Params) -> int:
+    """The bucket processed first after the unit's deadline (last heard + the interval) has passed."""
+    return (last_seen_s + params.monitoring_interval_minutes * 60) // 60 + 1
 
 
 def open_episodes_at(state: State, unit_id: str, time_ms: int) -> tuple[Episode, ...]:
@@ -281,12 +274,16 @@ def end_block(state: State, ctx: Context) -> None:
     """The block hook: open a monitoring gap for every unit whose deadline passed by the block's time, and
     warn the holders of lots whose expiry warning day has come (expiry.py).
 
+    A queued unit heard from since it was queued goes to the bucket of its new deadline; an overdue one gets its
+    gap and leaves the queue until its next reading.
+
     Runs after the block's transactions with ``ctx.tx_hash = sha256(schema.block_hook_tx(height))``.
     """
     now_minute = ctx.block_time_ms // 60_000
     raw_cursor = state.get(schema.monitor_cursor())
     cursor = now_minute - 1 if raw_cursor is None else int.from_bytes(raw_cursor, "big")
     seq, minute = 0, cursor
+    requeue: dict[int, list[str]] = {}
     while minute < now_minute and seq < MAX_GAPS_PER_BLOCK:
         minute += 1
         k = schema.monitor_due(minute)
@@ -298,6 +295,11 @@ def end_block(state: State, ctx: Context) -> None:
             m = get_monitor(state, unit_id)
             unit = load(state, schema.storage_unit(unit_id), StorageUnit)
             if m.due_minute != minute or unit is None:
+                continue  # a stale entry
+            if ctx.block_time_ms // 1000 <= m.last_seen_s + ctx.params.monitoring_interval_minutes * 60:
+                later = _due_minute(m.last_seen_s, ctx.params)  # > now_minute: not due in this call
+                requeue.setdefault(later, []).append(unit_id)
+                store(state, schema.unit_monitor(unit_id), dataclasses.replace(m, due_minute=later))
                 continue
             gap_id = m.open_gap
             if gap_id is None and unit.active:
@@ -307,6 +309,8 @@ def end_block(state: State, ctx: Context) -> None:
                 seq += 1
                 gap_id = gap.episode_id
             store(state, schema.unit_monitor(unit_id), dataclasses.replace(m, open_gap=gap_id, due_minute=0))
+    for later, unit_ids in sorted(requeue.items()):
+        _queue(state, later, tuple(unit_ids))
     state.set(schema.monitor_cursor(), minute.to_bytes(8, "big"))
     expiry_end_block(state, ctx)
 

@@ -8,6 +8,9 @@ storage unit) when a breach quarantines them. Rules (thresholds in Params, WHO 3
 - freeze: samples <= freeze_threshold for freeze_minutes (chilled storage only); quarantines only
   freeze-sensitive products.
 - strict (optional local rule): outside [strict_min, strict_max] for longer than strict_grace_minutes.
+- label (Chinese rule, ``label_rule``): an excursion (monitoring.py) longer than excursion_quarantine_minutes
+  quarantines the stock of every product whose label range it left (cause LABEL_EXCURSION).
+Out-of-range samples make excursion episodes with one alert each, not an alert per sample (monitoring.py).
 Durations are measured between sample times; a run is broken by the first in-range sample.
 """
 
@@ -194,7 +197,7 @@ def _breach(
 
 
 def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None:
-    """Advance the device's rule counters sample by sample; alert every out-of-range sample."""
+    """Advance the device's rule counters and the unit's episodes sample by sample."""
     dev = load(state, schema.device(ctx.sender), Device)
     if dev is None:
         raise UnknownDevice(ctx.sender)

@@ -194,3 +194,23 @@ def test_no_expiry_warning_when_the_parameter_is_zero() -> None:
     w.chain.time_ms = day_end_ms(20271231, 480) - 86_400_000
     w.chain.end_block()
     assert [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"] == []
+
+
+def test_a_logger_reporting_on_time_never_gaps_and_a_dead_one_gaps_once_at_its_deadline() -> None:
+    w = stocked(Params(monitoring_interval_minutes=30))
+    t = w.chain.time_ms // 1000 + 60
+    for minute in range(0, 181):  # a block a minute for 3 h, a reading every 10 min
+        w.chain.time_ms = max(w.chain.time_ms, (t + minute * 60) * 1000)
+        if minute % 10 == 0:
+            w.readings(FRIDGE_LOGGER, t + minute * 60, [500])
+        else:
+            w.chain.end_block()
+    assert episodes(w, kind="monitoring_gap", storage_unit="site-01-fridge-1") == []
+    last = t + 180 * 60
+    heard = max(last, w.chain.time_ms // 1000)  # the last reading's sample, or its block time if later
+    for minute in range(1, 120):  # silence
+        w.chain.time_ms = (heard + minute * 60) * 1000
+        w.chain.end_block()
+        gaps = episodes(w, kind="monitoring_gap", storage_unit="site-01-fridge-1")
+        assert len(gaps) == (1 if minute > 30 else 0), minute
+    assert gaps[0]["start_ms"] == last * 1000 and gaps[0]["open"]
