@@ -23,6 +23,131 @@ PROOF_SCHEMA = _obj(
     ("index", "siblings"),
 )
 
+_MS = {"type": "integer", "minimum": 0}
+_MS_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
+_C_OR_NULL = {"type": ["number", "null"]}
+_HASH_TEXT = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
+_KIND = {"type": "string", "enum": ["excursion", "monitoring_gap"]}
+
+
+def _open_obj(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with these keys, all required; extra keys allowed (answers may grow)."""
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+EPISODE_RESULT = _open_obj(
+    {
+        "episode_id": _HASH_TEXT,
+        "kind": _KIND,
+        "unit_id": {"type": "string"},
+        "org_id": {"type": "string"},
+        "start_ms": _MS,
+        "end_ms": _MS_OR_NULL,
+        "open": {"type": "boolean"},
+        "min_c": _C_OR_NULL,
+        "max_c": _C_OR_NULL,
+        "minutes_out": {"type": "integer", "minimum": 0},
+        "lots": {"type": "array", "items": {"type": "string"}},
+        "quarantined": {"type": "boolean"},
+        "doses": {"type": "integer", "minimum": 0},
+    }
+)
+LIST_EPISODES_RESULT = _open_obj(
+    {"episodes": {"type": "array", "items": EPISODE_RESULT}, "next_cursor": {"type": ["string", "null"]}}
+)
+_FLAGS = [
+    "unknown_code", "lot_mismatch", "expiry_mismatch", "recalled", "lot_quarantined", "unit_quarantined",
+    "expired", "stored_during_excursion", "stored_during_gap", "opened_during_excursion", "opened_during_gap",
+]  # fmt: skip
+UNIT_VERDICT_RESULT = _open_obj(
+    {
+        "code": {"type": "string"},
+        "parsed": {
+            "anyOf": [
+                {"type": "null"},
+                _open_obj(
+                    {
+                        "gtin": {"type": "string"},
+                        "lot": {"type": ["string", "null"]},
+                        "expiry": {"type": ["integer", "null"]},
+                        "serial": {"type": "string"},
+                    }
+                ),
+            ]
+        },
+        "parse_error": {"type": ["string", "null"]},
+        "known": {"type": "boolean"},
+        "lot": {
+            "anyOf": [
+                {"type": "null"},
+                _open_obj(
+                    {
+                        "lot_id": {"type": "string"},
+                        "product_id": {"type": "string"},
+                        "product_name": {"type": ["string", "null"]},
+                        "expiry_ms": _MS,
+                        "status": {
+                            "type": "string",
+                            "enum": ["active", "recalled", "quarantined", "expired"],
+                        },
+                        "recall": {
+                            "anyOf": [
+                                {"type": "null"},
+                                _open_obj({"time_ms": _MS_OR_NULL, "reason": {"type": "string"}}),
+                            ]
+                        },
+                    }
+                ),
+            ]
+        },
+        "lot_matches": {"type": ["boolean", "null"]},
+        "expiry_matches": {"type": ["boolean", "null"]},
+        "storage": {
+            "type": "array",
+            "items": _open_obj(
+                {
+                    "org_id": {"type": "string"},
+                    "storage_unit": {"type": "string"},
+                    "from_ms": _MS,
+                    "to_ms": _MS_OR_NULL,
+                    "episodes": {
+                        "type": "array",
+                        "items": _open_obj(
+                            {
+                                "episode_id": _HASH_TEXT,
+                                "kind": _KIND,
+                                "start_ms": _MS,
+                                "end_ms": _MS_OR_NULL,
+                                "min_c": _C_OR_NULL,
+                                "max_c": _C_OR_NULL,
+                                "minutes_out": {"type": "integer", "minimum": 0},
+                            }
+                        ),
+                    },
+                }
+            ),
+        },
+        "opened": {
+            "anyOf": [
+                {"type": "null"},
+                _open_obj(
+                    {
+                        "org_id": {"type": "string"},
+                        "storage_unit": {"type": "string"},
+                        "time_ms": _MS,
+                        "episode_id": {"anyOf": [{"type": "null"}, _HASH_TEXT]},
+                    }
+                ),
+            ]
+        },
+        "flags": {
+            "type": "array",
+            "items": _open_obj({"flag": {"type": "string", "enum": _FLAGS}, "data": {"type": "object"}}),
+        },
+        "verdict": {"type": "string", "enum": ["ok", "do_not_use", "ask_site"]},
+    }
+)
+
 UNIT_VERDICT_DESCRIPTION = (
     "May this unit (vial) be used? For a unit code (GS1 element string/HRI or 20-digit Chinese code) returns "
     "{code, parsed {gtin, lot, expiry, serial} | null, parse_error | null, known (the code is tied to a lot's "
@@ -49,6 +174,11 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
     vax_unitVerdict."""
     chain = api.chain
     methods: list[tuple[str, Query, dict[str, Any], str, bool]] = []
+    results = {
+        "vax_listEpisodes": LIST_EPISODES_RESULT,
+        "vax_getEpisode": EPISODE_RESULT,
+        "vax_unitVerdict": UNIT_VERDICT_RESULT,
+    }
 
     def state() -> Any:
         return chain.app_reader()
@@ -182,4 +312,10 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
     )
 
     for name, query, params, description, heavy in methods:
-        registry.add(name, _handler(api, query, heavy), params=params, description=description)
+        registry.add(
+            name,
+            _handler(api, query, heavy),
+            params=params,
+            result=results.get(name),
+            description=description,
+        )

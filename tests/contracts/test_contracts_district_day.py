@@ -12,6 +12,8 @@ from contracts import queries, verdicts
 from contracts.errors import ContractError
 from contracts.kinds.doses import RecordDose
 from harness.district import HEPB_GTIN, DistrictDay, Roster
+from node.api.vax_rules import LIST_EPISODES_RESULT, UNIT_VERDICT_RESULT
+from rpc.schema import validate
 
 SITES = 47
 
@@ -150,6 +152,7 @@ def test_failing_fridge_breach_quarantine_and_condemnation(day: Any) -> None:
 def test_episodes_and_flagged_doses(day: Any) -> None:
     chain, _, d, _ = day
     page = verdicts.list_episodes(chain.state, limit=500)
+    validate(LIST_EPISODES_RESULT, page)
     assert page["next_cursor"] is None
     by_kind = {e["kind"]: e for e in page["episodes"]}
     assert len(page["episodes"]) == 2 and set(by_kind) == {"excursion", "monitoring_gap"}
@@ -211,6 +214,7 @@ def test_unit_verdicts_of_the_day(day: Any) -> None:
     lp = d.plan.lots[d.plan.recalled_lot]
     last = len(lp.codes) - 1
     recalled = verdicts.unit_verdict(chain.state, lp.codes[last], chain.time_ms, (last, lp.tree.proof(last)))
+    validate(UNIT_VERDICT_RESULT, recalled)
     assert recalled["known"] and recalled["verdict"] == "do_not_use"
     assert recalled["lot"]["status"] == "recalled"
     assert recalled["lot"]["recall"]["reason"] == "potency below specification in stability test"
@@ -225,6 +229,7 @@ def test_unit_verdicts_of_the_day(day: Any) -> None:
         and a.payload.lot.product_code == HEPB_GTIN  # single-dose: opened when given
     ]
     v = verdicts.unit_verdict(chain.state, gap_doses[0].trace_code, chain.time_ms)
+    validate(UNIT_VERDICT_RESULT, v)  # the shape the RPC method documents
     assert "opened_during_gap" in {f["flag"] for f in v["flags"]}
     assert v["verdict"] in ("ask_site", "do_not_use")
     assert [s["storage_unit"] for s in v["storage"]] == [

@@ -15,6 +15,8 @@ from contracts.errors import ContractError
 from contracts.kinds.doses import RecordDose
 from contracts.params import Params
 from harness.district import DistrictDay, Roster
+from node.api.vax_rules import UNIT_VERDICT_RESULT
+from rpc.schema import validate
 
 SITES = 47
 LABEL_MINUTES = 30
@@ -96,6 +98,7 @@ def test_unit_verdict_of_a_vial_opened_during_the_excursion(day: Any) -> None:
         and a.payload.administered_ms >= d.plan.fail_start_s * 1000
     ]
     v = verdicts.unit_verdict(chain.state, opened[-1].trace_code, chain.time_ms)
+    validate(UNIT_VERDICT_RESULT, v)  # the shape the RPC method documents
     flags = {f["flag"] for f in v["flags"]}
     assert "opened_during_excursion" in flags and v["verdict"] == "do_not_use"
     assert v["opened"]["storage_unit"] == d.plan.failing_unit and v["opened"]["episode_id"] is not None

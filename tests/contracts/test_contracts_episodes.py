@@ -12,6 +12,8 @@ from contracts.kinds.products import ApproveProduct, LotRef, RegisterLot, Regist
 from contracts.params import Params
 from contracts.tracecodes import day_end_ms
 from contracts.types import StorageKind
+from node.api.vax_rules import UNIT_VERDICT_RESULT
+from rpc.schema import validate
 
 FRIDGE_LOGGER = "site-01-fridge-1/logger-1"
 
@@ -156,7 +158,10 @@ def test_unit_verdict_of_a_clean_opened_vial_and_of_garbage() -> None:
     assert not unopened["known"] and unopened["verdict"] == "ask_site"
     proven = verdicts.unit_verdict(w.chain.state, w.codes[1], w.chain.time_ms, (1, w.tree.proof(1)))
     assert proven["known"] and proven["verdict"] == "ok"
+    for answer in (v, unopened, proven):
+        validate(UNIT_VERDICT_RESULT, answer)
     bad = verdicts.unit_verdict(w.chain.state, "garbage!", w.chain.time_ms)
+    validate(UNIT_VERDICT_RESULT, bad)
     assert bad["parsed"] is None and bad["parse_error"] and bad["verdict"] == "do_not_use"
 
 

@@ -16,6 +16,7 @@ from contracts.kinds.readings import RecordReadings, Sample
 from contracts.registry import BY_NAME, encode_payload
 from harness.district import district_roster
 from harness.make_genesis import dev_key, dev_validator_key, district_genesis
+from node.api.vax_rules import LIST_EPISODES_RESULT, UNIT_VERDICT_RESULT
 from node.chain.chain import Chain
 from node.chain.genesis import parse_genesis
 from node.chain.seal import SealRule, make_seal
@@ -26,6 +27,7 @@ from node.store.chainstore import ChainStore
 from node.store.db import Database
 from rpc.client import AsyncRpcClient
 from rpc.errors import RpcError
+from rpc.schema import validate
 
 CHAIN_ID = 4242
 LOGGER = "site-01-fridge-1/logger-1"
@@ -120,6 +122,7 @@ async def test_episode_and_verdict_methods_over_http(node_url: str) -> None:
             if page["episodes"]:
                 break
             await trio.sleep(0.05)
+    validate(LIST_EPISODES_RESULT, page)
     kinds = sorted(e["kind"] for e in page["episodes"])
     assert kinds == ["excursion", "monitoring_gap"] and page["next_cursor"] is None
     first = await client.call("vax_listEpisodes", storage_unit="site-01-fridge-1", limit=1)
@@ -139,6 +142,7 @@ async def test_episode_and_verdict_methods_over_http(node_url: str) -> None:
         await client.call("vax_excursionDoses", episode="0x" + "00" * 32)
     assert info.value.data["error"] == "NotFound"
     verdict = await client.call("vax_unitVerdict", code="garbage!")
+    validate(UNIT_VERDICT_RESULT, verdict)
     assert verdict["verdict"] == "do_not_use" and verdict["parsed"] is None
     assert set(verdict) >= {
         "code", "parsed", "parse_error", "known", "lot", "lot_matches", "expiry_matches", "storage",
@@ -160,5 +164,6 @@ async def test_episode_and_verdict_methods_over_http(node_url: str) -> None:
     shown = await trio.to_thread.run_sync(cli, "unit", "verdict", "garbage!")
     assert "do_not_use" in shown and "unknown_code" in shown
     openrpc = await client.call("rpc.discover")
-    names = {m["name"] for m in openrpc["methods"]}
-    assert {"vax_listEpisodes", "vax_excursionDoses", "vax_unitVerdict", "vax_getEpisode"} <= names
+    by_name = {m["name"]: m for m in openrpc["methods"]}
+    assert {"vax_listEpisodes", "vax_excursionDoses", "vax_unitVerdict", "vax_getEpisode"} <= set(by_name)
+    assert by_name["vax_unitVerdict"]["result"]["schema"] == UNIT_VERDICT_RESULT
