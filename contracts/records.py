@@ -380,6 +380,13 @@ class DueUnits:
     ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class DueMinutes:
+    """The minutes whose monitoring buckets hold units, ascending (so the block hook never walks empty ones)."""
+
+    minutes: tuple[U64, ...]
+
+
 # Every state record type above (for codec.prepare).
 RECORD_TYPES: tuple[type, ...] = tuple(
     value

@@ -496,9 +496,9 @@ def monitor_due(minute: int) -> bytes:
     return b"mondue\x00" + minute.to_bytes(8, "big")
 
 
-def monitor_cursor() -> bytes:
-    """Counter: the last minute whose monitor_due bucket the block hook has processed."""
-    return b"moncursor"
+def monitor_buckets() -> bytes:
+    """The minutes of the monitor_due buckets that hold units, ascending (DueMinutes)."""
+    return b"monbuckets"
 
 
 def episode_dose(episode_id: bytes, time_ms: int, tx_hash: bytes) -> bytes:

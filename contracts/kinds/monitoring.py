@@ -12,8 +12,9 @@ unit. A unit counts as heard at the later of its latest sample and the block tim
   the next sample closes it (end = that sample);
 - from the samples: a hole longer than the interval between two samples (a logger that comes back with data
   missing) is recorded as a closed gap at once.
-Deadlines sit in minute buckets (``schema.monitor_due``, ordered by time) processed in order by the block hook,
-so a block costs O(units due) and never a scan of all units. A unit is queued once, at its first reading (or the
+Deadlines sit in minute buckets (``schema.monitor_due``) whose minutes a sorted list names
+(``schema.monitor_buckets``); the block hook processes the buckets whose minute has come, so a block costs
+O(units due) and never a scan of all units nor of empty minutes (a chain idle for days costs nothing more). A unit is queued once, at its first reading (or the
 first after a gap); a reading does not move it: when the hook reaches its bucket and finds it heard from since,
 it moves it to the bucket of its current deadline (one bucket write per unit per interval, not per reading).
 
@@ -22,6 +23,7 @@ Ids: ``sha256(schema.episode_id_preimage(unit, kind, start_ms))``: anyone can co
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 
@@ -31,6 +33,7 @@ from contracts.interfaces import Context, State
 from contracts.params import Params
 from contracts.records import (
     AlertKind,
+    DueMinutes,
     DueUnits,
     Episode,
     EpisodeKind,
@@ -40,7 +43,7 @@ from contracts.records import (
     UnitLots,
     UnitMonitor,
 )
-from contracts.statekeys import add_int, load, load_int, store
+from contracts.statekeys import add_int, load, store
 
 from .common import emit, new_alert, raise_alert
 from .expiry import expiry_end_block
@@ -220,8 +223,7 @@ class SampleTracker:
         if monitor.due_minute == 0 and params.monitoring_interval_minutes:
             # queued once; the block hook moves the entry on when the deadline it finds has moved (lazily: a
             # reading costs no bucket rewrite while its unit is queued)
-            cursor = load_int(state, schema.monitor_cursor())
-            minute = max(_due_minute(seen, params), cursor + 1)
+            minute = _due_minute(seen, params)
             _queue(state, minute, (self.unit.unit_id,))
             monitor = dataclasses.replace(monitor, due_minute=minute)
         store(state, schema.unit_monitor(self.unit.unit_id), monitor)
@@ -231,7 +233,16 @@ class SampleTracker:
 
 def _queue(state: State, minute: int, unit_ids: tuple[str, ...]) -> None:
     k = schema.monitor_due(minute)
-    due = load(state, k, DueUnits) or DueUnits(())
+    due = load(state, k, DueUnits)
+    if (
+        due is None
+    ):  # a new bucket: list its minute, in order (the hook reads the list, never a range of keys)
+        buckets = load(state, schema.monitor_buckets(), DueMinutes) or DueMinutes(())
+        i = bisect.bisect_left(buckets.minutes, minute)
+        store(
+            state, schema.monitor_buckets(), DueMinutes((*buckets.minutes[:i], minute, *buckets.minutes[i:]))
+        )
+        due = DueUnits(())
     store(state, k, DueUnits((*due.ids, *unit_ids)))
 
 
@@ -280,16 +291,15 @@ def end_block(state: State, ctx: Context) -> None:
     Runs after the block's transactions with ``ctx.tx_hash = sha256(schema.block_hook_tx(height))``.
     """
     now_minute = ctx.block_time_ms // 60_000
-    raw_cursor = state.get(schema.monitor_cursor())
-    cursor = now_minute - 1 if raw_cursor is None else int.from_bytes(raw_cursor, "big")
-    seq, minute = 0, cursor
+    buckets = load(state, schema.monitor_buckets(), DueMinutes) or DueMinutes(())
+    done, seq = 0, 0
     requeue: dict[int, list[str]] = {}
-    while minute < now_minute and seq < MAX_GAPS_PER_BLOCK:
-        minute += 1
+    for minute in buckets.minutes:
+        if minute > now_minute or seq >= MAX_GAPS_PER_BLOCK:
+            break
+        done += 1
         k = schema.monitor_due(minute)
-        due = load(state, k, DueUnits)
-        if due is None:
-            continue
+        due = load(state, k, DueUnits) or DueUnits(())
         state.delete(k)
         for unit_id in due.ids:
             m = get_monitor(state, unit_id)
@@ -309,9 +319,10 @@ def end_block(state: State, ctx: Context) -> None:
                 seq += 1
                 gap_id = gap.episode_id
             store(state, schema.unit_monitor(unit_id), dataclasses.replace(m, open_gap=gap_id, due_minute=0))
+    if done:
+        store(state, schema.monitor_buckets(), DueMinutes(buckets.minutes[done:]))
     for later, unit_ids in sorted(requeue.items()):
         _queue(state, later, tuple(unit_ids))
-    state.set(schema.monitor_cursor(), minute.to_bytes(8, "big"))
     expiry_end_block(state, ctx)
 
 

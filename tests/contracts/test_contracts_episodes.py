@@ -3,10 +3,13 @@ and the unit verdict (contracts level, through the rules and the block hook)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from test_contracts_rules import GTIN, H, World, expect, make_world, vehicle_ok
 
 from contracts import errors, queries, schema, verdicts
 from contracts.kinds.custody import Receive, Ship
+from contracts.kinds.monitoring import block_hook_context, end_block
 from contracts.kinds.organisations import RegisterStorageUnit
 from contracts.kinds.products import ApproveProduct, LotRef, RegisterLot, RegisterProduct
 from contracts.params import Params
@@ -219,3 +222,34 @@ def test_a_logger_reporting_on_time_never_gaps_and_a_dead_one_gaps_once_at_its_d
         gaps = episodes(w, kind="monitoring_gap", storage_unit="site-01-fridge-1")
         assert len(gaps) == (1 if minute > 30 else 0), minute
     assert gaps[0]["start_ms"] == last * 1000 and gaps[0]["open"]
+
+
+class CountingState:
+    """A State that counts reads (the block hook's cost)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.gets = inner, 0
+
+    def get(self, key: bytes) -> bytes | None:
+        self.gets += 1
+        return self.inner.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self.inner.set(key, value)
+
+    def delete(self, key: bytes) -> None:
+        self.inner.delete(key)
+
+
+def test_the_block_hook_after_a_long_idle_stretch_costs_the_units_due_not_the_minutes() -> None:
+    w = stocked(Params(monitoring_interval_minutes=30, expiry_warning_days=0))
+    t = w.chain.time_ms // 1000 + 60
+    w.readings(FRIDGE_LOGGER, t, [500])
+    counting = CountingState(w.chain.state)
+    end_block(counting, block_hook_context(w.chain.height + 1, (t + 200 * 86_400) * 1000, 1, w.chain.params))
+    assert counting.gets < 50  # 288,000 minutes passed: the hook read a few records, not one per minute
+    gaps = episodes(w, kind="monitoring_gap")
+    assert {g["unit_id"] for g in gaps} == {
+        "site-01-fridge-1",
+        "cdc-van-1",
+    }  # every unit heard from went silent

@@ -116,7 +116,7 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.episodes_by_time_prefix, (), b"epstart\x00"),
     (schema.unit_monitor, ("u1",), b"unitmon\x00u1"),
     (schema.monitor_due, (29_453_760,), b"mondue\x00" + u64(29_453_760)),
-    (schema.monitor_cursor, (), b"moncursor"),
+    (schema.monitor_buckets, (), b"monbuckets"),
     (schema.episode_dose, (H, T, H), b"epdose\x00" + H + b"\x00" + T_BYTES + b"\x00" + H),
     (schema.episode_doses_prefix, (H,), b"epdose\x00" + H + b"\x00"),
     (schema.flagged_lot_doses, ("0690:L1",), b"flaglot\x000690:L1"),
