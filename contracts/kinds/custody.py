@@ -58,6 +58,7 @@ from .common import (
     raise_alert,
     sender_account,
 )
+from .monitoring import check_storage_fit
 from .products import LotRef, validate_lot_ref
 from .stock import add_available, get_holding, put_holding, take_available
 from .supply import (
@@ -314,6 +315,7 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
         vehicle = get_unit(state, p.vehicle)
         if vehicle.kind is not StorageKind.VEHICLE:
             raise InvalidPayload("vehicle", "storage unit is not a vehicle")
+        check_storage_fit(state, vehicle, lot)
         breaches_at_ship = vehicle.breach_count
         carrier = carrier_of(state, vehicle, org, to)
     if lot.recalled:
@@ -567,7 +569,12 @@ def apply_quality_decision(state: State, ctx: Context, p: QualityDecision) -> No
             q.quantity,
             DestroyReason.BREACH
             if q.cause
-            in (QuarantineCause.HEAT_BREACH, QuarantineCause.FREEZE_BREACH, QuarantineCause.STRICT_BREACH)
+            in (
+                QuarantineCause.HEAT_BREACH,
+                QuarantineCause.FREEZE_BREACH,
+                QuarantineCause.STRICT_BREACH,
+                QuarantineCause.LABEL_EXCURSION,
+            )
             else DestroyReason.RECALLED
             if q.cause is QuarantineCause.RECALLED
             else DestroyReason.DAMAGED,

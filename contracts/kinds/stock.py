@@ -8,6 +8,10 @@ from contracts.interfaces import State
 from contracts.records import Holding, LotUnits, UnitLots
 from contracts.statekeys import load, store
 
+from .common import get_lot, get_unit
+from .expiry import note_holder
+from .monitoring import check_storage_fit
+
 
 def get_holding(state: State, unit_id: str, lot_id: str) -> Holding:
     """Units of a lot in a storage unit (zero when absent)."""
@@ -53,8 +57,11 @@ def lot_units(state: State, lot_id: str) -> tuple[str, ...]:
 
 
 def add_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:
-    """Credit available units."""
+    """Credit available units (into a unit whose class fits the product: StorageClassMismatch)."""
     h = get_holding(state, unit_id, lot_id)
+    if h.available == 0 and h.quarantined == 0:
+        check_storage_fit(state, get_unit(state, unit_id), get_lot(state, lot_id))
+        note_holder(state, unit_id, lot_id)
     put_holding(state, unit_id, org_id, lot_id, Holding(h.available + n, h.quarantined))
 
 
