@@ -99,7 +99,12 @@ def test_a_silent_logger_opens_a_gap_from_block_time_and_the_next_sample_closes_
     vehicle_ok(w, t + 10)  # another unit reports: the chain moves on, the fridge stays silent
     w.chain.time_ms = (t + 29 * 60) * 1000
     w.chain.end_block()
-    assert episodes(w, kind="monitoring_gap") == []
+    # the units the supply path heard from once, minutes before t, are past their deadline; the fridge is not
+    assert {g["unit_id"] for g in episodes(w, kind="monitoring_gap")} == {
+        "mah-coldroom",
+        "dist-truck-1",
+        "cdc-coldroom",
+    }
     w.chain.time_ms = (t + 32 * 60) * 1000
     w.chain.end_block()
     (gap,) = episodes(w, kind="monitoring_gap", org_id="site-01")
@@ -155,7 +160,9 @@ def test_unit_verdict_of_a_clean_opened_vial_and_of_garbage() -> None:
     assert v["known"] and v["verdict"] == "ok" and v["flags"] == []
     assert v["lot_matches"] is True and v["expiry_matches"] is True
     assert v["parsed"]["gtin"] == GTIN and v["lot"]["status"] == "active"
-    assert [s["storage_unit"] for s in v["storage"]] == ["mah-coldroom", "cdc-van-1", "site-01-fridge-1"]
+    assert [s["storage_unit"] for s in v["storage"]] == [
+        "mah-coldroom", "dist-truck-1", "cdc-coldroom", "cdc-van-1", "site-01-fridge-1",
+    ]  # fmt: skip
     assert v["opened"]["storage_unit"] == "site-01-fridge-1" and v["opened"]["episode_id"] is None
     unopened = verdicts.unit_verdict(w.chain.state, w.codes[1], w.chain.time_ms)
     assert not unopened["known"] and unopened["verdict"] == "ask_site"
@@ -190,11 +197,19 @@ def test_expiry_soon_alerts_each_holder_once_and_later_holders_on_receipt() -> N
         ("mah", w.ref.lot_id),
         ("site-01", w.ref.lot_id),
     ]
-    w.tx("mah/staff-1", Ship(b"\x07" * 32, w.ref, 2, "mah-coldroom", "site-02", "cdc-van-1"))
+    # the CDC (holding none of it at the warning) and site-02 receive it later, along the legal path
+    w.monitor("mah-coldroom", "dist-truck-1")
+    w.tx("mah/staff-1", Ship(b"\x06" * 32, w.ref, 2, "mah-coldroom", "cdc", "dist-truck-1"))
+    w.monitor("dist-truck-1")
+    w.tx("cdc/staff-1", Receive(b"\x06" * 32, "cdc-coldroom", 2))
+    soon = [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"]
+    assert sorted(a["org_id"] for a in soon) == ["cdc", "mah", "site-01"]
+    w.monitor("cdc-coldroom", "cdc-van-1")
+    w.tx("cdc/staff-2", Ship(b"\x07" * 32, w.ref, 2, "cdc-coldroom", "site-02", "cdc-van-1"))
     vehicle_ok(w)
     w.tx("site-02/staff-1", Receive(b"\x07" * 32, "site-02-fridge-1", 2))
     soon = [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"]
-    assert sorted(a["org_id"] for a in soon) == ["mah", "site-01", "site-02"]
+    assert sorted(a["org_id"] for a in soon) == ["cdc", "mah", "site-01", "site-02"]
 
 
 def test_no_expiry_warning_when_the_parameter_is_zero() -> None:
@@ -250,6 +265,9 @@ def test_the_block_hook_after_a_long_idle_stretch_costs_the_units_due_not_the_mi
     assert counting.gets < 50  # 288,000 minutes passed: the hook read a few records, not one per minute
     gaps = episodes(w, kind="monitoring_gap")
     assert {g["unit_id"] for g in gaps} == {
-        "site-01-fridge-1",
+        "mah-coldroom",
+        "dist-truck-1",
+        "cdc-coldroom",
         "cdc-van-1",
-    }  # every unit heard from went silent
+        "site-01-fridge-1",
+    }  # every unit heard from (the supply path's and the fridge) went silent
