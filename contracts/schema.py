@@ -470,7 +470,7 @@ def unit_watch(unit_id: str) -> bytes:
 
 
 def lot_units(lot_id: str) -> bytes:
-    """The storage units holding units of a lot (LotUnits): what a recall quarantines."""
+    """The storage units holding units of a lot (LotUnits): what a recall quarantines, whom expiry warns."""
     return b"lotunits\x00" + lot_id.encode()
 
 
@@ -590,12 +590,6 @@ def expiry_warned(lot_id: str, org_id: str) -> bytes:
 def expiry_active(lot_id: str) -> bytes:
     """Marker (empty value): the lot's expiry warning is out (later holders are warned when they receive it)."""
     return b"expactive\x00" + lot_id.encode()
-
-
-def lot_units_ever(lot_id: str) -> bytes:
-    """Storage units that ever held units of the lot (DueUnits), for the expiry warning (``lot_units``: those
-    holding it now)."""
-    return b"lotever\x00" + lot_id.encode()
 
 
 def block_hook_tx(height: int) -> bytes:

@@ -60,7 +60,7 @@ from .common import (
 )
 from .monitoring import check_storage_fit
 from .products import LotRef, validate_lot_ref
-from .stock import add_available, get_holding, put_holding, take_available
+from .stock import add_available, add_units, get_holding, put_holding, take_available
 from .supply import (
     NO_TRANSIT_READINGS,
     NO_VEHICLE,
@@ -673,8 +673,7 @@ def apply_cancel_shipment(state: State, ctx: Context, p: CancelShipment) -> None
 
 def add_quarantined(state: State, unit: StorageUnit, lot_id: str, n: int) -> None:
     """Credit `n` quarantined units of a lot to a storage unit (the caller opens or extends the quarantine)."""
-    h = get_holding(state, unit.unit_id, lot_id)
-    put_holding(state, unit.unit_id, unit.org_id, lot_id, Holding(h.available, h.quarantined + n))
+    add_units(state, unit.unit_id, unit.org_id, lot_id, 0, n)
 
 
 def add_recalled(state: State, ctx: Context, lot: Lot, unit: StorageUnit, n: int, note: str) -> Lot:

@@ -2,15 +2,16 @@
 each organisation holding it, and at every organisation that receives it afterwards.
 
 Without iterating state, lots wait in local-day buckets (``schema.expiry_due``) that the block hook processes
-in order; each lot keeps the storage units that ever held it (``schema.lot_units_ever``), so the hook finds its
-holders without a scan, and a marker (``schema.expiry_warned``) makes each holder's alert happen once.
+in order; the hook finds a lot's holders without a scan in the index of the storage units holding it
+(``schema.lot_units``, kept by stock.put_holding; the recall uses it too), and a marker
+(``schema.expiry_warned``) makes each holder's alert happen once.
 """
 
 from __future__ import annotations
 
 from contracts import schema
 from contracts.interfaces import Context, State
-from contracts.records import AlertKind, DueUnits, Holding, Lot, StorageUnit
+from contracts.records import AlertKind, DueUnits, Holding, Lot, LotUnits, StorageUnit
 from contracts.statekeys import load, store
 from contracts.tracecodes import day_end_ms
 
@@ -53,12 +54,8 @@ def schedule_expiry_warning(state: State, ctx: Context, lot: Lot) -> None:
     _enqueue(state, max(day, _cursor(state, ctx)), lot.lot_id)
 
 
-def note_holder(state: State, unit_id: str, lot_id: str) -> None:
-    """A storage unit starts holding the lot: remember it; once the lot's warning is out, warn its owner too."""
-    k = schema.lot_units_ever(lot_id)
-    units = load(state, k, DueUnits) or DueUnits(())
-    if unit_id not in units.ids:
-        store(state, k, DueUnits((*units.ids, unit_id)))
+def note_holder(state: State, lot_id: str) -> None:
+    """A storage unit starts holding the lot: once the lot's warning is out, warn its owner too."""
     if state.get(schema.expiry_active(lot_id)) is not None:
         raw = state.get(schema.expiry_cursor())
         if raw is not None:  # the bucket the hook processed last is processed again at every block's end
@@ -67,8 +64,8 @@ def note_holder(state: State, unit_id: str, lot_id: str) -> None:
 
 def _warn_holders(state: State, ctx: Context, lot: Lot, seq: int) -> int:
     state.set(schema.expiry_active(lot.lot_id), b"")
-    units = load(state, schema.lot_units_ever(lot.lot_id), DueUnits) or DueUnits(())
-    for unit_id in units.ids:
+    units = load(state, schema.lot_units(lot.lot_id), LotUnits) or LotUnits(())
+    for unit_id in units.unit_ids:
         h = load(state, schema.holding(unit_id, lot.lot_id), Holding)
         unit = load(state, schema.storage_unit(unit_id), StorageUnit)
         if h is None or unit is None or h.available + h.quarantined == 0:

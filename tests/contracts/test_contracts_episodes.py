@@ -271,3 +271,41 @@ def test_the_block_hook_after_a_long_idle_stretch_costs_the_units_due_not_the_mi
         "cdc-van-1",
         "site-01-fridge-1",
     }  # every unit heard from (the supply path's and the fridge) went silent
+
+
+def test_stock_received_into_quarantine_must_fit_its_storage_unit() -> None:
+    """An unfit leg received into quarantine still puts the units in the receiver's unit: the storage rule holds."""
+    w = make_world()
+    w.tx("mah/admin", RegisterStorageUnit("mah-freezer", StorageKind.FREEZER, "Freezer", -2500, -1500))
+    w.tx("mah/admin", RegisterStorageUnit("mah-frozen-van", StorageKind.VEHICLE, "Frozen van", -2500, -1500))
+    frozen = LotRef("06901234567809", "F1")
+    w.tx(
+        "mah/admin",
+        RegisterProduct(frozen.product_code, "Frozen", True, -5000, -1500, False, 1, 0, "F", (0,)),
+    )
+    w.tx("regulator/admin", ApproveProduct(frozen.product_code, True, H))
+    w.tx("mah/admin", RegisterLot(frozen, 20251201, 20271231, 4, H, w.tree.root, "mah-freezer"))
+    w.tx("mah/staff-1", Ship(b"\x08" * 32, frozen, 2, "mah-freezer", "cdc", "mah-frozen-van"))  # unmonitored
+    e = expect(
+        errors.StorageClassMismatch,
+        lambda: w.tx("cdc/staff-1", Receive(b"\x08" * 32, "cdc-coldroom", 2, quarantine_if_unfit=True)),
+    )
+    assert e.fields()["unit_id"] == "cdc-coldroom" and e.fields()["product_max"] == -1500
+    assert queries.lot_holders(w.chain.state, frozen.lot_id)[-1]["unit_id"] is None  # still in transit
+
+
+def test_a_holder_whose_stock_arrived_in_quarantine_is_warned_of_expiry() -> None:
+    w = stocked(Params(expiry_warning_days=30))
+    w.monitor("mah-coldroom", "dist-truck-1")
+    w.tx("mah/staff-1", Ship(b"\x06" * 32, w.ref, 2, "mah-coldroom", "cdc", "dist-truck-1"))
+    w.monitor("dist-truck-1")
+    w.tx("cdc/staff-1", Receive(b"\x06" * 32, "cdc-coldroom", 2))
+    w.monitor("cdc-coldroom")
+    w.tx("cdc/staff-2", Ship(b"\x07" * 32, w.ref, 2, "cdc-coldroom", "site-02", "cdc-van-1"))  # van silent
+    w.tx("site-02/staff-1", Receive(b"\x07" * 32, "site-02-fridge-1", 2, quarantine_if_unfit=True))
+    (q,) = queries.open_quarantines(w.chain.state, "site-02")
+    assert q["cause"] == "unfit_leg" and q["quantity"] == 2
+    w.chain.time_ms = day_end_ms(20271231, 480) - 30 * 86_400_000
+    w.chain.end_block()
+    soon = [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"]
+    assert sorted(a["org_id"] for a in soon) == ["mah", "site-01", "site-02"]  # quarantined stock is stock

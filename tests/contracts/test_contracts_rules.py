@@ -959,7 +959,7 @@ EVERY_KEY_KIND = {
     *(b"unitlots", b"used", b"regsigner", b"namezh", b"lotunits", b"unitwatch", b"recallh", b"recallq"),
     # #20: episodes and their indexes, the unit monitor and the monitoring deadline buckets and cursor
     *(b"episode", b"epstart", b"monbuckets", b"mondue", b"unitep", b"unitmon"),
-    *(b"expcursor", b"expdue", b"lotever"),  # #20: expiry warnings queued at commissioning
+    *(b"expcursor", b"expdue"),  # #20: expiry warnings queued at commissioning
 }
 
 

@@ -134,7 +134,6 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.expiry_cursor, (), b"expcursor"),
     (schema.expiry_warned, ("0690:L1", "site-01"), b"expwarn\x000690:L1\x00site-01"),
     (schema.expiry_active, ("0690:L1",), b"expactive\x000690:L1"),
-    (schema.lot_units_ever, ("0690:L1",), b"lotever\x000690:L1"),
     (schema.block_hook_tx, (7,), b"blockhook\x00" + u64(7)),
 ]
 
