@@ -28,6 +28,7 @@ from node.store.db import Database
 from rpc.client import AsyncRpcClient
 from rpc.errors import RpcError
 from rpc.schema import validate
+from vaxcrypto.keys import to_checksum_address
 
 CHAIN_ID = 4242
 LOGGER = "site-01-fridge-1/logger-1"
@@ -107,8 +108,9 @@ async def node_url(tmp_path: Path) -> AsyncIterator[str]:
         nursery.cancel_scope.cancel()
 
 
-async def test_episode_and_verdict_methods_over_http(node_url: str) -> None:
+async def test_episode_and_verdict_methods_over_http(node_url: str, tmp_path: Path) -> None:
     client = AsyncRpcClient(node_url)
+    cdc = AsyncRpcClient(node_url, signer=dev_key("cdc/admin"))  # the dose list is a signed per-person read
     chain_id = (await client.call("chain_status"))["chain_id"]
     head = await client.call("chain_getBlockByHeight", height=0)
     t = head["header"]["time_ms"] // 1000 + 60
@@ -136,11 +138,14 @@ async def test_episode_and_verdict_methods_over_http(node_url: str) -> None:
     (exc,) = (await client.call("vax_listEpisodes", org_id="site-01", kind="excursion"))["episodes"]
     assert exc["max_c"] == 13.0 and exc["end_ms"] == (t + 3000) * 1000
     assert await client.call("vax_getEpisode", episode_id=exc["episode_id"]) == exc
-    doses = await client.call("vax_excursionDoses", episode=exc["episode_id"])
+    doses = await cdc.call("vax_excursionDoses", episode=exc["episode_id"])
     assert doses["count"] == 0 and doses["doses"] == []
     with pytest.raises(RpcError) as info:
-        await client.call("vax_excursionDoses", episode="0x" + "00" * 32)
+        await cdc.call("vax_excursionDoses", episode="0x" + "00" * 32)
     assert info.value.data["error"] == "NotFound"
+    with pytest.raises(RpcError) as info:  # unsigned: refused by name
+        await client.call("vax_excursionDoses", episode=exc["episode_id"])
+    assert "authentication required" in str(info.value)
     verdict = await client.call("vax_unitVerdict", code="garbage!")
     validate(UNIT_VERDICT_RESULT, verdict)
     assert verdict["verdict"] == "do_not_use" and verdict["parsed"] is None
@@ -159,7 +164,18 @@ async def test_episode_and_verdict_methods_over_http(node_url: str) -> None:
     assert "no episodes" in listed  # both closed
     listed = await trio.to_thread.run_sync(cli, "episodes", "list", "--kind", "excursion", "--json")
     assert json.loads(listed)["episodes"] == [exc]
-    shown = await trio.to_thread.run_sync(cli, "episodes", "doses", exc["episode_id"])
+    key_file, password_file, keystore = tmp_path / "cdc.hex", tmp_path / "password.txt", tmp_path / "keystore"
+    key_file.write_text(dev_key("cdc/admin").secret.hex())
+    password_file.write_text("test password\n")
+    imported = CliRunner().invoke(
+        app, ["keys", "import", "--keystore", str(keystore), "--password-file", str(password_file),
+              "--key-file", str(key_file), "--light"],
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    shown = await trio.to_thread.run_sync(
+        cli, "episodes", "doses", exc["episode_id"], "--keystore", str(keystore),
+        "--password-file", str(password_file), "--from", to_checksum_address(dev_key("cdc/admin").address),
+    )  # fmt: skip
     assert exc["episode_id"] in shown and "excursion" in shown
     shown = await trio.to_thread.run_sync(cli, "unit", "verdict", "garbage!")
     assert "do_not_use" in shown and "unknown_code" in shown
