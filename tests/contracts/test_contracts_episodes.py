@@ -12,6 +12,7 @@ from contracts.kinds.custody import Receive, Ship
 from contracts.kinds.monitoring import block_hook_context, end_block
 from contracts.kinds.organisations import RegisterStorageUnit
 from contracts.kinds.products import ApproveProduct, LotRef, RegisterLot, RegisterProduct
+from contracts.kinds.supply import get_watch
 from contracts.params import Params
 from contracts.tracecodes import day_end_ms
 from contracts.types import StorageKind
@@ -309,3 +310,25 @@ def test_a_holder_whose_stock_arrived_in_quarantine_is_warned_of_expiry() -> Non
     w.chain.end_block()
     soon = [a for a in queries.alerts(w.chain.state) if a["kind"] == "expiry_soon"]
     assert sorted(a["org_id"] for a in soon) == ["mah", "site-01", "site-02"]  # quarantined stock is stock
+
+
+def test_the_leg_verdict_and_the_episodes_see_the_same_gap() -> None:
+    """The supply path's counters (UnitWatch, for leg verdicts) and the unit's episodes (UnitMonitor) are two
+    records of one logger history: a hole in the truck's readings is a leg gap and the same gap episode."""
+    w = make_world()
+    w.monitor("mah-coldroom", "dist-truck-1")
+    w.tx("mah/staff-1", Ship(b"\x0a" * 32, w.ref, 3, "mah-coldroom", "cdc", "dist-truck-1"))
+    s = w.chain.time_ms // 1000 + 1
+    w.readings("dist-truck-1/logger-1", s, [500])
+    w.readings("dist-truck-1/logger-1", s + 45 * 60, [510, 520])  # after 45 min without a sample; at arrival
+    expect(errors.LegUnmonitored, lambda: w.tx("cdc/staff-1", Receive(b"\x0a" * 32, "cdc-coldroom", 3)))
+    (received,) = [
+        e
+        for e in w.tx("cdc/staff-1", Receive(b"\x0a" * 32, "cdc-coldroom", 3, quarantine_if_unfit=True))
+        if e.name == "Received"
+    ]
+    assert list(received.data["leg"]["issues"]) == ["vehicle_gap"]
+    (gap,) = episodes(w, kind="monitoring_gap", storage_unit="dist-truck-1")
+    assert (gap["start_ms"], gap["end_ms"]) == (s * 1000, (s + 45 * 60) * 1000) and not gap["open"]
+    watch = get_watch(w.chain.state, "dist-truck-1")
+    assert (watch.gaps, watch.last_gap_start_s, watch.last_gap_end_s) == (1, s, s + 45 * 60)

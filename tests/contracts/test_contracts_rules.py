@@ -949,9 +949,11 @@ def test_storage_fit_and_unknown_episode_errors() -> None:
 # built in contracts/schema.py: a key (or record) whose bytes change changes every state root, and shows here.
 # #22: doses keyed by their per-dose reference ("dose") and the registry key ("regsigner") replaced "subj";
 # #21: Chinese names from genesis ("namezh"); #20: shipments carry carrier and leg verdict, the supply path's
-# monitoring and recall records ("lotunits", "unitwatch", "recallh", "recallq"), Params gained fields, the
-# scenario's hourly readings leave monitoring-gap episodes and lots queue for their expiry warning
-STATE_DIGEST = "c814436d4e4edce892bf3e9175f6ffa1a04118439aa80f2e931dd62f17dd97c1"
+# monitoring and recall records ("lotunits", "unitwatch", "recallh", "recallq"), Params gained the label rule,
+# quarantine and expiry-warning fields, the scenario's hourly readings leave monitoring-gap episodes with their
+# indexes and the unit monitor ("episode", "epstart", "unitep", "unitmon", "monbuckets", "mondue") and lots
+# queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits")
+STATE_DIGEST = "14eb9a76c4e3ed3407d7b9e0d69b5fcc5fbc0ac77491d08203dca92823c1a0ee"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
