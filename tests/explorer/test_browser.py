@@ -57,7 +57,7 @@ class Env:
     shots: Path
     has_readings: bool
     recalled_code: str = ""
-    private_ids: frozenset[str] = frozenset()  # subject ids and record hashes of the day's doses (hex)
+    private_ids: frozenset[str] = frozenset()  # per-dose references and record hashes of the day's doses (hex)
     rpc_methods: frozenset[str] = frozenset()
 
 
@@ -161,7 +161,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 value.hex()
                 for action in day
                 if isinstance(action.payload, RecordDose)
-                for value in (action.payload.subject, action.payload.record_hash)
+                for value in (action.payload.dose_ref, action.payload.record_hash)
             ),
             rpc_methods,
         )
