@@ -409,3 +409,25 @@ class LegUnmonitored(ContractError):
     shipment_id: bytes
     issues: str
     interval_minutes: int
+
+
+# --- storage rule per product (#20) ---------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class StorageClassMismatch(ContractError):
+    """The storage unit's range does not lie within the product's registered storage range."""
+
+    unit_id: str
+    lot_id: str
+    unit_min: int
+    unit_max: int
+    product_min: int
+    product_max: int
+
+
+@dataclass(eq=False)
+class UnknownEpisode(ContractError):
+    """No excursion or monitoring-gap episode has this id."""
+
+    episode_id: bytes

@@ -32,7 +32,12 @@ class Params:
     max_past_dose_hours: U32 = 72  # how far back a dose may be dated (offline sites catch up)
     utc_offset_minutes: Annotated[int, Range(-720, 840)] = 480  # expiry day boundary (UTC+8)
     max_proof_depth: U32 = 32
-    monitoring_interval_minutes: U32 = 30  # a storage unit's loggers must report at least this often
+    # Chinese storage rule (疫苗储存和运输管理规范): any sample outside a product's label range opens an
+    # excursion; one longer than excursion_quarantine_minutes quarantines that product's stock in the unit.
+    label_rule: bool = False
+    excursion_quarantine_minutes: U32 = 30
+    monitoring_interval_minutes: U32 = 30  # a logger reports at least this often (0 = no gap rule)
+    expiry_warning_days: U32 = 30  # expiry_soon alert this many days before a lot expires (0 = none)
 
     @staticmethod
     def from_json(obj: Any, path: str = "parameters") -> Params:

@@ -43,6 +43,7 @@ class QuarantineCause(enum.IntEnum):
     MANUAL = 5  # isolated by the holder (art. 40)
     RECALLED = 6  # held units of a recalled lot, waiting to go back up the supply path or be destroyed
     UNFIT_LEG = 7  # received from a leg whose temperature record failed (receiver's choice, art. 39)
+    LABEL_EXCURSION = 8  # Chinese rule: outside the product's label range longer than the parameter (#20)
 
 
 class QuarantineStatus(enum.IntEnum):
@@ -65,6 +66,8 @@ class AlertKind(enum.IntEnum):
     RECALL = 6
     SUSPECT_UNIT = 7  # reported counterfeit / repeated unit code
     SHIPMENT_REJECTED = 8
+    MONITORING_GAP = 9  # a storage unit's logger went silent longer than monitoring_interval_minutes
+    EXPIRY_SOON = 10  # a held lot expires within expiry_warning_days (once per lot and holder)
 
 
 class DestroyReason(enum.IntEnum):
@@ -407,6 +410,55 @@ class SuspectReport:
     note: Text
     time_ms: U64
     tx_hash: Hash32
+
+
+class EpisodeKind(enum.IntEnum):
+    """What an episode of a storage unit is."""
+
+    EXCURSION = 1  # samples outside the unit's range
+    MONITORING_GAP = 2  # no sample for longer than monitoring_interval_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One excursion or monitoring gap of a storage unit, updated as readings arrive (end None = still open)."""
+
+    episode_id: Hash32
+    kind: EpisodeKind
+    unit_id: Id
+    org_id: Id
+    start_ms: U64  # excursion: first out-of-range sample; gap: last sample before the silence
+    end_ms: U64 | None  # excursion: first in-range sample after it; gap: first sample after it
+    min_temp: Temp | None
+    max_temp: Temp | None
+    last_ms: U64  # latest out-of-range sample counted (excursion), or start (gap)
+    lots: tuple[str, ...]  # lots in the unit while the episode was open
+    quarantined: bool  # the label rule quarantined the unit's stock for it
+    doses: U32  # doses given from the unit during it (flagged at recording)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitMonitor:
+    """A storage unit's open episodes and its place in the monitoring deadline index."""
+
+    open_excursion: Hash32 | None
+    open_gap: Hash32 | None
+    due_minute: U64  # bucket of schema.monitor_due holding the unit (0 = not indexed)
+    last_seen_s: U64  # latest sample time or reading block time, whichever is later
+
+
+@dataclass(frozen=True, slots=True)
+class DueUnits:
+    """Storage units (or lots) whose deadline falls in one bucket of an index kept without iteration."""
+
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DueMinutes:
+    """The minutes whose monitoring buckets hold units, ascending (so the block hook never walks empty ones)."""
+
+    minutes: tuple[U64, ...]
 
 
 # Every state record type above (for codec.prepare).

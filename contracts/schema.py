@@ -470,7 +470,7 @@ def unit_watch(unit_id: str) -> bytes:
 
 
 def lot_units(lot_id: str) -> bytes:
-    """The storage units holding units of a lot (LotUnits): what a recall quarantines."""
+    """The storage units holding units of a lot (LotUnits): what a recall quarantines, whom expiry warns."""
     return b"lotunits\x00" + lot_id.encode()
 
 
@@ -497,3 +497,101 @@ def lot_subjects_prefix(lot_id: str) -> bytes:
 def parse_lot_subject(k: bytes) -> tuple[str, bytes]:
     """(lot_id, subject) of a lot_subject key."""
     return _text(k[len(b"lotsubj\x00") : -_HASH - 1]), k[-_HASH:]
+
+
+# --- excursion and monitoring-gap episodes, expiry warnings (#20) ---------------------------------
+
+
+def episode(episode_id: bytes) -> bytes:
+    """An excursion or monitoring-gap episode (Episode)."""
+    return b"episode\x00" + episode_id
+
+
+def episode_id_preimage(unit_id: str, kind: int, start_ms: int) -> bytes:
+    """What an episode id is the sha256 of: unit, kind and start (anyone can compute it)."""
+    return b"episode\x00" + unit_id.encode() + b"\x00" + kind.to_bytes(8, "big") + start_ms.to_bytes(8, "big")
+
+
+def unit_episode(unit_id: str, start_ms: int, episode_id: bytes) -> bytes:
+    """Index entry (empty value): the storage unit had this episode, by start time."""
+    return b"unitep\x00" + unit_id.encode() + b"\x00" + start_ms.to_bytes(8, "big") + b"\x00" + episode_id
+
+
+def unit_episodes_prefix(unit_id: str) -> bytes:
+    """Every unit_episode entry of one storage unit."""
+    return b"unitep\x00" + unit_id.encode() + b"\x00"
+
+
+def episode_by_time(start_ms: int, episode_id: bytes) -> bytes:
+    """Index entry (empty value): every episode of the chain by start time."""
+    return b"epstart\x00" + start_ms.to_bytes(8, "big") + b"\x00" + episode_id
+
+
+def episodes_by_time_prefix() -> bytes:
+    """Every episode_by_time entry."""
+    return b"epstart\x00"
+
+
+def parse_episode_index(k: bytes) -> tuple[int, bytes]:
+    """(start_ms, episode_id) of a unit_episode or episode_by_time key."""
+    return int.from_bytes(k[-_HASH - 1 - _U64 : -_HASH - 1], "big"), k[-_HASH:]
+
+
+def unit_monitor(unit_id: str) -> bytes:
+    """A storage unit's open episodes and monitoring deadline (UnitMonitor)."""
+    return b"unitmon\x00" + unit_id.encode()
+
+
+def monitor_due(minute: int) -> bytes:
+    """Storage units whose logger is due to be heard from by this minute (DueUnits)."""
+    return b"mondue\x00" + minute.to_bytes(8, "big")
+
+
+def monitor_buckets() -> bytes:
+    """The minutes of the monitor_due buckets that hold units, ascending (DueMinutes)."""
+    return b"monbuckets"
+
+
+def episode_dose(episode_id: bytes, time_ms: int, tx_hash: bytes) -> bytes:
+    """Index entry: a dose given during the episode; the value is the dose record's key."""
+    return b"epdose\x00" + episode_id + b"\x00" + time_ms.to_bytes(8, "big") + b"\x00" + tx_hash
+
+
+def episode_doses_prefix(episode_id: bytes) -> bytes:
+    """Every episode_dose entry of one episode."""
+    return b"epdose\x00" + episode_id + b"\x00"
+
+
+def flagged_lot_doses(lot_id: str) -> bytes:
+    """Counter: doses of the lot given during an excursion or monitoring gap."""
+    return b"flaglot\x00" + lot_id.encode()
+
+
+def flagged_site_doses(org_id: str) -> bytes:
+    """Counter: doses of the site given during an excursion or monitoring gap."""
+    return b"flagsite\x00" + org_id.encode()
+
+
+def expiry_due(day: int) -> bytes:
+    """Lots whose expiry warning falls on this day number (days since 1970-01-01, local) (DueUnits)."""
+    return b"expdue\x00" + day.to_bytes(8, "big")
+
+
+def expiry_cursor() -> bytes:
+    """Counter: the last day whose expiry_due bucket the block hook has processed."""
+    return b"expcursor"
+
+
+def expiry_warned(lot_id: str, org_id: str) -> bytes:
+    """Marker (empty value): the holder got the lot's expiry_soon alert."""
+    return b"expwarn\x00" + lot_id.encode() + b"\x00" + org_id.encode()
+
+
+def expiry_active(lot_id: str) -> bytes:
+    """Marker (empty value): the lot's expiry warning is out (later holders are warned when they receive it)."""
+    return b"expactive\x00" + lot_id.encode()
+
+
+def block_hook_tx(height: int) -> bytes:
+    """What the block hook's pseudo transaction hash (alert keys, quarantine ids) is the sha256 of."""
+    return b"blockhook\x00" + height.to_bytes(8, "big")

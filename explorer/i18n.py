@@ -250,6 +250,8 @@ _UI_MESSAGES: Mapping[str, tuple[str, str]] = {
     "ak_recall": ("Recall", "召回"),
     "ak_suspect_unit": ("Suspect or repeated unit code", "可疑或重复追溯码"),
     "ak_shipment_rejected": ("Shipment rejected", "发运被拒收"),
+    "ak_monitoring_gap": ("Logger silent (monitoring gap)", "温度监测中断"),
+    "ak_expiry_soon": ("Lot expires soon", "批次即将过期"),
     # org types, storage kinds, causes
     "ot_manufacturer": ("manufacturer", "生产企业"),
     "ot_distributor": ("distributor", "配送企业"),
@@ -269,6 +271,7 @@ _UI_MESSAGES: Mapping[str, tuple[str, str]] = {
     "qc_manual": ("isolated by the holder", "持有方主动隔离"),
     "qc_recalled": ("held under a recall", "召回暂控"),
     "qc_unfit_leg": ("received from an unfit leg", "运输温度记录不合格入库隔离"),
+    "qc_label_excursion": ("outside the label range too long", "超出说明书储存温度范围超时"),
     "dr_expired": ("expired", "过期"),
     "dr_damaged": ("damaged", "破损"),
     "dr_breach": ("cold-chain breach", "冷链超标"),

@@ -57,6 +57,11 @@ ERRORS: Mapping[str, tuple[str, str]] = {
     ),
     "err_LegOutOfRange": ("temperatures out of range during the shipment", "运输途中温度超出范围"),
     "err_LegUnmonitored": ("temperatures not monitored during the shipment", "运输途中温度监测中断"),
+    "err_StorageClassMismatch": (
+        "this storage unit's temperature range does not suit the product",
+        "该储存设备的温度范围不符合疫苗说明书的储存要求",
+    ),
+    "err_UnknownEpisode": ("no such excursion or monitoring gap", "没有该温度超标或监测中断记录"),
     "err_NotFound": ("not found", "未找到"),
     "err_InvalidAddress": ("not a valid address", "地址无效"),
 }
@@ -94,6 +99,13 @@ EVENTS: Mapping[str, tuple[str, str]] = {
     "ev_ReadingsRecorded": ("Readings recorded", "温度读数已记录"),
     "ev_Alert": ("Alert", "警报"),
     "ev_Attested": ("Document anchored", "文件存证"),
+    "ev_EpisodeOpened": ("Excursion or monitoring gap began", "温度超标或监测中断开始"),
+    "ev_EpisodeClosed": ("Excursion or monitoring gap ended", "温度超标或监测中断结束"),
+    "ev_DoseFlagged": (
+        "Dose flagged (given during an excursion or gap)",
+        "接种已标记（温度超标或监测中断期间）",
+    ),
+    "ev_ExpirySoon": ("Lot expires soon", "批次即将过期"),
 }
 
 FIELDS: Mapping[str, tuple[str, str]] = {

@@ -403,8 +403,8 @@ class ParsedCode:
     """What a printed code says."""
 
     gtin: str
-    lot: str
-    expiry: str
+    lot: str | None  # None: a Chinese 20-digit code carries no lot number
+    expiry: int | str | None  # the node gives YYYYMMDD (an int); None when the code carries no date
     serial: str
 
 
@@ -422,7 +422,7 @@ class VerdictLot:
 
     lot_id: str
     product_id: str
-    product_name: str
+    product_name: str | None
     expiry_ms: int | None
     status: str
     recall: Recall | None = None

@@ -78,7 +78,7 @@ from harness.bench_lab import (
 from harness.cosign import action_payload_bytes
 from harness.district import Action, DistrictDay, district_roster
 from harness.district_load import mempool_full_retry_after, rpc_url_from_datadir
-from harness.make_genesis import dev_key, dev_validator_key, district_genesis
+from harness.make_genesis import CHINESE_RULE_PARAMETERS, dev_key, dev_validator_key, district_genesis
 from harness.netlab.lab import PROFILES, Lab, LabError, NodeState
 from harness.nodedir import lift_rpc_rate_limit
 from node.api.methods import MAX_TXS_PER_CALL
@@ -150,6 +150,7 @@ def district_load(target_txs: int, seed: int = 0) -> tuple[dict[str, Any], list[
         day_start_ms,
         {label: key.address for label, key in keys.items()},
         doses=DISTRICT_DOSES * sites // DISTRICT_SITES,
+        label_rule_minutes=CHINESE_RULE_PARAMETERS["excursion_quarantine_minutes"],  # district_genesis's rule
     )
     return genesis, sign_actions(day, keys), sites
 

@@ -294,6 +294,16 @@ class DayPlan:
     dose_people: dict[bytes, str] = field(
         default_factory=dict
     )  # dose_ref -> the (registry's) person it is of
+    # #20: the label rule's timed quarantine (None = WHO rule), one silent logger, and the doses the chain flags
+    # when every action is its own block at its own time (a live replay sends the day faster than it happened,
+    # so there a gap is seen only when the logger's next samples show the hole, and no dose is flagged for it)
+    label_rule_minutes: int | None = None
+    gap_site: str | None = None
+    gap_unit: str | None = None
+    gap_from_s: int | None = None  # last sample before the silence
+    gap_to_s: int | None = None  # first sample after it
+    excursion_doses: int = 0  # doses from the failing fridge while its excursion was open
+    gap_doses: int = 0  # doses from the silent fridge while its gap was open
 
 
 def _gtin(base13: str) -> str:
@@ -357,6 +367,9 @@ class DistrictDay:
         failing_fridge: bool = True,
         recall: bool = True,
         utc_offset_minutes: int = 480,
+        label_rule_minutes: int | None = None,
+        silent_logger: bool = True,
+        monitoring_interval_minutes: int = 30,
     ) -> None:
         if day_start_ms % 1000 or reading_interval_s % sample_interval_s:
             raise ValueError(
@@ -367,7 +380,8 @@ class DistrictDay:
         self.reading_interval_s, self.sample_interval_s = reading_interval_s, sample_interval_s
         self.failing_fridge, self.recall = failing_fridge, recall
         self.utc_offset_minutes = utc_offset_minutes
-        self.plan = DayPlan()
+        self.silent_logger, self.monitoring_interval_minutes = silent_logger, monitoring_interval_minutes
+        self.plan = DayPlan(label_rule_minutes=label_rule_minutes)
         self._actions: list[tuple[int, int, Action]] | None = None
 
     def __iter__(self) -> Iterator[Action]:
@@ -492,8 +506,22 @@ class DistrictDay:
         if self.failing_fridge and sites:
             fs = sites[rng.randrange(len(sites))]
             self.plan.failing_site, self.plan.failing_unit = fs.org_id, fs.units[0].unit_id
-            self.plan.fail_start_s = (self.t0 + 3 * HOUR_MS) // 1000
-            self.plan.breach_s = self.plan.fail_start_s + 10 * 3600
+            if self.plan.label_rule_minutes is None:  # WHO 30-DTR: 10 h above 8 C
+                self.plan.fail_start_s = (self.t0 + 3 * HOUR_MS) // 1000
+                self.plan.breach_s = self.plan.fail_start_s + 10 * 3600
+            else:  # label rule: the first sample beyond the allowed minutes out of range quarantines
+                self.plan.fail_start_s = (self.t0 + 11 * HOUR_MS) // 1000
+                self.plan.breach_s = (
+                    self.plan.fail_start_s + self.plan.label_rule_minutes * 60 + self.sample_interval_s
+                )
+        if self.silent_logger and len(sites) > 1:
+            pick = random.Random(
+                f"gap:{self.seed}:{self.t0}"
+            )  # its own stream: the day's draws stay as they were
+            gs = pick.choice([x for x in sites if x.org_id != self.plan.failing_site])
+            self.plan.gap_site, self.plan.gap_unit = gs.org_id, gs.units[0].unit_id
+            self.plan.gap_from_s = (self.t0 + 10 * HOUR_MS) // 1000
+            self.plan.gap_to_s = (self.t0 + 12 * HOUR_MS) // 1000
         if self.recall:
             self.plan.recalled_lot, self.plan.recall_ms = lots[1].ref.lot_id, self.t0 + 15 * HOUR_MS
             add(
@@ -511,7 +539,9 @@ class DistrictDay:
                     qid = quarantine_id(
                         self.plan.failing_unit or "",
                         lot_id,
-                        QuarantineCause.HEAT_BREACH,
+                        QuarantineCause.HEAT_BREACH
+                        if self.plan.label_rule_minutes is None
+                        else QuarantineCause.LABEL_EXCURSION,
                         self.plan.fail_start_s,
                         b"",
                     )
@@ -524,10 +554,13 @@ class DistrictDay:
                             qid,
                             False,
                             _h("vvm-inspection", lot_id),
-                            "VVM stage 3 after 10 h at 12 C: condemned",
+                            "VVM stage 3 after 10 h at 12 C: condemned"
+                            if self.plan.label_rule_minutes is None
+                            else "outside 2-8 C beyond the allowed time: condemned",
                         ),
                     )
         out.sort(key=lambda x: (x[0], x[1]))
+        self._count_flagged([a for _, _, a in out])
         return out
 
     def _returns(self, add: Any, lp: LotPlan) -> None:
@@ -557,6 +590,33 @@ class DistrictDay:
             arrive = 19 * HOUR_MS + 30 * MINUTE_MS
             add(arrive, "mah/staff-1", Receive(sid, "mah-coldroom", total, received_at_ms=self.t0 + arrive))
 
+    def _count_flagged(self, actions: list[Action]) -> None:
+        """Doses the chain flags when each action is a block at its time: from the failing fridge after the
+        reading that opened its excursion; from the silent fridge after the first block past its deadline (the
+        block hook opens the gap after that block's transactions) and before its logger's next reading."""
+        p = self.plan
+        fail_open_ms = None if p.fail_start_s is None else p.fail_start_s * 1000
+        gap_due_ms = None
+        if p.gap_from_s is not None:
+            gap_due_ms = ((p.gap_from_s + self.monitoring_interval_minutes * 60) // 60 + 1) * MINUTE_MS
+        excursion_open = gap_open = False
+        for a in actions:
+            payload = a.payload
+            if isinstance(payload, RecordReadings):
+                unit = a.sender_label.rsplit("/", 1)[0]  # logger labels are "<unit_id>/logger-<n>"
+                if unit == p.failing_unit and fail_open_ms is not None:
+                    excursion_open = excursion_open or payload.samples[-1].time_s * 1000 >= fail_open_ms
+                if unit == p.gap_unit and gap_open:
+                    gap_open = False
+            elif isinstance(payload, RecordDose):
+                if payload.storage_unit == p.failing_unit and excursion_open:
+                    p.excursion_doses += 1
+                if payload.storage_unit == p.gap_unit and gap_open:
+                    p.gap_doses += 1
+            if gap_due_ms is not None and a.time_ms >= gap_due_ms and p.gap_to_s is not None:
+                gap_open = a.time_ms < p.gap_to_s * 1000
+                gap_due_ms = None
+
     def _readings(self, add: Any, rng: random.Random) -> None:
         step, every = self.sample_interval_s, self.reading_interval_s
         t0s = self.t0 // 1000
@@ -568,13 +628,21 @@ class DistrictDay:
                     for b in range(1, 86400 // every + 1):
                         samples = []
                         for t in range(t0s + (b - 1) * every + step, t0s + b * every + 1, step):
+                            if (
+                                u.unit_id == self.plan.gap_unit
+                                and self.plan.gap_from_s is not None
+                                and self.plan.gap_to_s is not None
+                                and self.plan.gap_from_s < t < self.plan.gap_to_s
+                            ):
+                                continue  # the silent logger
                             if failing and self.plan.fail_start_s is not None and t >= self.plan.fail_start_s:
                                 temp = 1200 + rng.randrange(-30, 30)
                                 self.plan.hot_samples += 1
                             else:
                                 temp = 500 + drift + rng.randrange(-120, 120)
                             samples.append(Sample(t, temp))
-                        add(b * every * 1000, lbl, RecordReadings(tuple(samples)))
+                        if samples:
+                            add(b * every * 1000, lbl, RecordReadings(tuple(samples)))
 
     def _doses(self, add: Any, rng: random.Random, lots: list[LotPlan], quotas: Mapping[str, int]) -> None:
         sites = self.roster.sites

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.cosign import action_payload_bytes
 from harness.district import Action, DistrictDay, district_roster
-from harness.make_genesis import dev_key
+from harness.make_genesis import CHINESE_RULE_PARAMETERS, dev_key
 from harness.registry_people import doses_through_registry
 from node.core.transactions import sign_transaction
 from rpc.client import RpcClient
@@ -30,6 +30,8 @@ DAY_MS = 86_400_000
 # How long to keep re-sending transactions a full mempool refused before counting them as rejected: the
 # network finalizes a full pool within a few blocks, so minutes of refusals mean it is not making progress.
 MEMPOOL_FULL_PATIENCE_S = 300.0
+
+LABEL_RULE_MINUTES: int = CHINESE_RULE_PARAMETERS["excursion_quarantine_minutes"]
 
 
 @dataclass
@@ -51,9 +53,15 @@ def rpc_url_from_datadir(datadir: Path) -> str:
 
 
 def day_actions(
-    seed: int, doses: int, reading_interval_s: int, sites: int = 47, day_start_ms: int | None = None
+    seed: int,
+    doses: int,
+    reading_interval_s: int,
+    sites: int = 47,
+    day_start_ms: int | None = None,
+    label_rule_minutes: int | None = LABEL_RULE_MINUTES,
 ) -> tuple[DistrictDay, dict[str, PrivateKey]]:
-    """The day's actions and the key of every label."""
+    """The day's actions and the key of every label; ``label_rule_minutes``: the chain's Chinese storage rule
+    (the district genesis turns it on), None for a chain on the WHO rules."""
     roster = district_roster(sites=sites)
     keys = {label: dev_key(label) for label in roster.labels()}
     if day_start_ms is None:
@@ -65,8 +73,15 @@ def day_actions(
         {label: key.address for label, key in keys.items()},
         doses=doses,
         reading_interval_s=reading_interval_s,
+        label_rule_minutes=label_rule_minutes,
     )
     return day, keys
+
+
+def label_rule_of(client: RpcClient) -> int | None:
+    """The node's label-rule quarantine minutes, or None when its chain runs the WHO rules only."""
+    params = patient_call(client, "vax_getParams")
+    return int(params["excursion_quarantine_minutes"]) if params.get("label_rule") else None
 
 
 def mempool_full_retry_after(result: object) -> float | None:
@@ -213,7 +228,9 @@ def main() -> None:
             break
         except Exception:
             time.sleep(0.5)
-    day, keys = day_actions(args.seed, args.doses, args.reading_interval)
+    day, keys = day_actions(
+        args.seed, args.doses, args.reading_interval, label_rule_minutes=label_rule_of(client)
+    )
     actions: Iterable[Action] = day
     if args.registry:
         actions = doses_through_registry(day, keys, args.registry, url, seed=args.seed + 1)

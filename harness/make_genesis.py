@@ -40,8 +40,22 @@ def dev_node_seed(index: int) -> bytes:
     return hashlib.sha256(f"vaxchain-dev/node/{index}".encode()).digest()
 
 
+# The Chinese storage rule (疫苗储存和运输管理规范, #20): any reading outside a product's label range opens an
+# excursion, one longer than 30 minutes quarantines the unit's stock of it; loggers report every 30 minutes.
+CHINESE_RULE_PARAMETERS: dict[str, Any] = {
+    "label_rule": True,
+    "excursion_quarantine_minutes": 30,
+    "monitoring_interval_minutes": 30,
+}
+
+
 def district_genesis(
-    roster: Roster, chain_id: int, validators: int, chain_name: str, observers: int = 0
+    roster: Roster,
+    chain_id: int,
+    validators: int,
+    chain_name: str,
+    observers: int = 0,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A genesis document for the roster with ``validators`` derived validator keys, and the derived p2p
     identities of the validators' and ``observers`` observers' nodes registered (node i: ``dev_node_seed(i)``;
@@ -63,7 +77,7 @@ def district_genesis(
             for i in range(validators)
         ],
         "organisations": organisations_to_json(roster.to_genesis(addresses, (dev_registry_key().address,))),
-        "parameters": {},
+        "parameters": dict(CHINESE_RULE_PARAMETERS if parameters is None else parameters),
     }
     return with_nodes(doc, nodes)
 
@@ -77,7 +91,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     files = {
         "chancheng.json": district_genesis(roster, CHANCHENG_CHAIN_ID, 4, "chancheng", observers=1),
-        "devnet.json": district_genesis(roster, DEVNET_CHAIN_ID, 1, "devnet"),
+        "devnet.json": district_genesis(roster, DEVNET_CHAIN_ID, 1, "devnet", parameters={}),  # WHO rules
     }
     for name, doc in files.items():
         (args.out / name).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -58,8 +58,9 @@ from .common import (
     raise_alert,
     sender_account,
 )
+from .monitoring import check_storage_fit
 from .products import LotRef, validate_lot_ref
-from .stock import add_available, get_holding, put_holding, take_available
+from .stock import add_available, add_units, get_holding, put_holding, take_available
 from .supply import (
     NO_TRANSIT_READINGS,
     NO_VEHICLE,
@@ -314,6 +315,7 @@ def apply_ship(state: State, ctx: Context, p: Ship) -> None:
         vehicle = get_unit(state, p.vehicle)
         if vehicle.kind is not StorageKind.VEHICLE:
             raise InvalidPayload("vehicle", "storage unit is not a vehicle")
+        check_storage_fit(state, vehicle, lot)
         breaches_at_ship = vehicle.breach_count
         carrier = carrier_of(state, vehicle, org, to)
     if lot.recalled:
@@ -567,7 +569,12 @@ def apply_quality_decision(state: State, ctx: Context, p: QualityDecision) -> No
             q.quantity,
             DestroyReason.BREACH
             if q.cause
-            in (QuarantineCause.HEAT_BREACH, QuarantineCause.FREEZE_BREACH, QuarantineCause.STRICT_BREACH)
+            in (
+                QuarantineCause.HEAT_BREACH,
+                QuarantineCause.FREEZE_BREACH,
+                QuarantineCause.STRICT_BREACH,
+                QuarantineCause.LABEL_EXCURSION,
+            )
             else DestroyReason.RECALLED
             if q.cause is QuarantineCause.RECALLED
             else DestroyReason.DAMAGED,
@@ -666,8 +673,7 @@ def apply_cancel_shipment(state: State, ctx: Context, p: CancelShipment) -> None
 
 def add_quarantined(state: State, unit: StorageUnit, lot_id: str, n: int) -> None:
     """Credit `n` quarantined units of a lot to a storage unit (the caller opens or extends the quarantine)."""
-    h = get_holding(state, unit.unit_id, lot_id)
-    put_holding(state, unit.unit_id, unit.org_id, lot_id, Holding(h.available, h.quarantined + n))
+    add_units(state, unit.unit_id, unit.org_id, lot_id, 0, n)
 
 
 def add_recalled(state: State, ctx: Context, lot: Lot, unit: StorageUnit, n: int, note: str) -> Lot:

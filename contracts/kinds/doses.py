@@ -40,6 +40,7 @@ from .common import (
     raise_alert,
     sender_account,
 )
+from .monitoring import flag_dose
 from .products import LotRef, get_product, validate_lot_ref
 from .registry_signers import check_registry_signature, registry_dose_digest
 from .stock import take_available
@@ -203,6 +204,8 @@ def apply_record_dose(state: State, ctx: Context, p: RecordDose) -> None:
     )
     add_int(state, schema.lot_site_doses(lot.lot_id, org.org_id), 1)
     add_int(state, schema.site_doses(org.org_id), 1)
+    # #20: a dose from a unit in an open excursion or monitoring gap is flagged with the episode ids
+    flag_dose(state, ctx, unit.unit_id, lot.lot_id, org.org_id, p.administered_ms, dose_k)
     emit(
         ctx,
         "DoseAdministered",

@@ -22,6 +22,7 @@ from contracts.tracecodes import CSET82_RE, date_error, day_end_ms, product_code
 from contracts.types import U16, U32, U64, Hash32, Id, MaxLen, Name, OrgType, Temp, Text
 
 from .common import SERIES_RE, check_text, emit, get_lot, new_alert, own_unit, raise_alert, sender_account
+from .expiry import schedule_expiry_warning
 from .stock import add_available
 
 ProductCode = Annotated[str, MaxLen(14)]
@@ -212,6 +213,7 @@ def apply_register_lot(state: State, ctx: Context, p: RegisterLot) -> None:
     )
     store(state, schema.lot(lot_id), lot)
     add_available(state, unit.unit_id, org.org_id, lot_id, p.units)
+    schedule_expiry_warning(state, ctx, lot)  # #20: expiry_soon at each holder
     emit(
         ctx,
         "LotCommissioned",

@@ -8,6 +8,9 @@ storage unit) when a breach quarantines them. Rules (thresholds in Params, WHO 3
 - freeze: samples <= freeze_threshold for freeze_minutes (chilled storage only); quarantines only
   freeze-sensitive products.
 - strict (optional local rule): outside [strict_min, strict_max] for longer than strict_grace_minutes.
+- label (Chinese rule, ``label_rule``): an excursion (monitoring.py) longer than excursion_quarantine_minutes
+  quarantines the stock of every product whose label range it left (cause LABEL_EXCURSION).
+Out-of-range samples make excursion episodes with one alert each, not an alert per sample (monitoring.py).
 Durations are measured between sample times; a run is broken by the first in-range sample.
 """
 
@@ -43,10 +46,12 @@ from contracts.types import U64, MaxLen, Temp
 
 from .common import emit, get_lot, get_unit, new_alert, raise_alert
 from .custody import put_lot, quarantine_available
+from .monitoring import SampleTracker
 from .stock import get_holding
 from .supply import watch_samples
 
 HARD_MAX_SAMPLES = 4096
+EPISODE_ALERT_SEQ = 1 << 20  # episode alerts number from here, breach alerts from 0: keys never collide
 
 # What a cold-chain logger can physically measure, in hundredths of a degree C (devices register no range of
 # their own): down to -200.00 (cryogenic PT100 probes read liquid nitrogen at -196 C; ultra-cold vaccine
@@ -130,6 +135,7 @@ def _breach(
     at_s: int,
     temp: int,
     seq: int,
+    tracker: SampleTracker | None = None,
 ) -> StorageUnit:
     """Count the breach on the unit, alert, and quarantine the affected lots held in it."""
     unit = dataclasses.replace(unit, breach_count=unit.breach_count + 1)
@@ -144,6 +150,10 @@ def _breach(
         if cause is QuarantineCause.FREEZE_BREACH:
             prod = load(state, schema.product(lot.product_code), Product)
             if prod is None or not prod.freeze_sensitive:
+                continue
+        if tracker is not None:  # label rule: only products whose label range the excursion left
+            prod = load(state, schema.product(lot.product_code), Product)
+            if prod is None or not tracker.exceeds_label(prod):
                 continue
         lot = dataclasses.replace(lot, breaches=lot.breaches + 1)
         h = get_holding(state, unit.unit_id, lot_id)
@@ -188,7 +198,7 @@ def _breach(
 
 
 def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None:
-    """Advance the device's rule counters sample by sample; alert every out-of-range sample."""
+    """Advance the device's rule counters and the unit's episodes sample by sample."""
     dev = load(state, schema.device(ctx.sender), Device)
     if dev is None:
         raise UnknownDevice(ctx.sender)
@@ -208,25 +218,24 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
         prm.strict_grace_minutes * 60,
     )
     window_s, cum_s = prm.heat_cumulative_window_hours * 3600, prm.heat_cumulative_minutes * 60
+    tracker = SampleTracker(state, ctx, unit, EPISODE_ALERT_SEQ)
     seq = 0
     lo, hi = p.samples[0].temp, p.samples[0].temp
     for s in p.samples:
         t, temp = s.time_s, s.temp
         lo, hi = min(lo, temp), max(hi, temp)
-        if temp < unit.min_temp or temp > unit.max_temp:
-            raise_alert(
+        if tracker.sample(t, temp):
+            unit = _breach(
                 state,
                 ctx,
-                new_alert(
-                    ctx,
-                    AlertKind.TEMPERATURE_EXCURSION,
-                    unit.org_id,
-                    time_ms=t * 1000,
-                    unit_id=unit.unit_id,
-                    device=dev.address,
-                    temperature=temp,
-                ),
+                dev,
+                unit,
+                QuarantineCause.LABEL_EXCURSION,
+                tracker.start_s(),
+                t,
+                temp,
                 seq,
+                tracker,
             )
             seq += 1
         # heat: continuous run and tumbling-window cumulative exposure
@@ -278,6 +287,7 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
         r.last_time_s, r.last_temp = t, temp
         r.samples += 1
     watch_samples(state, ctx, unit, [(s.time_s, s.temp) for s in p.samples])
+    tracker.finish(max(unit.last_sample_s, r.last_time_s))
     store(
         state,
         schema.device_state(dev.address),

@@ -8,6 +8,10 @@ from contracts.interfaces import State
 from contracts.records import Holding, LotUnits, UnitLots
 from contracts.statekeys import load, store
 
+from .common import get_lot, get_unit
+from .expiry import note_holder
+from .monitoring import check_storage_fit
+
 
 def get_holding(state: State, unit_id: str, lot_id: str) -> Holding:
     """Units of a lot in a storage unit (zero when absent)."""
@@ -52,10 +56,20 @@ def lot_units(state: State, lot_id: str) -> tuple[str, ...]:
     return (load(state, schema.lot_units(lot_id), LotUnits) or LotUnits(())).unit_ids
 
 
-def add_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:
-    """Credit available units."""
+def add_units(state: State, unit_id: str, org_id: str, lot_id: str, available: int, quarantined: int) -> None:
+    """Credit available and quarantined units. A unit that starts holding the lot must fit the product's
+    storage class (StorageClassMismatch) and its owner joins the lot's expiry warning: whether the units
+    arrive available or straight into quarantine (an unfit leg, a recall, a rejected return)."""
     h = get_holding(state, unit_id, lot_id)
-    put_holding(state, unit_id, org_id, lot_id, Holding(h.available + n, h.quarantined))
+    if h.available == 0 and h.quarantined == 0:
+        check_storage_fit(state, get_unit(state, unit_id), get_lot(state, lot_id))
+        note_holder(state, lot_id)
+    put_holding(state, unit_id, org_id, lot_id, Holding(h.available + available, h.quarantined + quarantined))
+
+
+def add_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:
+    """Credit available units (into a unit whose class fits the product: StorageClassMismatch)."""
+    add_units(state, unit_id, org_id, lot_id, n, 0)
 
 
 def take_available(state: State, unit_id: str, org_id: str, lot_id: str, n: int) -> None:

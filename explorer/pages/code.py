@@ -84,7 +84,7 @@ async def _verdict_page(data: Data, t: Texts, code: str, v: Verdict) -> Body:
         lot = v.lot
         product = await data.product_name(lot.product_id, t) if lot.product_id else lot.product_name
         rows += [
-            (t("product"), product or lot.product_name),
+            (t("product"), product or lot.product_name or "–"),
             (
                 t("lot"),
                 join(

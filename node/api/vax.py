@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from contracts import queries, recall_queries
+from contracts import queries, recall_queries, verdicts
+from contracts.errors import UnknownEpisode
 from node.api.access import ReadScope, add_person_read, person_authenticator
 from node.api.methods import (
     ADDRESS_SCHEMA,
@@ -319,6 +320,37 @@ def register_person_reads(registry: MethodRegistry, api: ApiContext, auth: Reque
         description="The doses given from a lot, each by its per-dose reference with time and site (the CDC's "
         "follow-up of a recall; the registry maps a reference to its person); paged by reference: pass `next` "
         "as `after`. Signed requests only: the CDC and the regulator see every site, a site its own doses.",
+        heavy=True,
+    )
+
+    def excursion_doses(p: dict[str, Any], scope: ReadScope) -> Any:
+        state = api.chain.app_reader()
+        try:
+            return verdicts.excursion_doses(
+                state,
+                hash_param(p["episode"]),
+                p.get("limit", verdicts.MAX_EPISODE_DOSES),
+                scope.may_read_site,
+            )
+        except UnknownEpisode:
+            raise not_found("episode", p["episode"]) from None
+
+    add_person_read(
+        registry,
+        api,
+        auth,
+        "vax_excursionDoses",
+        excursion_doses,
+        params=_obj(
+            {
+                "episode": HASH_SCHEMA,
+                "limit": {"type": "integer", "minimum": 1, "maximum": verdicts.MAX_EPISODE_DOSES},
+            },
+            ("episode",),
+        ),
+        description="The dose records (per-dose references, which the registry maps to people) given from a "
+        "storage unit during one of its excursions or monitoring gaps, flagged when recorded: {episode, count, "
+        "doses, truncated}. Signed requests only: the CDC and the regulator see every site, a site its own.",
         heavy=True,
     )
 

@@ -28,6 +28,7 @@ from node.state import schema
 from node.state.overlay import BlockOverlay, PrefixedReader
 from node.state.transition import (
     BlockContext,
+    apply_block_hook,
     apply_transaction,
     check_sender_may_send,
     get_nonce,
@@ -278,8 +279,10 @@ class Chain:
     def _context(self, height: int, time_ms: int) -> BlockContext:
         return BlockContext(self.chain_id, height, time_ms, self.genesis.params)
 
-    def _end_block(self, overlay: BlockOverlay, height: int) -> AppliedChanges:
-        """After a block's transactions: validator changes scheduled for the next height take effect."""
+    def _end_block(self, overlay: BlockOverlay, height: int, time_ms: int) -> AppliedChanges:
+        """After a block's transactions: the contracts' block hook runs, and validator changes scheduled for the
+        next height take effect."""
+        apply_block_hook(overlay, self._context(height, time_ms))
         result = apply_scheduled_changes(overlay, height)
         for change in result.skipped:
             log.info(
@@ -318,7 +321,7 @@ class Chain:
                 rejected.append(RejectedTransaction(tx, exc.reason))
                 continue
             included.append(tx)
-        self._end_block(overlay, ctx.height)
+        self._end_block(overlay, ctx.height, time_ms)
         header = self._make_header(
             parent, proposer, time_ms, included, receipts, overlay, last_commit, evidence
         )
@@ -366,7 +369,7 @@ class Chain:
                 receipts.append(apply_transaction(overlay, tx, ctx))
         except InvalidTransaction as exc:
             raise InvalidBlock(f"invalid transaction: {exc}", height) from None
-        self._end_block(overlay, height)
+        self._end_block(overlay, height, header.time_ms)
         if header.receipts_root != receipts_root(receipts):
             raise InvalidBlock("receipts root mismatch", height)
         if header.state_root != state_root(parent.state_root, overlay.writes):

@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import typer
 
-from node.cli import person_cli, tx_read, tx_send, validators_cli
+from node.cli import episodes_read, person_cli, tx_read, tx_send, validators_cli
 from node.cli.person_cli import reading_signed
 from node.cli.tx_common import reading, sending, sending_many, submitting
 
@@ -98,6 +98,10 @@ def register(app: typer.Typer) -> None:
     app.command("attest")(sending(tx_send.attest))
     app.command("alerts")(reading(tx_read.alerts))
     app.command("inventory")(reading(tx_read.inventory))
+    episodes = _group("Excursions and monitoring gaps of storage units, and the doses given during them.")
+    episodes.command("list")(reading(episodes_read.episodes_list))
+    episodes.command("doses")(reading_signed(episodes_read.episode_doses))
+    app.add_typer(episodes, name="episodes")
 
     readings = _group("Temperature readings signed by a logger's own key.")
     readings.command("send")(sending_many(tx_send.reading_send))
@@ -111,6 +115,7 @@ def register(app: typer.Typer) -> None:
     unit = _group("Unit (vial) codes: what the chain knows, suspect reports.")
     unit.command("report")(sending(tx_send.unit_report))
     unit.command("find")(reading(tx_read.unit_find))
+    unit.command("verdict")(reading(episodes_read.unit_verdict))
     app.add_typer(unit, name="unit")
 
     tx = _group("Transactions: show one with its receipt, send a signed one, approve a validator change.")

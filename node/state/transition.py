@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from contracts.errors import ContractError
 from contracts.interfaces import Context
+from contracts.kinds.monitoring import block_hook_context, end_block
 from contracts.params import Params
 from contracts.registry import (
     REGISTRY,
@@ -189,6 +190,20 @@ def apply_transaction(state: BlockOverlay, tx: Transaction, block: BlockContext)
 def apply_transactions(state: BlockOverlay, txs: Iterable[Transaction], block: BlockContext) -> list[Receipt]:
     """Apply every transaction in order; any invalid one propagates InvalidTransaction."""
     return [apply_transaction(state, tx, block) for tx in txs]
+
+
+def apply_block_hook(state: BlockOverlay, block: BlockContext) -> None:
+    """After a block's transactions: the contracts' block hook (monitoring gaps from block time, #20).
+
+    A failure of the hook is a bug, never a rule: it is logged and its writes dropped, alike on every node."""
+    journal = state.journal(schema.APP_PREFIX)
+    ctx = block_hook_context(block.height, block.time_ms, block.chain_id, block.params)
+    try:
+        end_block(journal, ctx)
+    except Exception:
+        log.exception("event=block_hook_crash height=%d", block.height)
+        return
+    journal.commit()
 
 
 def state_root(parent_root: bytes, writes: Mapping[bytes, bytes | None]) -> bytes:

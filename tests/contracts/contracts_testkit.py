@@ -11,6 +11,7 @@ from typing import Any
 from contracts.errors import ContractError
 from contracts.genesis import seed_genesis
 from contracts.interfaces import Context, Event
+from contracts.kinds.monitoring import block_hook_context, end_block
 from contracts.params import Params
 from contracts.registry import decode_payload, encode_payload, execute, kind_of
 from harness.cosign import cosign_payload, dev_registry_key
@@ -116,6 +117,15 @@ class Chain:
         except ContractError as e:
             self.failures.append((kind.name, e))
             raise
+        overlay.commit()
+        self.end_block()
+        return ctx.events
+
+    def end_block(self) -> list[Event]:
+        """Run the contracts' block hook at the current height and time, like the node after each block."""
+        ctx = block_hook_context(self.height, self.time_ms, 1, self.params)
+        overlay = Overlay(self.state)
+        end_block(overlay, ctx)
         overlay.commit()
         return ctx.events
 

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from contracts_testkit import Chain, cosigned, district_chain
 
-from contracts import queries
+from contracts import queries, verdicts
 from contracts import recall_queries as queries_recall
 from contracts.errors import ContractError
-from harness.district import DistrictDay, Roster
+from contracts.kinds.doses import RecordDose
+from harness.district import HEPB_GTIN, DistrictDay, Roster
+from node.api.vax_rules import LIST_EPISODES_RESULT, UNIT_VERDICT_RESULT
+from rpc.schema import validate
 
 SITES = 47
 
@@ -139,7 +142,7 @@ def test_failing_fridge_breach_quarantine_and_condemnation(day: Any) -> None:
         trace = queries.trace_lot(chain.state, lot_id)
         assert trace is not None and [b["quarantine_id"] for b in trace["breaches"]] == ["0x" + qid.hex()]
     kinds = Counter(a["kind"] for a in all_alerts(chain, d.plan.failing_site))
-    assert kinds["temperature_excursion"] == d.plan.hot_samples
+    assert kinds["temperature_excursion"] == 1  # one alert per excursion episode, not per hot sample (#20)
     assert kinds["heat_breach"] == 1
     # alerts by time window
     window = queries.alerts(
@@ -149,10 +152,48 @@ def test_failing_fridge_breach_quarantine_and_condemnation(day: Any) -> None:
         until_ms=d.plan.breach_s * 1000,
         limit=10,
     )
-    assert {a["kind"] for a in window} == {"temperature_excursion", "heat_breach"}
-    # no other site has any temperature alert
-    others = [a for a in all_alerts(chain, None) if a["org_id"] != d.plan.failing_site]
+    assert {a["kind"] for a in window} == {"heat_breach"}
+    opening = queries.alerts(
+        chain.state,
+        site=d.plan.failing_site,
+        since_ms=d.plan.fail_start_s * 1000,
+        until_ms=d.plan.fail_start_s * 1000,
+        limit=10,
+    )
+    assert [a["kind"] for a in opening] == ["temperature_excursion"]
+    # no other site has any temperature alert; the silent logger's site has its one gap alert
+    others = [a for a in all_alerts(chain, None) if a["org_id"] not in (d.plan.failing_site, d.plan.gap_site)]
     assert {a["kind"] for a in others} <= {"recall"}
+    gap_site = Counter(a["kind"] for a in all_alerts(chain, d.plan.gap_site))
+    assert gap_site["monitoring_gap"] == 1 and gap_site["temperature_excursion"] == 0
+
+
+def test_episodes_and_flagged_doses(day: Any) -> None:
+    chain, _, d, _ = day
+    page = verdicts.list_episodes(chain.state, limit=500)
+    validate(LIST_EPISODES_RESULT, page)
+    assert page["next_cursor"] is None
+    by_kind = {e["kind"]: e for e in page["episodes"]}
+    assert len(page["episodes"]) == 2 and set(by_kind) == {"excursion", "monitoring_gap"}
+    exc, gap = by_kind["excursion"], by_kind["monitoring_gap"]
+    assert exc["unit_id"] == d.plan.failing_unit and exc["start_ms"] == d.plan.fail_start_s * 1000
+    assert exc["open"] and exc["max_c"] >= 11.7 and not exc["quarantined"]  # the WHO rule breached instead
+    assert sorted(exc["lots"]) == sorted(d.plan.lots)
+    assert gap["unit_id"] == d.plan.gap_unit and gap["org_id"] == d.plan.gap_site
+    assert (gap["start_ms"], gap["end_ms"]) == (d.plan.gap_from_s * 1000, d.plan.gap_to_s * 1000)
+    assert gap["minutes_out"] == 120
+    assert d.plan.excursion_doses > 0 and d.plan.gap_doses > 0
+    assert exc["doses"] == d.plan.excursion_doses and gap["doses"] == d.plan.gap_doses
+    listed = verdicts.excursion_doses(chain.state, bytes.fromhex(exc["episode_id"][2:]))
+    assert len(listed["doses"]) == d.plan.excursion_doses
+    assert {x["site"] for x in listed["doses"]} == {d.plan.failing_site}
+    for site, flagged in ((d.plan.failing_site, d.plan.excursion_doses), (d.plan.gap_site, d.plan.gap_doses)):
+        assert verdicts.flagged_doses(chain.state, site=site)["site"] == flagged
+    per_lot = sum(verdicts.flagged_doses(chain.state, lot_id=lot_id)["lot"] for lot_id in d.plan.lots)
+    assert per_lot == d.plan.excursion_doses + d.plan.gap_doses
+    quarantines = [q for lot_id in d.plan.lots for q in queries.trace_lot(chain.state, lot_id)["quarantines"]]
+    breaches = [q for q in quarantines if q["cause"] != "recalled"]  # the recall quarantines every holder
+    assert len(breaches) == len(d.plan.quarantine_ids)  # only the WHO breach quarantined
 
 
 def test_recall(day: Any) -> None:
@@ -234,3 +275,32 @@ def test_recall_reaches_every_holder_and_goes_back_up_the_path(day: Any) -> None
     assert subjects["doses_given"] == progress["doses_given"]
     recall_ms = d.plan.recall_ms or 0
     assert all(x["administered_ms"] < recall_ms for x in subjects["doses"])
+
+
+def test_unit_verdicts_of_the_day(day: Any) -> None:
+    chain, _, d, _ = day
+    lp = d.plan.lots[d.plan.recalled_lot]
+    last = len(lp.codes) - 1
+    recalled = verdicts.unit_verdict(chain.state, lp.codes[last], chain.time_ms, (last, lp.tree.proof(last)))
+    validate(UNIT_VERDICT_RESULT, recalled)
+    assert recalled["known"] and recalled["verdict"] == "do_not_use"
+    assert recalled["lot"]["status"] == "recalled"
+    assert recalled["lot"]["recall"]["reason"] == "potency below specification in stability test"
+    assert "recalled" in {f["flag"] for f in recalled["flags"]}
+    # a single-dose vial opened at the silent fridge while its gap was open: ask the site
+    gap_doses = [
+        a.payload
+        for a in d
+        if isinstance(a.payload, RecordDose)
+        and a.payload.storage_unit == d.plan.gap_unit
+        and d.plan.gap_from_s * 1000 < a.payload.administered_ms < d.plan.gap_to_s * 1000
+        and a.payload.lot.product_code == HEPB_GTIN  # single-dose: opened when given
+    ]
+    v = verdicts.unit_verdict(chain.state, gap_doses[0].trace_code, chain.time_ms)
+    validate(UNIT_VERDICT_RESULT, v)  # the shape the RPC method documents
+    assert "opened_during_gap" in {f["flag"] for f in v["flags"]}
+    assert v["verdict"] in ("ask_site", "do_not_use")
+    assert [s["storage_unit"] for s in v["storage"]] == [
+        "mah-coldroom", "dist-truck-1", "cdc-coldroom", v["storage"][3]["storage_unit"], d.plan.gap_unit,
+    ]  # fmt: skip
+    assert v["storage"][3]["storage_unit"] in ("cdc-van-1", "cdc-van-2")  # the distributor only carries

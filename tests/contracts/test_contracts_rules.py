@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from contracts_testkit import CHAIN_ID, REGISTRY_KEY, Chain, addr, base58, cosigned, district_chain, peer_id
 
-from contracts import errors, queries
+from contracts import errors, queries, verdicts
 from contracts.errors import ContractError
 from contracts.kinds.attest import Attest, attester_org
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
@@ -682,7 +682,7 @@ def test_readings_validation() -> None:
     w.readings(logger, now_s - 600, [500, 900, 100])
     expect(errors.SampleOutOfOrder, lambda: w.readings(logger, now_s - 600, [500]))
     kinds = [a["kind"] for a in queries.alerts(w.chain.state, site="site-01")]
-    assert kinds == ["temperature_excursion", "temperature_excursion"]
+    assert kinds == ["temperature_excursion"]  # 9 C then 1 C: one excursion episode, one alert (#20)
 
 
 def test_heat_breach_quarantines_fridge_stock_and_blocks_doses() -> None:
@@ -933,19 +933,35 @@ def test_trace_lot_reports_destruction_times_and_tx_as_recorded() -> None:
     assert trace["destructions"][0]["tx_hash"] == "0x" + first_tx.hex()
 
 
+def test_storage_fit_and_unknown_episode_errors() -> None:
+    w = make_world()
+    w.tx("mah/admin", RegisterStorageUnit("mah-frozen-van", StorageKind.VEHICLE, "Frozen van", -2500, -1500))
+    expect(  # a 2-8 C product may not travel in a frozen van
+        errors.StorageClassMismatch,
+        lambda: w.tx("mah/staff-1", Ship(b"\x09" * 32, w.ref, 1, "mah-coldroom", "cdc", "mah-frozen-van")),
+    )
+    expect(errors.UnknownEpisode, lambda: verdicts.excursion_doses(w.chain.state, b"\x00" * 32))
+
+
 # --- state layout -----------------------------------------------------------------------------
 
 # SHA-256 over the sorted (key, value) pairs the scenario below leaves in state. Taken before the keys were
 # built in contracts/schema.py: a key (or record) whose bytes change changes every state root, and shows here.
 # #22: doses keyed by their per-dose reference ("dose") and the registry key ("regsigner") replaced "subj";
-# #21: Chinese names from genesis ("namezh"); #20: shipments carry carrier and leg verdict, and the supply
-# path's monitoring and recall records ("lotunits", "unitwatch", "recallh", "recallq")
-STATE_DIGEST = "c814436d4e4edce892bf3e9175f6ffa1a04118439aa80f2e931dd62f17dd97c1"
+# #21: Chinese names from genesis ("namezh"); #20: shipments carry carrier and leg verdict, the supply path's
+# monitoring and recall records ("lotunits", "unitwatch", "recallh", "recallq"), Params gained the label rule,
+# quarantine and expiry-warning fields, the scenario's hourly readings leave monitoring-gap episodes with their
+# indexes and the unit monitor ("episode", "epstart", "unitep", "unitmon", "monbuckets", "mondue") and lots
+# queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits")
+STATE_DIGEST = "14eb9a76c4e3ed3407d7b9e0d69b5fcc5fbc0ac77491d08203dca92823c1a0ee"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
     *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"dose", b"suspect", b"unit", b"unitdev"),
     *(b"unitlots", b"used", b"regsigner", b"namezh", b"lotunits", b"unitwatch", b"recallh", b"recallq"),
+    # #20: episodes and their indexes, the unit monitor and the monitoring deadline buckets and cursor
+    *(b"episode", b"epstart", b"monbuckets", b"mondue", b"unitep", b"unitmon"),
+    *(b"expcursor", b"expdue"),  # #20: expiry warnings queued at commissioning
 }
 
 

@@ -116,6 +116,25 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.recall_holders_prefix, ("l",), b"recallh\x00l\x00"),
     (schema.recall_quarantine, ("u1", "l"), b"recallq\x00u1\x00l"),
     (schema.lot_subjects_prefix, ("l",), b"lotsubj\x00l\x00"),
+    # #20: episodes, the monitoring deadline index, flagged doses, expiry warnings, the block hook
+    (schema.episode, (H,), b"episode\x00" + H),
+    (schema.episode_id_preimage, ("u1", 2, T), b"episode\x00u1\x00" + u64(2) + T_BYTES),
+    (schema.unit_episode, ("u1", T, H), b"unitep\x00u1\x00" + T_BYTES + b"\x00" + H),
+    (schema.unit_episodes_prefix, ("u1",), b"unitep\x00u1\x00"),
+    (schema.episode_by_time, (T, H), b"epstart\x00" + T_BYTES + b"\x00" + H),
+    (schema.episodes_by_time_prefix, (), b"epstart\x00"),
+    (schema.unit_monitor, ("u1",), b"unitmon\x00u1"),
+    (schema.monitor_due, (29_453_760,), b"mondue\x00" + u64(29_453_760)),
+    (schema.monitor_buckets, (), b"monbuckets"),
+    (schema.episode_dose, (H, T, H), b"epdose\x00" + H + b"\x00" + T_BYTES + b"\x00" + H),
+    (schema.episode_doses_prefix, (H,), b"epdose\x00" + H + b"\x00"),
+    (schema.flagged_lot_doses, ("0690:L1",), b"flaglot\x000690:L1"),
+    (schema.flagged_site_doses, ("site-01",), b"flagsite\x00site-01"),
+    (schema.expiry_due, (20_454,), b"expdue\x00" + u64(20_454)),
+    (schema.expiry_cursor, (), b"expcursor"),
+    (schema.expiry_warned, ("0690:L1", "site-01"), b"expwarn\x000690:L1\x00site-01"),
+    (schema.expiry_active, ("0690:L1",), b"expactive\x000690:L1"),
+    (schema.block_hook_tx, (7,), b"blockhook\x00" + u64(7)),
 ]
 
 # The generic call each builder replaced: namespace, and whether it was key(...) or prefix(...).

@@ -57,7 +57,7 @@ class Env:
     shots: Path
     has_readings: bool
     recalled_code: str = ""
-    private_ids: frozenset[str] = frozenset()  # subject ids and record hashes of the day's doses (hex)
+    private_ids: frozenset[str] = frozenset()  # per-dose references and record hashes of its doses (hex)
     rpc_methods: frozenset[str] = frozenset()
 
 

@@ -198,3 +198,31 @@ async def test_a_differently_named_parameter_is_tried() -> None:
 
     body = await pages.code_page(Data(NamedSource(answer("ok"))), Texts("en"), CODE)
     assert 'data-verdict="ok"' in body.html
+
+
+async def test_the_page_reads_the_nodes_own_answers() -> None:
+    """The shape #20's node really gives (rpc.schema UNIT_VERDICT_RESULT): the printed expiry as YYYYMMDD (an
+    int), a Chinese 20-digit code without lot or date, a lot without a product name."""
+    from node.api.vax_rules import UNIT_VERDICT_RESULT
+    from rpc.schema import validate
+
+    gs1 = answer(
+        "ok", parsed={"gtin": "06901234567892", "lot": "HB20792A", "expiry": 20281128, "serial": "1001"}
+    )
+    gs1["lot"]["product_name"] = None
+    chinese = answer(
+        "ask_site",
+        ("stored_during_gap", {"episode_id": "0xgap"}),
+        code="81234567890123456789",
+        parsed={
+            "gtin": "81234567890123456789",
+            "lot": None,
+            "expiry": None,
+            "serial": "81234567890123456789",
+        },
+    )
+    for raw in (gs1, chinese):
+        validate(UNIT_VERDICT_RESULT, {**raw, "storage": []})
+        assert decode(Verdict, raw, "verdict").parsed is not None
+        body = await pages.code_page(Data(VerdictSource(raw)), Texts("zh-CN"), raw["code"])
+        assert body.status == 200 and f'data-verdict="{raw["verdict"]}"' in body.html

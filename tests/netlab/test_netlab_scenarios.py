@@ -23,7 +23,7 @@ from contracts.kinds.organisations import SetAccount, SetOrganisationStatus
 from contracts.registry import encode_payload, kind_of
 from contracts.types import Role
 from harness.district import DistrictDay, district_roster
-from harness.district_load import LoadReport
+from harness.district_load import LABEL_RULE_MINUTES, LoadReport
 from harness.make_genesis import dev_key
 from harness.netlab.lab import Lab, LabState, NodeState, netns_usable
 from harness.netlab.load import send_gated
@@ -77,6 +77,7 @@ class District:
             first_day=self.days_sent == 0,
             doses=DOSES,
             reading_interval_s=READING_INTERVAL_S,
+            label_rule_minutes=LABEL_RULE_MINUTES,  # the testnet genesis runs the Chinese storage rule
         )
         self.days_sent += 1
         return day

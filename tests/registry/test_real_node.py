@@ -84,7 +84,10 @@ async def test_roles_units_and_the_anchor_against_a_real_node(node_url: str, tmp
         )
         assert chain.unit_product("not a code") is None
         assert chain.series_rule("06901234567892") is None  # no product registered on this fresh chain
-        assert chain.unit_verdict("(01)06901234567892(17)271231(10)HB20792A(21)0000000001") is None
+        # #20's vax_unitVerdict answers: this fresh chain has no such lot, so the vial is not to be used
+        verdict = chain.unit_verdict("(01)06901234567892(17)271231(10)HB20792A(21)0000000001")
+        assert verdict is not None and not verdict["known"] and verdict["lot"] is None
+        assert verdict["verdict"] == "do_not_use" and verdict["flags"][0]["flag"] == "unknown_code"
         # Signed per-dose reads: a node with vax_doseRecord (#22 §5) has no such dose; one without says so.
         reader = RpcChain(node_url, reader_key=CDC)
         with contextlib.suppress(Unsupported):
