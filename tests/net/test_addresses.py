@@ -33,8 +33,9 @@ def _ipv6_loopback_works() -> bool:
 
 async def _gossip_both_ways(a: Network, b: Network) -> None:
     inbox_a, inbox_b = a.subscribe(TOPIC), b.subscribe(TOPIC)
+    # grafting waits for a heartbeat of each side, which a loaded 2-core machine delays (10 s timed out in a run)
     await wait_until(
-        lambda: b.peer_id in a.mesh_peers(TOPIC) and a.peer_id in b.mesh_peers(TOPIC), what="mesh"
+        lambda: b.peer_id in a.mesh_peers(TOPIC) and a.peer_id in b.mesh_peers(TOPIC), 30, what="mesh"
     )
     await b.publish(TOPIC, b"from b")
     with trio.fail_after(5):
