@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import trio
+from typer.testing import CliRunner
 
 from rpc.client import RpcClient
 
@@ -105,3 +107,25 @@ def node_procs() -> Iterator[list[NodeProcess]]:
     for proc in procs:
         with contextlib.suppress(Exception):
             proc.kill9()
+
+
+@pytest.fixture
+async def node_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A one-validator node running in this trio run (real LevelDB, explorer off); its JSON-RPC URL. Modules that
+    need another shape (test_api's node too, test_api_budgets' budgets) define their own."""
+    from node.cli.main import app
+    from node.service.node import Node, load_validator_key, open_chain
+
+    result = CliRunner().invoke(
+        app, ["testnet", "--validators", "1", "--out", str(tmp_path), "--block-interval-ms", "100"]
+    )
+    assert result.exit_code == 0, result.stderr
+    datadir = tmp_path / "node0"
+    text = (datadir / "config.toml").read_text()
+    (datadir / "config.toml").write_text(text.replace("enabled = true", "enabled = false"))
+    opened = open_chain(datadir, sync_writes=False)
+    node = Node(opened, load_validator_key(opened.config))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        yield f"http://127.0.0.1:{node.rpc_port}"
+        nursery.cancel_scope.cancel()

@@ -4,7 +4,6 @@ reaches the same state root), readings close it, and the vax_* episode and verdi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from node.chain.genesis import parse_genesis
 from node.chain.seal import SealRule, make_seal
 from node.cli.main import app
 from node.core.transactions import Transaction, sign_transaction
-from node.service.node import Node, load_validator_key, open_chain
 from node.store.chainstore import ChainStore
 from node.store.db import Database
 from rpc.client import AsyncRpcClient
@@ -89,23 +87,6 @@ def test_no_gap_rule_when_the_interval_is_zero(tmp_path: Path) -> None:
     block(chain, [], t0 + 120 * MINUTE_MS)
     assert verdicts.list_episodes(chain.app_reader())["episodes"] == []
     db.close()
-
-
-@pytest.fixture
-async def node_url(tmp_path: Path) -> AsyncIterator[str]:
-    result = CliRunner().invoke(
-        app, ["testnet", "--validators", "1", "--out", str(tmp_path), "--block-interval-ms", "100"]
-    )
-    assert result.exit_code == 0, result.stderr
-    datadir = tmp_path / "node0"
-    text = (datadir / "config.toml").read_text()
-    (datadir / "config.toml").write_text(text.replace("enabled = true", "enabled = false"))
-    opened = open_chain(datadir, sync_writes=False)
-    node = Node(opened, load_validator_key(opened.config))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(node.run)
-        yield f"http://127.0.0.1:{node.rpc_port}"
-        nursery.cancel_scope.cancel()
 
 
 async def test_episode_and_verdict_methods_over_http(node_url: str, tmp_path: Path) -> None:

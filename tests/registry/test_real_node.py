@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trio
-from typer.testing import CliRunner
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
 from harness.make_genesis import dev_key
-from node.cli.main import app
 from node.core.transactions import sign_transaction
-from node.service.node import Node, load_validator_key, open_chain
 from registry.anchor import LOG_MEDIA_TYPE, anchor_transaction, attest_payload, signed_transaction
 from registry.chain import RpcChain, Unsupported, patient
 from registry.service import Registry, RegistrySecrets, parse_person
@@ -49,23 +45,6 @@ def test_the_anchor_transaction_is_byte_for_byte_the_nodes() -> None:
         anchor_transaction(key, 860604, 3, 7, digest)
         == sign_transaction(key, 860604, 3, BY_NAME["attest"].code, payload).encode()
     )
-
-
-@pytest.fixture
-async def node_url(tmp_path: Path) -> AsyncIterator[str]:
-    result = CliRunner().invoke(
-        app, ["testnet", "--validators", "1", "--out", str(tmp_path), "--block-interval-ms", "100"]
-    )
-    assert result.exit_code == 0, result.stderr
-    datadir = tmp_path / "node0"
-    text = (datadir / "config.toml").read_text()
-    (datadir / "config.toml").write_text(text.replace("enabled = true", "enabled = false"))
-    opened = open_chain(datadir, sync_writes=False)
-    node = Node(opened, load_validator_key(opened.config))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(node.run)
-        yield f"http://127.0.0.1:{node.rpc_port}"
-        nursery.cancel_scope.cancel()
 
 
 async def test_roles_units_and_the_anchor_against_a_real_node(node_url: str, tmp_path: Path) -> None:
