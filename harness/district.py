@@ -124,8 +124,18 @@ def _unit(unit_id: str, kind: StorageKind, name: str, loggers: int = 1, name_zh:
     return RosterUnit(unit_id, kind, name, lo, hi, labels, name_zh or UNIT_NAMES_ZH.get(unit_id, ""))
 
 
-def _org(org_id: str, t: OrgType, name: str, staff: int = 1, units: tuple[RosterUnit, ...] = ()) -> RosterOrg:
-    staff_labels = tuple(f"{org_id}/staff-{i + 1}" for i in range(staff))
+def _org(
+    org_id: str,
+    t: OrgType,
+    name: str,
+    staff: int = 1,
+    units: tuple[RosterUnit, ...] = (),
+    service_accounts: tuple[str, ...] = (),
+) -> RosterOrg:
+    # service accounts are staff accounts a program sends from, each its own (nonces never collide with people's)
+    staff_labels = tuple(f"{org_id}/staff-{i + 1}" for i in range(staff)) + tuple(
+        f"{org_id}/{service}" for service in service_accounts
+    )
     return RosterOrg(org_id, t, name, (f"{org_id}/admin",), staff_labels, units, ORG_NAMES_ZH.get(org_id, ""))
 
 
@@ -213,6 +223,7 @@ def district_roster(sites: int = 47, seed: int = 0) -> Roster:
             OrgType.CDC,
             "District Center for Disease Control",
             staff=2,
+            service_accounts=("registry",),  # the registry's anchor account (registry/anchor.py)
             units=(
                 _unit("cdc-coldroom", StorageKind.COLD_ROOM, "CDC cold room"),
                 _unit("cdc-van-1", StorageKind.VEHICLE, "CDC refrigerated van 1"),

@@ -175,7 +175,7 @@ class DosePlanner:
 #: The sample district's registry co-signing key label (the key harness.cosign derives and genesis registers).
 DEV_REGISTRY_SEED = "vaxchain-dev/chancheng/registry/cosign"
 #: The roster account the dev registry anchors its access log with and signs its per-dose reads as.
-DEV_ANCHOR_LABEL = "cdc/admin"
+DEV_ANCHOR_LABEL = "cdc/registry"
 
 
 def init_dev_registry(directory: Path, node_rpc: str, listen: str = "127.0.0.1:8600") -> Path:

@@ -952,8 +952,9 @@ def test_storage_fit_and_unknown_episode_errors() -> None:
 # monitoring and recall records ("lotunits", "unitwatch", "recallh", "recallq"), Params gained the label rule,
 # quarantine and expiry-warning fields, the scenario's hourly readings leave monitoring-gap episodes with their
 # indexes and the unit monitor ("episode", "epstart", "unitep", "unitmon", "monbuckets", "mondue") and lots
-# queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits")
-STATE_DIGEST = "14eb9a76c4e3ed3407d7b9e0d69b5fcc5fbc0ac77491d08203dca92823c1a0ee"
+# queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits"); the roster's CDC
+# gained the registry's service account ("cdc/registry": one more account record, same key kinds)
+STATE_DIGEST = "620125c2ab8cf33663e620c26bbfe0c1895254fbf72664d74cedcf1a6d45fecb"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
