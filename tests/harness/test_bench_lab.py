@@ -34,6 +34,8 @@ def _serve(listener: socket.socket, answer: bytes) -> None:
     with conn:
         conn.sendall(_frame(b"/multistream/1.0.0\n"))
         stream = conn.makefile("rb")
+        # the dialer's own header is not a proposal: answering it would make the first probe's answer early
+        stream.read(stream.read(1)[0])
         while True:
             length = stream.read(1)
             if not length:
