@@ -41,8 +41,9 @@ def cosign_dose(key: PrivateKey, chain_id: int, site: str, dose: RecordDose) -> 
 
 
 def cosign_payload(payload: Any, chain_id: int, sender_label: str, key: PrivateKey | None = None) -> Any:
-    """A RecordDose co-signed by the dev registry key (or `key`); any other payload unchanged."""
-    if not isinstance(payload, RecordDose):
+    """A RecordDose not yet co-signed, co-signed by the dev registry key (or `key`); any other payload, or a dose
+    a real registry already co-signed (``harness.registry_people``), unchanged."""
+    if not isinstance(payload, RecordDose) or payload.registry_signature != UNSIGNED:
         return payload
     return cosign_dose(key or _DEV_KEY, chain_id, site_of(sender_label), payload)
 
