@@ -255,12 +255,14 @@ def _antigen_status(
     others: dict[str, tuple[dt.date, ...]],
 ) -> AntigenStatus:
     reads = [_read_course(schedule, rule, i, birth, doses, others) for i in range(len(rule.courses))]
-    # A complete course first; else the most counted doses, then the fewest left, then the table's order.
+    # A complete course first; else the most counted doses, then the fewest doses of other products (an early
+    # JE-I dose is read as JE-I's, too early), then the fewest left, then the table's order.
     best = min(
         range(len(reads)),
         key=lambda i: (
             len(reads[i][0]) < len(rule.courses[i].doses),
             -len(reads[i][0]),
+            sum(why is Invalid.OTHER_COURSE for _, why in reads[i][1]),
             len(rule.courses[i].doses) - len(reads[i][0]),
             i,
         ),
@@ -304,11 +306,14 @@ def _read_course(
 
 
 def _in_course(rule: AntigenRule, course: Course, first: bool, vaccine: str) -> bool:
-    """Whether a dose of `vaccine` belongs to the course: an unnamed vaccine only to the table's (first) one."""
+    """Whether a dose of `vaccine` is read in the course: an unnamed or unknown vaccine only in the table's one."""
     if vaccine == "":
         return first
     catch_up = rule.catch_up_vaccine is not None and vaccine == rule.catch_up_vaccine[0]
-    return catch_up or vaccine in course.vaccines
+    if catch_up or vaccine in course.vaccines:
+        return True
+    # A vaccine no course counts (DT for a DTaP-only edition) is read, and refused, in the table's course.
+    return first and not any(vaccine in c.vaccines for c in rule.courses)
 
 
 def _why_not(
