@@ -149,7 +149,7 @@ class Invalid(enum.Enum):
     BEFORE_BIRTH = "before_birth"
     TOO_EARLY = "too_early"  # before the dose's minimum age
     INTERVAL_TOO_SHORT = "interval_too_short"  # too soon after an earlier counted dose
-    WRONG_VACCINE = "wrong_vaccine"  # a vaccine of the course that does not count as this dose
+    WRONG_VACCINE = "wrong_vaccine"  # a vaccine that does not count as this dose (DT as an infant DTaP dose)
     EXTRA = "extra"  # the course was already complete
     OTHER_COURSE = "other_course"  # a dose of another product's course than the one shown
 

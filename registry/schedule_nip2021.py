@@ -200,7 +200,9 @@ MENA = AntigenRule(
             ),
         ),
     ),
-    # 二 流脑 补种原则: from 24 months a child without MPSV-A catches up with MPSV-AC instead (never MPSV-A).
+    # 二 流脑 补种原则: from 24 months a child without MPSV-A catches up with MPSV-AC instead (never MPSV-A). The
+    # limit governs what is offered: an MPSV-A dose given later is still read by its rules (and MPSV-AC 1 waits
+    # 12 months after it).
     catch_up_before=Age(24),
 )
 
