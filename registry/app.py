@@ -28,7 +28,7 @@ def running_registry(config: RegistryConfig) -> Iterator[RegistryHTTPServer]:
         ca_file=None if config.node_ca_file is None else str(config.node_ca_file),
         reader_key=keys.anchor_key,
     )
-    registry = Registry(store, keys, chain, credential_days=config.credential_days)
+    registry = Registry(store, keys, chain, credential_days=config.credential_days, schedule=config.schedule)
     tls = (
         None
         if config.tls_cert is None or config.tls_key is None

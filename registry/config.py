@@ -15,6 +15,7 @@
                                                # attest and signs its per-dose reads (vax_doseRecord); optional
     anchor_interval_minutes = 10
     credential_days = 90
+    schedule = "auto"                  # or "NIP-2021" / "NIP-2021-DTaP2025": the edition in force by date, or pinned
     max_connections = 256
     max_connections_per_ip = 32
     allowed_hosts = []
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import KeyFileError, RegistryError
+from registry.schedule_editions import AUTO, EDITIONS
 from registry.service import RegistrySecrets
 from registry.vault import read_secret_file, secret_from_env, write_secret_file
 from vaxcrypto.keys import PrivateKey
@@ -71,6 +73,7 @@ class RegistryConfig:
     max_connections: int = 256
     max_connections_per_ip: int = 32
     allowed_hosts: tuple[str, ...] = ()
+    schedule: str = AUTO
 
     def secrets(self) -> RegistrySecrets:
         """Read every key: the master key from $VAXCHAIN_REGISTRY_MASTER_KEY if set, else its file."""
@@ -131,6 +134,9 @@ def load_registry_config(path: Path) -> RegistryConfig:
     hosts = table.get("allowed_hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
         raise RegistryConfigError("allowed_hosts", "must be a list of host names")
+    schedule = table.get("schedule", AUTO)
+    if not isinstance(schedule, str) or (schedule != AUTO and schedule not in EDITIONS):
+        raise RegistryConfigError("schedule", f"must be {AUTO!r} or one of {sorted(EDITIONS)}")
     required = {
         k: p(k)
         for k in ("db", "master_key_file", "district_secret_file", "registry_secret_file", "signing_key_file")
@@ -153,6 +159,7 @@ def load_registry_config(path: Path) -> RegistryConfig:
         max_connections=int(_num(table, "max_connections", 256, 1, 100_000)),
         max_connections_per_ip=int(_num(table, "max_connections_per_ip", 32, 1, 100_000)),
         allowed_hosts=tuple(hosts),
+        schedule=str(schedule),
     )
 
 

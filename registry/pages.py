@@ -58,6 +58,7 @@ _T: dict[str, dict[str, str]] = {
     "error": {"zh-CN": "出错了", "en": "Something went wrong"},
     "unavailable": {"zh-CN": "暂无法核查", "en": "unavailable"},
     "intact_bad": {"zh-CN": "记录与链上哈希不符", "en": "record does not match its hash"},
+    "tb_test_negative": {"zh-CN": "结核菌素试验阴性后补种", "en": "only after a negative TB skin test"},
 }
 
 _STATES: dict[str, dict[str, str]] = {
@@ -204,7 +205,8 @@ def _child(c: ChildView, code: str, lang: str) -> str:
     )
     due = c.assessment.due_next()
     due_rows = "".join(
-        f"<tr><td>{escape(_antigen_name(n.rule.antigen, c, lang))} #{n.rule.dose_number} ({escape(n.vaccine)})</td>"
+        f"<tr><td>{escape(_antigen_name(n.rule.antigen, c, lang))} #{n.rule.dose_number} ({escape(n.vaccine)})"
+        f"{'' if n.condition is None else ': ' + escape(t(n.condition, lang) if n.condition in _T else n.condition)}</td>"
         f"<td>{n.earliest.isoformat()}</td><td>{n.give_by.isoformat()}</td>"
         f'<td class="{"bad" if n.state is NextState.OVERDUE else ""}">{escape(_STATES[n.state.value][lang])}</td></tr>'
         for n in due

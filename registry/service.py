@@ -40,7 +40,8 @@ from registry.errors import (
 )
 from registry.ids import canonical_id_number, dose_ref, person_id, student_ref
 from registry.schedule import Assessment, GivenDose, Schedule, assess
-from registry.schedule_nip2021 import NIP_2021, SERIES_ANTIGEN
+from registry.schedule_editions import AUTO, EDITIONS, select
+from registry.schedule_nip2021 import SERIES_ANTIGEN, SERIES_VACCINE
 from registry.store import DoseRow, LogEntry, PersonRow, Store
 from registry.vault import Vault
 from vaxcrypto.keys import Address, PrivateKey, parse_address, to_checksum_address
@@ -223,17 +224,27 @@ class Registry:
         chain: Chain,
         *,
         clock: Callable[[], int] = _now_ms,
-        schedule: Schedule = NIP_2021,
+        schedule: Schedule | str = AUTO,
         credential_days: int = 90,
     ) -> None:
         self.store = store
         self.keys = keys
         self.chain = chain
         self.clock = clock
-        self.schedule = schedule
+        if isinstance(schedule, str) and schedule != AUTO and schedule not in EDITIONS:
+            raise ValueError(f"unknown schedule edition {schedule!r}: {AUTO!r} or one of {sorted(EDITIONS)}")
+        self._schedule = schedule
         self.credential_days = credential_days
         self.vault = Vault(keys.master_key)
         self._check_master_key()
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule edition children are read against today: the one configured, or for "auto" the edition in
+        force on the registry's date."""
+        if isinstance(self._schedule, Schedule):
+            return self._schedule
+        return select(self._schedule, self.today())
 
     def _check_master_key(self) -> None:
         """Refuse to start with another master key than the one this database was sealed under (SealError):
@@ -679,7 +690,7 @@ class Registry:
                 when = dt.datetime.fromtimestamp(
                     int(d["administered_ms"]) / 1000, dt.timezone(dt.timedelta(hours=8))
                 )
-                out.append(GivenDose(antigen, when.date()))
+                out.append(GivenDose(antigen, when.date(), SERIES_VACCINE.get(str(d["series"]), "")))
         return out
 
     # school credentials
