@@ -71,13 +71,13 @@ class Revocations:
     """The revocation lists a check relies on: the valid ones (their serials united), or why none is usable."""
 
     serials: frozenset[str]
-    as_of_ms: tuple[int, ...]  # issued_ms of each valid list
+    signed: tuple[tuple[str, int], ...]  # (where, issued_ms) of each valid list
     problems: tuple[tuple[str, str], ...]  # (where: "registry" | "pasted", reason code)
 
     @property
     def available(self) -> bool:
         """True when at least one signed, fresh list was read."""
-        return bool(self.as_of_ms)
+        return bool(self.signed)
 
 
 def gather_revocations(
@@ -87,7 +87,7 @@ def gather_revocations(
     count: a credential revoked in any list the registry signed is revoked."""
     keys = list(trusted_keys)
     serials: set[str] = set()
-    as_of: list[int] = []
+    signed: list[tuple[str, int]] = []
     problems: list[tuple[str, str]] = []
     for where, text in lists:
         if text is None:
@@ -101,8 +101,8 @@ def gather_revocations(
             problems.append((where, exc.reason))
             continue
         serials |= got.serials
-        as_of.append(got.issued_ms)
-    return Revocations(frozenset(serials), tuple(as_of), tuple(problems))
+        signed.append((where, got.issued_ms))
+    return Revocations(frozenset(serials), tuple(signed), tuple(problems))
 
 
 @dataclass(frozen=True, slots=True)

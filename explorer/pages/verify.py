@@ -225,11 +225,17 @@ def reason_words(t: Texts, reason: str) -> str:
     return t("vr_" + reason) if "vr_" + reason in MESSAGES else reason
 
 
+#: reasons whose words already say which list
+_NAMES_ITS_LIST = frozenset({"revocations_unavailable", "revocations_not_configured"})
+
+
 def why_unchecked(t: Texts, revocations: Revocations) -> Safe:
     """Why no revocation list could be used, per source."""
     return join(
         (
-            t.fmt("sv_list_problem", where=t("sv_from_" + where), reason=reason_words(t, reason))
+            reason_words(t, reason)
+            if reason in _NAMES_ITS_LIST
+            else t.fmt("sv_list_problem", where=t("sv_where_" + where), reason=reason_words(t, reason))
             for where, reason in revocations.problems
         ),
         "；" if t.zh else "; ",
@@ -317,7 +323,7 @@ def class_card(t: Texts, result: ClassResult, revocations: Revocations) -> Safe:
         if follow
         else tag("p", {"class": "ok"}, t("sv_follow_up_none"))
     )
-    tone = "ok" if not follow else ("bad" if counts["refused"] else "warn")
+    tone = "ok" if not follow else "warn"  # not "bad": it would colour every row red
     return tag(
         "section",
         {"class": f"card verdict {tone}", "data-class-list": str(len(result.rows))},
@@ -336,7 +342,7 @@ def class_card(t: Texts, result: ClassResult, revocations: Revocations) -> Safe:
 
 def _trust(t: Texts, keys: Sequence[Address], revocations: Revocations) -> Safe:
     lines = [t.fmt("sv_keys", n=len(keys)) if keys else t("sv_no_keys")]
-    lines.extend(t.fmt("sv_as_of", when=local(ms)) for ms in revocations.as_of_ms)
+    lines.extend(t.fmt("sv_as_of", where=t("sv_from_" + w), when=local(ms)) for w, ms in revocations.signed)
     if revocations.available:  # a refused extra list is worth saying even when another one was good
         lines.extend(
             t.fmt("sv_list_problem", where=t("sv_from_" + w), reason=reason_words(t, r))
