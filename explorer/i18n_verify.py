@@ -159,6 +159,10 @@ VERIFY_MESSAGES: Mapping[str, tuple[str, str]] = {
         "The list has more than {n} students: check it in parts.",
         "名单超过 {n} 名学生：请分批核验。",
     ),
+    "sv_class_unreadable": (
+        "This is not a readable CSV (a field is too long or a quote is not closed).",
+        "无法读取该 CSV（某个字段过长或引号未闭合）。",
+    ),
     "sv_class_encoding": (
         "The file is neither UTF-8 nor GB18030 text.",
         "文件既不是 UTF-8 也不是 GB18030 编码的文本。",

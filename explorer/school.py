@@ -159,7 +159,8 @@ class ClassResult:
 
 
 class ClassListProblem(ValueError):
-    """A class list the page cannot check: "no_header", "too_many" (more than `limit` rows) or "encoding"."""
+    """A class list the page cannot check: "no_header", "too_many" (more than `limit` rows), "unreadable" (not
+    CSV) or "encoding"."""
 
     def __init__(self, code: str, limit: int = 0) -> None:
         super().__init__(code)
@@ -188,14 +189,16 @@ def check_class(
 ) -> ClassResult:
     """A class list CSV (a header row naming `student` and `credential`; other columns ignored), row by row."""
     text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or not {"student", "credential"} <= set(header):
-        raise ClassListProblem("no_header")
-    if sum(1 for _ in reader) > max_rows:
-        raise ClassListProblem("too_many", max_rows)
     try:
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if header is None or not {"student", "credential"} <= set(header):
+            raise ClassListProblem("no_header")
+        if sum(1 for _ in reader) > max_rows:
+            raise ClassListProblem("too_many", max_rows)
         results = check_class_list(text, trusted_keys, RevocationList(0, revocations.serials), today, school)
+    except csv.Error:  # a field longer than the csv module allows, an unclosed quote...
+        raise ClassListProblem("unreadable") from None
     except ClassListError:  # checked above; the vaxcrypto bound is higher than ours
         raise ClassListProblem("no_header") from None
     out = []

@@ -181,7 +181,7 @@ async def verify_class_page(data: Data, t: Texts, req: HttpRequest, source: Revo
     except ClassListProblem as exc:
         if exc.code == "too_many":
             return _problem(t, source, form, t.fmt("sv_class_too_many", n=MAX_CLASS_ROWS))
-        return _problem(t, source, form, t("sv_class_no_header"))
+        return _problem(t, source, form, t("sv_class_" + exc.code))
     result = ClassResult(tuple(rows))
     kept = Form({"school": form.get("school"), "revocations": form.get("revocations")}, {})
     body = class_card(t, result, revocations) + _trust(t, keys, revocations)

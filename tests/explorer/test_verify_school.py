@@ -195,6 +195,9 @@ def test_class_list_bounds_and_shapes() -> None:
     with pytest.raises(ClassListProblem) as exc:
         check_class(big, KEYS, NONE_REVOKED, TODAY, None)
     assert (exc.value.code, exc.value.limit) == ("too_many", MAX_CLASS_ROWS)
+    with pytest.raises(ClassListProblem) as exc:
+        check_class('student,credential\n"' + "x" * 200_000 + '",y\n', KEYS, NONE_REVOKED, TODAY, None)
+    assert exc.value.code == "unreadable"
     assert decode_csv("student,credential\n张三,x\n".encode("gb18030")).startswith("student")
     assert decode_csv("\ufeffstudent".encode()) == "student"
 
