@@ -28,6 +28,7 @@ from explorer.views import (
     Org,
     Product,
     RecallProgress,
+    RegistryKey,
     Sample,
     StorageUnit,
     Trace,
@@ -46,6 +47,7 @@ INVALID_PARAMS_CODE = -32602
 
 SHORT_TTL_S = 2.0
 LONG_TTL_S = 3600.0
+REGISTRY_KEYS_TTL_S = 10.0
 HISTORY_PAGE = 200
 HISTORY_MAX_PAGES = 60
 HISTORY_KEEP_S = 31 * 86400
@@ -342,6 +344,13 @@ class Data:
         if isinstance(raw, list):
             raw = {"holders": raw}
         return decode(RecallProgress, raw, "recall_progress")
+
+    async def registry_keys(self) -> list[RegistryKey]:
+        """The registry signing keys the CDC registered (vax_registryKeys), active or not; re-read every 10 s so a
+        withdrawn key stops being trusted quickly."""
+        return decode_list(
+            RegistryKey, await self.raw("vax_registryKeys", REGISTRY_KEYS_TTL_S), "registry_keys"
+        )
 
     async def device(self, address: str) -> Mapping[str, Any]:
         out = await self.raw("vax_getDevice", 30.0, address=address)

@@ -15,6 +15,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from vaxcrypto.keys import Address, InvalidAddress, parse_address
+
 T = TypeVar("T")
 
 MAX_STR = 100_000
@@ -176,3 +178,13 @@ def _value(tp: Any, value: object, where: str, depth: int) -> object:
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return _dataclass(tp, value, where, depth)
     raise DecodeError(where, str(tp), value)
+
+
+def decode_address(value: object, where: str = "") -> Address:
+    """A 0x-prefixed 20-byte hex address (one case, or EIP-55) as vaxcrypto's `Address`; else `DecodeError`."""
+    if not isinstance(value, str):
+        raise DecodeError(where, "address", value)
+    try:
+        return parse_address(value)
+    except InvalidAddress:
+        raise DecodeError(where, "address", value) from None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from explorer.html import Safe, h
 from explorer.i18n_chain import CHAIN_MESSAGES
+from explorer.i18n_verify import VERIFY_MESSAGES
 
 LANGS = ("en", "zh-CN")
 DEFAULT_LANG = "en"
@@ -364,7 +365,7 @@ _UI_MESSAGES: Mapping[str, tuple[str, str]] = {
 }
 
 
-MESSAGES: Mapping[str, tuple[str, str]] = {**_UI_MESSAGES, **CHAIN_MESSAGES}
+MESSAGES: Mapping[str, tuple[str, str]] = {**_UI_MESSAGES, **CHAIN_MESSAGES, **VERIFY_MESSAGES}
 ENUM_PREFIXES = frozenset(
     {"qc", "ak", "sk", "ot", "q", "st", "dr", "role", "ek", "err", "ev", "k", "f", "vf"}
 )

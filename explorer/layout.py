@@ -48,6 +48,7 @@ def page(frame: Frame, body: Safe) -> Safe:
             link("/alerts", t("nav_alerts")),
             link("/district", t("nav_district")),
             link("/validators", t("nav_validators")),
+            link("/verify", t("nav_verify")),
             tag(
                 "a",
                 {"href": lang_href(frame.path, other), "hreflang": other, "lang": other, "class": "lang"},

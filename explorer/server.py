@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -25,6 +25,8 @@ from explorer.html import Safe
 from explorer.i18n import Texts, negotiate
 from explorer.layout import Frame, error_body, page
 from explorer.pages.alerts import parse_filter as alerts_parse_filter
+from explorer.pages.verify import MAX_FORM_BYTES, verify_class_page, verify_form_page, verify_one_page
+from explorer.school import RevocationSource
 from rpc.registry import MethodRegistry
 from rpc.server import HttpRequest, HttpResponse, Route, RpcServerConfig, serve
 
@@ -55,6 +57,8 @@ class Explorer:
 
     data: Data
     ws_url: str | None
+    #: the registry's signed revocation list for /verify (none configured: the school pastes one)
+    revocations: RevocationSource = field(default_factory=lambda: RevocationSource(None))
 
     def _csp(self) -> str:
         connect = "'self'"
@@ -66,12 +70,13 @@ class Explorer:
             f"connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
         )
 
-    def _headers(self, lang: str, explicit: bool) -> tuple[tuple[str, str], ...]:
+    def _headers(self, lang: str, explicit: bool, posted: bool = False) -> tuple[tuple[str, str], ...]:
         headers = [
             ("Content-Security-Policy", self._csp()),
             ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "no-referrer"),
-            ("Cache-Control", "no-cache"),
+            # a posted form's answer (a school's class list) is never kept by the browser or a proxy
+            ("Cache-Control", "no-store" if posted else "no-cache"),
             ("Vary", "Accept-Language, Cookie"),
         ]
         if explicit:
@@ -86,7 +91,7 @@ class Explorer:
         async def handle(req: HttpRequest) -> HttpResponse:
             lang, explicit = negotiate(req.query, req.headers)
             t = Texts(lang)
-            headers = self._headers(lang, explicit)
+            headers = self._headers(lang, explicit, req.method == "POST")
             try:
                 result = await fn(self.data, t, req)
             except NotFound as exc:
@@ -161,7 +166,17 @@ class Explorer:
             ("/code", lambda d, t, r: pages.code_page(d, t, r.query.get("c", "")), False),
             ("/search", lambda d, t, r: pages.search(d, t, r.query.get("q", "")), False),
         ]
+        src = self.revocations
+        get += [
+            ("/verify", lambda d, t, r: verify_form_page(d, t, src), False),
+            ("/verify/class", lambda d, t, r: verify_form_page(d, t, src), False),
+        ]
+        post: list[tuple[str, PageFn]] = [
+            ("/verify", lambda d, t, r: verify_one_page(d, t, r, src)),
+            ("/verify/class", lambda d, t, r: verify_class_page(d, t, r, src)),
+        ]
         out = [Route("GET", path, self.handler(fn, fragment=frag)) for path, fn, frag in get]
+        out += [Route("POST", path, self.handler(fn)) for path, fn in post]
         out.append(Route("GET", "/static/{name}", _serve_static))
         return out
 
@@ -210,6 +225,7 @@ async def serve_explorer(
     tls_key_file: str | None = None,
     rpc_ssl_context: ssl.SSLContext | None = None,
     limits: Mapping[str, Any] | None = None,
+    registry_url: str | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the explorer until cancelled; reports the bound port (port 0 = any free port).
@@ -218,18 +234,24 @@ async def serve_explorer(
     browsers connect to for live updates, so it must be reachable from them. `tls_cert_file` and `tls_key_file`
     (PEM) make it serve HTTPS; `rpc_ssl_context` is whom an https:// `rpc_url` is trusted by. `limits` sets the
     server's connection fields (`RpcServerConfig`: max_connections, header_timeout_s, allowed_hosts, ...).
+    `registry_url` is the district registry's base URL: /verify fetches its signed revocation list from
+    `registry_url`/revocations (without it, schools paste the list).
     """
     config = RpcServerConfig(
         host=host,
         port=port,
         title="vaxchain explorer",
-        max_body_bytes=64 * 1024,
+        max_body_bytes=MAX_FORM_BYTES,  # a class list of about 650 credentials; every other page is a GET
         tls_cert_file=tls_cert_file,
         tls_key_file=tls_key_file,
         **dict(limits or {}),
     )
     rpc_source = RpcSource(rpc_url, ssl_context=rpc_ssl_context) if source is None else None
-    explorer = Explorer(Data(source or rpc_source or RpcSource(rpc_url)), ws_url or default_ws_url(rpc_url))
+    explorer = Explorer(
+        Data(source or rpc_source or RpcSource(rpc_url)),
+        ws_url or default_ws_url(rpc_url),
+        RevocationSource(registry_url),
+    )
     try:
         await serve(
             MethodRegistry(),

@@ -481,3 +481,13 @@ class RecallProgress:
     holders: tuple[HolderProgress, ...] = ()
     totals: HolderProgress | None = None
     doses_given: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryKey:
+    """vax_registryKeys: a registry signing key the CDC registered, and whether it is active."""
+
+    address: str
+    active: bool
+    org_id: str = ""
+    changed_height: int = 0

@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from registry import credential as cred
 from registry.anchor import anchor_transaction
 from registry.chain import Caller, Chain, Unsupported
 from registry.cosign import DoseCosignature, sign_dose
@@ -44,6 +43,7 @@ from registry.schedule_editions import AUTO, EDITIONS, select
 from registry.schedule_nip2021 import SERIES_ANTIGEN, SERIES_VACCINE
 from registry.store import DoseRow, LogEntry, PersonRow, Store
 from registry.vault import Vault
+from vaxcrypto import credential as cred
 from vaxcrypto.keys import Address, PrivateKey, parse_address, to_checksum_address
 
 log = logging.getLogger(__name__)

@@ -41,10 +41,10 @@ from registry.chain import RpcChain
 from registry.client import DoseRequest, RegistryClient, RegistryClientError, RegistryUnavailable, cosign_dose
 from registry.config import init_registry, load_registry_config
 from registry.cosign import DoseCosignature
-from registry.credential import CredentialRefused, read_revocations, verify
 from registry.errors import RegistryError
 from registry.qr import family_link, qr_svg
-from registry.schoolcheck import ClassListError, catch_up_list, check_class_list
+from vaxcrypto.classlist import ClassListError, catch_up_list, check_class_list
+from vaxcrypto.credential import CredentialRefused, read_revocations, verify
 from vaxcrypto.keys import Address, InvalidAddress, PrivateKey, parse_address, to_checksum_address
 from vaxcrypto.secp256k1 import CryptoError
 

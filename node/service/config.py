@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explorer.school import RegistryUrlError, check_registry_url
 from node.core.errors import VaxchainError
 from node.mempool.pool import DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_TXS, DEFAULT_TTL_S
 from node.net.config import parse_external_addr, parse_listen_addr, parse_peer_addr
@@ -110,6 +111,7 @@ class NodeConfig:
     explorer_tls_cert_file: str | None = None  # the same two keys for the explorer's pages (HTTPS)
     explorer_tls_key_file: str | None = None
     explorer_limits: ListenerLimits = EXPLORER_LIMITS
+    explorer_registry_url: str | None = None  # the registry whose signed revocation list /verify fetches
     mempool_max_txs: int = DEFAULT_MAX_TXS  # a few blocks' worth (ADR 0010)
     mempool_max_per_sender: int = 2_000
     mempool_max_nonce_gap: int = DEFAULT_MAX_NONCE_GAP
@@ -308,6 +310,7 @@ def load_config(datadir: Path) -> NodeConfig:
         explorer_tls_cert_file=_get(explorer, "explorer", "tls_cert_file", str, None),
         explorer_tls_key_file=_get(explorer, "explorer", "tls_key_file", str, None),
         explorer_limits=_limits(explorer, "explorer", EXPLORER_LIMITS),
+        explorer_registry_url=_get(explorer, "explorer", "registry_url", str, None),
         mempool_max_txs=_get(mempool, "mempool", "max_txs", int, DEFAULT_MAX_TXS),
         mempool_max_per_sender=_get(mempool, "mempool", "max_per_sender", int, 2_000),
         mempool_max_nonce_gap=_get(mempool, "mempool", "max_nonce_gap", int, DEFAULT_MAX_NONCE_GAP),
@@ -327,6 +330,11 @@ def load_config(datadir: Path) -> NodeConfig:
     _check_tls(config, "rpc")
     if config.explorer_enabled:
         _check_tls(config, "explorer")
+    if config.explorer_registry_url is not None:
+        try:
+            check_registry_url(config.explorer_registry_url)
+        except RegistryUrlError as exc:
+            raise ConfigError("explorer.registry_url", str(exc)) from None
     for key in ("max_response_bytes", "max_batch_response_bytes"):
         if getattr(config, f"rpc_{key}") < 1024:
             raise ConfigError(f"rpc.{key}", "expected an integer >= 1024")

@@ -368,6 +368,7 @@ class Node:
                     tls_key_file=None if ex_tls is None else ex_tls[1],
                     rpc_ssl_context=rpc_ssl,
                     limits=ex_limits,
+                    registry_url=self.config.explorer_registry_url,
                     task_status=task_status,
                 )
             )

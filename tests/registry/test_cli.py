@@ -22,9 +22,9 @@ from node.cli.main import app
 from node.cli.person import registry_cosignature
 from node.core.keystore import save_keystore
 from registry.cosign import dose_signer
-from registry.credential import RevocationList, SchoolCredential, issue, sign_revocations
 from registry.server import RegistryHTTPServer
 from registry.service import Registry
+from vaxcrypto.credential import RevocationList, SchoolCredential, issue, sign_revocations
 from vaxcrypto.keys import PrivateKey, to_checksum_address
 
 from .conftest import CHAIN_ID, HEPB_CODE, SITE_A, T0

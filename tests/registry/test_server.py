@@ -17,11 +17,11 @@ import pytest
 from registry.auth import sign_request
 from registry.client import DoseRequest, RegistryClient, RegistryClientError, RegistryUnavailable, cosign_dose
 from registry.cosign import dose_signer
-from registry.credential import read_revocations
 from registry.server import RegistryHTTPServer
 from registry.service import Registry, parse_person
 from rpc.tls import server_context
 from tests.tls_certs import PrivateCA
+from vaxcrypto.credential import read_revocations
 
 from .conftest import CHAIN_ID, HEPB_CODE, OUTSIDER, SITE_A, T0, FakeChain, child
 

@@ -200,7 +200,7 @@ def test_the_access_log_is_chained_and_anchored_with_attest(registry: Registry, 
 
 
 def test_school_credential_reflects_the_schedule(registry: Registry, clock: Clock) -> None:
-    from registry.credential import RevocationList, read_revocations, verify
+    from vaxcrypto.credential import RevocationList, read_revocations, verify
 
     pid, code = register(registry, birth="2019-01-01")
     text = registry.school_credential(code, pid, "school-1")

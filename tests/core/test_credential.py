@@ -1,5 +1,5 @@
 """School-entry credentials: a school accepts a good one and refuses forged, altered, expired and revoked ones
-with the reason; the class list check gives per-student results and the catch-up list."""
+with the reason; revocation lists count only when signed by a registry key and fresh."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import datetime as dt
 import orjson
 import pytest
 
-from registry.credential import (
+from vaxcrypto.credential import (
     CredentialRefused,
     RevocationList,
     SchoolCredential,
@@ -18,7 +18,6 @@ from registry.credential import (
     sign_revocations,
     verify,
 )
-from registry.schoolcheck import ClassListError, catch_up_list, check_class_list, check_one
 from vaxcrypto.keys import PrivateKey
 
 REGISTRY = PrivateKey.from_seed("test/registry-signing")
@@ -88,34 +87,3 @@ def test_revocation_lists_must_be_signed_and_fresh() -> None:
     with pytest.raises(CredentialRefused) as exc:
         read_revocations(text, [REGISTRY.address], 1_000 + 8 * 24 * 3600 * 1000)
     assert exc.value.reason == "revocations_stale"
-
-
-def test_class_list_gives_each_student_and_who_needs_catch_up() -> None:
-    rows = [
-        ("Zhang", issue(REGISTRY, credential())),
-        ("Li", issue(REGISTRY, credential("incomplete", ("MMR", "JE"), serial="s2"))),
-        ("Wang", issue(FORGER, credential(serial="s3"))),
-    ]
-    csv_text = "student,credential,class\n" + "".join(f"{s},{c},1A\n" for s, c in rows)
-    results = check_class_list(csv_text, [REGISTRY.address], NONE_REVOKED, TODAY, "school-1")
-    assert [(r.student, r.outcome, r.missing) for r in results] == [
-        ("Zhang", "complete", ()),
-        ("Li", "catch_up", ("MMR", "JE")),
-        ("Wang", "refused", ()),
-    ]
-    assert results[2].reason.startswith("forged_or_altered")
-    assert [r.student for r in catch_up_list(results)] == ["Li", "Wang"]
-    with pytest.raises(ClassListError):
-        check_class_list("name,qr\nx,y\n", [REGISTRY.address], NONE_REVOKED, TODAY)
-
-
-def test_check_one_reports_refusals_as_results() -> None:
-    revocations = sign_revocations(REGISTRY, RevocationList(1_000, frozenset({"s9"})))
-    good = check_one(issue(REGISTRY, credential()), [REGISTRY.address], revocations, 2_000, TODAY)
-    assert (good.outcome, good.student) == ("complete", "ab" * 16)
-    revoked = check_one(
-        issue(REGISTRY, credential(serial="s9")), [REGISTRY.address], revocations, 2_000, TODAY
-    )
-    assert revoked.outcome == "refused" and revoked.reason.startswith("revoked")
-    stale = check_one(issue(REGISTRY, credential()), [REGISTRY.address], revocations, 10**12, TODAY)
-    assert stale.outcome == "refused" and stale.reason.startswith("revocations_stale")

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from registry.credential import CredentialRefused, RevocationList, read_revocations, verify
+from vaxcrypto.credential import CredentialRefused, RevocationList, read_revocations, verify
 from vaxcrypto.keys import Address
 
 MAX_ROWS = 5000
