@@ -952,14 +952,17 @@ def test_storage_fit_and_unknown_episode_errors() -> None:
 # monitoring and recall records ("lotunits", "unitwatch", "recallh", "recallq"), Params gained the label rule,
 # quarantine and expiry-warning fields, the scenario's hourly readings leave monitoring-gap episodes with their
 # indexes and the unit monitor ("episode", "epstart", "unitep", "unitmon", "monbuckets", "mondue") and lots
-# queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits")
-STATE_DIGEST = "14eb9a76c4e3ed3407d7b9e0d69b5fcc5fbc0ac77491d08203dca92823c1a0ee"
+# queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits"); then a storage unit's
+# logger history became one record ("unitmon" holds the leg counters, "unitwatch" went, and the storage unit
+# record lost its last_sample_s)
+STATE_DIGEST = "250227e1a6582613f07ce13a2cc72a4eecf4375d152f339b8bfdab9eb9d4b9fb"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
     *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"dose", b"suspect", b"unit", b"unitdev"),
-    *(b"unitlots", b"used", b"regsigner", b"namezh", b"lotunits", b"unitwatch", b"recallh", b"recallq"),
-    # #20: episodes and their indexes, the unit monitor and the monitoring deadline buckets and cursor
+    *(b"unitlots", b"used", b"regsigner", b"namezh", b"lotunits", b"recallh", b"recallq"),
+    # #20: episodes and their indexes, the unit monitor (the unit's logger history: leg counters and episodes)
+    # and the monitoring deadline buckets and cursor
     *(b"episode", b"epstart", b"monbuckets", b"mondue", b"unitep", b"unitmon"),
     *(b"expcursor", b"expdue"),  # #20: expiry warnings queued at commissioning
 }
