@@ -388,3 +388,17 @@ def test_a_storage_unit_answer_shows_the_latest_sample_of_any_logger() -> None:
     assert (m.last_temp, m.samples, m.out_of_range) == (510, 3, 1)
     silent = queries.get_storage_unit(w.chain.state, "site-02-fridge-1")
     assert silent is not None and silent["last_sample_s"] == 0
+
+
+def test_a_reading_batch_changes_the_loggers_counters_and_the_units_one_monitor_record() -> None:
+    """The unit's logger history is updated in one place: a batch with no breach and no episode changes the
+    logger's counters and the unit's monitor record, and neither a second copy nor the storage unit record."""
+    w = make_world()
+    t = w.chain.time_ms // 1000 + 60
+    w.readings(FRIDGE_LOGGER, t, [500])  # the first reading also queues the unit for its deadline
+    before = dict(w.chain.state.data)
+    w.readings(FRIDGE_LOGGER, t + 60, [500, 510, 520])
+    changed = {k for k, v in w.chain.state.data.items() if before.get(k) != v}
+    assert changed == {schema.device_state(addr(FRIDGE_LOGGER)), schema.unit_monitor("site-01-fridge-1")}
+    m = get_monitor(w.chain.state, "site-01-fridge-1")
+    assert (m.last_sample_s, m.last_temp, m.samples, m.gaps) == (t + 180, 520, 4, 0)
