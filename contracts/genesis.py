@@ -261,7 +261,7 @@ def seed_genesis(state: State, orgs: Sequence[GenesisOrganisation], params: Para
             put_account(state, Account(a, o.org_id, Role.STAFF, True))
         for u in o.storage_units:
             put_storage_unit(
-                state, StorageUnit(u.unit_id, o.org_id, u.kind, u.name, u.min_temp, u.max_temp, True, 0, 0)
+                state, StorageUnit(u.unit_id, o.org_id, u.kind, u.name, u.min_temp, u.max_temp, True, 0)
             )
             put_local_name(state, "unit", u.unit_id, u.name_zh)
             for d in u.devices:

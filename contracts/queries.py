@@ -32,6 +32,7 @@ from contracts.records import (
     Shipment,
     StorageUnit,
     SuspectReport,
+    UnitMonitor,
     UnitUse,
 )
 from contracts.statekeys import load, load_int
@@ -126,6 +127,8 @@ def get_storage_unit(state: ReadState, unit_id: str) -> dict[str, Any] | None:
     if u is None:
         return None
     out = _rec(u)
+    monitor = load(state, schema.unit_monitor(unit_id), UnitMonitor)  # the one record of the logger history
+    out["last_sample_s"] = 0 if monitor is None else monitor.last_sample_s
     out["name_zh"] = local_name(state, "unit", unit_id)
     holdings = []
     for k, v in state.iterate(schema.unit_holdings_prefix(unit_id)):

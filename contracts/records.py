@@ -115,7 +115,7 @@ class OrgNode:
 
 @dataclass(frozen=True, slots=True)
 class StorageUnit:
-    """A fridge, freezer, cold room or vehicle of an organisation, with its rule counters."""
+    """A fridge, freezer, cold room or vehicle of an organisation (its logger history: UnitMonitor)."""
 
     unit_id: Id
     org_id: Id
@@ -125,7 +125,6 @@ class StorageUnit:
     max_temp: Temp
     active: bool
     breach_count: U32  # bumped by every breach; shipments and opened vials compare snapshots
-    last_sample_s: U64  # latest sample time from any bound logger (0 = none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,20 +214,6 @@ class UnitLots:
     """Lots with units in a storage unit (so a breach quarantines them without a scan)."""
 
     lot_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class UnitWatch:
-    """Monitoring counters of one storage unit over all its loggers: what a receipt's leg verdict compares."""
-
-    last_s: U64  # latest sample time (0 = none yet)
-    last_temp: Temp
-    samples: U64
-    out_of_range: U64  # samples outside the unit's registered range
-    gaps: U64  # samples that came more than monitoring_interval_minutes after the unit's previous one
-    longest_gap_s: U64
-    last_gap_start_s: U64  # the latest gap: the sample before it and the one that ended it (0 = none)
-    last_gap_end_s: U64
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,12 +424,23 @@ class Episode:
 
 @dataclass(frozen=True, slots=True)
 class UnitMonitor:
-    """A storage unit's open episodes and its place in the monitoring deadline index."""
+    """A storage unit's logger history over all its loggers, updated once per reading batch: the counters a
+    receipt's leg verdict compares, its open episodes and its place in the monitoring deadline index."""
 
+    last_sample_s: U64  # latest sample time from any bound logger (0 = none yet)
+    last_temp: Temp  # the temperature of that sample
+    last_heard_s: U64  # later of last_sample_s and the block time of the reading carrying it (deadlines)
+    samples: U64
+    out_of_range: U64  # samples outside the unit's registered range
+    # sample-to-sample holes longer than monitoring_interval_minutes (every newer sample when it is 0); unlike
+    # gap episodes, a hole that ends a gap the block hook opened counts here too
+    gaps: U64
+    longest_gap_s: U64
+    last_gap_start_s: U64  # the latest hole: the sample before it and the one that ended it (0 = none)
+    last_gap_end_s: U64
     open_excursion: Hash32 | None
     open_gap: Hash32 | None
     due_minute: U64  # bucket of schema.monitor_due holding the unit (0 = not indexed)
-    last_seen_s: U64  # latest sample time or reading block time, whichever is later
 
 
 @dataclass(frozen=True, slots=True)

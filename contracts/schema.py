@@ -464,11 +464,6 @@ def local_name(group: str, object_id: str) -> bytes:
 # --- supply path, recalls and leg monitoring ---------------------------------------------------
 
 
-def unit_watch(unit_id: str) -> bytes:
-    """A storage unit's monitoring counters over all its loggers (UnitWatch)."""
-    return b"unitwatch\x00" + unit_id.encode()
-
-
 def lot_units(lot_id: str) -> bytes:
     """The storage units holding units of a lot (LotUnits): what a recall quarantines, whom expiry warns."""
     return b"lotunits\x00" + lot_id.encode()
@@ -538,7 +533,7 @@ def parse_episode_index(k: bytes) -> tuple[int, bytes]:
 
 
 def unit_monitor(unit_id: str) -> bytes:
-    """A storage unit's open episodes and monitoring deadline (UnitMonitor)."""
+    """A storage unit's logger history: leg counters, open episodes and monitoring deadline (UnitMonitor)."""
     return b"unitmon\x00" + unit_id.encode()
 
 

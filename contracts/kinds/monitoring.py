@@ -19,6 +19,10 @@ first after a gap); a reading does not move it: when the hook reaches its bucket
 it moves it to the bucket of its current deadline (one bucket write per unit per interval, not per reading).
 
 Ids: ``sha256(schema.episode_id_preimage(unit, kind, start_ms))``: anyone can compute them.
+
+One record per unit (``UnitMonitor``, ``schema.unit_monitor``) holds the unit's logger history: the counters
+the supply path's leg verdict compares (kinds/supply.py), the open episodes and the deadline. ``SampleTracker``
+is its only writer for readings (loaded and stored once per batch); the block hook updates its gap and deadline.
 """
 
 from __future__ import annotations
@@ -59,7 +63,9 @@ def episode_id(unit_id: str, kind: EpisodeKind, start_ms: int) -> bytes:
 
 def get_monitor(state: State, unit_id: str) -> UnitMonitor:
     """The unit's monitor record (empty when it never reported)."""
-    return load(state, schema.unit_monitor(unit_id), UnitMonitor) or UnitMonitor(None, None, 0, 0)
+    return load(state, schema.unit_monitor(unit_id), UnitMonitor) or UnitMonitor(
+        0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0
+    )
 
 
 def get_episode(state: State, eid: bytes) -> Episode | None:
@@ -137,36 +143,48 @@ def _close(state: State, ctx: Context, ep: Episode, end_ms: int) -> None:
 
 
 class SampleTracker:
-    """Applies one reading batch of a unit to its episodes (excursions, gaps) and its monitoring deadline."""
+    """Applies one reading batch of a unit to its monitor record: the leg verdict's counters, the episodes
+    (excursions, gaps) and the monitoring deadline."""
 
     def __init__(self, state: State, ctx: Context, unit: StorageUnit, seq: int) -> None:
         self.state, self.ctx, self.unit, self.seq = state, ctx, unit, seq
-        self.monitor = get_monitor(state, unit.unit_id)
-        self.prev_s = unit.last_sample_s
+        self.monitor = m = get_monitor(state, unit.unit_id)
+        # the counters as plain ints while the batch runs (the record is rebuilt once, in finish)
+        self.last_sample_s, self.last_temp, self.samples = m.last_sample_s, m.last_temp, m.samples
+        self.out_of_range, self.gaps, self.longest_gap_s = m.out_of_range, m.gaps, m.longest_gap_s
+        self.last_gap_start_s, self.last_gap_end_s = m.last_gap_start_s, m.last_gap_end_s
+        self.open_excursion, self.open_gap = m.open_excursion, m.open_gap
         self.interval_s = ctx.params.monitoring_interval_minutes * 60
-        self.excursion = (
-            get_episode(state, self.monitor.open_excursion)
-            if self.monitor.open_excursion is not None
-            else None
-        )
+        self.excursion = get_episode(state, m.open_excursion) if m.open_excursion is not None else None
         self.dirty = False  # the open excursion changed since it was last stored (stored once per batch)
         self.unit_lots: tuple[str, ...] | None = None
 
     def sample(self, t: int, temp: int) -> bool:
         """Track one sample; True when the label rule's quarantine is due now (once per excursion)."""
         state, ctx, unit = self.state, self.ctx, self.unit
-        # gaps: a gap the block hook opened ends here; a hole between samples is a closed gap at once
-        if self.monitor.open_gap is not None:
-            gap = get_episode(state, self.monitor.open_gap)
+        prev_s = self.last_sample_s  # the unit's latest sample before this one (any logger)
+        # gap episodes: a gap the block hook opened ends here; a hole between samples is a closed gap at once
+        if self.open_gap is not None:
+            gap = get_episode(state, self.open_gap)
             if gap is not None and t * 1000 > gap.start_ms:
                 _close(state, ctx, gap, t * 1000)
-                self.monitor = dataclasses.replace(self.monitor, open_gap=None)
-        elif self.interval_s and self.prev_s and t - self.prev_s > self.interval_s:
-            _open(state, ctx, unit, EpisodeKind.MONITORING_GAP, self.prev_s * 1000, t * 1000, None, self.seq)
+                self.open_gap = None
+        elif self.interval_s and prev_s and t - prev_s > self.interval_s:
+            _open(state, ctx, unit, EpisodeKind.MONITORING_GAP, prev_s * 1000, t * 1000, None, self.seq)
             self.seq += 1
-        self.prev_s = max(self.prev_s, t)
-        # excursions
+        # the leg verdict's counters: a sample older than the unit's latest (another logger's) counts for
+        # range but not for holes
         out = temp < unit.min_temp or temp > unit.max_temp
+        self.samples += 1
+        if out:
+            self.out_of_range += 1
+        if t > prev_s:
+            if prev_s and t - prev_s > self.interval_s:
+                self.gaps += 1
+                self.longest_gap_s = max(self.longest_gap_s, t - prev_s)
+                self.last_gap_start_s, self.last_gap_end_s = prev_s, t
+            self.last_sample_s, self.last_temp = t, temp
+        # excursions
         ep = self.excursion
         if ep is None:
             if not out:
@@ -177,8 +195,7 @@ class SampleTracker:
         elif not out:
             if t * 1000 > ep.last_ms:  # a late sample of another logger does not end it
                 _close(state, ctx, ep, t * 1000)
-                self.excursion, self.dirty = None, False
-                self.monitor = dataclasses.replace(self.monitor, open_excursion=None)
+                self.excursion, self.dirty, self.open_excursion = None, False, None
             return False
         if self.unit_lots is None:
             self.unit_lots = _unit_lots(state, unit.unit_id)
@@ -197,8 +214,7 @@ class SampleTracker:
         )
         if due:
             ep = dataclasses.replace(ep, quarantined=True)
-        self.excursion, self.dirty = ep, True
-        self.monitor = dataclasses.replace(self.monitor, open_excursion=ep.episode_id)
+        self.excursion, self.dirty, self.open_excursion = ep, True, ep.episode_id
         return due
 
     def start_s(self) -> int:
@@ -213,19 +229,24 @@ class SampleTracker:
             or (ep.max_temp is not None and ep.max_temp > prod.storage_max)
         )
 
-    def finish(self, last_sample_s: int) -> int:
-        """Store the open excursion and the monitor with the unit's new deadline; returns the next alert seq."""
+    def finish(self) -> int:
+        """Store the open excursion and the monitor record (counters, episodes, the unit's new deadline), once
+        per batch; returns the next alert seq."""
         if self.excursion is not None and self.dirty:
             store(self.state, schema.episode(self.excursion.episode_id), self.excursion)
-        state, params = self.state, self.ctx.params
-        seen = max(last_sample_s, self.ctx.block_time_ms // 1000, self.monitor.last_seen_s)
-        monitor = dataclasses.replace(self.monitor, last_seen_s=seen)
-        if monitor.due_minute == 0 and params.monitoring_interval_minutes:
+        state, params, m = self.state, self.ctx.params, self.monitor
+        heard = max(self.last_sample_s, self.ctx.block_time_ms // 1000, m.last_heard_s)
+        due_minute = m.due_minute
+        if due_minute == 0 and params.monitoring_interval_minutes:
             # queued once; the block hook moves the entry on when the deadline it finds has moved (lazily: a
             # reading costs no bucket rewrite while its unit is queued)
-            minute = _due_minute(seen, params)
-            _queue(state, minute, (self.unit.unit_id,))
-            monitor = dataclasses.replace(monitor, due_minute=minute)
+            due_minute = _due_minute(heard, params)
+            _queue(state, due_minute, (self.unit.unit_id,))
+        monitor = UnitMonitor(
+            self.last_sample_s, self.last_temp, heard, self.samples, self.out_of_range, self.gaps,
+            self.longest_gap_s, self.last_gap_start_s, self.last_gap_end_s, self.open_excursion,
+            self.open_gap, due_minute,
+        )  # fmt: skip
         store(state, schema.unit_monitor(self.unit.unit_id), monitor)
         self.monitor = monitor
         return self.seq
@@ -246,9 +267,9 @@ def _queue(state: State, minute: int, unit_ids: tuple[str, ...]) -> None:
     store(state, k, DueUnits((*due.ids, *unit_ids)))
 
 
-def _due_minute(last_seen_s: int, params: Params) -> int:
+def _due_minute(last_heard_s: int, params: Params) -> int:
     """The bucket processed first after the unit's deadline (last heard + the interval) has passed."""
-    return (last_seen_s + params.monitoring_interval_minutes * 60) // 60 + 1
+    return (last_heard_s + params.monitoring_interval_minutes * 60) // 60 + 1
 
 
 def open_episodes_at(state: State, unit_id: str, time_ms: int) -> tuple[Episode, ...]:
@@ -306,15 +327,15 @@ def end_block(state: State, ctx: Context) -> None:
             unit = load(state, schema.storage_unit(unit_id), StorageUnit)
             if m.due_minute != minute or unit is None:
                 continue  # a stale entry
-            if ctx.block_time_ms // 1000 <= m.last_seen_s + ctx.params.monitoring_interval_minutes * 60:
-                later = _due_minute(m.last_seen_s, ctx.params)  # > now_minute: not due in this call
+            if ctx.block_time_ms // 1000 <= m.last_heard_s + ctx.params.monitoring_interval_minutes * 60:
+                later = _due_minute(m.last_heard_s, ctx.params)  # > now_minute: not due in this call
                 requeue.setdefault(later, []).append(unit_id)
                 store(state, schema.unit_monitor(unit_id), dataclasses.replace(m, due_minute=later))
                 continue
             gap_id = m.open_gap
             if gap_id is None and unit.active:
                 gap = _open(
-                    state, ctx, unit, EpisodeKind.MONITORING_GAP, unit.last_sample_s * 1000, None, None, seq
+                    state, ctx, unit, EpisodeKind.MONITORING_GAP, m.last_sample_s * 1000, None, None, seq
                 )
                 seq += 1
                 gap_id = gap.episode_id

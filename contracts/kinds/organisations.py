@@ -192,7 +192,7 @@ def apply_register_storage_unit(state: State, ctx: Context, p: RegisterStorageUn
     if state.get(schema.storage_unit(p.unit_id)) is not None:
         raise AlreadyExists("storage_unit", p.unit_id)
     put_storage_unit(
-        state, StorageUnit(p.unit_id, org.org_id, p.kind, p.name, p.min_temp, p.max_temp, True, 0, 0)
+        state, StorageUnit(p.unit_id, org.org_id, p.kind, p.name, p.min_temp, p.max_temp, True, 0)
     )
     emit(
         ctx,

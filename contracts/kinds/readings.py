@@ -11,6 +11,8 @@ storage unit) when a breach quarantines them. Rules (thresholds in Params, WHO 3
 - label (Chinese rule, ``label_rule``): an excursion (monitoring.py) longer than excursion_quarantine_minutes
   quarantines the stock of every product whose label range it left (cause LABEL_EXCURSION).
 Out-of-range samples make excursion episodes with one alert each, not an alert per sample (monitoring.py).
+The storage unit's logger history (latest sample, the leg verdict's counters, episodes, deadline) is one record,
+UnitMonitor, that monitoring.SampleTracker updates sample by sample and stores once per batch.
 Durations are measured between sample times; a run is broken by the first in-range sample.
 """
 
@@ -48,7 +50,6 @@ from .common import emit, get_lot, get_unit, new_alert, raise_alert
 from .custody import put_lot, quarantine_available
 from .monitoring import SampleTracker
 from .stock import get_holding
-from .supply import watch_samples
 
 HARD_MAX_SAMPLES = 4096
 EPISODE_ALERT_SEQ = 1 << 20  # episode alerts number from here, breach alerts from 0: keys never collide
@@ -198,7 +199,7 @@ def _breach(
 
 
 def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None:
-    """Advance the device's rule counters and the unit's episodes sample by sample."""
+    """Advance the device's rule counters and the unit's monitor record (counters, episodes) sample by sample."""
     dev = load(state, schema.device(ctx.sender), Device)
     if dev is None:
         raise UnknownDevice(ctx.sender)
@@ -206,7 +207,7 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
         raise DeviceInactive(ctx.sender)
     ds = load(state, schema.device_state(dev.address), DeviceState) or _fresh_state()
     validate_record_readings(p, ctx, dev, ds.last_time_s)
-    unit = get_unit(state, dev.unit_id)
+    unit = loaded = get_unit(state, dev.unit_id)
     prm = ctx.params
     r = _Runs(*(getattr(ds, name) for name in _DEVICE_STATE_FIELDS))
     frozen = unit.max_temp <= 0
@@ -286,8 +287,7 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
             r.strict_start_s, r.strict_breached = None, False
         r.last_time_s, r.last_temp = t, temp
         r.samples += 1
-    watch_samples(state, ctx, unit, [(s.time_s, s.temp) for s in p.samples])
-    tracker.finish(max(unit.last_sample_s, r.last_time_s))
+    tracker.finish()
     store(
         state,
         schema.device_state(dev.address),
@@ -306,11 +306,8 @@ def apply_record_readings(state: State, ctx: Context, p: RecordReadings) -> None
             r.window_breached,
         ),
     )
-    store(
-        state,
-        schema.storage_unit(unit.unit_id),
-        dataclasses.replace(unit, last_sample_s=max(unit.last_sample_s, r.last_time_s)),
-    )
+    if unit is not loaded:  # breaches bumped its breach_count
+        store(state, schema.storage_unit(unit.unit_id), unit)
     emit(
         ctx,
         "ReadingsRecorded",

@@ -11,8 +11,9 @@ lets both the MAH and the CDC entrust delivery). Any other owner is CarrierNotAl
 shipment record (``Shipment.carrier``) and shown with the units in transit; custody passes from sender to
 receiver at receipt, so the carrier holds the units only in transit.
 
-Leg record: every storage unit keeps monitoring counters over all its loggers (UnitWatch): the latest sample,
-samples outside the unit's range, and gaps longer than ``monitoring_interval_minutes``. At shipping the sender
+Leg record: every storage unit keeps monitoring counters over all its loggers in its one monitor record
+(UnitMonitor, updated per reading batch by kinds/monitoring.py): the latest sample, samples outside the unit's
+range, and holes between samples longer than ``monitoring_interval_minutes``. At shipping the sender
 unit's last reading and the vehicle's counters are snapshotted (LegStart); at receipt the verdict (LegVerdict)
 checks the whole leg: the sender unit reported, in range, within the interval before departure (or later, when
 the shipment is recorded late, as long as departure is not inside the unit's latest gap); the vehicle likewise
@@ -24,16 +25,14 @@ happened before departure but is reported after it counts against the leg (a con
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
-from contracts import schema
 from contracts.errors import CannotReceive, CarrierNotAllowed, LotRecalled, NotOnSupplyPath
 from contracts.interfaces import Context, State
-from contracts.records import LegStart, LegVerdict, Organisation, Shipment, StorageUnit, UnitWatch
-from contracts.statekeys import load, store
+from contracts.records import LegStart, LegVerdict, Organisation, Shipment, StorageUnit, UnitMonitor
 from contracts.types import OrgType
 
 from .common import get_org, get_unit
+from .monitoring import get_monitor
 
 # Organisation types that hold stock, and the legs between them.
 RECEIVERS: frozenset[OrgType] = frozenset({OrgType.MANUFACTURER, OrgType.CDC, OrgType.SITE})
@@ -81,45 +80,15 @@ def carrier_of(state: State, vehicle: StorageUnit, sender: Organisation, to: Org
     return owner.org_id
 
 
-# --- monitoring counters --------------------------------------------------------------------------
+# --- the leg verdict over the units' monitor records ------------------------------------------------
 
 
-def get_watch(state: State, unit_id: str) -> UnitWatch:
-    """A storage unit's monitoring counters (zero before its first sample)."""
-    return load(state, schema.unit_watch(unit_id), UnitWatch) or UnitWatch(0, 0, 0, 0, 0, 0, 0, 0)
-
-
-def watch_samples(state: State, ctx: Context, unit: StorageUnit, samples: Sequence[tuple[int, int]]) -> None:
-    """Advance the unit's counters with one logger's (time_s, temp) samples (called by record_readings).
-
-    Samples older than the unit's latest (another logger's) count for range but not for gaps.
-    """
-    w = get_watch(state, unit.unit_id)
-    last_s, last_temp, out, gaps, longest = w.last_s, w.last_temp, w.out_of_range, w.gaps, w.longest_gap_s
-    gap_start, gap_end = w.last_gap_start_s, w.last_gap_end_s
-    interval_s = ctx.params.monitoring_interval_minutes * 60
-    for t, temp in samples:
-        if temp < unit.min_temp or temp > unit.max_temp:
-            out += 1
-        if t > last_s:
-            if last_s and t - last_s > interval_s:
-                gaps += 1
-                longest = max(longest, t - last_s)
-                gap_start, gap_end = last_s, t
-            last_s, last_temp = t, temp
-    store(
-        state,
-        schema.unit_watch(unit.unit_id),
-        UnitWatch(last_s, last_temp, w.samples + len(samples), out, gaps, longest, gap_start, gap_end),
-    )
-
-
-def monitored_at(w: UnitWatch, at_s: int, interval_s: int) -> bool:
+def monitored_at(m: UnitMonitor, at_s: int, interval_s: int) -> bool:
     """Whether the unit's record covers time `at_s`: a sample at most `interval_s` before it (or a later one,
-    recorded late), and `at_s` not inside the latest gap."""
-    if w.last_s == 0 or w.last_s < at_s - interval_s:
+    recorded late), and `at_s` not inside the latest hole between samples."""
+    if m.last_sample_s == 0 or m.last_sample_s < at_s - interval_s:
         return False
-    return not (w.last_gap_start_s + interval_s < at_s < w.last_gap_end_s)
+    return not (m.last_gap_start_s + interval_s < at_s < m.last_gap_end_s)
 
 
 def leg_start(
@@ -127,15 +96,15 @@ def leg_start(
 ) -> LegStart:
     """Snapshot at shipping: the sender unit's last reading and the vehicle's counters."""
     interval_s, shipped_s = ctx.params.monitoring_interval_minutes * 60, shipped_ms // 1000
-    sw = get_watch(state, from_unit.unit_id)
-    in_range = sw.last_s > 0 and from_unit.min_temp <= sw.last_temp <= from_unit.max_temp
-    vw = get_watch(state, vehicle.unit_id) if vehicle is not None else None
+    sw = get_monitor(state, from_unit.unit_id)
+    in_range = sw.last_sample_s > 0 and from_unit.min_temp <= sw.last_temp <= from_unit.max_temp
+    vw = get_monitor(state, vehicle.unit_id) if vehicle is not None else None
     return LegStart(
-        sw.last_s,
+        sw.last_sample_s,
         sw.last_temp,
         in_range,
         monitored_at(sw, shipped_s, interval_s),
-        vw.last_s if vw else 0,
+        vw.last_sample_s if vw else 0,
         vw is not None and monitored_at(vw, shipped_s, interval_s),
         vw.out_of_range if vw else 0,
         vw.gaps if vw else 0,
@@ -161,21 +130,21 @@ def leg_verdict(
             issues.append(NO_VEHICLE)
     else:
         vehicle = get_unit(state, s.vehicle)
-        w = get_watch(state, vehicle.unit_id)
-        vehicle_last = w.last_s
+        w = get_monitor(state, vehicle.unit_id)
+        vehicle_last = w.last_sample_s
         if vehicle.breach_count > s.vehicle_breaches_at_ship:
             issues.append(VEHICLE_BREACH)
         if w.out_of_range > st.vehicle_out_of_range:
             issues.append(VEHICLE_OUT_OF_RANGE)
         if required:
-            if w.last_s * 1000 < s.shipped_ms:
+            if w.last_sample_s * 1000 < s.shipped_ms:
                 issues.append(NO_TRANSIT_READINGS)
             else:
                 if not st.vehicle_monitored:
                     issues.append(VEHICLE_UNMONITORED_AT_DEPARTURE)
                 if w.gaps > st.vehicle_gaps:
                     issues.append(VEHICLE_GAP)
-                if arrival_s - w.last_s > interval_s:
+                if arrival_s - w.last_sample_s > interval_s:
                     issues.append(VEHICLE_UNMONITORED_AT_ARRIVAL)
     return LegVerdict(
         not issues, tuple(issues), arrival_s, vehicle_last, bool(issues) and quarantine_if_unfit

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts_testkit import addr
 from test_contracts_rules import GTIN, H, World, expect, make_world, vehicle_ok
 
 from contracts import errors, queries, schema, verdicts
 from contracts.kinds.custody import Receive, Ship
-from contracts.kinds.monitoring import block_hook_context, end_block
-from contracts.kinds.organisations import RegisterStorageUnit
+from contracts.kinds.monitoring import block_hook_context, end_block, get_monitor
+from contracts.kinds.organisations import RegisterStorageUnit, SetDevice
 from contracts.kinds.products import ApproveProduct, LotRef, RegisterLot, RegisterProduct
-from contracts.kinds.supply import get_watch
 from contracts.params import Params
 from contracts.tracecodes import day_end_ms
 from contracts.types import StorageKind
@@ -313,8 +313,8 @@ def test_a_holder_whose_stock_arrived_in_quarantine_is_warned_of_expiry() -> Non
 
 
 def test_the_leg_verdict_and_the_episodes_see_the_same_gap() -> None:
-    """The supply path's counters (UnitWatch, for leg verdicts) and the unit's episodes (UnitMonitor) are two
-    records of one logger history: a hole in the truck's readings is a leg gap and the same gap episode."""
+    """The supply path's leg verdict and the unit's episodes read one record of the truck's logger history
+    (UnitMonitor): a hole in the truck's readings is a leg gap and the same gap episode."""
     w = make_world()
     w.monitor("mah-coldroom", "dist-truck-1")
     w.tx("mah/staff-1", Ship(b"\x0a" * 32, w.ref, 3, "mah-coldroom", "cdc", "dist-truck-1"))
@@ -330,5 +330,75 @@ def test_the_leg_verdict_and_the_episodes_see_the_same_gap() -> None:
     assert list(received.data["leg"]["issues"]) == ["vehicle_gap"]
     (gap,) = episodes(w, kind="monitoring_gap", storage_unit="dist-truck-1")
     assert (gap["start_ms"], gap["end_ms"]) == (s * 1000, (s + 45 * 60) * 1000) and not gap["open"]
-    watch = get_watch(w.chain.state, "dist-truck-1")
-    assert (watch.gaps, watch.last_gap_start_s, watch.last_gap_end_s) == (1, s, s + 45 * 60)
+    m = get_monitor(w.chain.state, "dist-truck-1")
+    assert (m.gaps, m.last_gap_start_s * 1000, m.last_gap_end_s * 1000) == (1, gap["start_ms"], gap["end_ms"])
+    assert m.open_gap is None and received.data["leg"]["vehicle_last_s"] == m.last_sample_s == s + 46 * 60
+
+
+def test_a_gap_the_block_hook_opened_is_one_episode_and_one_leg_gap() -> None:
+    """Where the two meanings differ: the block hook opens a gap from block time (the episode), the sample that
+    ends it is a hole between samples (the leg's counter); both sit in the one record and agree on the gap."""
+    w = make_world()
+    w.monitor("mah-coldroom", "dist-truck-1")
+    w.tx("mah/staff-1", Ship(b"\x0b" * 32, w.ref, 3, "mah-coldroom", "cdc", "dist-truck-1"))
+    s = w.chain.time_ms // 1000 + 1
+    w.readings("dist-truck-1/logger-1", s, [500])
+    heard = w.chain.time_ms // 1000  # the reading's block time: later than its sample
+    assert heard > s
+    w.chain.time_ms = (heard + 31 * 60) * 1000
+    w.chain.end_block()
+    m = get_monitor(w.chain.state, "dist-truck-1")
+    (gap,) = episodes(w, kind="monitoring_gap", storage_unit="dist-truck-1")
+    assert gap["open"] and gap["start_ms"] == s * 1000  # from its last sample, though due from block time
+    assert m.open_gap is not None and "0x" + m.open_gap.hex() == gap["episode_id"]
+    assert (m.last_sample_s, m.last_heard_s, m.gaps) == (s, heard, 0)  # no hole between samples yet
+    end = s + 40 * 60
+    w.readings("dist-truck-1/logger-1", end, [510, 520])
+    (gap,) = episodes(w, kind="monitoring_gap", storage_unit="dist-truck-1")  # closed, not a second one
+    assert gap["end_ms"] == end * 1000 and not gap["open"]
+    (received,) = [
+        e
+        for e in w.tx("cdc/staff-1", Receive(b"\x0b" * 32, "cdc-coldroom", 3, quarantine_if_unfit=True))
+        if e.name == "Received"
+    ]
+    assert list(received.data["leg"]["issues"]) == ["vehicle_gap"]
+    m = get_monitor(w.chain.state, "dist-truck-1")
+    assert (m.gaps, m.last_gap_start_s * 1000, m.last_gap_end_s * 1000) == (1, gap["start_ms"], gap["end_ms"])
+    assert m.open_gap is None
+
+
+def test_a_storage_unit_answer_shows_the_latest_sample_of_any_logger() -> None:
+    """vax_getStorageUnit keeps its last_sample_s field, in place, read from the unit's monitor record: the
+    latest sample of any of its loggers; a second logger's older sample does not move it back."""
+    w = stocked()
+    unit = queries.get_storage_unit(w.chain.state, "site-01-fridge-1")
+    assert unit is not None and unit["last_sample_s"] == 0
+    keys = list(unit)
+    assert keys[keys.index("breach_count") + 1 : keys.index("breach_count") + 3] == [
+        "last_sample_s",
+        "name_zh",
+    ]
+    w.tx("site-01/admin", SetDevice(addr("site-01-fridge-1/logger-2"), "site-01-fridge-1", "SN2", True))
+    t = w.chain.time_ms // 1000 + 60
+    w.readings(FRIDGE_LOGGER, t, [500, 510])
+    w.readings("site-01-fridge-1/logger-2", t - 30, [900])  # older and out of range: counted, not latest
+    unit = queries.get_storage_unit(w.chain.state, "site-01-fridge-1")
+    m = get_monitor(w.chain.state, "site-01-fridge-1")
+    assert unit is not None and unit["last_sample_s"] == m.last_sample_s == t + 60
+    assert (m.last_temp, m.samples, m.out_of_range) == (510, 3, 1)
+    silent = queries.get_storage_unit(w.chain.state, "site-02-fridge-1")
+    assert silent is not None and silent["last_sample_s"] == 0
+
+
+def test_a_reading_batch_changes_the_loggers_counters_and_the_units_one_monitor_record() -> None:
+    """The unit's logger history is updated in one place: a batch with no breach and no episode changes the
+    logger's counters and the unit's monitor record, and neither a second copy nor the storage unit record."""
+    w = make_world()
+    t = w.chain.time_ms // 1000 + 60
+    w.readings(FRIDGE_LOGGER, t, [500])  # the first reading also queues the unit for its deadline
+    before = dict(w.chain.state.data)
+    w.readings(FRIDGE_LOGGER, t + 60, [500, 510, 520])
+    changed = {k for k, v in w.chain.state.data.items() if before.get(k) != v}
+    assert changed == {schema.device_state(addr(FRIDGE_LOGGER)), schema.unit_monitor("site-01-fridge-1")}
+    m = get_monitor(w.chain.state, "site-01-fridge-1")
+    assert (m.last_sample_s, m.last_temp, m.samples, m.gaps) == (t + 180, 520, 4, 0)

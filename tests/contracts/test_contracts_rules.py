@@ -953,14 +953,17 @@ def test_storage_fit_and_unknown_episode_errors() -> None:
 # quarantine and expiry-warning fields, the scenario's hourly readings leave monitoring-gap episodes with their
 # indexes and the unit monitor ("episode", "epstart", "unitep", "unitmon", "monbuckets", "mondue") and lots
 # queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits"); the roster's CDC
-# gained the registry's service account ("cdc/registry": one more account record, same key kinds)
-STATE_DIGEST = "620125c2ab8cf33663e620c26bbfe0c1895254fbf72664d74cedcf1a6d45fecb"
+# gained the registry's service account ("cdc/registry": one more account record, same key kinds); then a storage
+# unit's logger history became one record ("unitmon" holds the leg counters, "unitwatch" went, and the storage
+# unit record lost its last_sample_s)
+STATE_DIGEST = "69076a542fa3b3c571b0a4030b3de20a5ffd3301752f392d55446ff27732b672"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
     *(b"orgunit", b"params", b"prod", b"q", b"ship", b"sitedoses", b"dose", b"suspect", b"unit", b"unitdev"),
-    *(b"unitlots", b"used", b"regsigner", b"namezh", b"lotunits", b"unitwatch", b"recallh", b"recallq"),
-    # #20: episodes and their indexes, the unit monitor and the monitoring deadline buckets and cursor
+    *(b"unitlots", b"used", b"regsigner", b"namezh", b"lotunits", b"recallh", b"recallq"),
+    # #20: episodes and their indexes, the unit monitor (the unit's logger history: leg counters and episodes)
+    # and the monitoring deadline buckets and cursor
     *(b"episode", b"epstart", b"monbuckets", b"mondue", b"unitep", b"unitmon"),
     *(b"expcursor", b"expdue"),  # #20: expiry warnings queued at commissioning
 }

@@ -110,7 +110,6 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.attestations_prefix, (H,), b"att\x00" + H + b"\x00"),
     (schema.local_name, ("org", "site-01"), b"namezh\x00org\x00site-01"),
     # supply path, recalls and leg monitoring (issue #20)
-    (schema.unit_watch, ("u1",), b"unitwatch\x00u1"),
     (schema.lot_units, ("l",), b"lotunits\x00l"),
     (schema.recall_holder, ("l", "cdc"), b"recallh\x00l\x00cdc"),
     (schema.recall_holders_prefix, ("l",), b"recallh\x00l\x00"),
