@@ -178,6 +178,55 @@ class RegistryClient:
         """Revoke every family code of a person."""
         return int(self.post("/api/v1/codes/revoke", {"person_id": person_id, "reason": reason})["revoked"])
 
+    def appointment(self, person_id: str, reason: str = "appointment") -> dict[str, Any]:
+        """A person's appointment, where it stands against the schedule, and the registry's proposal."""
+        return dict(self.post("/api/v1/appointments", {"person_id": person_id, "reason": reason}))
+
+    def book_appointment(
+        self,
+        person_id: str,
+        date: str,
+        site: str | None = None,
+        antigens: list[str] | None = None,
+        reason: str = "appointment",
+    ) -> dict[str, Any]:
+        """Book (or rebook) a person's next appointment; AppointmentTooEarly names the earliest valid date."""
+        params: dict[str, Any] = {
+            "person_id": person_id,
+            "date": date,
+            "antigens": antigens or [],
+            "reason": reason,
+        }
+        if site is not None:
+            params["site"] = site
+        return dict(self.post("/api/v1/appointments/book", params))
+
+    def cancel_appointment(self, person_id: str, reason: str = "appointment cancelled") -> None:
+        """Cancel a person's appointment."""
+        self.post("/api/v1/appointments/cancel", {"person_id": person_id, "reason": reason})
+
+    def due_list(
+        self, site: str, start: str, end: str, *, overdue: bool = False, limit: int = 200, offset: int = 0
+    ) -> dict[str, Any]:
+        """One page of a site's reminder list (booked in the range, overdue without a booking), with phones."""
+        return dict(
+            self.post(
+                "/api/v1/appointments/due",
+                {
+                    "site": site,
+                    "from": start,
+                    "to": end,
+                    "overdue": overdue,
+                    "limit": limit,
+                    "offset": offset,
+                },
+            )
+        )
+
+    def coverage(self, start: str, end: str) -> dict[str, Any]:
+        """The CDC's counts per site of booked, due and overdue children (no names)."""
+        return dict(self.post("/api/v1/appointments/coverage", {"from": start, "to": end}))
+
     def revocations(self) -> str:
         """The registry's current signed revocation list (public)."""
         status, data = self._exchange("GET", "/revocations", b"", {})

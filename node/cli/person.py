@@ -1,4 +1,6 @@
-"""`vaxchain person add|find|show`, `vaxchain registry init|serve` and `vaxchain school verify` (issue #22).
+"""`vaxchain person add|find|show`, `vaxchain registry init|serve` and `vaxchain school verify` (issue #22); the
+appointment commands (`person appointment|book|cancel-appointment|due`, `registry coverage`) are in
+`node.cli.appointments`.
 
 Person commands talk to the district registry (`--registry URL`), each request signed with the caller's on-chain
 account key from the keystore; the registry checks the account's organisation and role on chain. `school
@@ -67,6 +69,9 @@ ReasonOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the person, registry and school command groups to `vaxchain`."""
+    from node.cli.appointments import add_commands  # imported here: it builds on this module's helpers
+
+    add_commands()
     app.add_typer(person_app, name="person")
     app.add_typer(registry_app, name="registry")
     app.add_typer(school_app, name="school")
