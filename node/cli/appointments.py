@@ -35,6 +35,15 @@ from node.cli.tx_common import (
     fail,
 )
 
+# `--from` is the first day of a range here (the interface), so the signing address is `--signer`.
+SignerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--signer",
+        metavar="ADDRESS",
+        help="Signing address (EIP-55 or one case); optional when the keystore holds one key.",
+    ),
+]
 CSV_COLUMNS = (
     "kind",
     "date",
@@ -148,7 +157,7 @@ def person_due(
     limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="Rows per page.")] = 200,
     offset: Annotated[int, typer.Option("--offset", min=0, help="Rows to skip (the next page).")] = 0,
     keystore: KeystoreOpt = DEFAULT_KEYSTORE,
-    sender: FromOpt = None,
+    sender: SignerOpt = None,
     password_file: PasswordFileOpt = None,
     ca_file: CaFileOpt = None,
     json_out: JsonOpt = False,
@@ -209,7 +218,7 @@ def registry_coverage(
         str | None, typer.Option("--to", metavar="YYYY-MM-DD", help="Default: in 30 days.")
     ] = None,
     keystore: KeystoreOpt = DEFAULT_KEYSTORE,
-    sender: FromOpt = None,
+    sender: SignerOpt = None,
     password_file: PasswordFileOpt = None,
     ca_file: CaFileOpt = None,
     json_out: JsonOpt = False,
