@@ -441,7 +441,7 @@ def _children(registry: Registry) -> list[_Child]:
 def due_list(
     registry: Registry,
     address: Address,
-    site: str,
+    site: str | None,
     start: dt.date,
     end: dt.date,
     *,
@@ -450,16 +450,19 @@ def due_list(
     offset: int = 0,
 ) -> dict[str, Any]:
     """A site's reminder list: its children booked in [start, end] and those overdue without a booking, with the
-    guardians' phone numbers. A site for itself, the CDC for any site; each child listed is logged ("reminder
-    list"). One page of `limit` rows (at most MAX_ROWS) from `offset`; `total` says how many there are."""
+    guardians' phone numbers. A site for itself, the CDC for any site (or, `site` None, the whole district); each
+    child listed is logged ("reminder list"). One page of `limit` rows (at most MAX_ROWS) from `offset`; `total`
+    says how many there are."""
     if end < start or (end - start).days > MAX_RANGE_DAYS:
         raise BadRequest("from/to", f"to must not be before from, at most {MAX_RANGE_DAYS} days apart")
     if not 1 <= limit <= MAX_ROWS or offset < 0:
         raise BadRequest("limit/offset", f"limit 1 to {MAX_ROWS}, offset from 0")
     caller = registry.authorize(address, "due_list", site_org=site)
+    if site is None and caller.org_type != "cdc":
+        site = caller.org_id  # a site lists its own children only
     rows = []
     for c in _children(registry):
-        if c.site != site:
+        if site is not None and c.site != site:
             continue
         entry = due_entry(c.assessment, c.appointment, start, end, overdue_only)
         if entry is not None:
@@ -482,6 +485,7 @@ def due_list(
 
 def _row(c: _Child, e: DueEntry) -> dict[str, Any]:
     return {
+        "site": c.site,
         "person_id": "0x" + c.pid.hex(),
         "name": c.record["name"],
         "birth_date": c.record["birth_date"],

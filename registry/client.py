@@ -206,9 +206,17 @@ class RegistryClient:
         self.post("/api/v1/appointments/cancel", {"person_id": person_id, "reason": reason})
 
     def due_list(
-        self, site: str, start: str, end: str, *, overdue: bool = False, limit: int = 200, offset: int = 0
+        self,
+        site: str | None,
+        start: str,
+        end: str,
+        *,
+        overdue: bool = False,
+        limit: int = 200,
+        offset: int = 0,
     ) -> dict[str, Any]:
-        """One page of a site's reminder list (booked in the range, overdue without a booking), with phones."""
+        """One page of a site's reminder list (booked in the range, overdue without a booking), with phones; site
+        None: the caller's own site (for the CDC, the whole district)."""
         return dict(
             self.post(
                 "/api/v1/appointments/due",

@@ -19,7 +19,7 @@ API (POST, JSON body, signed as in `registry.auth`; answers JSON, errors as {"er
   /api/v1/appointments       {"person_id", "reason"}                -> the appointment, its state, the proposal
   /api/v1/appointments/book  {"person_id", "date", "site"?, "antigens"?, "reason"}
   /api/v1/appointments/cancel {"person_id", "reason"}
-  /api/v1/appointments/due   {"site", "from", "to", "overdue"?, "limit"?, "offset"?} -> the site's reminder list
+  /api/v1/appointments/due   {"site"?, "from", "to", "overdue"?, "limit"?, "offset"?} -> a site's reminder list
   /api/v1/appointments/coverage {"from", "to"}                      (CDC) -> counts per site, no names
 Public: GET /api/v1/info, GET /revocations (the signed revocation list), the guardian pages (/, POST /family,
 GET /f/CODE, POST /family/credential, POST /family/withdraw).
@@ -421,8 +421,8 @@ def _unbook(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
 
 def _due(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
     site, limit, offset = p.get("site"), p.get("limit", 200), p.get("offset", 0)
-    if not isinstance(site, str) or not 0 < len(site) <= 64:
-        raise BadRequest("site", "must be an organisation id")
+    if site is not None and (not isinstance(site, str) or not 0 < len(site) <= 64):
+        raise BadRequest("site", "must be an organisation id (or absent: the caller's site, for the CDC all)")
     if not isinstance(limit, int) or not isinstance(offset, int):
         raise BadRequest("limit/offset", "must be integers")
     return appointments.due_list(

@@ -47,12 +47,13 @@ SignerOpt = Annotated[
 CSV_COLUMNS = (
     "kind",
     "date",
+    "site",
     "person_id",
     "name",
     "birth_date",
     "guardians",
     "phones",
-    "site",
+    "appointment_site",
     "vaccines",
     "overdue",
 )
@@ -148,8 +149,13 @@ def person_cancel_appointment(
 
 
 def person_due(
-    site: Annotated[str, typer.Option("--site", metavar="ORG", help="The site whose children to list.")],
     registry: RegistryOpt,
+    site: Annotated[
+        str | None,
+        typer.Option(
+            "--site", metavar="ORG", help="The site whose children to list (default: yours; CDC: all)."
+        ),
+    ] = None,
     start: Annotated[str | None, typer.Option("--from", metavar="YYYY-MM-DD", help="Default: today.")] = None,
     end: Annotated[str | None, typer.Option("--to", metavar="YYYY-MM-DD", help="Default: in 7 days.")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only children with an overdue dose.")] = False,
@@ -200,6 +206,7 @@ def _csv_row(r: dict[str, Any]) -> tuple[str, ...]:
     return (
         r["kind"],
         r["date"],
+        r["site"],
         r["person_id"],
         r["name"],
         r["birth_date"],

@@ -152,6 +152,11 @@ def test_a_site_lists_only_its_own_children_and_the_cdc_any_sites(registry: Regi
         appointments.due_list(registry, SITE_A.address, "site-b", dt.date(2027, 1, 1), dt.date(2027, 1, 10))
     cdc = appointments.due_list(registry, CDC.address, "site-b", dt.date(2027, 1, 1), dt.date(2027, 1, 10))
     assert [r["person_id"] for r in cdc["rows"]] == ["0x" + b.hex()]
+    # no site named: a site's own children, the CDC's whole district
+    own = appointments.due_list(registry, SITE_B.address, None, dt.date(2027, 1, 1), dt.date(2027, 1, 10))
+    assert [(r["site"], r["person_id"]) for r in own["rows"]] == [("site-b", "0x" + b.hex())]
+    district = appointments.due_list(registry, CDC.address, None, dt.date(2027, 1, 1), dt.date(2027, 1, 10))
+    assert sorted(r["site"] for r in district["rows"]) == ["site-a", "site-b"]
     with registry.store.tx() as db:
         reasons = [(e.action, e.reason, e.actor.split("/")[0]) for e in registry.store.log_of(db, a)]
     assert ("due_list", "reminder list", "site-a") in reasons
