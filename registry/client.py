@@ -151,9 +151,17 @@ class RegistryClient:
         """A person's full record."""
         return dict(self.post("/api/v1/persons/show", {"person_id": person_id, "reason": reason}))
 
-    def record_dose(self, dose: DoseRequest, reason: str = "vaccination") -> DoseCosignature:
-        """Have one dose checked, stored and co-signed."""
+    def record_dose(
+        self,
+        dose: DoseRequest,
+        reason: str = "vaccination",
+        on_appointment: Callable[[dict[str, Any]], None] | None = None,
+    ) -> DoseCosignature:
+        """Have one dose checked, stored and co-signed; `on_appointment` sees the next appointment the registry
+        proposed (what the site tells the guardian), when the registry gives one."""
         out = self.post("/api/v1/doses", {**dose.to_json(), "reason": reason})
+        if on_appointment is not None and isinstance(out.get("next_appointment"), dict):
+            on_appointment(out["next_appointment"])
         return DoseCosignature(
             bytes.fromhex(out["dose_ref"][2:]),
             bytes.fromhex(out["record_hash"][2:]),
@@ -251,6 +259,7 @@ def cosign_dose(
     give_up_s: float = 600.0,
     retry_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
+    on_appointment: Callable[[dict[str, Any]], None] | None = None,
 ) -> DoseCosignature:
     """The registry's co-signature of a dose, waiting for the registry while it is down or slow.
 
@@ -262,7 +271,7 @@ def cosign_dose(
     delay = retry_s
     while True:
         try:
-            return client.record_dose(dose)
+            return client.record_dose(dose, on_appointment=on_appointment)
         except RegistryUnavailable as exc:
             waited = time.monotonic() - start
             if waited >= give_up_s:

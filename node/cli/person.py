@@ -247,7 +247,19 @@ def registry_cosignature(
             waiting(str(exc), time.monotonic() - start)
             time.sleep(2.0)
     dose = DoseRequest(person_id, trace_code, lot_id, dose_number, administered_ms, vaccinator)
-    return person_id, cosign_dose(client, dose, on_wait=waiting, give_up_s=give_up_s)
+    return person_id, cosign_dose(
+        client, dose, on_wait=waiting, give_up_s=give_up_s, on_appointment=tell_next_appointment
+    )
+
+
+def tell_next_appointment(answer: dict[str, Any]) -> None:
+    """The next visit the registry proposed after the dose, on stderr (the site tells the guardian)."""
+    appt = answer.get("appointment")
+    if appt is None:
+        typer.echo("next appointment: none (nothing left to give by the schedule)", err=True)
+        return
+    doses = ", ".join(f"{d['antigen']} #{d['dose_number']}" for d in appt.get("doses", []))
+    typer.echo(f"next appointment: {appt['date']} at {appt['site_org_id']} ({doses})", err=True)
 
 
 def report_dose_transaction(

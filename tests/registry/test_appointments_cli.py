@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from harness.make_genesis import dev_key
 from node.cli.main import app
+from node.cli.person import registry_cosignature
 from node.core.keystore import save_keystore
 from registry.chain import RpcChain
 from registry.client import DoseRequest, RegistryClient
@@ -191,3 +192,13 @@ async def test_appointments_against_a_real_node(
             chain.close()
 
     await trio.to_thread.run_sync(work)
+
+
+def test_the_dose_step_says_when_to_come_back(served: str, capsys: pytest.CaptureFixture[str]) -> None:
+    pid = RegistryClient(served, SITE_A).add_person(child("110101202612040015", "测试新生儿", NEWBORN))[
+        "person_id"
+    ]
+    _, cosigned = registry_cosignature(served, SITE_A, pid, HEPB_CODE.format(7), "lot", 1, T0, SITE_A.address)
+    assert len(cosigned.registry_signature) == 65
+    # HepB 1 given at birth: BCG is still due today, at the same site
+    assert f"next appointment: {NEWBORN} at site-a (BCG #1)" in capsys.readouterr().err
