@@ -270,3 +270,15 @@ def test_over_http_a_dose_answers_the_next_visit_and_sites_stay_in_their_lane(
     assert cdc.coverage("2027-01-01", "2027-01-10")["sites"][0]["booked"] == 1
     site_a.cancel_appointment(pid)
     assert site_a.appointment(pid)["appointment"] is None
+
+
+def test_a_withdrawn_dose_brings_its_dose_back_into_the_next_visit(registry: Registry) -> None:
+    pid = newborn(registry)
+    birth_doses(registry, pid)
+    assert appointments.show(registry, SITE_A.address, pid, "check")["appointment"]["date"] == "2027-01-04"
+    with registry.store.tx() as db:
+        hepb = next(r.dose_ref for r in registry.store.doses_of(db, pid))
+    registry.cancel_dose(SITE_A.address, hepb, "vial dropped, dose not given")
+    appt = appointments.show(registry, SITE_A.address, pid, "check")["appointment"]
+    assert (appt["date"], appt["site_org_id"]) == (NEWBORN, "site-a")
+    assert appt["doses"] == [{"antigen": "HepB", "dose_number": 1, "vaccine": "HepB"}]
