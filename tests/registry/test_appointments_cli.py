@@ -104,6 +104,8 @@ def test_book_list_and_count_from_the_command_line(
     assert code == 0 and "booked  测试新生儿 (2026-12-04)" in out and "1 of 1 children" in out
     code, out, err = run("person", "due", "--from", "2027-01-01", "--to", "2027-01-10", "--csv", *cdc)
     assert code == 0 and [r["site"] for r in csv.DictReader(io.StringIO(out))] == ["site-a"]  # district-wide
+    code, out, err = run("person", "due", "--from", "2027-01-01", "--to", "2027-01-10", "--overdue", *site)
+    assert code == 0 and "0 of 0 children" in out  # booked, but nothing overdue yet
 
     code, out, err = run("registry", "coverage", "--from", "2027-01-01", "--to", "2027-01-10", *cdc, "--json")
     assert code == 0, err
