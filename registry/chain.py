@@ -43,6 +43,7 @@ class Organisation:
     org_type: str
     name: str
     active: bool
+    name_zh: str = ""  # the organisation's Chinese name on chain ("" when it has none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,11 @@ class RpcChain:
         if org is None:
             return None
         return Organisation(
-            str(org["org_id"]), str(org["org_type"]), str(org.get("name", "")), bool(org["active"])
+            str(org["org_id"]),
+            str(org["org_type"]),
+            str(org.get("name", "")),
+            bool(org["active"]),
+            str(org.get("name_zh") or ""),
         )
 
     def series_rule(self, product_code: str) -> SeriesRule | None:

@@ -151,9 +151,17 @@ class RegistryClient:
         """A person's full record."""
         return dict(self.post("/api/v1/persons/show", {"person_id": person_id, "reason": reason}))
 
-    def record_dose(self, dose: DoseRequest, reason: str = "vaccination") -> DoseCosignature:
-        """Have one dose checked, stored and co-signed."""
+    def record_dose(
+        self,
+        dose: DoseRequest,
+        reason: str = "vaccination",
+        on_appointment: Callable[[dict[str, Any]], None] | None = None,
+    ) -> DoseCosignature:
+        """Have one dose checked, stored and co-signed; `on_appointment` sees the next appointment the registry
+        proposed (what the site tells the guardian), when the registry gives one."""
         out = self.post("/api/v1/doses", {**dose.to_json(), "reason": reason})
+        if on_appointment is not None and isinstance(out.get("next_appointment"), dict):
+            on_appointment(out["next_appointment"])
         return DoseCosignature(
             bytes.fromhex(out["dose_ref"][2:]),
             bytes.fromhex(out["record_hash"][2:]),
@@ -178,6 +186,63 @@ class RegistryClient:
         """Revoke every family code of a person."""
         return int(self.post("/api/v1/codes/revoke", {"person_id": person_id, "reason": reason})["revoked"])
 
+    def appointment(self, person_id: str, reason: str = "appointment") -> dict[str, Any]:
+        """A person's appointment, where it stands against the schedule, and the registry's proposal."""
+        return dict(self.post("/api/v1/appointments", {"person_id": person_id, "reason": reason}))
+
+    def book_appointment(
+        self,
+        person_id: str,
+        date: str,
+        site: str | None = None,
+        antigens: list[str] | None = None,
+        reason: str = "appointment",
+    ) -> dict[str, Any]:
+        """Book (or rebook) a person's next appointment; AppointmentTooEarly names the earliest valid date."""
+        params: dict[str, Any] = {
+            "person_id": person_id,
+            "date": date,
+            "antigens": antigens or [],
+            "reason": reason,
+        }
+        if site is not None:
+            params["site"] = site
+        return dict(self.post("/api/v1/appointments/book", params))
+
+    def cancel_appointment(self, person_id: str, reason: str = "appointment cancelled") -> None:
+        """Cancel a person's appointment."""
+        self.post("/api/v1/appointments/cancel", {"person_id": person_id, "reason": reason})
+
+    def due_list(
+        self,
+        site: str | None,
+        start: str,
+        end: str,
+        *,
+        overdue: bool = False,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """One page of a site's reminder list (booked in the range, overdue without a booking), with phones; site
+        None: the caller's own site (for the CDC, the whole district)."""
+        return dict(
+            self.post(
+                "/api/v1/appointments/due",
+                {
+                    "site": site,
+                    "from": start,
+                    "to": end,
+                    "overdue": overdue,
+                    "limit": limit,
+                    "offset": offset,
+                },
+            )
+        )
+
+    def coverage(self, start: str, end: str) -> dict[str, Any]:
+        """The CDC's counts per site of booked, due and overdue children (no names)."""
+        return dict(self.post("/api/v1/appointments/coverage", {"from": start, "to": end}))
+
     def revocations(self) -> str:
         """The registry's current signed revocation list (public)."""
         status, data = self._exchange("GET", "/revocations", b"", {})
@@ -194,6 +259,7 @@ def cosign_dose(
     give_up_s: float = 600.0,
     retry_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
+    on_appointment: Callable[[dict[str, Any]], None] | None = None,
 ) -> DoseCosignature:
     """The registry's co-signature of a dose, waiting for the registry while it is down or slow.
 
@@ -205,7 +271,7 @@ def cosign_dose(
     delay = retry_s
     while True:
         try:
-            return client.record_dose(dose)
+            return client.record_dose(dose, on_appointment=on_appointment)
         except RegistryUnavailable as exc:
             waited = time.monotonic() - start
             if waited >= give_up_s:

@@ -161,3 +161,49 @@ class SealError(RegistryError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"cannot open {what}: wrong key or corrupted data")
+
+
+class AppointmentTooEarly(RegistryError):
+    """An appointment before the earliest date the schedule allows one of its doses (that date is given)."""
+
+    code = "AppointmentTooEarly"
+    status = 409
+
+    def __init__(self, date: str, antigen: str, earliest: str) -> None:
+        super().__init__(f"{antigen} cannot be given on {date}: the earliest valid date is {earliest}")
+        self.date = date
+        self.antigen = antigen
+        self.earliest = earliest
+
+
+class AppointmentInPast(RegistryError):
+    """An appointment dated before today (the registry's date in the district)."""
+
+    code = "AppointmentInPast"
+
+    def __init__(self, date: str, today: str) -> None:
+        super().__init__(f"{date} is in the past (today is {today})")
+        self.date = date
+        self.today = today
+
+
+class AppointmentNotDue(RegistryError):
+    """An appointment for an antigen with no dose left to give (complete, or no longer given at this age)."""
+
+    code = "AppointmentNotDue"
+    status = 409
+
+    def __init__(self, antigen: str) -> None:
+        super().__init__(f"no dose of {antigen or 'any vaccine'} is due for this person")
+        self.antigen = antigen
+
+
+class AppointmentNotFound(RegistryError):
+    """The person has no appointment booked."""
+
+    code = "AppointmentNotFound"
+    status = 404
+
+    def __init__(self, person_id: str) -> None:
+        super().__init__(f"no appointment booked for {person_id}")
+        self.person_id = person_id

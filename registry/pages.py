@@ -59,6 +59,18 @@ _T: dict[str, dict[str, str]] = {
     "unavailable": {"zh-CN": "暂无法核查", "en": "unavailable"},
     "intact_bad": {"zh-CN": "记录与链上哈希不符", "en": "record does not match its hash"},
     "tb_test_negative": {"zh-CN": "结核菌素试验阴性后补种", "en": "only after a negative TB skin test"},
+    "next_visit": {"zh-CN": "下次接种", "en": "Next visit"},
+    "appointment": {"zh-CN": "预约日期", "en": "Appointment"},
+    "visit_due": {
+        "zh-CN": "现在应接种，请到接种单位接种",
+        "en": "Due now: please visit your vaccination site",
+    },
+    "visit_overdue": {
+        "zh-CN": "已逾期（应于 {date} 前接种），请尽快到接种单位补种",
+        "en": "Overdue since {date}: please visit your vaccination site",
+    },
+    "visit_upcoming": {"zh-CN": "下次可接种日期：{date}", "en": "Next dose from {date}"},
+    "visit_missed": {"zh-CN": "错过了 {date} 的预约", "en": "The appointment of {date} was missed"},
 }
 
 _STATES: dict[str, dict[str, str]] = {
@@ -109,6 +121,10 @@ _ACTIONS = {
     "school_credential": {"zh-CN": "生成入学凭证", "en": "issued a school credential"},
     "revoke_credential": {"zh-CN": "撤销入学凭证", "en": "withdrew a school credential"},
     "erase": {"zh-CN": "删除档案", "en": "erased"},
+    "book_appointment": {"zh-CN": "预约接种", "en": "booked an appointment"},
+    "cancel_appointment": {"zh-CN": "取消预约", "en": "cancelled the appointment"},
+    "show_appointment": {"zh-CN": "查看预约", "en": "read the appointment"},
+    "due_list": {"zh-CN": "列入接种提醒名单", "en": "listed for a reminder call"},
 }
 
 _CSS = (
@@ -234,12 +250,40 @@ def _child(c: ChildView, code: str, lang: str) -> str:
     return (
         f"<section><h2>{escape(str(rec['name']))}</h2><p>{escape(t('born', lang))}: {escape(str(rec['birth_date']))}</p>"
         f"<h3>{escape(t('doses', lang))}</h3><table><tr>{head}</tr>{rows}</table>"
-        f"<h3>{escape(t('due', lang))}</h3>{due_html}"
+        f"{_visit(c, lang)}<h3>{escape(t('due', lang))}</h3>{due_html}"
         f"<p><small>{escape(t('schedule', lang))}: {escape(c.assessment.schedule.source)}</small></p>"
         f"<h3>{escape(t('school', lang))}</h3>{school_form}"
         f"<h3>{escape(t('log', lang))}</h3><table><tr><th>{escape(t('when', lang))}</th><th>{escape(t('who', lang))}</th>"
         f"<th>{escape(t('what', lang))}</th><th>{escape(t('why', lang))}</th></tr>{log_rows}</table></section>"
     )
+
+
+def _visit(c: ChildView, lang: str) -> str:
+    """The next visit: the booked appointment (date, the site's names, the vaccines), or the schedule's call to
+    come (due now, overdue since…), never contradicting the due table below it."""
+    v = c.next_visit
+    if v is None or v.state == "none":
+        return ""
+    lines = []
+    if v.appointment is not None:
+        names = v.site_name_zh if v.site_name_zh == v.site_name_en else f"{v.site_name_zh} / {v.site_name_en}"
+        vaccines = "、".join(
+            f"{_antigen_name(d.antigen, c, lang)} #{d.dose_number}" for d in v.appointment.doses
+        )
+        lines.append(
+            f"<b>{escape(t('appointment', lang))}: {v.appointment.date.isoformat()}</b><br>"
+            f"{escape(t('site', lang))}: {escape(names)}<br>{escape(t('product', lang))}: {escape(vaccines)}"
+        )
+    if v.overdue_since is not None:
+        text = t("visit_overdue", lang).format(date=v.overdue_since.isoformat())
+        lines.append(f'<span class="bad">{escape(text)}</span>')
+    elif v.state == "due":
+        lines.append(f"<b>{escape(t('visit_due', lang))}</b>")
+    elif v.state == "upcoming" and v.since is not None:
+        lines.append(escape(t("visit_upcoming", lang).format(date=v.since.isoformat())))
+    if v.missed is not None:
+        lines.append(escape(t("visit_missed", lang).format(date=v.missed.isoformat())))
+    return f"<h3>{escape(t('next_visit', lang))}</h3><p>{'<br>'.join(lines)}</p>"
 
 
 def _antigen_name(antigen: str, c: ChildView, lang: str) -> str:

@@ -16,12 +16,18 @@ API (POST, JSON body, signed as in `registry.auth`; answers JSON, errors as {"er
   /api/v1/codes              {"person_ids": [...], "reason"}        -> {"access_code"}
   /api/v1/codes/revoke       {"person_id", "reason"}                -> {"revoked"}
   /api/v1/log                {"after_seq", "limit"}                 (CDC)
+  /api/v1/appointments       {"person_id", "reason"}                -> the appointment, its state, the proposal
+  /api/v1/appointments/book  {"person_id", "date", "site"?, "antigens"?, "reason"}
+  /api/v1/appointments/cancel {"person_id", "reason"}
+  /api/v1/appointments/due   {"site"?, "from", "to", "overdue"?, "limit"?, "offset"?} -> a site's reminder list
+  /api/v1/appointments/coverage {"from", "to"}                      (CDC) -> counts per site, no names
 Public: GET /api/v1/info, GET /revocations (the signed revocation list), the guardian pages (/, POST /family,
 GET /f/CODE, POST /family/credential, POST /family/withdraw).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import ssl
@@ -34,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from registry import pages
+from registry import appointments, pages
 from registry.auth import RequestVerifier
 from registry.errors import AccessCodeInvalid, BadRequest, RegistryError
 from registry.service import Registry, parse_dose, parse_hash, parse_person
@@ -329,7 +335,13 @@ def _erase(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
 
 
 def _dose(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
-    return r.record_dose(caller, parse_dose(p), _reason(p, "vaccination")).to_json()
+    dose = parse_dose(p)
+    cosigned = r.record_dose(caller, dose, _reason(p, "vaccination")).to_json()
+    # when to come back: the site tells the guardian (a read of the appointment, so it is in the log)
+    return {
+        **cosigned,
+        "next_appointment": appointments.show(r, caller, dose.person_id, "next appointment after a dose"),
+    }
 
 
 def _confirm(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
@@ -379,6 +391,56 @@ def _log(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
     ]
 
 
+def _day(p: dict[str, Any], name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(p.get(name)))
+    except ValueError:
+        raise BadRequest(name, "must be YYYY-MM-DD") from None
+
+
+def _appointment(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
+    pid = parse_hash("person_id", p.get("person_id"))
+    return appointments.show(r, caller, pid, _reason(p, "appointment"))
+
+
+def _book(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
+    site, antigens = p.get("site"), p.get("antigens", [])
+    if site is not None and (not isinstance(site, str) or not 0 < len(site) <= 64):
+        raise BadRequest("site", "must be an organisation id")
+    if not isinstance(antigens, list) or len(antigens) > 20 or not all(isinstance(a, str) for a in antigens):
+        raise BadRequest("antigens", "must be a list of at most 20 antigen names")
+    pid = parse_hash("person_id", p.get("person_id"))
+    return appointments.book(r, caller, pid, _day(p, "date"), site, antigens, _reason(p, "appointment"))
+
+
+def _unbook(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
+    pid = parse_hash("person_id", p.get("person_id"))
+    appointments.cancel(r, caller, pid, _reason(p, "appointment cancelled"))
+    return {"cancelled": True}
+
+
+def _due(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
+    site, limit, offset = p.get("site"), p.get("limit", 200), p.get("offset", 0)
+    if site is not None and (not isinstance(site, str) or not 0 < len(site) <= 64):
+        raise BadRequest("site", "must be an organisation id (or absent: the caller's site, for the CDC all)")
+    if not isinstance(limit, int) or not isinstance(offset, int):
+        raise BadRequest("limit/offset", "must be integers")
+    return appointments.due_list(
+        r,
+        caller,
+        site,
+        _day(p, "from"),
+        _day(p, "to"),
+        overdue_only=p.get("overdue") is True,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _coverage(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
+    return appointments.coverage(r, caller, _day(p, "from"), _day(p, "to"))
+
+
 _API: dict[str, Callable[[Registry, Address, dict[str, Any]], Any]] = {
     "/api/v1/persons": _register,
     "/api/v1/persons/find": _find,
@@ -390,6 +452,11 @@ _API: dict[str, Callable[[Registry, Address, dict[str, Any]], Any]] = {
     "/api/v1/codes": _code,
     "/api/v1/codes/revoke": _revoke,
     "/api/v1/log": _log,
+    "/api/v1/appointments": _appointment,
+    "/api/v1/appointments/book": _book,
+    "/api/v1/appointments/cancel": _unbook,
+    "/api/v1/appointments/due": _due,
+    "/api/v1/appointments/coverage": _coverage,
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from registry import appointments
 from registry.anchor import anchor_transaction
 from registry.chain import Caller, Chain, Unsupported
 from registry.cosign import DoseCosignature, sign_dose
@@ -124,6 +125,7 @@ class ChildView:
     doses: tuple[DoseView, ...]
     assessment: Assessment
     access_log: tuple[LogEntry, ...]
+    next_visit: appointments.NextVisit | None = None  # the booked appointment, or what the schedule asks for
 
 
 def _now_ms() -> int:
@@ -493,6 +495,10 @@ class Registry:
                     self.clock(),
                 ),
             )
+            given = [*(d for _, d in doses), record]
+            appointments.after_dose(
+                self, db, dose.person_id, key, _record, given, caller.org_id, self.actor(caller)
+            )
             self._log(db, self.actor(caller), "record_dose", reason, dose.person_id)
         return sign_dose(
             self.keys.signing_key,
@@ -537,6 +543,10 @@ class Registry:
             if on_chain is not None or row.tx_hash is not None:
                 raise DoseOnChain("0x" + ref.hex())
             self.store.delete_dose(db, ref)
+            left = [d for _, d in self._doses(db, row.person_id, key)]
+            appointments.after_dose(
+                self, db, row.person_id, key, _record, left, str(dose["site_org_id"]), self.actor(caller)
+            )
             self._log(db, self.actor(caller), "cancel_dose", reason, row.person_id)
 
     # family access codes
@@ -611,8 +621,12 @@ class Registry:
                     continue
                 _, key, record = self._load(db, pid)
                 self._log(db, f"guardian/{cid[:4].hex()}", "guardian_view", "family access code", pid)
-                loaded.append((pid, record, self._doses(db, pid, key), self.store.log_of(db, pid)))
-        return [self._child(pid, record, doses, entries) for pid, record, doses, entries in loaded]
+                appt = appointments.load(self, db, pid, key)
+                loaded.append((pid, record, self._doses(db, pid, key), self.store.log_of(db, pid), appt))
+        return [
+            appointments.with_visit(self, self._child(pid, record, doses, entries), appt)
+            for pid, record, doses, entries, appt in loaded
+        ]
 
     def _child(
         self,

@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS anchors (
 CREATE TABLE IF NOT EXISTS credentials (
     serial TEXT PRIMARY KEY, person_id BLOB NOT NULL, school TEXT NOT NULL, issued_ms INTEGER NOT NULL,
     revoked_ms INTEGER);
+CREATE TABLE IF NOT EXISTS appointments (
+    person_id BLOB PRIMARY KEY, sealed BLOB NOT NULL, updated_ms INTEGER NOT NULL);
 """
 GENESIS_DIGEST = b"\x00" * 32
 
@@ -175,6 +177,7 @@ class Store:
             "UPDATE access_codes SET revoked_ms = ? WHERE person_id = ? AND revoked_ms IS NULL",
             (at_ms, person_id),
         )
+        db.execute("DELETE FROM appointments WHERE person_id = ?", (person_id,))
 
     def person_count(self) -> int:
         """Registered persons (erased ones included)."""
@@ -324,6 +327,33 @@ class Store:
             str(r[0])
             for r in db.execute("SELECT serial FROM credentials WHERE revoked_ms IS NOT NULL ORDER BY serial")
         ]
+
+    # appointments (one per person, sealed under the person's key)
+
+    def appointment(self, db: sqlite3.Connection, person_id: bytes) -> bytes | None:
+        """A person's sealed appointment, or None."""
+        r = db.execute("SELECT sealed FROM appointments WHERE person_id = ?", (person_id,)).fetchone()
+        return None if r is None else bytes(r[0])
+
+    def put_appointment(self, db: sqlite3.Connection, person_id: bytes, sealed: bytes, at_ms: int) -> None:
+        """Book (or replace) a person's appointment."""
+        db.execute(
+            "INSERT OR REPLACE INTO appointments (person_id, sealed, updated_ms) VALUES (?, ?, ?)",
+            (person_id, sealed, at_ms),
+        )
+
+    def delete_appointment(self, db: sqlite3.Connection, person_id: bytes) -> bool:
+        """Cancel a person's appointment; False if there was none."""
+        return db.execute("DELETE FROM appointments WHERE person_id = ?", (person_id,)).rowcount == 1
+
+    def live_person_ids(self, db: sqlite3.Connection, after: bytes = b"", limit: int = 1000) -> list[bytes]:
+        """Ids of persons not erased, after `after` in id order (a due list reads the district in batches)."""
+        rows = db.execute(
+            "SELECT person_id FROM persons WHERE wrapped_key IS NOT NULL AND person_id > ? "
+            "ORDER BY person_id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
 
 
 def _entry(r: tuple[object, ...]) -> LogEntry:

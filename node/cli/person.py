@@ -1,4 +1,6 @@
-"""`vaxchain person add|find|show`, `vaxchain registry init|serve` and `vaxchain school verify` (issue #22).
+"""`vaxchain person add|find|show`, `vaxchain registry init|serve` and `vaxchain school verify` (issue #22); the
+appointment commands (`person appointment|book|cancel-appointment|due`, `registry coverage`) are in
+`node.cli.appointments`.
 
 Person commands talk to the district registry (`--registry URL`), each request signed with the caller's on-chain
 account key from the keystore; the registry checks the account's organisation and role on chain. `school
@@ -67,6 +69,9 @@ ReasonOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the person, registry and school command groups to `vaxchain`."""
+    from node.cli.appointments import add_commands  # imported here: it builds on this module's helpers
+
+    add_commands()
     app.add_typer(person_app, name="person")
     app.add_typer(registry_app, name="registry")
     app.add_typer(school_app, name="school")
@@ -242,7 +247,19 @@ def registry_cosignature(
             waiting(str(exc), time.monotonic() - start)
             time.sleep(2.0)
     dose = DoseRequest(person_id, trace_code, lot_id, dose_number, administered_ms, vaccinator)
-    return person_id, cosign_dose(client, dose, on_wait=waiting, give_up_s=give_up_s)
+    return person_id, cosign_dose(
+        client, dose, on_wait=waiting, give_up_s=give_up_s, on_appointment=tell_next_appointment
+    )
+
+
+def tell_next_appointment(answer: dict[str, Any]) -> None:
+    """The next visit the registry proposed after the dose, on stderr (the site tells the guardian)."""
+    appt = answer.get("appointment")
+    if appt is None:
+        typer.echo("next appointment: none (nothing left to give by the schedule)", err=True)
+        return
+    doses = ", ".join(f"{d['antigen']} #{d['dose_number']}" for d in appt.get("doses", []))
+    typer.echo(f"next appointment: {appt['date']} at {appt['site_org_id']} ({doses})", err=True)
 
 
 def report_dose_transaction(
