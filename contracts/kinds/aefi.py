@@ -167,16 +167,18 @@ def apply_report_aefi(state: State, ctx: Context, p: ReportAefi) -> None:
         counts = dataclasses.replace(counts, signal_height=ctx.block_height)
     store(state, key, report)
     store(state, schema.lot_aefi(lot.lot_id), counts)
-    emit(
-        ctx,
-        "AefiReported" if earlier is None else "AefiClassified",
-        lot_id=lot.lot_id,
-        org_id=org.org_id,
-        serious=p.serious,
-        classification=p.classification.name.lower(),
-        reported=counts.reported,
-        serious_reports=counts.serious,
-    )
+    fields = {
+        "lot_id": lot.lot_id,
+        "org_id": org.org_id,
+        "serious": p.serious,
+        "classification": p.classification.name.lower(),
+        "reported": counts.reported,
+        "serious_reports": counts.serious,
+    }
+    if earlier is None:
+        emit(ctx, "AefiReported", **fields)
+    else:
+        emit(ctx, "AefiClassified", **fields)
     if signal:
         raise_alert(
             state,
