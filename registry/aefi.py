@@ -304,7 +304,11 @@ class AefiDesk:
                     inp.onset_ms,
                 ):
                     if known["status"] == "awaiting_site" or row.first_hash != row.record_hash:
-                        raise AefiWrongStatus("0x" + row.report_id.hex(), known["status"], "report it again")
+                        raise AefiWrongStatus(
+                            "0x" + row.report_id.hex(),
+                            known["status"],
+                            "report it again (a guardian's report is confirmed, a classified one stays)",
+                        )
                     return _sign(self.r.keys.signing_key, chain_id, caller.org_id, known, row)
             rid = secrets.token_bytes(32)
             record = self._new_record(inp, dose, self.r.actor(caller), "reported")
@@ -500,12 +504,8 @@ def onset_from_date(text: str) -> int:
 
 def sequence_names(codes: Sequence[str], table: Mapping[str, tuple[str, str]], lang: str) -> str:
     """Codes as their names in `lang` (zh-CN first), joined."""
-    i = 0 if lang == "zh-CN" else 1
-    return (
-        "、".join(table[c][i] if c in table else c for c in codes)
-        if i == 0
-        else ", ".join(table[c][i] if c in table else c for c in codes)
-    )
+    i, sep = (0, "、") if lang == "zh-CN" else (1, ", ")
+    return sep.join(table[c][i] if c in table else c for c in codes)
 
 
 def signer_of(cosig: AefiCosignature, chain_id: int, org_id: str) -> Address:
