@@ -108,6 +108,10 @@ _FLAGS: dict[str, dict[str, str]] = {
     "opened_during_excursion": {"zh-CN": "开启时温度超标", "en": "opened during a temperature excursion"},
     "stored_during_gap": {"zh-CN": "存放期间温度监测中断", "en": "stored during a monitoring gap"},
     "opened_during_gap": {"zh-CN": "开启时温度监测中断", "en": "opened during a monitoring gap"},
+    "aefi_under_investigation": {
+        "zh-CN": "该批次有严重疑似异常反应正在调查（不表示由疫苗引起）",
+        "en": "serious suspected adverse events on this lot are under investigation (not proof of a cause)",
+    },
 }
 
 _ACTIONS = {

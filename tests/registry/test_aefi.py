@@ -23,7 +23,7 @@ from registry.aefi import (
 from registry.errors import AccessCodeInvalid, BadRequest, Forbidden
 from registry.service import DoseInput, Registry, parse_person
 
-from .conftest import CDC, CHAIN_ID, HEPB_CODE, SITE_A, SITE_B, T0, child
+from .conftest import CDC, CHAIN_ID, HEPB_CODE, SITE_A, SITE_B, T0, FakeChain, child
 
 HOUR = 3_600_000
 LOT = "06901234567892:HB20792A"
@@ -234,3 +234,11 @@ def test_over_http_sites_report_guardians_report_and_the_cdc_classifies(registry
         srv.shutdown()
         srv.server_close()
         thread.join(5)
+
+
+def test_the_guardian_page_words_the_lots_aefi_flag(registry: Registry, chain: FakeChain) -> None:
+    _, _, code = vaccinated(registry)
+    flag = {"flag": "aefi_under_investigation", "data": {"serious_pending": 1, "serious": 2, "reported": 3}}
+    chain.verdicts[HEPB_CODE.format(1)] = {"verdict": "ask_site", "flags": [flag]}
+    zh = pages.family_page(registry.guardian_view(code), code, "zh-CN")
+    assert "该批次有严重疑似异常反应正在调查" in zh and "aefi_under_investigation" not in zh
