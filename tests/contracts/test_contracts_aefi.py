@@ -217,3 +217,14 @@ def test_a_cdc_may_report_for_a_guardian_whose_site_has_not() -> None:
     w.tx("cdc/admin", SetAccount(addr("cdc/epi"), Role.STAFF, True))
     w.tx("cdc/epi", signed(w, "cdc", False, PENDING, rec(7)))
     assert counts(w)["reported"] == 1
+
+
+def test_golden_vectors_of_the_registry_aefi_digest() -> None:
+    """Pinned: the registry (registry/aefi.py) signs these bytes; tests/registry/test_aefi.py checks both agree."""
+    lot = "06901234567892:HB20792A"
+    report = registry_aefi_digest(860604, "site-01", lot, True, AefiClass.PENDING, bytes(range(32)), None)
+    assert report.hex() == "7fc38682e811ab312b62a421e561e15c4bbbfa009f81649577108bd30176ef2e"
+    update = registry_aefi_digest(
+        860604, "cdc", lot, False, AefiClass.COINCIDENTAL, bytes(range(32, 64)), bytes(range(32))
+    )
+    assert update.hex() == "72fb7f7bc6b99575f7304eba80560228754ea787a7c82213c383652c03401082"
