@@ -431,3 +431,18 @@ class UnknownEpisode(ContractError):
     """No excursion or monitoring-gap episode has this id."""
 
     episode_id: bytes
+
+
+@dataclass(eq=False)
+class UnknownAefiReport(ContractError):
+    """No AEFI report has this first record hash."""
+
+    report: bytes
+
+
+@dataclass(eq=False)
+class AefiReportExists(ContractError):
+    """An AEFI report with this record hash is already on chain."""
+
+    report: bytes
+    reported_height: int

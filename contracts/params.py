@@ -38,6 +38,7 @@ class Params:
     excursion_quarantine_minutes: U32 = 30
     monitoring_interval_minutes: U32 = 30  # a logger reports at least this often (0 = no gap rule)
     expiry_warning_days: U32 = 30  # expiry_soon alert this many days before a lot expires (0 = none)
+    aefi_signal_threshold: U32 = 2  # aefi_signal alert at this many serious AEFI reports of a lot (0 = none)
 
     @staticmethod
     def from_json(obj: Any, path: str = "parameters") -> Params:

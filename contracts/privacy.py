@@ -13,7 +13,10 @@ from typing import Any
 
 #: Payload fields omitted from public decoded payloads, by kind name.
 PRIVATE_PAYLOAD_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {"record_dose": frozenset({"dose_ref", "record_hash", "registry_signature"})}
+    {
+        "record_dose": frozenset({"dose_ref", "record_hash", "registry_signature"}),
+        "report_aefi": frozenset({"record_hash", "first_report", "registry_signature"}),
+    }
 )
 
 

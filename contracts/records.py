@@ -68,6 +68,7 @@ class AlertKind(enum.IntEnum):
     SHIPMENT_REJECTED = 8
     MONITORING_GAP = 9  # a storage unit's logger went silent longer than monitoring_interval_minutes
     EXPIRY_SOON = 10  # a held lot expires within expiry_warning_days (once per lot and holder)
+    AEFI_SIGNAL = 11  # a lot's serious AEFI reports reached aefi_signal_threshold (once per lot)
 
 
 class DestroyReason(enum.IntEnum):
@@ -455,6 +456,43 @@ class DueMinutes:
     """The minutes whose monitoring buckets hold units, ascending (so the block hook never walks empty ones)."""
 
     minutes: tuple[U64, ...]
+
+
+class AefiClass(enum.IntEnum):
+    """A report's classification by the CDC's investigation (全国疑似预防接种异常反应监测方案, WHO causality)."""
+
+    PENDING = 1  # reported, not classified yet
+    REACTION = 2  # 不良反应: vaccine product-related reaction
+    QUALITY_DEFECT = 3  # 疫苗质量事故: vaccine quality defect
+    IMMUNIZATION_ERROR = 4  # 接种事故: immunization error
+    COINCIDENTAL = 5  # 偶合症
+    ANXIETY = 6  # 心因性反应: immunization anxiety-related reaction
+    UNCLASSIFIABLE = 7  # 待定 / 不能明确: not classifiable
+
+
+@dataclass(frozen=True, slots=True)
+class AefiReport:
+    """One AEFI report, keyed by its first record hash: counts only, nothing of the person or the dose."""
+
+    report: Hash32  # the record hash of the first report (the registry's record)
+    lot_id: str
+    org_id: Id  # the reporting site
+    serious: bool
+    classification: AefiClass
+    record_hash: Hash32  # the registry record of the latest report or classification
+    reported_height: U64
+    updated_height: U64
+
+
+@dataclass(frozen=True, slots=True)
+class LotAefi:
+    """AEFI counters of one lot: reports, serious ones, per classification (indexed by AefiClass - 1)."""
+
+    reported: U64
+    serious: U64
+    serious_pending: U64  # serious reports not classified yet (under investigation)
+    classes: tuple[U64, ...]
+    signal_height: U64  # the block of the aefi_signal alert (0 = none)
 
 
 # Every state record type above (for codec.prepare).

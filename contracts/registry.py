@@ -23,6 +23,7 @@ from contracts.errors import (
 )
 from contracts.interfaces import Context, ReadState, State
 from contracts.kinds import (
+    aefi,
     attest,
     custody,
     doses,
@@ -97,6 +98,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "report_suspect_unit",
                 "set_registry",
                 "cancel_shipment",
+                "report_aefi",
             }
         ),
         OrgType.SITE: frozenset(
@@ -113,6 +115,7 @@ PERMISSIONS: Mapping[OrgType, frozenset[str]] = MappingProxyType(
                 "record_dose",
                 "report_suspect_unit",
                 "cancel_shipment",
+                "report_aefi",
             }
         ),
         OrgType.REGULATOR: frozenset(
@@ -212,6 +215,7 @@ _KINDS: list[TxKind] = [
     _kind(20, "set_node", nodes.SetNode, nodes.apply_set_node),
     _kind(21, "set_registry", registry_signers.SetRegistry, registry_signers.apply_set_registry),
     _kind(22, "cancel_shipment", custody.CancelShipment, custody.apply_cancel_shipment),
+    _kind(23, "report_aefi", aefi.ReportAefi, aefi.apply_report_aefi),
 ]
 
 REGISTRY: Mapping[int, TxKind] = MappingProxyType({k.code: k for k in _KINDS})

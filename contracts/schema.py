@@ -590,3 +590,16 @@ def expiry_active(lot_id: str) -> bytes:
 def block_hook_tx(height: int) -> bytes:
     """What the block hook's pseudo transaction hash (alert keys, quarantine ids) is the sha256 of."""
     return b"blockhook\x00" + height.to_bytes(8, "big")
+
+
+# --- adverse events following immunization (AEFI) ---------------------------------------------------
+
+
+def aefi_report(report: bytes) -> bytes:
+    """An AEFI report by its first record hash (AefiReport)."""
+    return b"aefi\x00" + report
+
+
+def lot_aefi(lot_id: str) -> bytes:
+    """A lot's AEFI counters (LotAefi)."""
+    return b"lotaefi\x00" + lot_id.encode()

@@ -20,6 +20,7 @@ from contracts.records import (
     EpisodeKind,
     Holding,
     Lot,
+    LotAefi,
     Product,
     Shipment,
     ShipmentStatus,
@@ -363,6 +364,15 @@ def unit_verdict(
         flags.append({"flag": "expired", "data": {"expiry_date": lot.expiry_date}})
     if lot.quarantined:
         flags.append({"flag": "lot_quarantined", "data": {"quarantined": lot.quarantined}})
+    aefi = load(state, schema.lot_aefi(lot.lot_id), LotAefi)
+    if aefi is not None:  # counts only (ADR 0015): never which dose or person
+        result["lot"]["aefi"] = {
+            "reported": aefi.reported,
+            "serious": aefi.serious,
+            "serious_pending": aefi.serious_pending,
+        }
+        if aefi.serious_pending:
+            flags.append({"flag": "aefi_under_investigation", "data": dict(result["lot"]["aefi"])})
     if use is not None:
         stays = _path(state, lot, use.site, use.unit_id, use.opened_ms)
     else:

@@ -336,6 +336,11 @@ class Data:
         raw = await self.optional_first("vax_unitVerdict", {"code": code}, {"trace_code": code})
         return None if raw is None else decode(Verdict, raw, "verdict")
 
+    async def lot_aefi(self, lot_id: str) -> Mapping[str, Any] | None:
+        """vax_lotAefi(lot): the lot's AEFI counters (counts only), or None when the node lacks it."""
+        raw = await self.optional_first("vax_lotAefi", {"lot_id": lot_id})
+        return raw if isinstance(raw, Mapping) else None
+
     async def recall_progress(self, lot_id: str) -> RecallProgress | None:
         """vax_recallProgress(lot), or None when the node lacks it."""
         raw = await self.optional_first("vax_recallProgress", {"lot": lot_id}, {"lot_id": lot_id})

@@ -62,6 +62,8 @@ ERRORS: Mapping[str, tuple[str, str]] = {
         "该储存设备的温度范围不符合疫苗说明书的储存要求",
     ),
     "err_UnknownEpisode": ("no such excursion or monitoring gap", "没有该温度超标或监测中断记录"),
+    "err_UnknownAefiReport": ("no such adverse-event report on chain", "链上没有该异常反应报告"),
+    "err_AefiReportExists": ("this adverse-event report is already on chain", "该异常反应报告已上链"),
     "err_NotFound": ("not found", "未找到"),
     "err_InvalidAddress": ("not a valid address", "地址无效"),
 }
@@ -106,6 +108,8 @@ EVENTS: Mapping[str, tuple[str, str]] = {
         "接种已标记（温度超标或监测中断期间）",
     ),
     "ev_ExpirySoon": ("Lot expires soon", "批次即将过期"),
+    "ev_AefiReported": ("Suspected adverse event reported", "疑似预防接种异常反应报告"),
+    "ev_AefiClassified": ("Adverse event classified", "异常反应调查诊断"),
 }
 
 FIELDS: Mapping[str, tuple[str, str]] = {
@@ -242,6 +246,20 @@ VERDICT: Mapping[str, tuple[str, str]] = {
         "It was opened at {org} from {unit} while that fridge was not monitored.",
         "它在 {org} 从 {unit} 取出开瓶时，该设备没有温度监测记录。",
     ),
+    "vf_aefi_under_investigation": (
+        "{pending} serious suspected adverse event report(s) on this lot are under investigation by the CDC "
+        "({n} report(s) in all).",
+        "该批次有 {pending} 例严重疑似预防接种异常反应正在由疾控中心调查（共 {n} 例报告）。",
+    ),
+    "vf_aefi_do": (
+        "This does not mean the vaccine caused them; ask your vaccination site.",
+        "这并不表示异常反应由疫苗引起；如有疑问请咨询接种单位。",
+    ),
+    "lot_aefi": ("Suspected adverse events (AEFI)", "疑似预防接种异常反应"),
+    "lot_aefi_counts": (
+        "{n} reported, {serious} serious, {pending} serious under investigation",
+        "报告 {n} 例，其中严重 {serious} 例，严重且调查中 {pending} 例",
+    ),
     "vf_other": ("The chain flags: {flag}.", "链上标记：{flag}。"),
     "v_opened": ("Opened at {org} ({unit}), {t}.", "于 {t} 在 {org}（{unit}）开瓶。"),
     "v_not_opened": ("Not opened yet.", "尚未开瓶。"),
@@ -280,6 +298,7 @@ KINDS: Mapping[str, tuple[str, str]] = {
     "k_destroy": ("destroy", "销毁"),
     "k_record_dose": ("record a dose", "记录接种"),
     "k_report_suspect_unit": ("report a suspect unit code", "报告可疑追溯码"),
+    "k_report_aefi": ("report or classify a suspected adverse event", "报告或诊断疑似预防接种异常反应"),
 }
 
 DISTRICT: Mapping[str, tuple[str, str]] = {
@@ -340,6 +359,7 @@ DISTRICT: Mapping[str, tuple[str, str]] = {
     "ek_excursion": ("Temperature excursion", "温度超出范围"),
     "ak_monitoring_gap": ("Monitoring gap", "监测中断"),
     "ak_expiry_soon": ("Lot expires soon", "批次即将过期"),
+    "ak_aefi_signal": ("Serious adverse events cluster on a lot", "同一批次严重异常反应聚集"),
     "ak_excursion": ("Temperature excursion", "温度超出范围"),
     "ak_auto_quarantine": ("Stock quarantined automatically", "库存已自动隔离"),
     "ak_excursion_dose": ("Dose given during an excursion", "超温期间接种"),

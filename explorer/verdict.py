@@ -144,6 +144,14 @@ def _reasons_of(flag: Flag, v: Verdict, names: Mapping[str, str]) -> list[Reason
     if f == "expired":
         zh, en = _both("vf_expired", date=_date(lot.expiry_ms if lot else _int(d.get("expiry_ms"))))
         return [Reason(f, zh, en, True)]
+    if f == "aefi_under_investigation":  # counts only: never which dose or person
+        zh, en = _both(
+            "vf_aefi_under_investigation",
+            pending=_int(d.get("serious_pending")) or 0,
+            n=_int(d.get("reported")) or 0,
+        )
+        zh2, en2 = _both("vf_aefi_do")
+        return [Reason(f, Safe(zh + " " + zh2), Safe(en + " " + en2), False)]
     if f in ("stored_during_excursion", "stored_during_gap"):
         wanted = d.get("episode_id")
         found = _episode_reasons(f, v, names, str(wanted) if wanted is not None else None)

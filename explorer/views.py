@@ -13,7 +13,9 @@ from typing import Any
 JsonObj = Mapping[str, Any]
 
 # Payload fields never shown on a public page: per-dose references, record hashes and what could link to them.
-PRIVATE_FIELDS = frozenset({"subject", "record_hash", "subjects_ids", "dose_ref", "registry_signature"})
+PRIVATE_FIELDS = frozenset(
+    {"subject", "record_hash", "subjects_ids", "dose_ref", "registry_signature", "first_report"}
+)
 
 
 def _default(value: object) -> Any:

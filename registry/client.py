@@ -243,6 +243,33 @@ class RegistryClient:
         """The CDC's counts per site of booked, due and overdue children (no names)."""
         return dict(self.post("/api/v1/appointments/coverage", {"from": start, "to": end}))
 
+    def report_aefi(self, report: dict[str, Any], reason: str = "AEFI report") -> dict[str, Any]:
+        """Report a suspected AEFI on a dose ({dose_ref, onset_ms, symptom, serious, criteria, note}): the
+        registry's co-signature for `report_aefi` (registry.aefi.AefiCosignature.to_json)."""
+        return dict(self.post("/api/v1/aefi", {**report, "reason": reason}))
+
+    def confirm_aefi(
+        self, report_id: str, serious: bool | None = None, reason: str = "guardian's AEFI report"
+    ) -> dict[str, Any]:
+        """Confirm a guardian's AEFI report on one of this site's doses: the co-signature."""
+        return dict(
+            self.post("/api/v1/aefi/confirm", {"report_id": report_id, "serious": serious, "reason": reason})
+        )
+
+    def classify_aefi(self, report_id: str, classification: str, **fields: Any) -> dict[str, Any]:
+        """The CDC's classification (serious, outcome, close, reason optional): the co-signature."""
+        return dict(
+            self.post(
+                "/api/v1/aefi/classify", {"report_id": report_id, "classification": classification, **fields}
+            )
+        )
+
+    def list_aefi(
+        self, status: str | None = None, limit: int = 100, reason: str = "AEFI follow-up"
+    ) -> list[Any]:
+        """The latest AEFI reports the caller may read."""
+        return list(self.post("/api/v1/aefi/list", {"status": status, "limit": limit, "reason": reason}))
+
     def revocations(self) -> str:
         """The registry's current signed revocation list (public)."""
         status, data = self._exchange("GET", "/revocations", b"", {})

@@ -7,10 +7,11 @@ is shown as unavailable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from registry import aefi
 from registry.qr import qr_svg
 from registry.schedule import NextState
 from registry.service import ChildView, DoseView
@@ -71,6 +72,19 @@ _T: dict[str, dict[str, str]] = {
     },
     "visit_upcoming": {"zh-CN": "下次可接种日期：{date}", "en": "Next dose from {date}"},
     "visit_missed": {"zh-CN": "错过了 {date} 的预约", "en": "The appointment of {date} was missed"},
+    "aefi": {"zh-CN": "疑似预防接种异常反应", "en": "Suspected adverse events (AEFI)"},
+    "no_aefi": {"zh-CN": "无报告", "en": "None reported"},
+    "onset": {"zh-CN": "发生日期", "en": "Onset"},
+    "symptom": {"zh-CN": "症状", "en": "Symptom"},
+    "serious": {"zh-CN": "严重", "en": "Serious"},
+    "classification": {"zh-CN": "诊断分类", "en": "Classification"},
+    "aefi_report": {"zh-CN": "报告接种后不适", "en": "Report a reaction"},
+    "aefi_help": {
+        "zh-CN": "报告将由接种单位确认，并由疾控中心调查；如情况紧急请立即就医。",
+        "en": "The site confirms the report and the CDC investigates it; in an emergency see a doctor now.",
+    },
+    "note": {"zh-CN": "说明", "en": "Note"},
+    "send": {"zh-CN": "提交", "en": "Send"},
 }
 
 _STATES: dict[str, dict[str, str]] = {
@@ -106,6 +120,10 @@ _FLAGS: dict[str, dict[str, str]] = {
     "opened_during_excursion": {"zh-CN": "开启时温度超标", "en": "opened during a temperature excursion"},
     "stored_during_gap": {"zh-CN": "存放期间温度监测中断", "en": "stored during a monitoring gap"},
     "opened_during_gap": {"zh-CN": "开启时温度监测中断", "en": "opened during a monitoring gap"},
+    "aefi_under_investigation": {
+        "zh-CN": "该批次有严重疑似异常反应正在调查（不表示由疫苗引起）",
+        "en": "serious suspected adverse events on this lot are under investigation (not proof of a cause)",
+    },
 }
 
 _ACTIONS = {
@@ -125,6 +143,11 @@ _ACTIONS = {
     "cancel_appointment": {"zh-CN": "取消预约", "en": "cancelled the appointment"},
     "show_appointment": {"zh-CN": "查看预约", "en": "read the appointment"},
     "due_list": {"zh-CN": "列入接种提醒名单", "en": "listed for a reminder call"},
+    "report_aefi": {"zh-CN": "报告疑似异常反应", "en": "reported a suspected AEFI"},
+    "guardian_report_aefi": {"zh-CN": "家长报告疑似异常反应", "en": "guardian reported a suspected AEFI"},
+    "confirm_aefi": {"zh-CN": "确认家长报告的异常反应", "en": "confirmed the guardian's AEFI report"},
+    "classify_aefi": {"zh-CN": "异常反应调查诊断", "en": "investigated and classified an AEFI"},
+    "list_aefi": {"zh-CN": "查看异常反应报告", "en": "read AEFI reports"},
 }
 
 _CSS = (
@@ -210,7 +233,57 @@ def _dose_row(d: DoseView, lang: str) -> str:
     )
 
 
-def _child(c: ChildView, code: str, lang: str) -> str:
+def _name(table: Any, code: str, lang: str) -> str:
+    names = table.get(code)
+    return code if names is None else str(names[0] if lang == "zh-CN" else names[1])
+
+
+def _aefi_section(c: ChildView, code: str, lang: str, reports: Sequence[dict[str, Any]]) -> str:
+    """The child's AEFI reports with their status, and a form to report one on a dose (no JavaScript)."""
+    rows = "".join(
+        f"<tr><td>{escape(_date(int(r['onset_ms'])))}</td><td>{escape(str(r['lot_id']))}</td>"
+        f"<td>{escape(_name(aefi.SYMPTOMS, r['symptom'], lang))}</td>"
+        f'<td class="{"bad" if r["serious"] else ""}">'
+        f"{escape(aefi.sequence_names(r['criteria'], aefi.SERIOUS_CRITERIA, lang)) if r['serious'] else '-'}</td>"
+        f"<td>{escape(_name(aefi.STATUSES, r['status'], lang))}</td>"
+        f"<td>{escape(_name(aefi.CLASSES, r['classification'], lang))}"
+        f"{' / ' + escape(_name(aefi.OUTCOMES, r['outcome'], lang)) if r['outcome'] else ''}</td></tr>"
+        for r in reports
+    )
+    head = "".join(
+        f"<th>{escape(t(k, lang))}</th>"
+        for k in ("onset", "lot", "symptom", "serious", "state", "classification")
+    )
+    table = f"<table><tr>{head}</tr>{rows}</table>" if reports else f"<p>{escape(t('no_aefi', lang))}</p>"
+    if not c.doses:
+        return table
+    dose_options = "".join(
+        f'<option value="{escape(d.dose_ref)}">{escape(_date(int(d.record["administered_ms"])))} '
+        f"{escape(str(d.record.get('product_name') or d.record['product_code']))}</option>"
+        for d in c.doses
+    )
+    symptom_options = "".join(
+        f'<option value="{k}">{escape(_name(aefi.SYMPTOMS, k, lang))}</option>' for k in aefi.SYMPTOMS
+    )
+    criteria_options = "".join(
+        f'<option value="{k}">{escape(_name(aefi.SERIOUS_CRITERIA, k, lang))}</option>'
+        for k in aefi.SERIOUS_CRITERIA
+    )
+    form = (
+        f'<form method="post" action="/family/aefi"><input type="hidden" name="code" value="{escape(code)}">'
+        f'<input type="hidden" name="lang" value="{lang}"><p>{escape(t("aefi_help", lang))}</p>'
+        f'<label>{escape(t("dose", lang))} <select name="dose_ref">{dose_options}</select></label><br>'
+        f'<label>{escape(t("onset", lang))} <input type="date" name="onset_date" required></label><br>'
+        f'<label>{escape(t("symptom", lang))} <select name="symptom">{symptom_options}</select></label><br>'
+        f'<label><input type="checkbox" name="serious" value="1"> {escape(t("serious", lang))}</label> '
+        f'<select name="criterion">{criteria_options}</select><br>'
+        f'<label>{escape(t("note", lang))} <input name="note" maxlength="{aefi.NOTE_MAX}"></label> '
+        f'<button type="submit">{escape(t("send", lang))}</button></form>'
+    )
+    return table + f"<details><summary>{escape(t('aefi_report', lang))}</summary>{form}</details>"
+
+
+def _child(c: ChildView, code: str, lang: str, reports: Sequence[dict[str, Any]] = ()) -> str:
     rec = c.record
     rows = (
         "".join(_dose_row(d, lang) for d in c.doses)
@@ -252,6 +325,7 @@ def _child(c: ChildView, code: str, lang: str) -> str:
         f"<h3>{escape(t('doses', lang))}</h3><table><tr>{head}</tr>{rows}</table>"
         f"{_visit(c, lang)}<h3>{escape(t('due', lang))}</h3>{due_html}"
         f"<p><small>{escape(t('schedule', lang))}: {escape(c.assessment.schedule.source)}</small></p>"
+        f"<h3>{escape(t('aefi', lang))}</h3>{_aefi_section(c, code, lang, reports)}"
         f"<h3>{escape(t('school', lang))}</h3>{school_form}"
         f"<h3>{escape(t('log', lang))}</h3><table><tr><th>{escape(t('when', lang))}</th><th>{escape(t('who', lang))}</th>"
         f"<th>{escape(t('what', lang))}</th><th>{escape(t('why', lang))}</th></tr>{log_rows}</table></section>"
@@ -293,12 +367,19 @@ def _antigen_name(antigen: str, c: ChildView, lang: str) -> str:
     return rule.name_zh if lang == "zh-CN" else rule.name_en
 
 
-def family_page(children: Sequence[ChildView], code: str, lang: str) -> str:
-    """Every child of a family code."""
+def family_page(
+    children: Sequence[ChildView],
+    code: str,
+    lang: str,
+    reports: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+) -> str:
+    """Every child of a family code (with each child's AEFI reports, by person id)."""
+    reports = reports or {}
     return page(
         lang,
         t("title", lang),
-        "".join(_child(c, code, lang) for c in children) or f"<p>{escape(t('no_doses', lang))}</p>",
+        "".join(_child(c, code, lang, reports.get(c.person_id, ())) for c in children)
+        or f"<p>{escape(t('no_doses', lang))}</p>",
     )
 
 

@@ -21,8 +21,9 @@ API (POST, JSON body, signed as in `registry.auth`; answers JSON, errors as {"er
   /api/v1/appointments/cancel {"person_id", "reason"}
   /api/v1/appointments/due   {"site"?, "from", "to", "overdue"?, "limit"?, "offset"?} -> a site's reminder list
   /api/v1/appointments/coverage {"from", "to"}                      (CDC) -> counts per site, no names
+  /api/v1/aefi, /aefi/confirm, /aefi/classify, /aefi/list          AEFI reports and their follow-up (registry.aefi)
 Public: GET /api/v1/info, GET /revocations (the signed revocation list), the guardian pages (/, POST /family,
-GET /f/CODE, POST /family/credential, POST /family/withdraw).
+GET /f/CODE, POST /family/credential, POST /family/withdraw, POST /family/aefi).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from registry import appointments, pages
+from registry import aefi, appointments, pages
 from registry.auth import RequestVerifier
 from registry.errors import AccessCodeInvalid, BadRequest, RegistryError
 from registry.service import Registry, parse_dose, parse_hash, parse_person
@@ -238,11 +239,13 @@ class RegistryHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path.startswith("/api/"):
             self._api(path, body)
-        elif path in ("/family", "/family/credential", "/family/withdraw"):
+        elif path in ("/family", "/family/credential", "/family/withdraw", "/family/aefi"):
             form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).items()}
             lang = self._lang(form)
             if path == "/family":
                 self._family(form.get("code", ""), lang)
+            elif path == "/family/aefi":
+                self._family_aefi(form, lang)
             else:
                 self._credential(form, lang, withdraw=path == "/family/withdraw")
         else:
@@ -283,7 +286,39 @@ class RegistryHandler(BaseHTTPRequestHandler):
         except RegistryError as exc:
             self._html(exc.status, pages.error_page(exc.message, lang))
             return
-        self._html(200, pages.family_page(children, code, lang))
+        self._html(
+            200,
+            pages.family_page(children, code, lang, aefi.AefiDesk(self.server.registry).family_reports(code)),
+        )
+
+    def _family_aefi(self, form: dict[str, str], lang: str) -> None:
+        """A guardian's AEFI report from the family page (kept as awaiting the site's confirmation)."""
+        ip = str(self.client_address[0])
+        if self.server.guesses.blocked(ip):
+            self._html(429, pages.error_page(pages.t("invalid_code", lang), lang))
+            return
+        registry = self.server.registry
+        try:
+            serious = form.get("serious") == "1"
+            fields = {
+                "dose_ref": form.get("dose_ref"),
+                "onset_ms": aefi.onset_from_date(form.get("onset_date", "")),
+                "symptom": form.get("symptom"),
+                "serious": serious,
+                "criteria": [form.get("criterion") or "hospitalisation"] if serious else [],
+                "note": form.get("note", ""),
+            }
+            aefi.AefiDesk(registry).guardian_report(
+                form.get("code", ""), aefi.parse_aefi(fields, registry.clock())
+            )
+        except AccessCodeInvalid:
+            self.server.guesses.failed(ip)
+            self._html(403, pages.code_form(lang, pages.t("invalid_code", lang)))
+            return
+        except RegistryError as exc:
+            self._html(exc.status, pages.error_page(exc.message, lang))
+            return
+        self._family(form.get("code", ""), lang)
 
     def _credential(self, form: dict[str, str], lang: str, withdraw: bool = False) -> None:
         ip = str(self.client_address[0])
@@ -457,6 +492,7 @@ _API: dict[str, Callable[[Registry, Address, dict[str, Any]], Any]] = {
     "/api/v1/appointments/cancel": _unbook,
     "/api/v1/appointments/due": _due,
     "/api/v1/appointments/coverage": _coverage,
+    **aefi.API_HANDLERS,
 }
 
 

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS credentials (
     revoked_ms INTEGER);
 CREATE TABLE IF NOT EXISTS appointments (
     person_id BLOB PRIMARY KEY, sealed BLOB NOT NULL, updated_ms INTEGER NOT NULL);
+
+CREATE TABLE IF NOT EXISTS aefi (
+    report_id BLOB PRIMARY KEY, person_id BLOB NOT NULL, sealed BLOB NOT NULL, record_hash BLOB NOT NULL,
+    first_hash BLOB, created_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS aefi_by_person ON aefi (person_id);
 """
 GENESIS_DIGEST = b"\x00" * 32
 
@@ -63,6 +68,19 @@ class DoseRow:
     sealed: bytes
     record_hash: bytes
     tx_hash: str | None
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AefiRow:
+    """An AEFI report's row: sealed with its person's key, the hash of that record, and the record hash of its
+    first chain report (None until a site reported it on chain)."""
+
+    report_id: bytes
+    person_id: bytes
+    sealed: bytes
+    record_hash: bytes
+    first_hash: bytes | None
     created_ms: int
 
 
@@ -354,6 +372,36 @@ class Store:
             (after, limit),
         ).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    # adverse events following immunization (registry.aefi)
+
+    def put_aefi(self, db: sqlite3.Connection, row: AefiRow) -> None:
+        """Add or replace an AEFI report row."""
+        db.execute(
+            "INSERT OR REPLACE INTO aefi (report_id, person_id, sealed, record_hash, first_hash, created_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (row.report_id, row.person_id, row.sealed, row.record_hash, row.first_hash, row.created_ms),
+        )
+
+    def aefi(self, db: sqlite3.Connection, report_id: bytes) -> AefiRow | None:
+        """One AEFI report row, or None."""
+        rows = _aefi_rows(db, "WHERE report_id = ?", (report_id,))
+        return rows[0] if rows else None
+
+    def aefi_of(self, db: sqlite3.Connection, person_id: bytes) -> list[AefiRow]:
+        """A person's AEFI reports, oldest first."""
+        return _aefi_rows(db, "WHERE person_id = ? ORDER BY created_ms, rowid", (person_id,))
+
+    def aefi_latest(self, db: sqlite3.Connection, limit: int) -> list[AefiRow]:
+        """The latest AEFI reports of the district, newest first."""
+        return _aefi_rows(db, "ORDER BY created_ms DESC, rowid DESC LIMIT ?", (limit,))
+
+
+def _aefi_rows(db: sqlite3.Connection, where: str, args: tuple[object, ...]) -> list[AefiRow]:
+    rows = db.execute(
+        "SELECT report_id, person_id, sealed, record_hash, first_hash, created_ms FROM aefi " + where, args
+    ).fetchall()
+    return [AefiRow(*r) for r in rows]
 
 
 def _entry(r: tuple[object, ...]) -> LogEntry:

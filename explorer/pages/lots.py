@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import trio
 
 from explorer.analysis import Leg, chart_window, storage_legs
@@ -68,6 +71,7 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
     product_name = await data.product_name(lot.product_code, t)
     maker = await data.org_name(lot.manufacturer, t)
     status_key = trace.status if trace.status != "active" else lot.badge
+    aefi = await data.lot_aefi(lot_id)
     head = tag(
         "div",
         {"class": "lothead"},
@@ -83,6 +87,7 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
                     if lot.recalled
                     else []
                 ),
+                *([(t("lot_aefi"), _aefi_counts(t, aefi))] if aefi and aefi.get("reported") else []),
             ]
         ),
     )
@@ -177,6 +182,13 @@ async def lot_page(data: Data, t: Texts, lot_id: str) -> Body:
 
 
 FOLD_ROWS = 8
+
+
+def _aefi_counts(t: Texts, aefi: Mapping[str, Any]) -> Safe:
+    """The lot's AEFI counts; serious reports under investigation stand out (never hidden)."""
+    pending = int(aefi.get("serious_pending") or 0)
+    text = t.fmt("lot_aefi_counts", n=aefi.get("reported"), serious=aefi.get("serious"), pending=pending)
+    return tag("strong", {"class": "bad"}, text) if pending else tag("span", {}, text)
 
 
 def _folded(summary: str, content: Safe, rows: int) -> Safe:

@@ -11,6 +11,7 @@ from typing import Any
 
 from contracts import queries, recall_queries, verdicts
 from contracts.errors import UnknownEpisode
+from contracts.kinds import aefi
 from node.api.access import ReadScope, add_person_read, person_authenticator
 from node.api.methods import (
     ADDRESS_SCHEMA,
@@ -162,6 +163,16 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
     )
     def get_lot(p: dict[str, Any]) -> Any:
         return found(queries.get_lot(state(), p["lot_id"], now_ms()), "lot", p["lot_id"])
+
+    @add(
+        "vax_lotAefi",
+        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        "A lot's adverse-event (AEFI) counters, counts only: {lot_id, reported, serious, serious_pending, "
+        "by_classification: {pending, reaction, quality_defect, immunization_error, coincidental, anxiety, "
+        "unclassifiable}, signal_height (the block of the aefi_signal alert, or null)}.",
+    )
+    def lot_aefi(p: dict[str, Any]) -> Any:
+        return found(aefi.lot_aefi_json(state(), p["lot_id"]), "lot", p["lot_id"])
 
     @add("vax_listLots", _obj({"product_code": ID_SCHEMA}), "Lots, optionally of one product.")
     def list_lots(p: dict[str, Any]) -> Any:

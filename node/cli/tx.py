@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import typer
 
-from node.cli import episodes_read, person_cli, tx_read, tx_send, validators_cli
+from node.cli import aefi, episodes_read, person_cli, tx_read, tx_send, validators_cli
 from node.cli.person_cli import reading_signed
 from node.cli.tx_common import reading, sending, sending_many, submitting
 
@@ -40,6 +40,7 @@ KIND_COMMANDS: Mapping[str, str] = MappingProxyType(
         "set_node": "org node add",
         "set_registry": "org registry-key add",
         "cancel_shipment": "cancel",
+        "report_aefi": "aefi report",
     }
 )
 """Which command sends each transaction kind."""
@@ -117,6 +118,8 @@ def register(app: typer.Typer) -> None:
     unit.command("find")(reading(tx_read.unit_find))
     unit.command("verdict")(reading(episodes_read.unit_verdict))
     app.add_typer(unit, name="unit")
+
+    aefi.register(app)
 
     tx = _group("Transactions: show one with its receipt, send a signed one, approve a validator change.")
     tx.command("show")(reading(tx_read.tx_show))

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from typer.testing import CliRunner, Result
 
+from contracts.kinds.aefi import ReportAefi
 from contracts.kinds.attest import Attest
 from contracts.kinds.custody import (
     CancelShipment,
@@ -36,7 +37,7 @@ from contracts.kinds.organisations import (
 from contracts.kinds.products import ApproveProduct, LotRef, RecallLot, RegisterLot, RegisterProduct
 from contracts.kinds.readings import RecordReadings, Sample
 from contracts.kinds.registry_signers import SetRegistry
-from contracts.records import DestroyReason
+from contracts.records import AefiClass, DestroyReason
 from contracts.registry import BY_NAME, decode_payload, kind_of
 from contracts.tracecodes import UnitTree, gs1_hri, parse_trace_code, verify_unit
 from contracts.types import OrgType, Role, StorageKind
@@ -256,6 +257,10 @@ CASES: dict[str, Case] = {
     "report_suspect_unit": _cmd(
         f"unit report '{CODES[0]}' --note 'code scanned twice' --evidence-hash {H1}",
         ReportSuspectUnit(CODES[0], LOT, h1, "code scanned twice"),
+    ),
+    "report_aefi": _cmd(
+        f"aefi report --lot {LOT_ID} --record-hash {H1} --registry-signature 0x{'33' * 65} --serious",
+        ReportAefi(LOT, True, AefiClass.PENDING, h1, None, b"\x33" * 65),
     ),
 }
 

@@ -12,6 +12,7 @@ from contracts_testkit import CHAIN_ID, REGISTRY_KEY, Chain, addr, base58, cosig
 
 from contracts import errors, queries, verdicts
 from contracts.errors import ContractError
+from contracts.kinds.aefi import ReportAefi, registry_aefi_digest
 from contracts.kinds.attest import Attest, attester_org
 from contracts.kinds.custody import Destroy, QualityDecision, QuarantineUnits, Receive, RejectShipment, Ship
 from contracts.kinds.doses import RecordDose, ReportSuspectUnit, UnitProof
@@ -27,7 +28,7 @@ from contracts.kinds.products import ApproveProduct, LotRef, RecallLot, Register
 from contracts.kinds.readings import LOGGER_MAX_TEMP, LOGGER_MIN_TEMP, RecordReadings, Sample
 from contracts.kinds.registry_signers import SetRegistry
 from contracts.params import Params
-from contracts.records import DestroyReason
+from contracts.records import AefiClass, DestroyReason
 from contracts.registry import (
     BY_NAME,
     PERMISSIONS,
@@ -953,10 +954,11 @@ def test_storage_fit_and_unknown_episode_errors() -> None:
 # quarantine and expiry-warning fields, the scenario's hourly readings leave monitoring-gap episodes with their
 # indexes and the unit monitor ("episode", "epstart", "unitep", "unitmon", "monbuckets", "mondue") and lots
 # queue for their expiry warning ("expcursor", "expdue"; holders are found in "lotunits"); the roster's CDC
-# gained the registry's service account ("cdc/registry": one more account record, same key kinds); then a storage
+# gained the registry's service account ("cdc/registry": one more account record, same key kinds); a storage
 # unit's logger history became one record ("unitmon" holds the leg counters, "unitwatch" went, and the storage
-# unit record lost its last_sample_s)
-STATE_DIGEST = "69076a542fa3b3c571b0a4030b3de20a5ffd3301752f392d55446ff27732b672"
+# unit record lost its last_sample_s); AEFI: Params gained aefi_signal_threshold, the scenario reports one AEFI
+# ("aefi", "lotaefi")
+STATE_DIGEST = "b0e4713c79db44a07c8aded1c3918ac4497c893a281033bfb5993d13eacea437"
 EVERY_KEY_KIND = {
     *(b"acct", b"alert", b"alerts", b"att", b"breach", b"dev", b"devstate", b"hold", b"inbound", b"lot"),
     *(b"lotdestroy", b"lotholder", b"lotq", b"lotship", b"lotsite", b"lotsubj", b"org", b"orgacct", b"orgq"),
@@ -966,6 +968,7 @@ EVERY_KEY_KIND = {
     # and the monitoring deadline buckets and cursor
     *(b"episode", b"epstart", b"monbuckets", b"mondue", b"unitep", b"unitmon"),
     *(b"expcursor", b"expdue"),  # #20: expiry warnings queued at commissioning
+    *(b"aefi", b"lotaefi"),  # AEFI reports and a lot's AEFI counters
 }
 
 
@@ -975,6 +978,8 @@ def test_state_bytes_of_a_scenario_writing_every_key_kind_are_pinned() -> None:
     vehicle_ok(w)
     w.receive(6)
     w.dose(0)
+    aefi = registry_aefi_digest(CHAIN_ID, "site-01", w.ref.lot_id, True, AefiClass.PENDING, H, None)
+    w.tx("site-01/staff-1", ReportAefi(w.ref, True, AefiClass.PENDING, H, None, REGISTRY_KEY.sign(aefi)))
     w.ship_to_site(2, sid=b"\x02" * 32)  # left in transit: an inbound entry
     w.tx("mah/staff-1", QuarantineUnits(w.ref, "mah-coldroom", 1, "carton crushed"))
     (q,) = queries.open_quarantines(w.chain.state, "mah")
@@ -1000,6 +1005,7 @@ def test_every_contract_error_is_covered() -> None:
     RAISED.update(
         {"CannotReceive", "NotOnSupplyPath", "CarrierNotAllowed", "LegOutOfRange", "LegUnmonitored"}
     )
+    RAISED.update({"UnknownAefiReport", "AefiReportExists"})  # test_contracts_aefi.py
     all_errors = {
         c.__name__
         for c in vars(errors).values()

@@ -134,6 +134,8 @@ PINNED: list[tuple[Callable[..., bytes], tuple[Any, ...], bytes]] = [
     (schema.expiry_warned, ("0690:L1", "site-01"), b"expwarn\x000690:L1\x00site-01"),
     (schema.expiry_active, ("0690:L1",), b"expactive\x000690:L1"),
     (schema.block_hook_tx, (7,), b"blockhook\x00" + u64(7)),
+    (schema.aefi_report, (H,), b"aefi\x00" + H),
+    (schema.lot_aefi, ("0690:L1",), b"lotaefi\x000690:L1"),
 ]
 
 # The generic call each builder replaced: namespace, and whether it was key(...) or prefix(...).

@@ -141,7 +141,7 @@ def _public_answers(client: RpcClient) -> dict[str, list[Any]]:
             patient_call(client, "chain_getTransactionsBySender", address=sender, limit=500)
         )
     for lot in patient_call(client, "vax_listLots"):
-        for method in ("vax_getLot", "vax_traceLot", "vax_lotHolders"):
+        for method in ("vax_getLot", "vax_traceLot", "vax_lotHolders", "vax_lotAefi"):
             out[method].append(patient_call(client, method, lot_id=lot["lot_id"]))
     for org in patient_call(client, "vax_listOrganisations"):
         out["org"].append(patient_call(client, "vax_getOrganisation", org_id=org["org_id"]))

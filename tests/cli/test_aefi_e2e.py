@@ -1,0 +1,200 @@
+"""AEFI end to end over a real node and a real registry: a site reports suspected adverse events on doses it gave
+through `vaxchain aefi report --registry`, the CDC classifies one with `vaxchain aefi classify`, and the chain
+counts them per lot (never the person or the dose), raises `aefi_signal` at the threshold and flags the vial."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from harness.district import HEPB_GTIN
+from harness.make_genesis import dev_key
+from harness.registry_people import DEV_ANCHOR_LABEL, DEV_REGISTRY_SEED
+from node.cli.main import app
+from registry.chain import RpcChain
+from registry.server import RegistryHTTPServer
+from registry.service import Registry, RegistrySecrets, parse_person
+from registry.store import Store
+from rpc.client import RpcClient
+from tests.cli.test_tx_e2e import CODES, LABELS, LOT_ID, Cli, Logger, _included
+from tests.conftest import NodeProcess, run_cli
+from vaxcrypto.keys import PrivateKey, to_checksum_address
+
+
+def _supply_site(cli: Cli, tmp_path: Path) -> Path:
+    """Product, lot and the legal path MAH -> CDC -> site-01 (monitored legs): the unit code list file."""
+    decision, cert, codes = tmp_path / "approval.pdf", tmp_path / "release.pdf", tmp_path / "codes.txt"
+    decision.write_bytes(b"approval decision")
+    cert.write_bytes(b"lot release certificate")
+    codes.write_text("\n".join(CODES) + "\n")
+    _included(
+        cli(
+            "product", "register", HEPB_GTIN, "--name", "Hepatitis B vaccine 10ug", "--series", "HepB",
+            "--intervals", "0,28,150", "--freeze-sensitive", "--programme", "--json", who="mah",
+        )
+    )  # fmt: skip
+    _included(cli("product", "approve", HEPB_GTIN, "--decision", str(decision), "--json", who="regulator"))
+    _included(
+        cli(
+            "lot", "register", LOT_ID, "--codes", str(codes), "--expiry", "2028-11-30",
+            "--storage-unit", "mah-coldroom", "--release-cert", str(cert), "--json", who="mah",
+        )
+    )  # fmt: skip
+    loggers = {n: Logger(tmp_path, n) for n in ("truck", "van", "mah-room", "cdc-room")}
+    legs = [
+        ("mah", "mah-coldroom", "cdc", "cdc", "cdc-coldroom", "truck", 12, "mah-room"),
+        ("cdc", "cdc-coldroom", "site-01", "site", "site-01-fridge-1", "van", 5, "cdc-room"),
+    ]
+    for sender, from_unit, to_org, receiver, to_unit, vehicle_logger, quantity, room in legs:
+        for name in (room, vehicle_logger):
+            cli("reading", "send", "--csv", str(loggers[name].csv()), "--json", who=name)
+        vehicle = "dist-truck-1" if vehicle_logger == "truck" else "cdc-van-1"
+        shipped = _included(
+            cli(
+                "ship", LOT_ID, "--quantity", str(quantity), "--from-unit", from_unit, "--to", to_org,
+                "--vehicle", vehicle, "--json", who=sender,
+            )
+        )  # fmt: skip
+        cli("reading", "send", "--csv", str(loggers[vehicle_logger].csv()), "--json", who=vehicle_logger)
+        _included(cli("receive", shipped["shipment_id"], "--to-unit", to_unit, "--json", who=receiver))
+    return codes
+
+
+def test_sites_report_the_cdc_classifies_and_the_chain_counts(
+    tmp_path: Path, node_procs: list[NodeProcess]
+) -> None:
+    run_cli("testnet", "--validators", "1", "--out", str(tmp_path / "net"), "--block-interval-ms", "200")
+    node = NodeProcess(tmp_path / "net" / "node0").start()
+    node_procs.append(node)
+    password_file = tmp_path / "net" / "password.txt"
+    keystore = tmp_path / "keystore"
+    cli = Cli(keystore, password_file, node.rpc_url)
+    for i, label in enumerate(LABELS.values()):
+        key_file = tmp_path / f"key-{i}.hex"
+        key_file.write_text(dev_key(label).secret.hex())
+        cli(
+            "keys", "import", "--keystore", str(keystore), "--password-file", str(password_file),
+            "--key-file", str(key_file), "--light",
+        )  # fmt: skip
+    codes = _supply_site(cli, tmp_path)
+
+    store = Store(tmp_path / "registry.sqlite")
+    registry = Registry(
+        store,
+        RegistrySecrets(
+            b"\x01" * 32,
+            b"\x02" * 32,
+            b"\x03" * 32,
+            PrivateKey.from_seed(DEV_REGISTRY_SEED),
+            anchor_key=dev_key(DEV_ANCHOR_LABEL),
+        ),
+        RpcChain(node.rpc_url, reader_key=dev_key(DEV_ANCHOR_LABEL)),
+    )
+    server = RegistryHTTPServer(("127.0.0.1", 0), registry)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    url = f"http://127.0.0.1:{server.port}"
+    site = dev_key(LABELS["site"]).address
+    try:
+        refs, families = [], []
+        for n, code in enumerate(CODES[5:7]):
+            person = parse_person(
+                {
+                    "name": f"测试儿童{n}",
+                    "sex": "F",
+                    "birth_date": dt.date.today().isoformat(),
+                    "id_type": "birth_certificate",
+                    "id_number": f"N44060420260000{n}",
+                }
+            )
+            person_id, family = registry.register_person(site, person, "first visit")
+            _included(
+                cli(
+                    "dose", "record", code, "--codes", str(codes), "--unit", "site-01-fridge-1",
+                    "--dose-number", "1", "--person", person_id, "--registry", url, "--json", who="site",
+                )
+            )  # fmt: skip
+            (child,) = registry.guardian_view(family)
+            refs.append(child.doses[0].dose_ref)
+            families.append(family)
+        onset = str(int(time.time()))
+        reports = []
+        for ref in refs:
+            sent = _included(
+                cli(
+                    "aefi", "report", "--dose", ref, "--symptom", "febrile_convulsion", "--onset", onset,
+                    "--serious", "--criteria", "hospitalisation", "--note", "seizure 6 h after the dose",
+                    "--registry", url, "--json", who="site",
+                )
+            )  # fmt: skip
+            names = [e["name"] for e in sent["receipt"]["events"]]
+            reports.append(sent)
+        assert names == ["AefiReported", "Alert"]  # the second serious report reached the threshold (2)
+        listed = {r["report_id"]: r for r in registry_list(cli, url)}
+        assert len(listed) == 2 and all(r["status"] == "reported" for r in listed.values())
+        first_id = next(iter(listed))
+        classified = _included(
+            cli(
+                "aefi", "classify", first_id, "--class", "coincidental", "--outcome", "recovered", "--close",
+                "--registry", url, "--json", who="cdc",
+            )
+        )  # fmt: skip
+        assert [e["name"] for e in classified["receipt"]["events"]] == ["AefiClassified"]
+        refused = cli(
+            "aefi", "classify", first_id, "--class", "reaction", "--registry", url, who="site", ok=False
+        )
+        assert refused.code == 1 and "Forbidden" in refused.stderr
+        with RpcClient(node.rpc_url) as rpc:
+            counts = rpc.call("vax_lotAefi", lot_id=LOT_ID)
+            assert (counts["reported"], counts["serious"], counts["serious_pending"]) == (2, 2, 1)
+            assert (
+                counts["by_classification"]["coincidental"] == 1
+                and counts["by_classification"]["pending"] == 1
+            )
+            assert counts["signal_height"] is not None
+            signals = [a for a in rpc.call("vax_alerts", limit=1000) if a["kind"] == "aefi_signal"]
+            assert [(a["org_id"], a["lot_id"]) for a in signals] == [("mah", LOT_ID)]
+            verdict = rpc.call("vax_unitVerdict", code=CODES[5])
+            (flag,) = [f for f in verdict["flags"] if f["flag"] == "aefi_under_investigation"]
+            assert flag["data"] == {"serious_pending": 1, "serious": 2, "reported": 2}
+            # counts only: no public answer carries a dose reference; decoded payloads omit the report's hashes
+            # (the raw bytes keep them, as a dose's: every value there belongs to that one report, ADR 0015)
+            for sent in (*reports, classified):
+                public = rpc.call("chain_getTransaction", hash=sent["tx_hash"])
+                assert all(ref[2:].lower() not in str(public).lower() for ref in refs)
+                assert public["payload"]["lot"]["lot_number"] == LOT_ID.split(":")[1]
+                assert not {"record_hash", "first_report", "registry_signature"} & set(public["payload"])
+        # the guardians' pages: one case closed by the CDC, the other still reported (under investigation)
+        statuses = sorted(str(r["status"]) for family in families for r in registry_reports(registry, family))
+        assert statuses == ["closed", "reported"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
+
+
+def registry_reports(registry: Registry, family: str) -> list[dict[str, object]]:
+    from registry.aefi import AefiDesk
+
+    (reports,) = AefiDesk(registry).family_reports(family).values()
+    return reports
+
+
+def registry_list(cli: Cli, url: str) -> list[dict[str, object]]:
+    """`vaxchain aefi list` as the CDC (a registry read: no node options)."""
+    who = to_checksum_address(dev_key(LABELS["cdc"]).address)
+    result = CliRunner().invoke(
+        app,
+        [
+            "aefi", "list", "--registry", url, "--json", "--keystore", str(cli.keystore),
+            "--password-file", str(cli.password_file), "--from", who,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    reports: list[dict[str, object]] = json.loads(result.stdout)["reports"]
+    return reports
