@@ -44,6 +44,8 @@ RAW_TX_SCHEMA = {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$", "maxLength"
 HASH_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
 ADDRESS_SCHEMA = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
 HEIGHT_SCHEMA = {"type": "integer", "minimum": 0}
+ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200}
+TIME_MS = {"type": "integer", "minimum": 0}
 #: Full transactions one block answer carries at most; `tx_start` pages through the rest.
 FULL_TXS_PER_PAGE = 500
 #: Calls that decode whole blocks or walk indexes run in worker threads, this many at a time: the event loop (and
@@ -77,6 +79,35 @@ class ApiContext:
     async def off_loop(self, fn: Callable[[], Any]) -> Any:
         """Run a heavy read in a worker thread, at most HEAVY_CALLS_AT_ONCE at a time."""
         return await trio.to_thread.run_sync(fn, limiter=self.heavy)
+
+
+#: A read over committed state: the method's params in, its JSON answer out (the vax_* methods).
+Query = Callable[[dict[str, Any]], Any]
+
+
+def object_schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The params schema of a method taking exactly these named properties."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+def query_handler(api: ApiContext, query: Query, heavy: bool) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+    """The trio handler of a query: inline, or in a worker thread when `heavy` (it walks many state entries)."""
+    if heavy:
+
+        async def off_loop(p: dict[str, Any]) -> Any:
+            return await api.off_loop(lambda: query(p))
+
+        return off_loop
+
+    async def inline(p: dict[str, Any]) -> Any:
+        return query(p)
+
+    return inline
 
 
 def not_found(what: str, key: str) -> RpcApplicationError:

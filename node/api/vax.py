@@ -6,7 +6,7 @@ Missing objects are the named application error NotFound (-32011).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from contracts import queries, recall_queries, verdicts
@@ -17,19 +17,20 @@ from node.api.methods import (
     ADDRESS_SCHEMA,
     BAD_INPUT,
     HASH_SCHEMA,
+    ID_SCHEMA,
+    TIME_MS,
     ApiContext,
+    Query,
     address_param,
     hash_param,
     not_found,
+    object_schema,
+    query_handler,
 )
 from rpc.auth import RequestAuthenticator
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
 
-ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200}
-TIME_MS = {"type": "integer", "minimum": 0}
-
-Query = Callable[[dict[str, Any]], Any]
 #: Queries that walk many state entries (lists, traces, histories): answered from a worker thread, a few at a
 #: time (ApiContext.off_loop), so the event loop keeps serving consensus meanwhile. Point lookups stay inline.
 HEAVY_QUERIES = frozenset(
@@ -47,15 +48,6 @@ HEAVY_QUERIES = frozenset(
         "vax_lotSubjects",
     }
 )
-
-
-def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(required),
-        "additionalProperties": False,
-    }
 
 
 def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
@@ -84,7 +76,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getParams",
-        _obj({}),
+        object_schema({}),
         "Chain-wide rule parameters fixed at genesis (breach thresholds, grace, limits).",
     )
     def get_params(p: dict[str, Any]) -> Any:
@@ -92,7 +84,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getOrganisation",
-        _obj({"org_id": ID_SCHEMA}, ("org_id",)),
+        object_schema({"org_id": ID_SCHEMA}, ("org_id",)),
         "An organisation with its accounts and storage units.",
     )
     def get_org(p: dict[str, Any]) -> Any:
@@ -100,7 +92,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_listOrganisations",
-        _obj({"org_type": {"type": "string", "maxLength": 40}}),
+        object_schema({"org_type": {"type": "string", "maxLength": 40}}),
         "Organisations, optionally of one type.",
     )
     def list_orgs(p: dict[str, Any]) -> Any:
@@ -113,7 +105,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_listNodes",
-        _obj({"org_id": ID_SCHEMA}),
+        object_schema({"org_id": ID_SCHEMA}),
         "Registered libp2p nodes (peer_id, org_id, name, added_height, org_active), optionally of one "
         "organisation; nodes of active organisations are the peers the network admits.",
     )
@@ -122,7 +114,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getAccount",
-        _obj({"address": ADDRESS_SCHEMA}, ("address",)),
+        object_schema({"address": ADDRESS_SCHEMA}, ("address",)),
         "An account: its organisation and role.",
     )
     def get_account(p: dict[str, Any]) -> Any:
@@ -130,7 +122,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getStorageUnit",
-        _obj({"unit_id": ID_SCHEMA}, ("unit_id",)),
+        object_schema({"unit_id": ID_SCHEMA}, ("unit_id",)),
         "A fridge, freezer, cold room or vehicle with its loggers and rule state.",
     )
     def get_unit(p: dict[str, Any]) -> Any:
@@ -138,7 +130,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getDevice",
-        _obj({"address": ADDRESS_SCHEMA}, ("address",)),
+        object_schema({"address": ADDRESS_SCHEMA}, ("address",)),
         "A temperature logger and its running rule counters.",
     )
     def get_device(p: dict[str, Any]) -> Any:
@@ -146,19 +138,19 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getProduct",
-        _obj({"product_code": ID_SCHEMA}, ("product_code",)),
+        object_schema({"product_code": ID_SCHEMA}, ("product_code",)),
         "A vaccine product (GTIN or Chinese product id).",
     )
     def get_product(p: dict[str, Any]) -> Any:
         return found(queries.get_product(state(), p["product_code"]), "product", p["product_code"])
 
-    @add("vax_listProducts", _obj({}), "Every registered product.")
+    @add("vax_listProducts", object_schema({}), "Every registered product.")
     def list_products(p: dict[str, Any]) -> Any:
         return queries.list_products(state())
 
     @add(
         "vax_getLot",
-        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        object_schema({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "A lot and its status (active, in transit, quarantined, recalled, expired).",
     )
     def get_lot(p: dict[str, Any]) -> Any:
@@ -166,7 +158,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_lotAefi",
-        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        object_schema({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "A lot's adverse-event (AEFI) counters, counts only: {lot_id, reported, serious, serious_pending, "
         "by_classification: {pending, reaction, quality_defect, immunization_error, coincidental, anxiety, "
         "unclassifiable}, signal_height (the block of the aefi_signal alert, or null)}.",
@@ -174,13 +166,13 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
     def lot_aefi(p: dict[str, Any]) -> Any:
         return found(aefi.lot_aefi_json(state(), p["lot_id"]), "lot", p["lot_id"])
 
-    @add("vax_listLots", _obj({"product_code": ID_SCHEMA}), "Lots, optionally of one product.")
+    @add("vax_listLots", object_schema({"product_code": ID_SCHEMA}), "Lots, optionally of one product.")
     def list_lots(p: dict[str, Any]) -> Any:
         return queries.list_lots(state(), p.get("product_code"))
 
     @add(
         "vax_traceLot",
-        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        object_schema({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "A lot's full trace: custody path, breaches, quarantines, doses per site.",
     )
     def trace_lot(p: dict[str, Any]) -> Any:
@@ -188,13 +180,13 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_lotHolders",
-        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        object_schema({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "Every holder of a lot's units and shipments in transit (for recalls).",
     )
     def lot_holders(p: dict[str, Any]) -> Any:
         return queries.lot_holders(state(), p["lot_id"])
 
-    @add("vax_getShipment", _obj({"shipment_id": HASH_SCHEMA}, ("shipment_id",)), "One custody leg.")
+    @add("vax_getShipment", object_schema({"shipment_id": HASH_SCHEMA}, ("shipment_id",)), "One custody leg.")
     def get_shipment(p: dict[str, Any]) -> Any:
         return found(
             queries.get_shipment(state(), hash_param(p["shipment_id"])), "shipment", p["shipment_id"]
@@ -202,7 +194,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getQuarantine",
-        _obj({"quarantine_id": HASH_SCHEMA}, ("quarantine_id",)),
+        object_schema({"quarantine_id": HASH_SCHEMA}, ("quarantine_id",)),
         "One quarantine and its quality decision.",
     )
     def get_quarantine(p: dict[str, Any]) -> Any:
@@ -211,7 +203,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_openQuarantines",
-        _obj({"org_id": ID_SCHEMA}, ("org_id",)),
+        object_schema({"org_id": ID_SCHEMA}, ("org_id",)),
         "Quarantines awaiting a decision at an organisation.",
     )
     def open_quarantines(p: dict[str, Any]) -> Any:
@@ -219,7 +211,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_inventory",
-        _obj({"holder": ID_SCHEMA}, ("holder",)),
+        object_schema({"holder": ID_SCHEMA}, ("holder",)),
         "Stock held by an organisation, per storage unit and lot, and inbound shipments.",
     )
     def inventory(p: dict[str, Any]) -> Any:
@@ -227,7 +219,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_alerts",
-        _obj(
+        object_schema(
             {
                 "site": ID_SCHEMA,
                 "since_ms": TIME_MS,
@@ -244,7 +236,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_registryKeys",
-        _obj({}),
+        object_schema({}),
         "The personal-record registries' co-signing keys the CDC registered (address, active): a dose is "
         "recorded only with the co-signature of an active one.",
     )
@@ -253,7 +245,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_getAttestations",
-        _obj({"document_hash": HASH_SCHEMA}, ("document_hash",)),
+        object_schema({"document_hash": HASH_SCHEMA}, ("document_hash",)),
         "Who anchored a document hash, and when.",
     )
     def get_attestations(p: dict[str, Any]) -> Any:
@@ -261,7 +253,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_findUnit",
-        _obj({"trace_code": {"type": "string", "minLength": 1, "maxLength": 200}}, ("trace_code",)),
+        object_schema({"trace_code": {"type": "string", "minLength": 1, "maxLength": 200}}, ("trace_code",)),
         "What the chain knows of a unit trace code (GS1 or 20-digit Chinese code).",
     )
     def find_unit(p: dict[str, Any]) -> Any:
@@ -269,7 +261,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     @add(
         "vax_recallProgress",
-        _obj({"lot_id": ID_SCHEMA}, ("lot_id",)),
+        object_schema({"lot_id": ID_SCHEMA}, ("lot_id",)),
         "A recall's reach: per holder (org_id) units held now and at the recall, returned up the supply path, "
         "destroyed and in transit to it; totals and doses given (counts only).",
     )
@@ -278,7 +270,7 @@ def register_vax_methods(registry: MethodRegistry, api: ApiContext) -> None:
 
     for name, query, params, description in methods:
         registry.add(
-            name, _handler(api, query, name in HEAVY_QUERIES), params=params, description=description
+            name, query_handler(api, query, name in HEAVY_QUERIES), params=params, description=description
         )
     register_person_reads(registry, api, person_authenticator(api))
 
@@ -299,7 +291,7 @@ def register_person_reads(registry: MethodRegistry, api: ApiContext, auth: Reque
         auth,
         "vax_doseRecord",
         dose_record,
-        params=_obj({"dose_ref": HASH_SCHEMA}, ("dose_ref",)),
+        params=object_schema({"dose_ref": HASH_SCHEMA}, ("dose_ref",)),
         description="One dose by its per-dose reference (from the registry): lot, unit, site, vaccinator, time, "
         "record hash. Signed requests only: the CDC and the regulator read any dose, a site its own.",
     )
@@ -320,7 +312,7 @@ def register_person_reads(registry: MethodRegistry, api: ApiContext, auth: Reque
         auth,
         "vax_lotSubjects",
         lot_subjects,
-        params=_obj(
+        params=object_schema(
             {
                 "lot_id": ID_SCHEMA,
                 "after": HASH_SCHEMA,
@@ -352,7 +344,7 @@ def register_person_reads(registry: MethodRegistry, api: ApiContext, auth: Reque
         auth,
         "vax_excursionDoses",
         excursion_doses,
-        params=_obj(
+        params=object_schema(
             {
                 "episode": HASH_SCHEMA,
                 "limit": {"type": "integer", "minimum": 1, "maximum": verdicts.MAX_EPISODE_DOSES},
@@ -364,18 +356,3 @@ def register_person_reads(registry: MethodRegistry, api: ApiContext, auth: Reque
         "doses, truncated}. Signed requests only: the CDC and the regulator see every site, a site its own.",
         heavy=True,
     )
-
-
-def _handler(api: ApiContext, query: Query, heavy: bool) -> Callable[[dict[str, Any]], Awaitable[Any]]:
-    """The trio handler of a query: inline, or in a worker thread when `heavy`."""
-    if heavy:
-
-        async def off_loop(p: dict[str, Any]) -> Any:
-            return await api.off_loop(lambda: query(p))
-
-        return off_loop
-
-    async def inline(p: dict[str, Any]) -> Any:
-        return query(p)
-
-    return inline

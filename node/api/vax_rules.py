@@ -8,13 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import verdicts
-from node.api.methods import BAD_INPUT, HASH_SCHEMA, ApiContext, hash_param, not_found
-from node.api.vax import ID_SCHEMA, TIME_MS, Query, _handler, _obj
+from node.api.methods import (
+    BAD_INPUT,
+    HASH_SCHEMA,
+    ID_SCHEMA,
+    TIME_MS,
+    ApiContext,
+    Query,
+    hash_param,
+    not_found,
+    object_schema,
+    query_handler,
+)
 from rpc.errors import RpcApplicationError
 from rpc.registry import MethodRegistry
 
 CODE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200}
-PROOF_SCHEMA = _obj(
+PROOF_SCHEMA = object_schema(
     {
         "index": {"type": "integer", "minimum": 0},
         "siblings": {"type": "array", "items": HASH_SCHEMA, "maxItems": 64},
@@ -29,12 +39,12 @@ _HASH_TEXT = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
 _KIND = {"type": "string", "enum": ["excursion", "monitoring_gap"]}
 
 
-def _open_obj(properties: dict[str, Any]) -> dict[str, Any]:
+def _openobject_schema(properties: dict[str, Any]) -> dict[str, Any]:
     """An object with these keys, all required; extra keys allowed (answers may grow)."""
     return {"type": "object", "properties": properties, "required": list(properties)}
 
 
-EPISODE_RESULT = _open_obj(
+EPISODE_RESULT = _openobject_schema(
     {
         "episode_id": _HASH_TEXT,
         "kind": _KIND,
@@ -51,20 +61,20 @@ EPISODE_RESULT = _open_obj(
         "doses": {"type": "integer", "minimum": 0},
     }
 )
-LIST_EPISODES_RESULT = _open_obj(
+LIST_EPISODES_RESULT = _openobject_schema(
     {"episodes": {"type": "array", "items": EPISODE_RESULT}, "next_cursor": {"type": ["string", "null"]}}
 )
 _FLAGS = [
     "unknown_code", "lot_mismatch", "expiry_mismatch", "recalled", "lot_quarantined", "unit_quarantined",
     "expired", "stored_during_excursion", "stored_during_gap", "opened_during_excursion", "opened_during_gap",
 ]  # fmt: skip
-UNIT_VERDICT_RESULT = _open_obj(
+UNIT_VERDICT_RESULT = _openobject_schema(
     {
         "code": {"type": "string"},
         "parsed": {
             "anyOf": [
                 {"type": "null"},
-                _open_obj(
+                _openobject_schema(
                     {
                         "gtin": {"type": "string"},
                         "lot": {"type": ["string", "null"]},
@@ -79,7 +89,7 @@ UNIT_VERDICT_RESULT = _open_obj(
         "lot": {
             "anyOf": [
                 {"type": "null"},
-                _open_obj(
+                _openobject_schema(
                     {
                         "lot_id": {"type": "string"},
                         "product_id": {"type": "string"},
@@ -92,7 +102,7 @@ UNIT_VERDICT_RESULT = _open_obj(
                         "recall": {
                             "anyOf": [
                                 {"type": "null"},
-                                _open_obj({"time_ms": _MS_OR_NULL, "reason": {"type": "string"}}),
+                                _openobject_schema({"time_ms": _MS_OR_NULL, "reason": {"type": "string"}}),
                             ]
                         },
                     }
@@ -103,7 +113,7 @@ UNIT_VERDICT_RESULT = _open_obj(
         "expiry_matches": {"type": ["boolean", "null"]},
         "storage": {
             "type": "array",
-            "items": _open_obj(
+            "items": _openobject_schema(
                 {
                     "org_id": {"type": "string"},
                     "storage_unit": {"type": "string"},
@@ -111,7 +121,7 @@ UNIT_VERDICT_RESULT = _open_obj(
                     "to_ms": _MS_OR_NULL,
                     "episodes": {
                         "type": "array",
-                        "items": _open_obj(
+                        "items": _openobject_schema(
                             {
                                 "episode_id": _HASH_TEXT,
                                 "kind": _KIND,
@@ -129,7 +139,7 @@ UNIT_VERDICT_RESULT = _open_obj(
         "opened": {
             "anyOf": [
                 {"type": "null"},
-                _open_obj(
+                _openobject_schema(
                     {
                         "org_id": {"type": "string"},
                         "storage_unit": {"type": "string"},
@@ -141,7 +151,9 @@ UNIT_VERDICT_RESULT = _open_obj(
         },
         "flags": {
             "type": "array",
-            "items": _open_obj({"flag": {"type": "string", "enum": _FLAGS}, "data": {"type": "object"}}),
+            "items": _openobject_schema(
+                {"flag": {"type": "string", "enum": _FLAGS}, "data": {"type": "object"}}
+            ),
         },
         "verdict": {"type": "string", "enum": ["ok", "do_not_use", "ask_site"]},
     }
@@ -203,7 +215,7 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
         (
             "vax_listEpisodes",
             list_episodes,
-            _obj(
+            object_schema(
                 {
                     "org_id": ID_SCHEMA,
                     "storage_unit": ID_SCHEMA,
@@ -232,7 +244,7 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
         (
             "vax_getEpisode",
             get_episode,
-            _obj({"episode_id": HASH_SCHEMA}, ("episode_id",)),
+            object_schema({"episode_id": HASH_SCHEMA}, ("episode_id",)),
             "One excursion or monitoring-gap episode.",
             False,
         )
@@ -245,7 +257,7 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
         (
             "vax_flaggedDoses",
             flagged_doses,
-            _obj({"lot_id": ID_SCHEMA, "site": ID_SCHEMA}),
+            object_schema({"lot_id": ID_SCHEMA, "site": ID_SCHEMA}),
             "How many doses of a lot and of a site were given during an excursion or monitoring gap.",
             False,
         )
@@ -258,7 +270,7 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
         (
             "vax_flaggedStock",
             flagged_stock,
-            _obj({"org_id": ID_SCHEMA}, ("org_id",)),
+            object_schema({"org_id": ID_SCHEMA}, ("org_id",)),
             "An organisation's stock in storage units with an open excursion or monitoring gap: "
             "[{storage_unit, episodes, lots: [{lot_id, available, quarantined}]}].",
             True,
@@ -281,7 +293,7 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
         (
             "vax_unitVerdict",
             unit_verdict,
-            _obj({"code": CODE_SCHEMA, "proof": PROOF_SCHEMA}, ("code",)),
+            object_schema({"code": CODE_SCHEMA, "proof": PROOF_SCHEMA}, ("code",)),
             UNIT_VERDICT_DESCRIPTION,
             True,
         )
@@ -290,7 +302,7 @@ def register_rule_methods(registry: MethodRegistry, api: ApiContext) -> None:
     for name, query, params, description, heavy in methods:
         registry.add(
             name,
-            _handler(api, query, heavy),
+            query_handler(api, query, heavy),
             params=params,
             result=results.get(name),
             description=description,
