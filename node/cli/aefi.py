@@ -23,8 +23,8 @@ from contracts.records import AefiClass
 from node.cli.person import (
     ReasonOpt,
     RegistryOpt,
-    _client,
-    _print,
+    print_answer,
+    registry_client,
     registry_errors,
 )
 from node.cli.tx_common import (
@@ -215,9 +215,11 @@ def aefi_list(
 ) -> None:
     """The latest AEFI reports and their follow-up (no names: person id, dose, lot, onset, symptom, status)."""
     with registry_errors():
-        reports = _client(registry, keystore, sender, password_file, ca_file).list_aefi(status, limit, reason)
+        reports = registry_client(registry, keystore, sender, password_file, ca_file).list_aefi(
+            status, limit, reason
+        )
     if json_out:
-        _print({"reports": reports}, True)
+        print_answer({"reports": reports}, True)
         return
     for r in reports:
         typer.echo(

@@ -19,10 +19,10 @@ import typer
 from node.cli.person import (
     ReasonOpt,
     RegistryOpt,
-    _client,
-    _print,
     person_app,
+    print_answer,
     registry_app,
+    registry_client,
     registry_errors,
 )
 from node.cli.tx_common import (
@@ -102,8 +102,10 @@ def person_appointment(
 ) -> None:
     """A person's next appointment, where it stands against the schedule, and the registry's proposal."""
     with registry_errors():
-        out = _client(registry, keystore, sender, password_file, ca_file).appointment(person_id, reason)
-    _print(out if json_out else _appointment_lines(out), json_out)
+        out = registry_client(registry, keystore, sender, password_file, ca_file).appointment(
+            person_id, reason
+        )
+    print_answer(out if json_out else _appointment_lines(out), json_out)
 
 
 def person_book(
@@ -127,10 +129,10 @@ def person_book(
     """Book or rebook a person's next appointment (refused before the doses' earliest valid date, or in the past)."""
     day = _day(date, "--date", dt.date.today())
     with registry_errors():
-        out = _client(registry, keystore, sender, password_file, ca_file).book_appointment(
+        out = registry_client(registry, keystore, sender, password_file, ca_file).book_appointment(
             person_id, day, site, list(antigen or []), reason
         )
-    _print(out if json_out else _appointment_lines(out), json_out)
+    print_answer(out if json_out else _appointment_lines(out), json_out)
 
 
 def person_cancel_appointment(
@@ -144,7 +146,9 @@ def person_cancel_appointment(
 ) -> None:
     """Cancel a person's appointment."""
     with registry_errors():
-        _client(registry, keystore, sender, password_file, ca_file).cancel_appointment(person_id, reason)
+        registry_client(registry, keystore, sender, password_file, ca_file).cancel_appointment(
+            person_id, reason
+        )
     typer.echo("appointment cancelled")
 
 
@@ -174,7 +178,7 @@ def person_due(
     first = _day(start, "--from", today)
     last = _day(end, "--to", dt.date.fromisoformat(first) + dt.timedelta(days=7))
     with registry_errors():
-        out = _client(registry, keystore, sender, password_file, ca_file).due_list(
+        out = registry_client(registry, keystore, sender, password_file, ca_file).due_list(
             site, first, last, overdue=overdue, limit=limit, offset=offset
         )
     if json_out:
@@ -235,7 +239,7 @@ def registry_coverage(
     first = _day(start, "--from", today)
     last = _day(end, "--to", dt.date.fromisoformat(first) + dt.timedelta(days=30))
     with registry_errors():
-        out = _client(registry, keystore, sender, password_file, ca_file).coverage(first, last)
+        out = registry_client(registry, keystore, sender, password_file, ca_file).coverage(first, last)
     if json_out:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return

@@ -110,13 +110,15 @@ def unlock_key(keystore: Path, sender: str | None, password_file: Path | None) -
     return load_keystore(entries[0][1], read_password(password_file))
 
 
-def _client(
+def registry_client(
     url: str, keystore: Path, sender: str | None, password_file: Path | None, ca_file: Path | None
 ) -> RegistryClient:
+    """A client of the registry at `url` signing with the unlocked account (`--keystore --from`)."""
     return RegistryClient(url, unlock_key(keystore, sender, password_file), ca_file=ca_file)
 
 
-def _print(obj: Any, json_out: bool) -> None:
+def print_answer(obj: Any, json_out: bool) -> None:
+    """An answer as JSON (`--json`), else one `key: value` line per field."""
     if json_out:
         typer.echo(json.dumps(obj, ensure_ascii=False, indent=2))
         return
@@ -168,10 +170,10 @@ def person_add(
         "guardians": guardians,
     }
     with registry_errors():
-        added = _client(registry, keystore, sender, password_file, ca_file).add_person(person, reason)
+        added = registry_client(registry, keystore, sender, password_file, ca_file).add_person(person, reason)
         if qr is not None:
             qr.write_text(qr_svg(family_link(registry, added["access_code"])), encoding="utf-8")
-        _print(added, json_out)
+        print_answer(added, json_out)
 
 
 @person_app.command("find")
@@ -187,8 +189,10 @@ def person_find(
 ) -> None:
     """Look a person up by ID number: person id, name, doses and the doses due next."""
     with registry_errors():
-        _print(
-            _client(registry, keystore, sender, password_file, ca_file).find_person(id_number, reason),
+        print_answer(
+            registry_client(registry, keystore, sender, password_file, ca_file).find_person(
+                id_number, reason
+            ),
             json_out,
         )
 
@@ -206,8 +210,10 @@ def person_show(
 ) -> None:
     """A person's full record (a site: only persons it registered or vaccinated)."""
     with registry_errors():
-        _print(
-            _client(registry, keystore, sender, password_file, ca_file).show_person(person_id, reason),
+        print_answer(
+            registry_client(registry, keystore, sender, password_file, ca_file).show_person(
+                person_id, reason
+            ),
             json_out,
         )
 
@@ -397,7 +403,7 @@ def school_verify(
             raise fail(f"refused: {exc.reason}: {exc.detail}") from None
         except ClassListError as exc:
             raise fail(str(exc)) from None
-        _print(
+        print_answer(
             {
                 "status": got.status,
                 "missing": list(got.missing),
