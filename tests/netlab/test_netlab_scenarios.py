@@ -5,9 +5,9 @@ One lab serves the whole module (building it costs ~15 s); the scenarios run in 
 network whole again (healed, every node running on time). The scenarios that restart several validators come
 last, as they take longest to settle.
 
-Loads: by default a reduced district day of the genesis's first 8 sites (the roster's prefix: the same
+Loads: by default a reduced district day of the genesis's first 4 sites (the roster's prefix: the same
 organisations, units and keys as on chain), 60 doses and a reading batch per logger every 30 min, with the failing
-fridge, the recall and the silent logger of the full day: ~950 transactions, each sent only once what it depends
+fridge, the recall and the silent logger of the full day: ~670 transactions, each sent only once what it depends
 on is final. NETLAB_FULL=1 sends the full day instead: all 47 sites, 2,000 doses and a reading batch per logger
 every 5 min (~20,000 transactions a day).
 """
@@ -50,8 +50,8 @@ FULL = os.environ.get("NETLAB_FULL") == "1"
 # a logger batch at least hourly: a receipt needs a reading of the vehicle in transit (transits last 1-2 h)
 # Loggers report at least every monitoring_interval_minutes (30) or a leg is unfit, so the reduced day keeps a batch
 # every 30 min. What the gated send waits on is mostly a receipt waiting for the readings before it: one round of
-# finality (~1 s on wan) per shipment leg, and legs grow with the sites (47 sites: ~205 rounds, 4 min a day; 8: ~50).
-SITES, DOSES, READING_INTERVAL_S = (47, 2000, 300) if FULL else (8, 60, 1800)
+# finality (~1 s on wan) per shipment leg, and legs grow with the sites (47 sites: ~205 rounds, 4 min a day; 4: ~33).
+SITES, DOSES, READING_INTERVAL_S = (47, 2000, 300) if FULL else (4, 60, 1800)
 DAY_MS = 86_400_000
 
 
