@@ -28,14 +28,17 @@ def _frame(message: bytes) -> bytes:
 
 
 def _serve(listener: socket.socket, answer: bytes) -> None:
-    """A multistream-select listener's first steps: the header, then ``answer`` (after DELAY_S) to each
-    proposal, as a libp2p node answers a protocol it does not serve."""
+    """A multistream-select listener's first steps: the header, the dialer's header (not answered), then
+    ``answer`` (after DELAY_S) to each proposal, as a libp2p node answers a protocol it does not serve."""
     conn, _ = listener.accept()
     with conn:
         conn.sendall(_frame(b"/multistream/1.0.0\n"))
         stream = conn.makefile("rb")
-        # the dialer's own header is not a proposal: answering it would make the first probe's answer early
-        stream.read(stream.read(1)[0])
+        # Answering the dialer's header as if it were a proposal would put every answer one proposal early: a
+        # round trip could then end before DELAY_S (seen once on a loaded machine).
+        header_length = stream.read(1)
+        if not header_length or stream.read(header_length[0]) != b"/multistream/1.0.0\n":
+            return
         while True:
             length = stream.read(1)
             if not length:

@@ -22,7 +22,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_until(pred: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``pred`` until true; the bound is generous because the suite shares a loaded machine (a poll ends as
+    soon as the condition holds, so the bound costs nothing when all is well)."""
     with trio.move_on_after(timeout):
         while not pred():
             await trio.sleep(0.02)

@@ -80,7 +80,7 @@ async def test_gossip_crosses_processes(nursery: trio.Nursery, tmp_path: Path) -
     async with child_node(child_seed.hex(), free_port(), rp.addr, stderr_to=tmp_path / "child.err") as child:
         line = await child.expect("LISTEN")
         assert line.endswith("/p2p/" + child_id)
-        await wait_until(lambda: child_id in parent.mesh_peers(TOPIC), timeout=10, what="mesh with child")
+        await wait_until(lambda: child_id in parent.mesh_peers(TOPIC), timeout=30, what="mesh with child")
         await parent.publish(TOPIC, b"ping-1")
         assert await child.expect("GOT") == f"GOT {parent.peer_id} ping-1"
         with trio.fail_after(5):
@@ -108,7 +108,7 @@ async def test_frozen_peer_is_dropped_then_redialed(nursery: trio.Nursery, tmp_p
 
     async with child_node(child_seed.hex(), child_port, stderr_to=tmp_path / "child.err") as child:
         await child.expect("LISTEN")
-        await wait_until(lambda: child_id in parent.connected_peers(), timeout=10, what="parent dials child")
+        await wait_until(lambda: child_id in parent.connected_peers(), timeout=30, what="parent dials child")
 
         child.proc.send_signal(signal.SIGSTOP)
         start = trio.current_time()
