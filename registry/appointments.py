@@ -43,9 +43,8 @@ if TYPE_CHECKING:
     from registry.service import ChildView, Registry
     from vaxcrypto.keys import Address
 
-MAX_DAYS_AHEAD = (
-    3 * 366
-)  # the last dose of the childhood schedule is at most a few years after the one before
+# the last dose of the childhood schedule is at most a few years after the one before
+MAX_DAYS_AHEAD = 3 * 366
 MAX_RANGE_DAYS = 366
 MAX_ROWS = 500  # one page of a due list
 SCAN_BATCH = 200  # persons read per database transaction while a list or the counts are built
