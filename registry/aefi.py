@@ -8,8 +8,10 @@ report is sealed with its person's key like a dose; every read or write is in th
 
 On chain a report is counts only (`report_aefi`, contracts/kinds/aefi.py): the lot, the serious flag, the
 classification and the hash of this registry record, co-signed here. The site's or CDC's CLI sends the
-transaction (as for a dose: the registry never sends one). Statuses: awaiting_site → reported → investigating →
-classified → closed.
+transaction (as for a dose: the registry never sends one) and then tells the registry which transaction carries
+each version (`confirm_tx`, like a dose's confirm): the sealed record keeps them under "chain_tx", which is not part
+of the record hash. The CDC may classify a report only once its first report's transaction is known (AefiNotOnChain
+else). Statuses: awaiting_site → reported → investigating → classified → closed.
 """
 
 from __future__ import annotations
@@ -119,6 +121,21 @@ class AefiWrongStatus(RegistryError):
         self.report_id = report_id
         self.report_status = status
         self.action = action
+
+
+class AefiNotOnChain(RegistryError):
+    """The CDC classifies a report whose first transaction the site has not reported as included: the chain would
+    refuse the classification (UnknownAefiReport), so the registry does first."""
+
+    code = "AefiNotOnChain"
+    status = 409
+
+    def __init__(self, report_id: str) -> None:
+        super().__init__(
+            f"AEFI report {report_id} is not on chain yet: the site must send its report first "
+            "(`vaxchain aefi report` tells the registry the transaction once it is included)"
+        )
+        self.report_id = report_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +257,7 @@ class AefiDesk:
         """The row holding `record`; `chain` marks a version the chain will count (its hash is the first report's
         when the report has none yet)."""
         body = canonical_json(record)
-        digest = hashlib.sha256(body).digest()
+        digest = record_digest(record)
         first = row_of.first_hash if row_of is not None else None
         if chain and first is None:
             first = digest
@@ -405,6 +422,8 @@ class AefiDesk:
                 raise AefiWrongStatus(
                     "0x" + rid.hex(), record["status"], "classify it before the site confirms"
                 )
+            if _chain_tx(record, row.first_hash) is None:
+                raise AefiNotOnChain("0x" + rid.hex())
             new_serious = record["serious"] if serious is None else serious
             wanted = (classification, new_serious, outcome, status)
             if (record["classification"], record["serious"], record["outcome"], record["status"]) == wanted:
@@ -424,6 +443,25 @@ class AefiDesk:
             self.r.store.put_aefi(db, row)
             self.r._log(db, self.r.actor(caller), "classify_aefi", reason, row.person_id)
         return _sign(self.r.keys.signing_key, chain_id, caller.org_id, record, row)
+
+    def confirm_tx(self, address: Address, rid: bytes, record_hash: bytes, tx_hash: bytes) -> None:
+        """The site (or the CDC) reports the transaction that carries one version of a report (its record hash):
+        kept in the sealed record, shown with the report; the first report's lets the CDC classify it. A repeat
+        is harmless; a version the registry never co-signed is refused."""
+        caller = self.r.authorize(address, "confirm_aefi_tx")  # before the database is locked
+        with self.r.store.tx() as db:
+            row, key, record = self._update(db, rid)
+            self._check_site(caller, "confirm_aefi_tx", record)
+            if row.first_hash is None:
+                raise AefiWrongStatus("0x" + rid.hex(), record["status"], "confirm a transaction")
+            versions = record.setdefault("chain_tx", {})
+            known = {row.first_hash, row.record_hash} | {bytes.fromhex(h[2:]) for h in versions}
+            if record_hash not in known:
+                raise BadRequest("record_hash", "not a version of this report the registry co-signed")
+            versions["0x" + record_hash.hex()] = "0x" + tx_hash.hex()
+            row = self._seal(key, row, rid, row.person_id, record, chain=False)
+            self.r.store.put_aefi(db, row)
+            self.r._log(db, self.r.actor(caller), "confirm_aefi_tx", "AEFI transaction sent", row.person_id)
 
     def list_reports(
         self, address: Address, status: str | None = None, limit: int = 100, reason: str = "AEFI follow-up"
@@ -489,7 +527,25 @@ def report_json(row: AefiRow, record: dict[str, Any]) -> dict[str, Any]:
         "outcome": record["outcome"],
         "record_hash": "0x" + row.record_hash.hex(),
         "first_report": None if row.first_hash is None else "0x" + row.first_hash.hex(),
+        # the transactions the site or CDC reported: the current version's, and the first report's (classify
+        # needs it)
+        "tx_hash": _chain_tx(record, row.record_hash),
+        "first_report_tx": _chain_tx(record, row.first_hash),
     }
+
+
+def record_digest(record: Mapping[str, Any]) -> bytes:
+    """The record hash the chain carries: sha256 of the canonical record without "chain_tx" (the transactions are
+    learnt after the hash is on chain)."""
+    return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "chain_tx"})).digest()
+
+
+def _chain_tx(record: Mapping[str, Any], record_hash: bytes | None) -> str | None:
+    """The transaction reported for one version of the report, or None."""
+    if record_hash is None:
+        return None
+    tx = record.get("chain_tx", {}).get("0x" + record_hash.hex())
+    return None if tx is None else str(tx)
 
 
 def onset_from_date(text: str) -> int:
@@ -569,6 +625,16 @@ def _api_classify(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
     )
 
 
+def _api_confirm_tx(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
+    AefiDesk(r).confirm_tx(
+        caller,
+        parse_hash("report_id", p.get("report_id")),
+        parse_hash("record_hash", p.get("record_hash")),
+        parse_hash("tx_hash", p.get("tx_hash")),
+    )
+    return {"confirmed": True}
+
+
 def _api_list(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
     status, limit = p.get("status"), p.get("limit", 100)
     if (status is not None and not isinstance(status, str)) or not isinstance(limit, int):
@@ -581,6 +647,7 @@ API_HANDLERS: Mapping[str, Callable[[Registry, Address, dict[str, Any]], Any]] =
         "/api/v1/aefi": _api_report,
         "/api/v1/aefi/confirm": _api_confirm,
         "/api/v1/aefi/classify": _api_classify,
+        "/api/v1/aefi/confirm_tx": _api_confirm_tx,
         "/api/v1/aefi/list": _api_list,
     }
 )

@@ -3,7 +3,8 @@
 `cosign_dose` is what `vaxchain dose record --person ID` calls before it builds the `record_dose` transaction: it
 asks the registry to check and store the dose and returns the co-signature. When the registry is down or slow it
 does not give up or lose the dose: it says it is waiting (through `on_wait`) and tries again until `give_up_s`.
-A refusal with a reason (DoseAlreadyRecorded, DoseIntervalTooShort, Forbidden…) is raised at once.
+A refusal with a reason (DoseAlreadyRecorded, DoseIntervalTooShort, Forbidden…) is raised at once. `retrying` is
+that wait for any request the registry answers the same way when repeated (`vaxchain aefi report|classify` use it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
@@ -25,6 +26,11 @@ from rpc.tls import client_context
 from vaxcrypto.keys import Address, PrivateKey, parse_address, to_checksum_address
 
 DEFAULT_TIMEOUT_S = 10.0
+#: How long a site's client waits for a registry that is down or slow before it gives up (the caller keeps
+#: what it was sending and can run it again).
+GIVE_UP_S = 600.0
+
+T = TypeVar("T")
 
 
 class RegistryClientError(Exception):
@@ -264,6 +270,14 @@ class RegistryClient:
             )
         )
 
+    def confirm_aefi_tx(self, report_id: str, record_hash: str, tx_hash: str) -> None:
+        """Tell the registry which transaction carries one version of an AEFI report (the co-signature's
+        record hash): the first report's lets the CDC classify it."""
+        self.post(
+            "/api/v1/aefi/confirm_tx",
+            {"report_id": report_id, "record_hash": record_hash, "tx_hash": tx_hash},
+        )
+
     def list_aefi(
         self, status: str | None = None, limit: int = 100, reason: str = "AEFI follow-up"
     ) -> list[Any]:
@@ -283,7 +297,7 @@ def cosign_dose(
     dose: DoseRequest,
     *,
     on_wait: Callable[[str, float], None] | None = None,
-    give_up_s: float = 600.0,
+    give_up_s: float = GIVE_UP_S,
     retry_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
     on_appointment: Callable[[dict[str, Any]], None] | None = None,
@@ -294,11 +308,32 @@ def cosign_dose(
     are safe: the registry answers a repeated dose with the same co-signature. RegistryUnavailable after
     `give_up_s`; the dose itself is never dropped by this function — the caller keeps it and can run it again.
     """
+    return retrying(
+        lambda: client.record_dose(dose, on_appointment=on_appointment),
+        on_wait=on_wait,
+        give_up_s=give_up_s,
+        retry_s=retry_s,
+        sleep=sleep,
+    )
+
+
+def retrying(
+    call: Callable[[], T],
+    *,
+    on_wait: Callable[[str, float], None] | None = None,
+    give_up_s: float = GIVE_UP_S,
+    retry_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`call()`, repeated while the registry is down or slow (RegistryUnavailable), backing off from `retry_s`
+    to 30 s; `on_wait(reason, waited_s)` before each retry. Only for requests the registry answers the same way
+    when repeated (a dose, an AEFI step, a transaction report). RegistryUnavailable after `give_up_s`; a refusal
+    (RegistryClientError) at once."""
     start = time.monotonic()
     delay = retry_s
     while True:
         try:
-            return client.record_dose(dose, on_appointment=on_appointment)
+            return call()
         except RegistryUnavailable as exc:
             waited = time.monotonic() - start
             if waited >= give_up_s:

@@ -83,6 +83,7 @@ _T: dict[str, dict[str, str]] = {
         "zh-CN": "报告将由接种单位确认，并由疾控中心调查；如情况紧急请立即就医。",
         "en": "The site confirms the report and the CDC investigates it; in an emergency see a doctor now.",
     },
+    "aefi_on_chain": {"zh-CN": "已上链：交易 {tx}", "en": "on chain: tx {tx}"},
     "note": {"zh-CN": "说明", "en": "Note"},
     "send": {"zh-CN": "提交", "en": "Send"},
 }
@@ -147,6 +148,7 @@ _ACTIONS = {
     "guardian_report_aefi": {"zh-CN": "家长报告疑似异常反应", "en": "guardian reported a suspected AEFI"},
     "confirm_aefi": {"zh-CN": "确认家长报告的异常反应", "en": "confirmed the guardian's AEFI report"},
     "classify_aefi": {"zh-CN": "异常反应调查诊断", "en": "investigated and classified an AEFI"},
+    "confirm_aefi_tx": {"zh-CN": "上报异常反应的链上交易", "en": "reported the AEFI transaction"},
     "list_aefi": {"zh-CN": "查看异常反应报告", "en": "read AEFI reports"},
 }
 
@@ -245,7 +247,8 @@ def _aefi_section(c: ChildView, code: str, lang: str, reports: Sequence[dict[str
         f"<td>{escape(_name(aefi.SYMPTOMS, r['symptom'], lang))}</td>"
         f'<td class="{"bad" if r["serious"] else ""}">'
         f"{escape(aefi.sequence_names(r['criteria'], aefi.SERIOUS_CRITERIA, lang)) if r['serious'] else '-'}</td>"
-        f"<td>{escape(_name(aefi.STATUSES, r['status'], lang))}</td>"
+        f"<td>{escape(_name(aefi.STATUSES, r['status'], lang))}"
+        f"{'<br>' + escape(t('aefi_on_chain', lang).format(tx=r['tx_hash'])) if r.get('tx_hash') else ''}</td>"
         f"<td>{escape(_name(aefi.CLASSES, r['classification'], lang))}"
         f"{' / ' + escape(_name(aefi.OUTCOMES, r['outcome'], lang)) if r['outcome'] else ''}</td></tr>"
         for r in reports

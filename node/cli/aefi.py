@@ -9,6 +9,11 @@ the `report_aefi` transaction with that co-signature, like `vaxchain dose record
 - `aefi classify 0xID --class C [--outcome O] [--close] --registry URL`: the CDC's investigation and classification,
   a transaction naming the first report so the lot's counters move from pending without counting it twice.
 - `aefi list --registry URL`: the latest reports and their follow-up (the CDC all, a site those on its doses).
+
+As for a dose, the registry is waited for while it is down or slow (`node.cli.person.waiting_for_registry`: every
+step is safe to repeat), and once the transaction is included (sent, with --no-wait) the registry is told its hash
+(`/api/v1/aefi/confirm_tx`): the report then shows "on chain: tx 0x…", and the CDC may classify it only after the
+first report's transaction is known (AefiNotOnChain from the registry else, before anything is sent).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from node.cli.person import (
     print_answer,
     registry_client,
     registry_errors,
+    waiting_for_registry,
 )
 from node.cli.tx_common import (
     DEFAULT_KEYSTORE,
@@ -40,7 +46,7 @@ from node.cli.tx_common import (
 )
 from node.cli.tx_parse import InputError, parse_hash, parse_lot, parse_time_ms
 from registry.aefi import CLASSES, OUTCOMES, SERIOUS_CRITERIA, STATUSES, SYMPTOMS
-from registry.client import RegistryClient
+from registry.client import RegistryClient, RegistryClientError, RegistryUnavailable
 
 aefi_app = typer.Typer(
     help="Adverse events following immunization: reports, the CDC's classification, follow-up lists.",
@@ -77,10 +83,28 @@ def _payload(out: dict[str, Any]) -> ReportAefi:
     )
 
 
-def _plan(out: dict[str, Any]) -> Plan:
+def _plan(client: RegistryClient, out: dict[str, Any]) -> Plan:
+    """The transaction, and once it went out, the registry told which transaction carries this version."""
+
+    def tell_registry(results: list[dict[str, Any]]) -> None:
+        tx_hash = str(results[0]["tx_hash"])
+        try:
+            waiting_for_registry(
+                lambda: client.confirm_aefi_tx(str(out["report_id"]), str(out["record_hash"]), tx_hash),
+                "the transaction hash",
+            )
+        except (RegistryUnavailable, RegistryClientError) as exc:
+            # the report is on chain either way; without this the CDC cannot classify it yet (AefiNotOnChain)
+            typer.echo(
+                f"warning: the registry was not told the report's transaction {tx_hash}: {exc}", err=True
+            )
+            return
+        typer.echo(f"registry told: report {out['report_id']} is in transaction {tx_hash}", err=True)
+
     return Plan(
         [_payload(out)],
         {"report_id": out["report_id"], "lot_id": out["lot_id"], "classification": out["classification"]},
+        after_sent=tell_registry,
     )
 
 
@@ -159,7 +183,9 @@ def aefi_report(
                 raise InputError(
                     "--report", "give --dose (a new report) or --report (a guardian's), not both"
                 )
-            return _plan(client.confirm_aefi(report, serious))
+            return _plan(
+                client, waiting_for_registry(lambda: client.confirm_aefi(report, serious), "the report")
+            )
         if dose is None or symptom is None or onset is None:
             raise InputError("--dose", "a report needs --dose, --symptom and --onset")
         body = {
@@ -170,7 +196,7 @@ def aefi_report(
             "criteria": _criteria(criteria),
             "note": note,
         }
-        return _plan(client.report_aefi(body))
+        return _plan(client, waiting_for_registry(lambda: client.report_aefi(body), "the report"))
 
 
 def aefi_classify(
@@ -194,11 +220,13 @@ def aefi_classify(
         raise InputError("--registry", "the registry keeps the report and co-signs the classification")
     client = RegistryClient(registry_url, session.unlock(), ca_file=registry_ca)
     with registry_errors():
-        return _plan(
-            client.classify_aefi(
+        cosigned = waiting_for_registry(
+            lambda: client.classify_aefi(
                 report, classification, serious=serious, outcome=outcome, close=close, reason=reason
-            )
+            ),
+            "the classification",
         )
+        return _plan(client, cosigned)
 
 
 @aefi_app.command("list")
@@ -224,7 +252,8 @@ def aefi_list(
     for r in reports:
         typer.echo(
             f"{r['report_id']}  {r['lot_id']}  {r['symptom']}{'  SERIOUS' if r['serious'] else ''}  "
-            f"{r['status']}  {r['classification']}  site {r['site_org_id']}"
+            f"{r['status']}  {r['classification']}  site {r['site_org_id']}  "
+            + (f"on chain: tx {r['tx_hash']}" if r.get("tx_hash") else "not yet on chain")
         )
     if not reports:
         typer.echo("no AEFI reports")

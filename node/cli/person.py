@@ -8,7 +8,8 @@ verify` works offline from the chain's registry keys (read once from a node, or 
 the registry's signed revocation list (a file or the registry's /revocations URL).
 
 `registry_cosignature` is the `--person` step of `vaxchain dose record`: it waits for the registry while it is
-down or slow (saying so on stderr) and returns the co-signature the dose transaction carries.
+down or slow (saying so on stderr) and returns the co-signature the dose transaction carries; `waiting_for_registry`
+is that wait for any other repeatable request (`vaxchain aefi report|classify`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import signal
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -40,7 +41,15 @@ from node.cli.tx_common import (
 from node.core.keystore import KeystoreError, list_keystores, load_keystore, read_password
 from registry.app import serve
 from registry.chain import RpcChain
-from registry.client import DoseRequest, RegistryClient, RegistryClientError, RegistryUnavailable, cosign_dose
+from registry.client import (
+    GIVE_UP_S,
+    DoseRequest,
+    RegistryClient,
+    RegistryClientError,
+    RegistryUnavailable,
+    cosign_dose,
+    retrying,
+)
 from registry.config import init_registry, load_registry_config
 from registry.cosign import DoseCosignature
 from registry.errors import RegistryError
@@ -58,6 +67,8 @@ registry_app = typer.Typer(
     help="Run the district registry (personal records off chain, under the CDC).", no_args_is_help=True
 )
 school_app = typer.Typer(help="School-entry checks without paper.", no_args_is_help=True)
+
+T = TypeVar("T")
 
 RegistryOpt = Annotated[
     str, typer.Option("--registry", metavar="URL", envvar="VAXCHAIN_REGISTRY", help="Registry URL.")
@@ -229,33 +240,44 @@ def registry_cosignature(
     vaccinator: Address,
     *,
     ca_file: Path | None = None,
-    give_up_s: float = 600.0,
+    give_up_s: float = GIVE_UP_S,
 ) -> tuple[str, DoseCosignature]:
     """(person id, co-signature) for `vaxchain dose record --person ID`: ID is the registry's person id (0x…)
     or an ID number (looked up first). Waits for a registry that is down or slow, saying so on stderr."""
     client = RegistryClient(registry_url, key, ca_file=ca_file)
+    person_id = person
+    if not (person.startswith("0x") and len(person) == 66):
+        found = waiting_for_registry(
+            lambda: client.find_person(person, "vaccination visit"), "the dose", give_up_s=give_up_s
+        )
+        person_id = str(found["person_id"])
+    dose = DoseRequest(person_id, trace_code, lot_id, dose_number, administered_ms, vaccinator)
+    return person_id, cosign_dose(
+        client,
+        dose,
+        on_wait=registry_wait_line("the dose"),
+        give_up_s=give_up_s,
+        on_appointment=tell_next_appointment,
+    )
+
+
+def registry_wait_line(kept: str) -> Callable[[str, float], None]:
+    """What the CLI says on stderr before each retry while the registry is down or slow ("the dose is kept…")."""
 
     def waiting(why: str, waited: float) -> None:
         typer.echo(
-            f"waiting for the registry ({why}); the dose is kept and will be sent once it answers "
+            f"waiting for the registry ({why}); {kept} is kept and will be sent once it answers "
             f"[{waited:.0f} s]",
             err=True,
         )
 
-    person_id = person if person.startswith("0x") and len(person) == 66 else None
-    start = time.monotonic()
-    while person_id is None:
-        try:
-            person_id = str(client.find_person(person, "vaccination visit")["person_id"])
-        except RegistryUnavailable as exc:
-            if time.monotonic() - start > give_up_s:
-                raise
-            waiting(str(exc), time.monotonic() - start)
-            time.sleep(2.0)
-    dose = DoseRequest(person_id, trace_code, lot_id, dose_number, administered_ms, vaccinator)
-    return person_id, cosign_dose(
-        client, dose, on_wait=waiting, give_up_s=give_up_s, on_appointment=tell_next_appointment
-    )
+    return waiting
+
+
+def waiting_for_registry(call: Callable[[], T], kept: str, *, give_up_s: float = GIVE_UP_S) -> T:
+    """`call()` to the registry, waiting while it is down or slow and saying so (`registry.client.retrying`):
+    the dose path's wait, shared by `vaxchain aefi report|classify`. RegistryUnavailable after `give_up_s`."""
+    return retrying(call, on_wait=registry_wait_line(kept), give_up_s=give_up_s)
 
 
 def tell_next_appointment(answer: dict[str, Any]) -> None:

@@ -321,6 +321,8 @@ class Plan:
 
     payloads: list[Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    # called with the results once every transaction went out without a failed receipt (e.g. to tell the registry)
+    after_sent: Callable[[list[dict[str, Any]]], None] | None = None
 
 
 @dataclass
@@ -546,6 +548,8 @@ def run_plan(session: Session, plan: Plan, single: bool = True) -> None:
         return
     results = submit(session.node, txs, wait=opts.wait, timeout=opts.timeout)
     print_results(results, plan.extra, opts.json_out, single)
+    if plan.after_sent is not None:
+        plan.after_sent(results)
 
 
 # --- decorators ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from contracts.kinds.aefi import registry_aefi_digest
@@ -15,18 +16,20 @@ from registry.aefi import (
     AefiDesk,
     AefiInput,
     AefiNotFound,
+    AefiNotOnChain,
     AefiWrongStatus,
     aefi_digest,
     parse_aefi,
     signer_of,
 )
 from registry.errors import AccessCodeInvalid, BadRequest, Forbidden
-from registry.service import DoseInput, Registry, parse_person
+from registry.service import DoseInput, Registry, canonical_json, parse_person
 
 from .conftest import CDC, CHAIN_ID, HEPB_CODE, SITE_A, SITE_B, T0, FakeChain, child
 
 HOUR = 3_600_000
 LOT = "06901234567892:HB20792A"
+TX_1, TX_2 = b"\xa1" * 32, b"\xa2" * 32
 
 
 def vaccinated(registry: Registry, id_number: str = "110101202001010012") -> tuple[bytes, bytes, str]:
@@ -91,6 +94,7 @@ def test_the_cdc_classifies_as_an_update_of_the_first_report(registry: Registry)
     _, ref, _ = vaccinated(registry)
     desk = AefiDesk(registry)
     first = desk.report(SITE_A.address, fever(ref, serious=True))
+    desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)
     investigating = desk.classify(CDC.address, first.report_id, "pending")
     assert investigating.first_report == first.record_hash and investigating.classification == 1
     done = desk.classify(CDC.address, first.report_id, "coincidental", outcome="recovered", close=True)
@@ -109,6 +113,40 @@ def test_the_cdc_classifies_as_an_update_of_the_first_report(registry: Registry)
     with pytest.raises(BadRequest):
         desk.classify(CDC.address, first.report_id, "pending", close=True)
     assert "classify_aefi" in actions(registry)
+
+
+def test_the_cdc_may_classify_only_a_report_whose_transaction_the_site_reported(registry: Registry) -> None:
+    _, ref, code = vaccinated(registry)
+    desk = AefiDesk(registry)
+    first = desk.report(SITE_A.address, fever(ref, serious=True))
+    with pytest.raises(AefiNotOnChain, match="the site must send its report first") as info:
+        desk.classify(CDC.address, first.report_id, "reaction")
+    assert (info.value.code, info.value.status) == ("AefiNotOnChain", 409)
+    (listed,) = desk.list_reports(CDC.address)
+    assert (listed["status"], listed["tx_hash"], listed["first_report_tx"]) == ("reported", None, None)
+    assert "classify_aefi" not in actions(registry)  # refused: nothing changed or logged
+
+    with pytest.raises(Forbidden):
+        desk.confirm_tx(SITE_B.address, first.report_id, first.record_hash, TX_1)
+    with pytest.raises(BadRequest, match="record_hash"):
+        desk.confirm_tx(SITE_A.address, first.report_id, b"\x05" * 32, TX_1)
+    with pytest.raises(AefiNotFound):
+        desk.confirm_tx(SITE_A.address, b"\x01" * 32, first.record_hash, TX_1)
+    desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)
+    desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)  # a repeat is harmless
+    assert desk.report(SITE_A.address, fever(ref, serious=True)) == first  # the chain's hash did not change
+    (listed,) = desk.list_reports(SITE_A.address)
+    assert listed["tx_hash"] == listed["first_report_tx"] == "0x" + TX_1.hex()
+    assert listed["record_hash"] == "0x" + first.record_hash.hex()
+    html = pages.family_page(registry.guardian_view(code), code, "en", desk.family_reports(code))
+    assert "on chain: tx 0x" + TX_1.hex() in html
+
+    classified = desk.classify(CDC.address, first.report_id, "reaction")
+    assert classified.first_report == first.record_hash
+    desk.confirm_tx(CDC.address, first.report_id, classified.record_hash, TX_2)
+    (listed,) = desk.list_reports(CDC.address)
+    assert (listed["tx_hash"], listed["first_report_tx"]) == ("0x" + TX_2.hex(), "0x" + TX_1.hex())
+    assert {"confirm_aefi_tx", "classify_aefi"} <= set(actions(registry))
 
 
 def test_a_guardian_report_waits_for_the_site_and_shows_on_the_family_page(registry: Registry) -> None:
@@ -181,6 +219,15 @@ def test_the_record_hash_is_the_hash_of_the_sealed_record(registry: Registry) ->
         _, key, _ = registry._load(db, row.person_id)
         body = registry.vault.open(key, row.sealed, b"aefi" + row.report_id)
     assert hashlib.sha256(body).digest() == cosig.record_hash
+    # the reported transaction is kept in the sealed record, outside the hashed part
+    AefiDesk(registry).confirm_tx(SITE_A.address, cosig.report_id, cosig.record_hash, TX_1)
+    with registry.store.tx() as db:
+        row = registry.store.aefi(db, cosig.report_id)
+        assert row is not None and row.record_hash == cosig.record_hash
+        body = registry.vault.open(key, row.sealed, b"aefi" + row.report_id)
+    record = orjson.loads(body)
+    assert record.pop("chain_tx") == {"0x" + cosig.record_hash.hex(): "0x" + TX_1.hex()}
+    assert hashlib.sha256(canonical_json(record)).digest() == cosig.record_hash
 
 
 def test_over_http_sites_report_guardians_report_and_the_cdc_classifies(registry: Registry) -> None:
@@ -208,6 +255,13 @@ def test_over_http_sites_report_guardians_report_and_the_cdc_classifies(registry
         with pytest.raises(RegistryClientError) as info:
             site.classify_aefi(out["report_id"], "reaction")
         assert info.value.code == "Forbidden"
+        with pytest.raises(RegistryClientError) as info:
+            RegistryClient(base, CDC).classify_aefi(out["report_id"], "reaction", outcome="recovering")
+        assert (info.value.status, info.value.code) == (409, "AefiNotOnChain")
+        with pytest.raises(RegistryClientError) as info:
+            site.confirm_aefi_tx(out["report_id"], out["record_hash"], "0x12")
+        assert (info.value.code, info.value.fields.get("field")) == ("BadRequest", "tx_hash")
+        site.confirm_aefi_tx(out["report_id"], out["record_hash"], "0x" + TX_1.hex())
         classified = RegistryClient(base, CDC).classify_aefi(
             out["report_id"], "reaction", outcome="recovering"
         )
