@@ -1,11 +1,14 @@
 """AEFI end to end over a real node and a real registry: a site reports suspected adverse events on doses it gave
-through `vaxchain aefi report --registry`, the CDC classifies one with `vaxchain aefi classify`, and the chain
-counts them per lot (never the person or the dose), raises `aefi_signal` at the threshold and flags the vial."""
+through `vaxchain aefi report --registry` (waiting while the registry is down, then telling it the transaction),
+the CDC classifies one with `vaxchain aefi classify` (refused by the registry while the report is not on chain),
+and the chain counts them per lot (never the person or the dose), raises `aefi_signal` at the threshold and flags
+the vial."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -21,7 +24,7 @@ from registry.server import RegistryHTTPServer
 from registry.service import Registry, RegistrySecrets, parse_person
 from registry.store import Store
 from rpc.client import RpcClient
-from tests.cli.test_tx_e2e import CODES, LABELS, LOT_ID, Cli, Logger, _included
+from tests.cli.test_tx_e2e import CODES, LABELS, LOT_ID, Cli, Logger, Out, _included
 from tests.conftest import NodeProcess, run_cli
 from vaxcrypto.keys import PrivateKey, to_checksum_address
 
@@ -95,10 +98,9 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
         ),
         RpcChain(node.rpc_url, reader_key=dev_key(DEV_ANCHOR_LABEL)),
     )
-    server = RegistryHTTPServer(("127.0.0.1", 0), registry)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    url = f"http://127.0.0.1:{server.port}"
+    servers = [serve_registry(registry, 0)]
+    port = servers[0].port
+    url = f"http://127.0.0.1:{port}"
     site = dev_key(LABELS["site"]).address
     try:
         refs, families = [], []
@@ -123,21 +125,47 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
             refs.append(child.doses[0].dose_ref)
             families.append(family)
         onset = str(int(time.time()))
-        reports = []
-        for ref in refs:
-            sent = _included(
-                cli(
-                    "aefi", "report", "--dose", ref, "--symptom", "febrile_convulsion", "--onset", onset,
-                    "--serious", "--criteria", "hospitalisation", "--note", "seizure 6 h after the dose",
-                    "--registry", url, "--json", who="site",
-                )
+
+        def report(ref: str, *more: str) -> Out:
+            return cli(
+                "aefi", "report", "--dose", ref, "--symptom", "febrile_convulsion", "--onset", onset,
+                "--serious", "--criteria", "hospitalisation", "--note", "seizure 6 h after the dose",
+                "--registry", url, "--json", *more, who="site",
             )  # fmt: skip
-            names = [e["name"] for e in sent["receipt"]["events"]]
-            reports.append(sent)
+
+        # the site's first report signed but never sent (--dry-run): the registry refuses to have it classified
+        # (not the chain, later, with UnknownAefiReport)
+        unsent = report(refs[0], "--dry-run").json()
+        refused = cli(
+            "aefi", "classify", unsent["report_id"], "--class", "reaction", "--registry", url, who="cdc", ok=False
+        )  # fmt: skip
+        assert refused.code == 1 and "AefiNotOnChain" in refused.stderr
+        assert "the site must send its report first" in refused.stderr
+        # the registry goes down; the site sends the report anyway: the CLI waits, and once the registry is back
+        # gets the same co-signature, sends it and tells the registry the transaction
+        servers[0].shutdown()
+        servers[0].server_close()
+        down = socket.create_server(("127.0.0.1", port))
+
+        def come_back() -> None:  # the CLI's first try finds no registry (dropped), the next one finds it up
+            conn, _ = down.accept()
+            conn.close()
+            down.close()
+            servers.append(serve_registry(registry, port))
+
+        threading.Thread(target=come_back, daemon=True).start()
+        waited = report(refs[0])
+        assert "waiting for the registry" in waited.stderr and "the report is kept" in waited.stderr
+        reports = [_included(waited), _included(report(refs[1]))]
+        assert reports[0]["report_id"] == unsent["report_id"]
+        names = [e["name"] for e in reports[1]["receipt"]["events"]]
         assert names == ["AefiReported", "Alert"]  # the second serious report reached the threshold (2)
         listed = {r["report_id"]: r for r in registry_list(cli, url)}
         assert len(listed) == 2 and all(r["status"] == "reported" for r in listed.values())
-        first_id = next(iter(listed))
+        assert {r["report_id"]: r["tx_hash"] for r in reports} == {
+            k: r["first_report_tx"] for k, r in listed.items()
+        }
+        first_id = str(reports[0]["report_id"])
         classified = _included(
             cli(
                 "aefi", "classify", first_id, "--class", "coincidental", "--outcome", "recovered", "--close",
@@ -145,6 +173,11 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
             )
         )  # fmt: skip
         assert [e["name"] for e in classified["receipt"]["events"]] == ["AefiClassified"]
+        listed = {r["report_id"]: r for r in registry_list(cli, url)}
+        assert (
+            listed[first_id]["tx_hash"] == classified["tx_hash"]
+        )  # the registry knows the classification's too
+        assert listed[first_id]["first_report_tx"] == reports[0]["tx_hash"]
         refused = cli(
             "aefi", "classify", first_id, "--class", "reaction", "--registry", url, who="site", ok=False
         )
@@ -170,12 +203,25 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
                 assert public["payload"]["lot"]["lot_number"] == LOT_ID.split(":")[1]
                 assert not {"record_hash", "first_report", "registry_signature"} & set(public["payload"])
         # the guardians' pages: one case closed by the CDC, the other still reported (under investigation)
-        statuses = sorted(str(r["status"]) for family in families for r in registry_reports(registry, family))
-        assert statuses == ["closed", "reported"]
+        shown = sorted(
+            (str(r["status"]), str(r["first_report_tx"]))
+            for family in families
+            for r in registry_reports(registry, family)
+        )
+        assert [status for status, _ in shown] == ["closed", "reported"]
+        assert sorted(tx for _, tx in shown) == sorted(str(r["tx_hash"]) for r in reports)
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
         store.close()
+
+
+def serve_registry(registry: Registry, port: int) -> RegistryHTTPServer:
+    """The registry's HTTP server on 127.0.0.1:`port` (0: any free port), served from a thread."""
+    server = RegistryHTTPServer(("127.0.0.1", port), registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def registry_reports(registry: Registry, family: str) -> list[dict[str, object]]:
