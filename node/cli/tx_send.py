@@ -9,7 +9,7 @@ import mimetypes
 import secrets
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,7 +38,7 @@ from contracts.kinds.readings import RecordReadings
 from contracts.records import DestroyReason
 from contracts.tracecodes import product_code_error
 from contracts.types import OrgType, Role, StorageKind
-from node.cli.person import registry_cosignature, registry_errors
+from node.cli.person import registry_cosignature, registry_errors, report_dose_transaction
 from node.cli.tx_common import Plan, Session, parse_address_opt, parse_choice
 from node.cli.tx_parse import (
     DOSE_REF_HELP,
@@ -666,7 +666,16 @@ def dose_record(
         cosigned.record_hash,
         cosigned.signature,
     )
-    return Plan([payload], {"lot_id": ref.lot_id, "unit": tc.canonical})
+    if person is None or not registry_url:
+        return Plan([payload], {"lot_id": ref.lot_id, "unit": tc.canonical})
+    site_key, url, dose_ref_bytes = session.unlock(), registry_url, cosigned.dose_ref
+
+    def tell_registry(results: list[dict[str, Any]]) -> None:
+        # the guardian's page shows the dose's transaction (the on-chain check's fallback on an older node)
+        tx_hash = bytes.fromhex(str(results[0]["tx_hash"]).removeprefix("0x"))
+        report_dose_transaction(url, site_key, dose_ref_bytes, tx_hash, ca_file=registry_ca)
+
+    return Plan([payload], {"lot_id": ref.lot_id, "unit": tc.canonical}, after_sent=tell_registry)
 
 
 def unit_report(

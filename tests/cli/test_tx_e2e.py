@@ -278,6 +278,9 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
         assert [(d.record["trace_code"], d.on_chain, d.record_intact) for d in child.doses] == [
             (CODES[5], "confirmed", True)
         ]
+        # the CLI told the registry which transaction carries the dose
+        shown = registry.show_person(dev_key(LABELS["site"]).address, bytes.fromhex(person_id[2:]), "check")
+        assert [d["tx_hash"] for d in shown["doses"]] == [via_registry["tx_hash"]]
         twice = cli(
             "dose", "record", CODES[6], "--codes", str(codes), "--unit", "site-01-fridge-1",
             "--dose-number", "1", "--person", person_id, "--registry", url, who="site", ok=False,
