@@ -101,7 +101,7 @@ def populate(registry: Registry, clock: Clock, seed: int, count: int) -> list[by
                 trace = f"(01){code}(17)301231(10)LOT(21){serial:010d}"
                 registry.record_dose(at.address, DoseInput(pid, trace, "lot", number, ms(day), at.address))
         if rng.random() < 0.4:
-            ahead = today + dt.timedelta(days=rng.randrange(0, 500))
+            ahead = today + dt.timedelta(days=rng.randrange(0, rng.choice((40, 500))))
             with contextlib.suppress(RegistryError):  # not due by then, nothing left: the schedule's refusal
                 appointments.book(registry, CDC.address, pid, ahead, rng.choice(SITE_IDS), [], "booking")
         if rng.random() < 0.1:
@@ -160,6 +160,51 @@ def test_the_indexed_due_list_equals_the_full_scan(registry: Registry, clock: Cl
     with registry.store.tx() as db:
         assert all(registry.store.home(db, pid) is None for pid in pids[:5])  # erased with the person
         assert all(registry.store.home(db, pid) is not None for pid in pids[5:])
+
+
+def test_the_month_bounds_hold_at_their_edges(registry: Registry, clock: Clock) -> None:
+    """A booking in the month of the child's earliest next dose, a dose overdue since this month, and a child whose
+    doses are given until a day of this month are listed."""
+    born = registry.today()  # 2026-12-04
+    booked, late = (
+        bytes.fromhex(
+            registry.register_person(
+                SITES[0].address,
+                parse_person(child(id_number, "测试新生儿", born.isoformat())),
+                "first visit",
+            )[0][2:]
+        )
+        for id_number in ("110101202612040015", "110101202612040023")
+    )
+    for serial, series in enumerate(("HepB", "BCG")):
+        trace = f"(01){PRODUCTS[series][0]}(17)301231(10)LOT(21){serial:010d}"
+        registry.record_dose(
+            SITES[0].address, DoseInput(booked, trace, "lot", 1, clock.now_ms, SITES[0].address)
+        )
+    # HepB 2 from 2027-01-04, the earliest next dose: booked the day after, listed for that day alone
+    appointments.book(registry, CDC.address, booked, dt.date(2027, 1, 5), "site-0", ["HepB"], "rebook")
+    day = dt.date(2027, 1, 5)
+    listed = appointments.due_list(registry, CDC.address, "site-0", day, day)
+    assert [(r["person_id"], r["kind"]) for r in listed["rows"]] == [("0x" + booked.hex(), "booked")]
+    # HepB 1 is given within 24 hours of birth: two days on, `late` is overdue since this month
+    clock.now_ms += 2 * DAY
+    today = registry.today()
+    listed = appointments.due_list(registry, CDC.address, "site-0", today, today, overdue_only=True)
+    assert [(r["person_id"], r["kind"]) for r in listed["rows"]] == [("0x" + late.hex(), "overdue")]
+    # nothing given to a child of 17: every dose is overdue until the month of their 18th birthday, then aged out
+    old = bytes.fromhex(
+        registry.register_person(
+            SITES[0].address,
+            parse_person(child("110101200901200012", "测试少年", "2009-01-20")),
+            "first visit",
+        )[0][2:]
+    )
+    for day, listed_then in ((dt.date(2027, 1, 19), True), (dt.date(2027, 1, 20), False)):
+        clock.now_ms = ms(day)
+        rows = appointments.due_list(registry, CDC.address, "site-0", day, day, overdue_only=True)["rows"]
+        assert ("0x" + old.hex() in {r["person_id"] for r in rows}) is listed_then
+    clock.now_ms = ms(dt.date(2026, 12, 6))
+    assert_same_as_full_scan(registry, clock, [0, 29, 31, 44, 45, 365])
 
 
 def test_a_site_list_unseals_only_the_children_the_index_names(registry: Registry, clock: Clock) -> None:
