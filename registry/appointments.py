@@ -530,6 +530,9 @@ def _indexed_children(
     for i in range(0, len(candidates), SCAN_BATCH):
         with registry.store.tx() as db:
             for pid, row_edition in candidates[i : i + SCAN_BATCH]:
+                person = registry.store.person(db, pid)
+                if person is None or person.wrapped_key is None:
+                    continue  # erased since the candidates were read
                 child, doses = _child(registry, db, pid)
                 if row_edition != edition:
                     index_person(registry, db, pid, child.record, doses, child.appointment)

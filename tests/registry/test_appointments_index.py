@@ -228,6 +228,37 @@ def test_a_site_list_unseals_only_the_children_the_index_names(registry: Registr
     assert {r["person_id"] for r in listed["rows"]} <= {"0x" + p.hex() for p in opened}
 
 
+def test_a_child_erased_while_the_list_is_read_is_left_out(
+    registry: Registry, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(registry, clock, seed=5, count=20)
+    today = registry.today()
+    start, end = today - dt.timedelta(days=30), today + dt.timedelta(days=336)
+    before = appointments.due_list(registry, CDC.address, None, start, end, limit=500)["rows"]
+    erased = bytes.fromhex(before[0]["person_id"][2:])
+    read, transaction = registry.store.due_candidates, registry.store.tx
+    armed = []
+
+    def read_and_arm(*args: Any) -> list[tuple[bytes, str]]:
+        armed.append(True)
+        return read(*args)
+
+    @contextlib.contextmanager
+    def erase_first(*args: Any) -> Iterator[sqlite3.Connection]:
+        if (
+            armed
+        ):  # the next transaction after the candidates were read: another request erases the child first
+            armed.clear()
+            registry.erase_person(CDC.address, erased, "guardian asked")
+        with transaction(*args) as db:
+            yield db
+
+    monkeypatch.setattr(registry.store, "due_candidates", read_and_arm)
+    monkeypatch.setattr(registry.store, "tx", erase_first)
+    after = appointments.due_list(registry, CDC.address, None, start, end, limit=500)["rows"]
+    assert after == [r for r in before if r["person_id"] != "0x" + erased.hex()]
+
+
 def test_each_write_moves_the_child_to_its_new_home_site(registry: Registry, clock: Clock) -> None:
     pid_hex, _ = registry.register_person(
         SITES[0].address, parse_person(child("110101202612040015", "测试新生儿", "2026-12-04")), "first visit"
