@@ -13,15 +13,16 @@ The pure part reads `registry.schedule.assess()` and nothing else:
 
 The service part (`after_dose`, `book`, `cancel`, `show`, `due_list`, `coverage`) runs inside the registry: each
 appointment is sealed under the person's own key (like their record and doses) and every read or write of one is
-in the access log. The due list and the counts read every live person of the district (their doses, sealed) in
-batches; a district far beyond tens of thousands of children would add a sealed per-site index.
+in the access log. A site's reminder list reads only the persons the per-site index (`store.HomeRow`, kept in
+each write's transaction by `index_person`) says may be on it, and unseals just those; the CDC's counts read
+every live person of the district in batches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from registry.errors import (
     Forbidden,
 )
 from registry.schedule import Assessment, NextDose, NextState, assess
+from registry.store import HomeRow
 
 if TYPE_CHECKING:
     from registry.chain import Caller
@@ -282,10 +284,82 @@ def after_dose(
     proposal = propose(_assessment(registry, record, doses))
     if proposal is None:
         registry.store.delete_appointment(db, pid)
+        index_person(registry, db, pid, record, doses, None)
         return None
     appt = Appointment(proposal.date, site, booked_doses(proposal.doses), "proposed", by, registry.clock())
     _save(registry, db, pid, key, appt)
+    index_person(registry, db, pid, record, doses, appt)
     return appt
+
+
+def home_row(
+    registry: Registry,
+    pid: bytes,
+    record: dict[str, Any],
+    doses: Sequence[dict[str, Any]],
+    appointment: Appointment | None,
+) -> HomeRow:
+    """A person's row of the per-site index: bounds that hold on any day for the same schedule edition.
+
+    Every next dose counts, given still or no longer (the day only decides which are aged out): a child is on a
+    list only while one is still given (before `until`), for a booking in the range (a booking is never before
+    the earliest date of its doses, hence not before `due_from`) or for an overdue dose (not before the earliest
+    "give by", `overdue_from`). As month numbers (see `HomeRow`), compared with the month of the day."""
+    birth = dt.date.fromisoformat(record["birth_date"])
+    assessment = _assessment(registry, record, doses)
+    nexts = [(a.antigen, a.next_dose) for a in assessment.antigens if a.next_dose is not None]
+    site = home_site(str(record.get("registered_by")), doses, appointment)
+    if not nexts:
+        return HomeRow(pid, site, None, None, None, assessment.schedule.edition)
+    # the booking too: one made under an earlier edition may be before this edition's earliest date
+    due_from = min([n.earliest for _, n in nexts] + ([] if appointment is None else [appointment.date]))
+    overdue_from = min(n.give_by for _, n in nexts)
+    until = max(rule.catch_up_before.date_from(birth) for rule, _ in nexts)
+    return HomeRow(
+        pid,
+        site,
+        month_number(due_from),
+        month_number(overdue_from),
+        month_number(until),
+        assessment.schedule.edition,
+    )
+
+
+def month_number(day: dt.date) -> int:
+    """The index's month of a day: year * 12 + month - 1 (comparing months keeps every bound a bound)."""
+    return day.year * 12 + day.month - 1
+
+
+def index_person(
+    registry: Registry,
+    db: sqlite3.Connection,
+    pid: bytes,
+    record: dict[str, Any],
+    doses: Sequence[dict[str, Any]],
+    appointment: Appointment | None,
+) -> None:
+    """Bring a person's index row up to date, inside the transaction that changed their doses or booking."""
+    registry.store.put_home(db, home_row(registry, pid, record, doses, appointment), registry.clock())
+
+
+def backfill_index(registry: Registry) -> int:
+    """Fill an empty index from every live person (a registry upgraded from before the index), in batches of
+    SCAN_BATCH; returns how many rows were written (0 when the index already has rows or nobody is registered)."""
+    with registry.store.tx() as db:
+        if registry.store.home_count(db) > 0:
+            return 0
+    written, after = 0, b""
+    while True:
+        with registry.store.tx() as db:
+            pids = registry.store.live_person_ids(db, after, SCAN_BATCH)
+            for pid in pids:
+                _, key, record = registry._load(db, pid)
+                doses = [d for _, d in registry._doses(db, pid, key)]
+                index_person(registry, db, pid, record, doses, load(registry, db, pid, key))
+            written += len(pids)
+        if len(pids) < SCAN_BATCH:
+            return written
+        after = pids[-1]
 
 
 def _may_touch(
@@ -360,6 +434,7 @@ def book(
             date, site, booked_doses(chosen), "booked", registry.actor(caller), registry.clock()
         )
         _save(registry, db, pid, key, appt)
+        index_person(registry, db, pid, record, doses, appt)
         registry._log(db, registry.actor(caller), "book_appointment", reason, pid)
     return _answer(registry, appt, assessment)
 
@@ -375,6 +450,7 @@ def cancel(registry: Registry, address: Address, pid: bytes, reason: str) -> Non
         if current is None:
             raise AppointmentNotFound("0x" + pid.hex())
         registry.store.delete_appointment(db, pid)
+        index_person(registry, db, pid, record, doses, None)
         registry._log(db, registry.actor(caller), "cancel_appointment", reason, pid)
 
 
@@ -419,6 +495,15 @@ class _Child:
     site: str
 
 
+def _child(registry: Registry, db: sqlite3.Connection, pid: bytes) -> tuple[_Child, list[dict[str, Any]]]:
+    """One live person unsealed: their assessment, appointment and home site (and their doses)."""
+    _, key, record = registry._load(db, pid)
+    doses = [d for _, d in registry._doses(db, pid, key)]
+    appt = load(registry, db, pid, key)
+    site = home_site(str(record.get("registered_by")), doses, appt)
+    return _Child(pid, record, _assessment(registry, record, doses), appt, site), doses
+
+
 def _children(registry: Registry) -> list[_Child]:
     """Every live person with their assessment, appointment and home site, read in batches of SCAN_BATCH."""
     out: list[_Child] = []
@@ -426,15 +511,55 @@ def _children(registry: Registry) -> list[_Child]:
     while True:
         with registry.store.tx() as db:
             pids = registry.store.live_person_ids(db, after, SCAN_BATCH)
-            for pid in pids:
-                _, key, record = registry._load(db, pid)
-                doses = [d for _, d in registry._doses(db, pid, key)]
-                appt = load(registry, db, pid, key)
-                site = home_site(str(record.get("registered_by")), doses, appt)
-                out.append(_Child(pid, record, _assessment(registry, record, doses), appt, site))
+            out.extend(_child(registry, db, pid)[0] for pid in pids)
         if len(pids) < SCAN_BATCH:
             return out
         after = pids[-1]
+
+
+def _indexed_children(
+    registry: Registry, site: str | None, start: dt.date, end: dt.date, overdue_only: bool
+) -> list[_Child]:
+    """The persons the index says may be on the list (a superset of those who are), unsealed in batches; a row
+    read against another schedule edition (the "auto" edition changed) is listed too and brought up to date."""
+    edition = registry.schedule.edition
+    due_by = None if overdue_only else month_number(end)  # an overdue-only list needs an overdue dose
+    with registry.store.tx() as db:
+        candidates = registry.store.due_candidates(db, site, edition, month_number(registry.today()), due_by)
+    out: list[_Child] = []
+    for i in range(0, len(candidates), SCAN_BATCH):
+        with registry.store.tx() as db:
+            for pid, row_edition in candidates[i : i + SCAN_BATCH]:
+                person = registry.store.person(db, pid)
+                if person is None or person.wrapped_key is None:
+                    continue  # erased since the candidates were read
+                child, doses = _child(registry, db, pid)
+                if row_edition != edition:
+                    index_person(registry, db, pid, child.record, doses, child.appointment)
+                out.append(child)
+    return out
+
+
+def _entries(
+    children: Iterable[_Child], site: str | None, start: dt.date, end: dt.date, overdue_only: bool
+) -> list[tuple[_Child, DueEntry]]:
+    rows = []
+    for c in children:
+        if site is not None and c.site != site:
+            continue
+        entry = due_entry(c.assessment, c.appointment, start, end, overdue_only)
+        if entry is not None:
+            rows.append((c, entry))
+    rows.sort(key=lambda r: (r[1].date, r[0].pid))
+    return rows
+
+
+def _scan_due_rows(
+    registry: Registry, site: str | None, start: dt.date, end: dt.date, overdue_only: bool = False
+) -> list[dict[str, Any]]:
+    """The reminder list's rows by reading every live person, as before the index: the reference the index's
+    equivalence test compares `due_list` with (not logged; not used by the service)."""
+    return [_row(c, e) for c, e in _entries(_children(registry), site, start, end, overdue_only)]
 
 
 def due_list(
@@ -451,7 +576,7 @@ def due_list(
     """A site's reminder list: its children booked in [start, end] and those overdue without a booking, with the
     guardians' phone numbers. A site for itself, the CDC for any site (or, `site` None, the whole district); each
     child listed is logged ("reminder list"). One page of `limit` rows (at most MAX_ROWS) from `offset`; `total`
-    says how many there are."""
+    says how many there are. Only the persons the per-site index names are unsealed."""
     if end < start or (end - start).days > MAX_RANGE_DAYS:
         raise BadRequest("from/to", f"to must not be before from, at most {MAX_RANGE_DAYS} days apart")
     if not 1 <= limit <= MAX_ROWS or offset < 0:
@@ -459,14 +584,9 @@ def due_list(
     caller = registry.authorize(address, "due_list", site_org=site)
     if site is None and caller.org_type != "cdc":
         site = caller.org_id  # a site lists its own children only
-    rows = []
-    for c in _children(registry):
-        if site is not None and c.site != site:
-            continue
-        entry = due_entry(c.assessment, c.appointment, start, end, overdue_only)
-        if entry is not None:
-            rows.append((c, entry))
-    rows.sort(key=lambda r: (r[1].date, r[0].pid))
+    rows = _entries(
+        _indexed_children(registry, site, start, end, overdue_only), site, start, end, overdue_only
+    )
     page = rows[offset : offset + limit]
     with registry.store.tx() as db:
         for c, _ in page:

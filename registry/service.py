@@ -239,6 +239,7 @@ class Registry:
         self.credential_days = credential_days
         self.vault = Vault(keys.master_key)
         self._check_master_key()
+        appointments.backfill_index(self)  # a registry from before the per-site index: fill it once
 
     @property
     def schedule(self) -> Schedule:
@@ -350,6 +351,7 @@ class Registry:
             )
             if not self.store.insert_person(db, row):
                 raise PersonExists("0x" + pid.hex())
+            appointments.index_person(self, db, pid, record, [], None)
             self.store.add_code(db, self.code_id(code), pid, self.clock())
             self._log(db, self.actor(caller), "register", reason, pid)
         return "0x" + pid.hex(), code

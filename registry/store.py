@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS credentials (
     revoked_ms INTEGER);
 CREATE TABLE IF NOT EXISTS appointments (
     person_id BLOB PRIMARY KEY, sealed BLOB NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS person_home (
+    person_id BLOB PRIMARY KEY, site TEXT NOT NULL, due_from INTEGER, overdue_from INTEGER, until INTEGER,
+    edition TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS person_home_by_site ON person_home (site, due_from);
 
 CREATE TABLE IF NOT EXISTS aefi (
     report_id BLOB PRIMARY KEY, person_id BLOB NOT NULL, sealed BLOB NOT NULL, record_hash BLOB NOT NULL,
@@ -69,6 +73,24 @@ class DoseRow:
     record_hash: bytes
     tx_hash: str | None
     created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class HomeRow:
+    """A person's row of the per-site index of reminder lists: the home site and three month bounds (month numbers,
+    year * 12 + month - 1), never a personal field.
+
+    In plaintext on purpose: no name, ID number, birth date or appointment date; the keyed person id is already in
+    plaintext beside the sealed record, dose rows and access log (whose actors name the sites that touched the
+    person), so the site adds nothing a copy of the database does not already link. The bounds are whole months so
+    a birth date or booking cannot be read back from them to the day."""
+
+    person_id: bytes
+    site: str  # the site of the latest dose or booking (registration's without either)
+    due_from: int | None  # no next dose may be given, nor is one booked, before this month
+    overdue_from: int | None  # no next dose is overdue before this month
+    until: int | None  # every next dose is no longer given after this month; None: nothing left to give
+    edition: str  # the schedule edition the bounds were read against
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +218,7 @@ class Store:
             (at_ms, person_id),
         )
         db.execute("DELETE FROM appointments WHERE person_id = ?", (person_id,))
+        db.execute("DELETE FROM person_home WHERE person_id = ?", (person_id,))
 
     def person_count(self) -> int:
         """Registered persons (erased ones included)."""
@@ -372,6 +395,48 @@ class Store:
             (after, limit),
         ).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    # the per-site index of reminder lists (registry.appointments keeps it current in each write's transaction)
+
+    def put_home(self, db: sqlite3.Connection, row: HomeRow, at_ms: int) -> None:
+        """Set (or replace) a person's index row."""
+        db.execute(
+            "INSERT OR REPLACE INTO person_home (person_id, site, due_from, overdue_from, until, edition, "
+            "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (row.person_id, row.site, row.due_from, row.overdue_from, row.until, row.edition, at_ms),
+        )
+
+    def home(self, db: sqlite3.Connection, person_id: bytes) -> HomeRow | None:
+        """A person's index row, or None."""
+        r = db.execute(
+            "SELECT person_id, site, due_from, overdue_from, until, edition FROM person_home WHERE person_id = ?",
+            (person_id,),
+        ).fetchone()
+        return None if r is None else HomeRow(bytes(r[0]), *r[1:])
+
+    def home_count(self, db: sqlite3.Connection) -> int:
+        """Rows in the index."""
+        return int(db.execute("SELECT COUNT(*) FROM person_home").fetchone()[0])
+
+    def due_candidates(
+        self,
+        db: sqlite3.Connection,
+        site: str | None,
+        edition: str,
+        month: int,
+        due_by: int | None,
+    ) -> list[tuple[bytes, str]]:
+        """(person id, edition) of a site's persons (every site's for None) who may be on a reminder list today:
+        something still given (`until` not before this `month`) and a dose overdue by its bounds or (`due_by` not
+        None) a dose or booking possible by the month `due_by`; rows of another edition always (stale bounds)."""
+        sql = (
+            "SELECT person_id, edition FROM person_home WHERE "
+            + ("site = ? AND " if site is not None else "")
+            + "(edition != ? OR (until >= ? AND (overdue_from <= ? OR due_from <= ?))) ORDER BY person_id"
+        )
+        args = (edition, month, month, due_by)
+        rows = db.execute(sql, args if site is None else (site, *args)).fetchall()
+        return [(bytes(r[0]), str(r[1])) for r in rows]
 
     # adverse events following immunization (registry.aefi)
 
