@@ -269,7 +269,7 @@ class AefiDesk:
         row = self.r.store.dose(db, dose_ref)
         if row is None:
             raise BadRequest("dose_ref", "no such dose")
-        _, key, _record = self.r._load(db, row.person_id)
+        _, key, _record = self.r.load_person(db, row.person_id)
         return row.person_id, key, dict(orjson.loads(self.r.vault.open(key, row.sealed, b"dose" + dose_ref)))
 
     def _new_record(self, inp: AefiInput, dose: dict[str, Any], reporter: str, status: str) -> dict[str, Any]:
@@ -331,14 +331,14 @@ class AefiDesk:
             record = self._new_record(inp, dose, self.r.actor(caller), "reported")
             row = self._seal(key, None, rid, pid, record, chain=True)
             self.r.store.put_aefi(db, row)
-            self.r._log(db, self.r.actor(caller), "report_aefi", reason, pid)
+            self.r.log_access(db, self.r.actor(caller), "report_aefi", reason, pid)
         return _sign(self.r.keys.signing_key, chain_id, caller.org_id, record, row)
 
     def guardian_report(self, code: str, inp: AefiInput) -> str:
         """A guardian reports from the family pages for one of the code's children: kept as awaiting the site's
         confirmation (nothing goes on chain until the site confirms). The report id."""
         with self.r.store.tx() as db:
-            cid, pids = self.r._family(db, code)
+            cid, pids = self.r.family_of(db, code)
             pid, key, dose = self._dose(db, inp.dose_ref)
             if pid not in pids:
                 raise BadRequest("dose_ref", "not a dose of this family's children")
@@ -351,14 +351,14 @@ class AefiDesk:
             who = f"guardian/{cid[:4].hex()}"
             record = self._new_record(inp, dose, who, "awaiting_site")
             self.r.store.put_aefi(db, self._seal(key, None, rid, pid, record, chain=False))
-            self.r._log(db, who, "guardian_report_aefi", "family access code", pid)
+            self.r.log_access(db, who, "guardian_report_aefi", "family access code", pid)
         return "0x" + rid.hex()
 
     def _update(self, db: sqlite3.Connection, rid: bytes) -> tuple[AefiRow, bytes, dict[str, Any]]:
         row = self.r.store.aefi(db, rid)
         if row is None:
             raise AefiNotFound("0x" + rid.hex())
-        _, key, _record = self.r._load(db, row.person_id)
+        _, key, _record = self.r.load_person(db, row.person_id)
         return row, key, self._open(key, row)
 
     def confirm(
@@ -389,7 +389,7 @@ class AefiDesk:
             )
             row = self._seal(key, row, rid, row.person_id, record, chain=True)
             self.r.store.put_aefi(db, row)
-            self.r._log(db, self.r.actor(caller), "confirm_aefi", reason, row.person_id)
+            self.r.log_access(db, self.r.actor(caller), "confirm_aefi", reason, row.person_id)
         return _sign(self.r.keys.signing_key, chain_id, caller.org_id, record, row)
 
     def classify(
@@ -441,7 +441,7 @@ class AefiDesk:
             )
             row = self._seal(key, row, rid, row.person_id, record, chain=True)
             self.r.store.put_aefi(db, row)
-            self.r._log(db, self.r.actor(caller), "classify_aefi", reason, row.person_id)
+            self.r.log_access(db, self.r.actor(caller), "classify_aefi", reason, row.person_id)
         return _sign(self.r.keys.signing_key, chain_id, caller.org_id, record, row)
 
     def confirm_tx(self, address: Address, rid: bytes, record_hash: bytes, tx_hash: bytes) -> None:
@@ -461,7 +461,9 @@ class AefiDesk:
             versions["0x" + record_hash.hex()] = "0x" + tx_hash.hex()
             row = self._seal(key, row, rid, row.person_id, record, chain=False)
             self.r.store.put_aefi(db, row)
-            self.r._log(db, self.r.actor(caller), "confirm_aefi_tx", "AEFI transaction sent", row.person_id)
+            self.r.log_access(
+                db, self.r.actor(caller), "confirm_aefi_tx", "AEFI transaction sent", row.person_id
+            )
 
     def list_reports(
         self, address: Address, status: str | None = None, limit: int = 100, reason: str = "AEFI follow-up"
@@ -479,13 +481,13 @@ class AefiDesk:
                 person = self.r.store.person(db, row.person_id)
                 if person is None or person.wrapped_key is None:
                     continue  # erased: the report can no longer be read
-                _, key, _record = self.r._load(db, row.person_id)
+                _, key, _record = self.r.load_person(db, row.person_id)
                 record = self._open(key, row)
                 if caller.org_type != "cdc" and record["site_org_id"] != caller.org_id:
                     continue
                 if status is not None and record["status"] != status:
                     continue
-                self.r._log(db, self.r.actor(caller), "list_aefi", reason, row.person_id)
+                self.r.log_access(db, self.r.actor(caller), "list_aefi", reason, row.person_id)
                 out.append(report_json(row, record))
                 if len(out) >= limit:
                     break
@@ -495,12 +497,12 @@ class AefiDesk:
         """Each child's reports for the family page, by person id (the page view is logged by guardian_view)."""
         out: dict[str, list[dict[str, Any]]] = {}
         with self.r.store.tx() as db:
-            _, pids = self.r._family(db, code)
+            _, pids = self.r.family_of(db, code)
             for pid in pids:
                 person = self.r.store.person(db, pid)
                 if person is None or person.wrapped_key is None:
                     continue
-                _, key, _record = self.r._load(db, pid)
+                _, key, _record = self.r.load_person(db, pid)
                 out["0x" + pid.hex()] = [
                     report_json(row, self._open(key, row)) for row in self.r.store.aefi_of(db, pid)
                 ]

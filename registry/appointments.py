@@ -265,7 +265,7 @@ def _save(registry: Registry, db: sqlite3.Connection, pid: bytes, key: bytes, ap
 
 def _assessment(registry: Registry, record: dict[str, Any], doses: Sequence[dict[str, Any]]) -> Assessment:
     birth = dt.date.fromisoformat(record["birth_date"])
-    return assess(registry.schedule, birth, registry._given(doses), registry.today())
+    return assess(registry.schedule, birth, registry.given_doses(doses), registry.today())
 
 
 def after_dose(
@@ -353,8 +353,8 @@ def backfill_index(registry: Registry) -> int:
         with registry.store.tx() as db:
             pids = registry.store.live_person_ids(db, after, SCAN_BATCH)
             for pid in pids:
-                _, key, record = registry._load(db, pid)
-                doses = [d for _, d in registry._doses(db, pid, key)]
+                _, key, record = registry.load_person(db, pid)
+                doses = [d for _, d in registry.person_doses(db, pid, key)]
                 index_person(registry, db, pid, record, doses, load(registry, db, pid, key))
             written += len(pids)
         if len(pids) < SCAN_BATCH:
@@ -420,8 +420,8 @@ def book(
         if org is None or not org.active or org.org_type != "site":
             raise BadRequest("site", "not an active vaccination site on chain")
     with registry.store.tx() as db:
-        _, key, record = registry._load(db, pid)
-        doses = [d for _, d in registry._doses(db, pid, key)]
+        _, key, record = registry.load_person(db, pid)
+        doses = [d for _, d in registry.person_doses(db, pid, key)]
         current = load(registry, db, pid, key)
         _may_touch(registry, caller, "book_appointment", record, doses, current)
         if site is None:
@@ -435,7 +435,7 @@ def book(
         )
         _save(registry, db, pid, key, appt)
         index_person(registry, db, pid, record, doses, appt)
-        registry._log(db, registry.actor(caller), "book_appointment", reason, pid)
+        registry.log_access(db, registry.actor(caller), "book_appointment", reason, pid)
     return _answer(registry, appt, assessment)
 
 
@@ -443,26 +443,26 @@ def cancel(registry: Registry, address: Address, pid: bytes, reason: str) -> Non
     """Cancel a person's appointment (AppointmentNotFound when none is booked)."""
     caller = registry.authorize(address, "cancel_appointment")
     with registry.store.tx() as db:
-        _, key, record = registry._load(db, pid)
-        doses = [d for _, d in registry._doses(db, pid, key)]
+        _, key, record = registry.load_person(db, pid)
+        doses = [d for _, d in registry.person_doses(db, pid, key)]
         current = load(registry, db, pid, key)
         _may_touch(registry, caller, "cancel_appointment", record, doses, current)
         if current is None:
             raise AppointmentNotFound("0x" + pid.hex())
         registry.store.delete_appointment(db, pid)
         index_person(registry, db, pid, record, doses, None)
-        registry._log(db, registry.actor(caller), "cancel_appointment", reason, pid)
+        registry.log_access(db, registry.actor(caller), "cancel_appointment", reason, pid)
 
 
 def show(registry: Registry, address: Address, pid: bytes, reason: str) -> dict[str, Any]:
     """A person's appointment, where it stands against the schedule, and the registry's proposal."""
     caller = registry.authorize(address, "show_appointment")
     with registry.store.tx() as db:
-        _, key, record = registry._load(db, pid)
-        doses = [d for _, d in registry._doses(db, pid, key)]
+        _, key, record = registry.load_person(db, pid)
+        doses = [d for _, d in registry.person_doses(db, pid, key)]
         current = load(registry, db, pid, key)
         _may_touch(registry, caller, "show_appointment", record, doses, current)
-        registry._log(db, registry.actor(caller), "show_appointment", reason, pid)
+        registry.log_access(db, registry.actor(caller), "show_appointment", reason, pid)
     return _answer(registry, current, _assessment(registry, record, doses))
 
 
@@ -497,8 +497,8 @@ class _Child:
 
 def _child(registry: Registry, db: sqlite3.Connection, pid: bytes) -> tuple[_Child, list[dict[str, Any]]]:
     """One live person unsealed: their assessment, appointment and home site (and their doses)."""
-    _, key, record = registry._load(db, pid)
-    doses = [d for _, d in registry._doses(db, pid, key)]
+    _, key, record = registry.load_person(db, pid)
+    doses = [d for _, d in registry.person_doses(db, pid, key)]
     appt = load(registry, db, pid, key)
     site = home_site(str(record.get("registered_by")), doses, appt)
     return _Child(pid, record, _assessment(registry, record, doses), appt, site), doses
@@ -590,7 +590,7 @@ def due_list(
     page = rows[offset : offset + limit]
     with registry.store.tx() as db:
         for c, _ in page:
-            registry._log(db, registry.actor(caller), "due_list", REMINDER_REASON, c.pid)
+            registry.log_access(db, registry.actor(caller), "due_list", REMINDER_REASON, c.pid)
     return {
         "site": site,
         "from": start.isoformat(),
@@ -646,7 +646,7 @@ def coverage(registry: Registry, address: Address, start: dt.date, end: dt.date)
         counts["overdue"] += visit.overdue_since is not None
         counts["overdue_unbooked"] += visit.state == "overdue"
     with registry.store.tx() as db:
-        registry._log(db, registry.actor(caller), "coverage", "district counts (no names)", None)
+        registry.log_access(db, registry.actor(caller), "coverage", "district counts (no names)", None)
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),

@@ -291,27 +291,33 @@ class Registry:
         """How the access log names an account."""
         return f"{caller.org_id}/{to_checksum_address(caller.address)}"
 
-    def _log(
+    def log_access(
         self, db: sqlite3.Connection, actor: str, action: str, reason: str, person: bytes | None
     ) -> None:
+        """Append one access to the hash-chained access log (anchored on chain)."""
         self.store.append_log(db, self.clock(), actor, action, reason[:200], person)
 
     # person records
 
-    def _person_key(self, row: PersonRow) -> bytes:
+    def person_key(self, row: PersonRow) -> bytes:
+        """The person's own record key, unwrapped; PersonErased once it was destroyed."""
         if row.wrapped_key is None:
             raise PersonErased("0x" + row.person_id.hex())
         return self.vault.unwrap(row.wrapped_key, row.person_id)
 
-    def _load(self, db: sqlite3.Connection, pid: bytes) -> tuple[PersonRow, bytes, dict[str, Any]]:
+    def load_person(self, db: sqlite3.Connection, pid: bytes) -> tuple[PersonRow, bytes, dict[str, Any]]:
+        """A person's row, key and unsealed record; PersonNotFound or PersonErased."""
         row = self.store.person(db, pid)
         if row is None:
             raise PersonNotFound("0x" + pid.hex())
-        key = self._person_key(row)
+        key = self.person_key(row)
         record = orjson.loads(self.vault.open(key, row.sealed or b"", b"person" + pid))
         return row, key, record
 
-    def _doses(self, db: sqlite3.Connection, pid: bytes, key: bytes) -> list[tuple[DoseRow, dict[str, Any]]]:
+    def person_doses(
+        self, db: sqlite3.Connection, pid: bytes, key: bytes
+    ) -> list[tuple[DoseRow, dict[str, Any]]]:
+        """A person's dose rows with their unsealed records."""
         return [
             (r, orjson.loads(self.vault.open(key, r.sealed, b"dose" + r.dose_ref)))
             for r in self.store.doses_of(db, pid)
@@ -353,7 +359,7 @@ class Registry:
                 raise PersonExists("0x" + pid.hex())
             appointments.index_person(self, db, pid, record, [], None)
             self.store.add_code(db, self.code_id(code), pid, self.clock())
-            self._log(db, self.actor(caller), "register", reason, pid)
+            self.log_access(db, self.actor(caller), "register", reason, pid)
         return "0x" + pid.hex(), code
 
     def find_person(self, address: Address, id_number: str, reason: str) -> dict[str, Any]:
@@ -364,22 +370,22 @@ class Registry:
             row = self.store.person(db, pid)
             if row is None:
                 raise PersonNotFound("with this ID number")
-            _, key, record = self._load(db, pid)
-            doses = self._doses(db, pid, key)
-            self._log(db, self.actor(caller), "find", reason, pid)
+            _, key, record = self.load_person(db, pid)
+            doses = self.person_doses(db, pid, key)
+            self.log_access(db, self.actor(caller), "find", reason, pid)
         return self._summary(pid, record, doses)
 
     def show_person(self, address: Address, pid: bytes, reason: str) -> dict[str, Any]:
         """The full record and doses; a site only for persons it registered or vaccinated."""
         caller = self.authorize(address, "show")
         with self.store.tx() as db:
-            _, key, record = self._load(db, pid)
-            doses = self._doses(db, pid, key)
+            _, key, record = self.load_person(db, pid)
+            doses = self.person_doses(db, pid, key)
             if caller.org_type != "cdc" and caller.org_id not in self._touched_by(record, doses):
                 raise Forbidden(
                     self.actor(caller), "show", "the person was neither registered nor vaccinated here"
                 )
-            self._log(db, self.actor(caller), "show", reason, pid)
+            self.log_access(db, self.actor(caller), "show", reason, pid)
         out = self._summary(pid, record, doses)
         out["record"] = record
         return out
@@ -388,7 +394,7 @@ class Registry:
         self, pid: bytes, record: dict[str, Any], doses: Sequence[tuple[DoseRow, dict[str, Any]]]
     ) -> dict[str, Any]:
         birth = dt.date.fromisoformat(record["birth_date"])
-        assessment = assess(self.schedule, birth, self._given(d for _, d in doses), self.today())
+        assessment = assess(self.schedule, birth, self.given_doses(d for _, d in doses), self.today())
         return {
             "person_id": "0x" + pid.hex(),
             "name": record["name"],
@@ -416,7 +422,7 @@ class Registry:
             if row is None:
                 raise PersonNotFound("0x" + pid.hex())
             self.store.shred_person(db, pid, self.clock())
-            self._log(db, self.actor(caller), "erase", reason, pid)
+            self.log_access(db, self.actor(caller), "erase", reason, pid)
 
     # doses
 
@@ -437,8 +443,8 @@ class Registry:
             raise BadRequest("dose_number", f"series {rule.series} has {len(rule.min_intervals_days)} doses")
         chain_id = self.chain.chain_id()
         with self.store.tx() as db:
-            _, key, _record = self._load(db, dose.person_id)
-            doses = self._doses(db, dose.person_id, key)
+            _, key, _record = self.load_person(db, dose.person_id)
+            doses = self.person_doses(db, dose.person_id, key)
             for row, d in doses:
                 if d["series"] == rule.series and d["dose_number"] == dose.dose_number:
                     if (d["trace_code"], d["administered_ms"], d["site_org_id"]) == (
@@ -501,7 +507,7 @@ class Registry:
             appointments.after_dose(
                 self, db, dose.person_id, key, _record, given, caller.org_id, self.actor(caller)
             )
-            self._log(db, self.actor(caller), "record_dose", reason, dose.person_id)
+            self.log_access(db, self.actor(caller), "record_dose", reason, dose.person_id)
         return sign_dose(
             self.keys.signing_key,
             chain_id,
@@ -519,12 +525,12 @@ class Registry:
             row = self.store.dose(db, ref)
             if row is None:
                 raise BadRequest("dose_ref", "no such dose")
-            _, key, _record = self._load(db, row.person_id)
+            _, key, _record = self.load_person(db, row.person_id)
             dose = orjson.loads(self.vault.open(key, row.sealed, b"dose" + ref))
             if caller.org_type != "cdc" and caller.org_id != dose["site_org_id"]:
                 raise Forbidden(self.actor(caller), "confirm_dose", "the dose was recorded by another site")
             self.store.set_dose_tx(db, ref, "0x" + tx_hash.hex())
-            self._log(db, self.actor(caller), "confirm_dose", "dose transaction sent", row.person_id)
+            self.log_access(db, self.actor(caller), "confirm_dose", "dose transaction sent", row.person_id)
 
     def cancel_dose(self, address: Address, ref: bytes, reason: str) -> None:
         """Withdraw a co-signed dose whose transaction never reached the chain (the site gave up or gave another
@@ -538,18 +544,18 @@ class Registry:
             row = self.store.dose(db, ref)
             if row is None:
                 raise BadRequest("dose_ref", "no such dose")
-            _, key, _record = self._load(db, row.person_id)
+            _, key, _record = self.load_person(db, row.person_id)
             dose = orjson.loads(self.vault.open(key, row.sealed, b"dose" + ref))
             if caller.org_type != "cdc" and caller.org_id != dose["site_org_id"]:
                 raise Forbidden(self.actor(caller), "cancel_dose", "the dose was recorded by another site")
             if on_chain is not None or row.tx_hash is not None:
                 raise DoseOnChain("0x" + ref.hex())
             self.store.delete_dose(db, ref)
-            left = [d for _, d in self._doses(db, row.person_id, key)]
+            left = [d for _, d in self.person_doses(db, row.person_id, key)]
             appointments.after_dose(
                 self, db, row.person_id, key, _record, left, str(dose["site_org_id"]), self.actor(caller)
             )
-            self._log(db, self.actor(caller), "cancel_dose", reason, row.person_id)
+            self.log_access(db, self.actor(caller), "cancel_dose", reason, row.person_id)
 
     # family access codes
 
@@ -568,9 +574,9 @@ class Registry:
         code = new_access_code()
         with self.store.tx() as db:
             for pid in pids:
-                _, key, record = self._load(db, pid)
+                _, key, record = self.load_person(db, pid)
                 if caller.org_type != "cdc" and caller.org_id not in self._touched_by(
-                    record, self._doses(db, pid, key)
+                    record, self.person_doses(db, pid, key)
                 ):
                     raise Forbidden(
                         self.actor(caller),
@@ -578,22 +584,22 @@ class Registry:
                         "the person was neither registered nor vaccinated here",
                     )
                 self.store.add_code(db, self.code_id(code), pid, self.clock())
-                self._log(db, self.actor(caller), "issue_code", reason, pid)
+                self.log_access(db, self.actor(caller), "issue_code", reason, pid)
         return code
 
     def revoke_access_codes(self, address: Address, pid: bytes, reason: str) -> int:
         """Revoke every family code of a person (a lost certificate); returns how many."""
         caller = self.authorize(address, "revoke_code")
         with self.store.tx() as db:
-            _, key, record = self._load(db, pid)
+            _, key, record = self.load_person(db, pid)
             if caller.org_type != "cdc" and caller.org_id not in self._touched_by(
-                record, self._doses(db, pid, key)
+                record, self.person_doses(db, pid, key)
             ):
                 raise Forbidden(
                     self.actor(caller), "revoke_code", "the person was neither registered nor vaccinated here"
                 )
             count = self.store.revoke_codes(db, pid, self.clock())
-            self._log(db, self.actor(caller), "revoke_code", reason, pid)
+            self.log_access(db, self.actor(caller), "revoke_code", reason, pid)
         return count
 
     # the guardian's view
@@ -602,7 +608,8 @@ class Registry:
         """Today in the district (UTC+8)."""
         return dt.datetime.fromtimestamp(self.clock() / 1000, dt.timezone(dt.timedelta(hours=8))).date()
 
-    def _family(self, db: sqlite3.Connection, code: str) -> tuple[bytes, list[bytes]]:
+    def family_of(self, db: sqlite3.Connection, code: str) -> tuple[bytes, list[bytes]]:
+        """A family access code's id and the persons it opens; AccessCodeInvalid when unknown or revoked."""
         try:
             cid = self.code_id(code)
         except BadRequest:
@@ -615,16 +622,18 @@ class Registry:
     def guardian_view(self, code: str) -> list[ChildView]:
         """Every child the code opens, with doses, their checks on chain, the schedule and the access log."""
         with self.store.tx() as db:
-            cid, pids = self._family(db, code)
+            cid, pids = self.family_of(db, code)
             loaded = []
             for pid in pids:
                 row = self.store.person(db, pid)
                 if row is None or row.wrapped_key is None:
                     continue
-                _, key, record = self._load(db, pid)
-                self._log(db, f"guardian/{cid[:4].hex()}", "guardian_view", "family access code", pid)
+                _, key, record = self.load_person(db, pid)
+                self.log_access(db, f"guardian/{cid[:4].hex()}", "guardian_view", "family access code", pid)
                 appt = appointments.load(self, db, pid, key)
-                loaded.append((pid, record, self._doses(db, pid, key), self.store.log_of(db, pid), appt))
+                loaded.append(
+                    (pid, record, self.person_doses(db, pid, key), self.store.log_of(db, pid), appt)
+                )
         return [
             appointments.with_visit(self, self._child(pid, record, doses, entries), appt)
             for pid, record, doses, entries, appt in loaded
@@ -651,7 +660,7 @@ class Registry:
                 )
             )
         birth = dt.date.fromisoformat(record["birth_date"])
-        assessment = assess(self.schedule, birth, self._given(d for _, d in doses), self.today())
+        assessment = assess(self.schedule, birth, self.given_doses(d for _, d in doses), self.today())
         return ChildView("0x" + pid.hex(), record, tuple(views), assessment, tuple(entries))
 
     def _site_name(self, org_id: str) -> str:
@@ -698,7 +707,8 @@ class Registry:
         return "confirmed" if row.record_hash.hex() in orjson.dumps(tx).decode().lower() else "included"
 
     @staticmethod
-    def _given(doses: Any) -> list[GivenDose]:
+    def given_doses(doses: Any) -> list[GivenDose]:
+        """Unsealed dose records as the schedule reads them (antigen, date, vaccine)."""
         out = []
         for d in doses:
             antigen = SERIES_ANTIGEN.get(str(d["series"]))
@@ -718,16 +728,16 @@ class Registry:
         if org is None or not org.active or org.org_type != "school":
             raise BadRequest("school", "not an active school organisation on chain")
         with self.store.tx() as db:
-            cid, pids = self._family(db, code)
+            cid, pids = self.family_of(db, code)
             if pid not in pids:
                 raise AccessCodeInvalid()
-            _, key, record = self._load(db, pid)
-            doses = self._doses(db, pid, key)
+            _, key, record = self.load_person(db, pid)
+            doses = self.person_doses(db, pid, key)
             birth = dt.date.fromisoformat(record["birth_date"])
             today = self.today()
             missing = tuple(
                 a.antigen.antigen
-                for a in assess(self.schedule, birth, self._given(d for _, d in doses), today).overdue
+                for a in assess(self.schedule, birth, self.given_doses(d for _, d in doses), today).overdue
             )
             credential = cred.SchoolCredential(
                 status="incomplete" if missing else "complete",
@@ -739,7 +749,7 @@ class Registry:
                 serial=cred.new_serial(),
             )
             self.store.add_credential(db, credential.serial, pid, school, self.clock())
-            self._log(
+            self.log_access(
                 db, f"guardian/{cid[:4].hex()}", "school_credential", f"school entry check at {school}", pid
             )
         return cred.issue(self.keys.signing_key, credential)
@@ -747,11 +757,11 @@ class Registry:
     def revoke_school_credentials(self, code: str, pid: bytes, serial: str | None = None) -> int:
         """The guardian withdraws a credential (or all of a child's); the next revocation list carries it."""
         with self.store.tx() as db:
-            cid, pids = self._family(db, code)
+            cid, pids = self.family_of(db, code)
             if pid not in pids:
                 raise AccessCodeInvalid()
             count = self.store.revoke_credentials(db, pid, self.clock(), serial)
-            self._log(db, f"guardian/{cid[:4].hex()}", "revoke_credential", "guardian withdrew", pid)
+            self.log_access(db, f"guardian/{cid[:4].hex()}", "revoke_credential", "guardian withdrew", pid)
         return count
 
     def revocation_list(self) -> str:
@@ -767,7 +777,7 @@ class Registry:
         caller = self.authorize(address, "read_log")
         with self.store.tx() as db:
             entries = self.store.log_range(db, after_seq, min(limit, 1000))
-            self._log(db, self.actor(caller), "read_log", "audit", None)
+            self.log_access(db, self.actor(caller), "read_log", "audit", None)
         return entries
 
     def anchor_log(self) -> str | None:

@@ -216,7 +216,7 @@ def test_the_record_hash_is_the_hash_of_the_sealed_record(registry: Registry) ->
     with registry.store.tx() as db:
         row = registry.store.aefi(db, cosig.report_id)
         assert row is not None
-        _, key, _ = registry._load(db, row.person_id)
+        _, key, _ = registry.load_person(db, row.person_id)
         body = registry.vault.open(key, row.sealed, b"aefi" + row.report_id)
     assert hashlib.sha256(body).digest() == cosig.record_hash
     # the reported transaction is kept in the sealed record, outside the hashed part

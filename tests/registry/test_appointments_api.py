@@ -127,7 +127,7 @@ def test_the_appointment_is_sealed_under_the_persons_key(registry: Registry, tmp
     assert b"2027-02-17" not in raw
     other = newborn(registry, "110101202612040023", "测试新生儿乙")
     with registry.store.tx() as tx:
-        other_key = registry._person_key(registry.store.person(tx, other))  # type: ignore[arg-type]
+        other_key = registry.person_key(registry.store.person(tx, other))  # type: ignore[arg-type]
         with pytest.raises(SealError):  # another person's key does not open it
             registry.vault.open(other_key, sealed, b"appointment" + pid)
     registry.erase_person(CDC.address, pid, "guardian asked")

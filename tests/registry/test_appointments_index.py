@@ -210,13 +210,13 @@ def test_the_month_bounds_hold_at_their_edges(registry: Registry, clock: Clock) 
 def test_a_site_list_unseals_only_the_children_the_index_names(registry: Registry, clock: Clock) -> None:
     populate(registry, clock, seed=2, count=60)
     opened: list[bytes] = []
-    real_load = registry._load
+    real_load = registry.load_person
 
     def counting_load(db: sqlite3.Connection, pid: bytes) -> tuple[PersonRow, bytes, dict[str, Any]]:
         opened.append(pid)
         return real_load(db, pid)
 
-    registry._load = counting_load  # type: ignore[method-assign]
+    registry.load_person = counting_load  # type: ignore[method-assign]
     today = registry.today()
     listed = appointments.due_list(
         registry, CDC.address, "site-0", today, today + dt.timedelta(days=7), limit=500
