@@ -17,16 +17,23 @@ from typer.testing import CliRunner
 
 from harness.district import HEPB_GTIN
 from harness.make_genesis import dev_key
-from harness.registry_people import DEV_ANCHOR_LABEL, DEV_REGISTRY_SEED
 from node.cli.main import app
-from registry.chain import RpcChain
-from registry.server import RegistryHTTPServer
-from registry.service import Registry, RegistrySecrets, parse_person
+from registry.service import Registry, parse_person
 from registry.store import Store
 from rpc.client import RpcClient
-from tests.cli.test_tx_e2e import CODES, LABELS, LOT_ID, Cli, Logger, Out, _included
+from tests.cli.test_tx_e2e import (
+    CODES,
+    LABELS,
+    LOT_ID,
+    Cli,
+    Logger,
+    Out,
+    _included,
+    dev_registry,
+    serve_registry,
+)
 from tests.conftest import NodeProcess, run_cli
-from vaxcrypto.keys import PrivateKey, to_checksum_address
+from vaxcrypto.keys import to_checksum_address
 
 
 def _supply_site(cli: Cli, tmp_path: Path) -> Path:
@@ -87,17 +94,7 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
     codes = _supply_site(cli, tmp_path)
 
     store = Store(tmp_path / "registry.sqlite")
-    registry = Registry(
-        store,
-        RegistrySecrets(
-            b"\x01" * 32,
-            b"\x02" * 32,
-            b"\x03" * 32,
-            PrivateKey.from_seed(DEV_REGISTRY_SEED),
-            anchor_key=dev_key(DEV_ANCHOR_LABEL),
-        ),
-        RpcChain(node.rpc_url, reader_key=dev_key(DEV_ANCHOR_LABEL)),
-    )
+    registry = dev_registry(store, node.rpc_url)
     servers = [serve_registry(registry, 0)]
     port = servers[0].port
     url = f"http://127.0.0.1:{port}"
@@ -215,13 +212,6 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
             server.shutdown()
             server.server_close()
         store.close()
-
-
-def serve_registry(registry: Registry, port: int) -> RegistryHTTPServer:
-    """The registry's HTTP server on 127.0.0.1:`port` (0: any free port), served from a thread."""
-    server = RegistryHTTPServer(("127.0.0.1", port), registry)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def registry_reports(registry: Registry, family: str) -> list[dict[str, object]]:

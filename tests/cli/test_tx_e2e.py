@@ -106,6 +106,29 @@ class Logger:
         return path
 
 
+def dev_registry(store: Store, rpc_url: str) -> Registry:
+    """The sample district's registry over `store`: the development co-signing key registered in genesis, and the
+    CDC service account it anchors and reads the chain with."""
+    return Registry(
+        store,
+        RegistrySecrets(
+            b"\x01" * 32,
+            b"\x02" * 32,
+            b"\x03" * 32,
+            PrivateKey.from_seed(DEV_REGISTRY_SEED),
+            anchor_key=dev_key(DEV_ANCHOR_LABEL),
+        ),
+        RpcChain(rpc_url, reader_key=dev_key(DEV_ANCHOR_LABEL)),
+    )
+
+
+def serve_registry(registry: Registry, port: int) -> RegistryHTTPServer:
+    """The registry's HTTP server on 127.0.0.1:`port` (0: any free port), served from a thread."""
+    server = RegistryHTTPServer(("127.0.0.1", port), registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def _included(out: Out) -> dict[str, Any]:
     result: dict[str, Any] = out.json()
     assert result["status"] == "included" and result["receipt"]["status"] == "success", result
@@ -240,20 +263,8 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
     # the same step through the district registry: `--person` has it check the person's rules, keep the full
     # record and co-sign; the chain gets only the per-dose values
     store = Store(tmp_path / "registry.sqlite")
-    registry = Registry(
-        store,
-        RegistrySecrets(
-            b"\x01" * 32,
-            b"\x02" * 32,
-            b"\x03" * 32,
-            PrivateKey.from_seed(DEV_REGISTRY_SEED),
-            anchor_key=dev_key(DEV_ANCHOR_LABEL),
-        ),
-        RpcChain(node.rpc_url, reader_key=dev_key(DEV_ANCHOR_LABEL)),
-    )
-    server = RegistryHTTPServer(("127.0.0.1", 0), registry)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
+    registry = dev_registry(store, node.rpc_url)
+    server = serve_registry(registry, 0)
     try:
         person = parse_person(
             {
