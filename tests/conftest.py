@@ -11,6 +11,7 @@ import time
 import tomllib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -110,9 +111,9 @@ def node_procs() -> Iterator[list[NodeProcess]]:
 
 
 @pytest.fixture
-async def node_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A one-validator node running in this trio run (real LevelDB, explorer off); its JSON-RPC URL. Modules that
-    need another shape (test_api's node too, test_api_budgets' budgets) define their own."""
+async def running_node(tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
+    """A one-validator node running in this trio run (real LevelDB, explorer off): its JSON-RPC URL and the
+    `node.service.node.Node`. Modules that need another shape (test_api_budgets' budgets) define their own."""
     from node.cli.main import app
     from node.service.node import Node, load_validator_key, open_chain
 
@@ -127,5 +128,11 @@ async def node_url(tmp_path: Path) -> AsyncIterator[str]:
     node = Node(opened, load_validator_key(opened.config))
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)
-        yield f"http://127.0.0.1:{node.rpc_port}"
+        yield f"http://127.0.0.1:{node.rpc_port}", node
         nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+def node_url(running_node: tuple[str, Any]) -> str:
+    """The JSON-RPC URL of `running_node`."""
+    return running_node[0]

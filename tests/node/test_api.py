@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import trio
-from typer.testing import CliRunner
 
 from contracts.kinds.attest import Attest
 from contracts.registry import BY_NAME, encode_payload
 from harness.make_genesis import dev_key
-from node.cli.main import app
 from node.core import merkle
 from node.core.transactions import sign_transaction
 from node.mempool.pool import ADMISSION_CHUNK
-from node.service.node import Node, load_validator_key, open_chain
+from node.service.node import Node
 from rpc.client import AsyncRpcClient
 from rpc.errors import RpcError
 from vaxcrypto.keys import PrivateKey, to_checksum_address
@@ -26,20 +22,9 @@ CDC = dev_key("cdc/staff-1")
 
 
 @pytest.fixture
-async def node_url(tmp_path: Path) -> AsyncIterator[tuple[str, Node]]:
-    result = CliRunner().invoke(
-        app, ["testnet", "--validators", "1", "--out", str(tmp_path), "--block-interval-ms", "100"]
-    )
-    assert result.exit_code == 0, result.stderr
-    datadir = tmp_path / "node0"
-    text = (datadir / "config.toml").read_text()
-    (datadir / "config.toml").write_text(text.replace("enabled = true", "enabled = false"))
-    opened = open_chain(datadir, sync_writes=False)
-    node = Node(opened, load_validator_key(opened.config))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(node.run)
-        yield f"http://127.0.0.1:{node.rpc_port}", node
-        nursery.cancel_scope.cancel()
+def node_url(running_node: tuple[str, Node]) -> tuple[str, Node]:
+    """This module's tests read the node too: the URL and the running node (tests/conftest.py)."""
+    return running_node
 
 
 def attest_hex(key: PrivateKey, chain_id: int, nonce: int, label: str) -> tuple[str, bytes]:
