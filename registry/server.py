@@ -273,13 +273,18 @@ class RegistryHandler(BaseHTTPRequestHandler):
             log.exception("registry API %s failed", path)
             self._json(500, {"error": "InternalError", "message": "internal error"})
 
-    def _family(self, code: str, lang: str) -> None:
+    def _as_guardian(self, lang: str, render: Callable[[], str]) -> None:
+        """Serve a page behind a guardian's access code.
+
+        A blocked address is refused before the code is tried, a wrong code counts as a guess and shows the
+        code form again, and any other refusal gets its own page.
+        """
         ip = str(self.client_address[0])
         if self.server.guesses.blocked(ip):
             self._html(429, pages.error_page(pages.t("invalid_code", lang), lang))
             return
         try:
-            children = self.server.registry.guardian_view(code)
+            page = render()
         except AccessCodeInvalid:
             self.server.guesses.failed(ip)
             self._html(403, pages.code_form(lang, pages.t("invalid_code", lang)))
@@ -287,19 +292,23 @@ class RegistryHandler(BaseHTTPRequestHandler):
         except RegistryError as exc:
             self._html(exc.status, pages.error_page(exc.message, lang))
             return
-        self._html(
-            200,
-            pages.family_page(children, code, lang, aefi.AefiDesk(self.server.registry).family_reports(code)),
+        self._html(200, page)
+
+    def _family_page(self, code: str, lang: str) -> str:
+        children = self.server.registry.guardian_view(code)
+        return pages.family_page(
+            children, code, lang, aefi.AefiDesk(self.server.registry).family_reports(code)
         )
+
+    def _family(self, code: str, lang: str) -> None:
+        self._as_guardian(lang, lambda: self._family_page(code, lang))
 
     def _family_aefi(self, form: dict[str, str], lang: str) -> None:
         """A guardian's AEFI report from the family page (kept as awaiting the site's confirmation)."""
-        ip = str(self.client_address[0])
-        if self.server.guesses.blocked(ip):
-            self._html(429, pages.error_page(pages.t("invalid_code", lang), lang))
-            return
         registry = self.server.registry
-        try:
+        code = form.get("code", "")
+
+        def report() -> str:
             serious = form.get("serious") == "1"
             fields = {
                 "dose_ref": form.get("dose_ref"),
@@ -309,40 +318,23 @@ class RegistryHandler(BaseHTTPRequestHandler):
                 "criteria": [form.get("criterion") or "hospitalisation"] if serious else [],
                 "note": form.get("note", ""),
             }
-            aefi.AefiDesk(registry).guardian_report(
-                form.get("code", ""), aefi.parse_aefi(fields, registry.clock())
-            )
-        except AccessCodeInvalid:
-            self.server.guesses.failed(ip)
-            self._html(403, pages.code_form(lang, pages.t("invalid_code", lang)))
-            return
-        except RegistryError as exc:
-            self._html(exc.status, pages.error_page(exc.message, lang))
-            return
-        self._family(form.get("code", ""), lang)
+            aefi.AefiDesk(registry).guardian_report(code, aefi.parse_aefi(fields, registry.clock()))
+            return self._family_page(code, lang)
+
+        self._as_guardian(lang, report)
 
     def _credential(self, form: dict[str, str], lang: str, withdraw: bool = False) -> None:
-        ip = str(self.client_address[0])
-        if self.server.guesses.blocked(ip):
-            self._html(429, pages.error_page(pages.t("invalid_code", lang), lang))
-            return
-        try:
+        registry = self.server.registry
+        code = form.get("code", "")
+
+        def issue_or_withdraw() -> str:
             pid = parse_hash("person_id", form.get("person_id"))
             if withdraw:
-                count = self.server.registry.revoke_school_credentials(form.get("code", ""), pid)
-                self._html(200, pages.withdrawn_page(count, lang))
-                return
-            text = self.server.registry.school_credential(
-                form.get("code", ""), pid, form.get("school", "").strip()
-            )
-        except AccessCodeInvalid:
-            self.server.guesses.failed(ip)
-            self._html(403, pages.code_form(lang, pages.t("invalid_code", lang)))
-            return
-        except RegistryError as exc:
-            self._html(exc.status, pages.error_page(exc.message, lang))
-            return
-        self._html(200, pages.credential_page(text, lang))
+                return pages.withdrawn_page(registry.revoke_school_credentials(code, pid), lang)
+            text = registry.school_credential(code, pid, form.get("school", "").strip())
+            return pages.credential_page(text, lang)
+
+        self._as_guardian(lang, issue_or_withdraw)
 
 
 def _reason(params: dict[str, Any], default: str | None = None) -> str:

@@ -7,6 +7,7 @@ import http.client
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,22 @@ def test_guardian_pages_in_both_languages_without_javascript(
 
 
 def test_wrong_codes_are_limited_per_address(server: RegistryHTTPServer) -> None:
-    statuses = [raw(server, "POST", "/family", b"code=0000-0000-0000")[0] for _ in range(21)]
-    assert statuses[:20] == [403] * 20 and statuses[20] == 429
+    # Every page behind a guardian's code draws on one budget of guesses per address.
+    guarded = ["/family", "/family/aefi", "/family/credential", "/family/withdraw"]
+    wrong = urllib.parse.urlencode(
+        {
+            "code": "0000-0000-0000",
+            "person_id": "0x" + "11" * 32,
+            "dose_ref": "0x" + "22" * 32,
+            "onset_date": "2026-12-04",
+            "symptom": "allergic",
+            "school": "school-1",
+        }
+    ).encode()
+    statuses = [raw(server, "POST", guarded[i % 4], wrong)[0] for i in range(20)]
+    assert statuses == [403] * 20
+    assert [raw(server, "POST", path, wrong)[0] for path in guarded] == [429] * 4
+    assert raw(server, "GET", "/f/0000-0000-0000")[0] == 429
 
 
 def test_connections_beyond_the_per_ip_cap_are_refused(server: RegistryHTTPServer) -> None:
