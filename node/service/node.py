@@ -286,6 +286,16 @@ class Node:
             Gauge("vaxchain_mempool_size", float(len(self.mempool)), "transactions waiting in the mempool"),
             Gauge("vaxchain_peers", float(len(self.api.peers())), "connected peers"),
             Gauge("vaxchain_head_age_seconds", head_age_s, "seconds since the last finalized block's time"),
+            *(
+                Gauge(
+                    "vaxchain_p2p_events_total",
+                    float(count),
+                    "peer-to-peer events since start (missed pings, closes of stuck links, refused peers, ...)",
+                    labels=(("event", event),),
+                    kind="counter",
+                )
+                for event, count in sorted(self.network.counters.items())
+            ),
         ]
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

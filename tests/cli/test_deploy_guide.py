@@ -67,6 +67,13 @@ def test_every_command_and_option_in_the_guide_exists() -> None:
 
 def test_alert_rules_name_only_metrics_a_node_serves() -> None:
     rules = (ROOT / "deploy" / "vaxchain-alerts.yml").read_text()
-    named = set(re.findall(r"\b(vaxchain_[a-z_]+)", " ".join(re.findall(r"expr: (.*)", rules))))
-    served = set(re.findall(r'Gauge\(\s*"(vaxchain_[a-z_]+)"', (ROOT / "node/service/node.py").read_text()))
+    named = set(re.findall(r"\b(vaxchain_[a-z0-9_]+)", " ".join(re.findall(r"expr: (.*)", rules))))
+    served = set(re.findall(r'Gauge\(\s*"(vaxchain_[a-z0-9_]+)"', (ROOT / "node/service/node.py").read_text()))
     assert named and named <= served, named - served
+
+
+def test_alert_rules_name_only_p2p_events_a_node_counts() -> None:
+    rules = (ROOT / "deploy" / "vaxchain-alerts.yml").read_text()
+    named = {e for group in re.findall(r'event=~?"([a-z_|]+)"', rules) for e in group.split("|")}
+    counted = set(re.findall(r'"([a-z_]+)": 0,', (ROOT / "node/net/p2p/network.py").read_text()))
+    assert named and named <= counted, named - counted

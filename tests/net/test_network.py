@@ -515,3 +515,44 @@ async def test_a_peer_restarted_with_its_clock_behind_is_still_heard(
     assert await recv(inbox_a) == (b2.peer_id, b"after")
     await a.publish(TOPIC, b"welcome back")
     assert await recv(inbox_b2) == (a.peer_id, b"welcome back")
+
+
+async def test_a_ping_that_never_returns_still_closes_its_peer_and_others_are_still_pinged(
+    nursery: trio.Nursery,
+) -> None:
+    """Over a silent link py-libp2p may not return from a request until the connection is closed (its failed
+    stream's reset waits, shielded, on a write blocked for good). Such a ping must count as missed, close the
+    connection, and never stop the pings to other peers."""
+    wedged = Network(config(), seed(81))
+    healthy = Network(config(), seed(82))
+    rw, rh = await launch(nursery, wedged), await launch(nursery, healthy)
+    a = Network(config(peers=(rw.addr, rh.addr), ping_interval_s=0.3, ping_timeout_s=0.3), seed(80))
+    await launch(nursery, a)
+    await wait_until(
+        lambda: {wedged.peer_id, healthy.peer_id} <= set(a.connected_peers()), what="both connected"
+    )
+    real_request = a._peers._request
+    calls = {"wedged": 0, "healthy": 0, "hung": 0, "most_hung": 0}
+
+    async def request(peer_id: str, protocol: str, data: bytes, timeout_s: float) -> bytes:
+        if peer_id != wedged.peer_id:
+            calls["healthy"] += 1
+            return await real_request(peer_id, protocol, data, timeout_s)
+        calls["wedged"] += 1
+        calls["hung"] += 1
+        calls["most_hung"] = max(calls["most_hung"], calls["hung"])
+        with trio.CancelScope(shield=True):  # like the library's clean-up: deaf to our timeout
+            while wedged.peer_id in a.connected_peers():
+                await trio.sleep(0.05)
+        calls["hung"] -= 1
+        raise RequestFailed(peer_id, "connection closed")
+
+    a._peers._request = request
+    await wait_until(lambda: wedged.peer_id not in a.connected_peers(), timeout=10, what="wedged peer closed")
+    assert a.counters["pings_wedged"] >= 3 and calls["most_hung"] == 1  # no second ping piled up
+    assert healthy.peer_id in a.connected_peers()
+    pinged = calls["healthy"]
+    await trio.sleep(1.0)
+    assert calls["healthy"] >= pinged + 2  # the healthy peer was pinged on, every round
+    # the static peer is redialed, and pinged again once the hung ping returned
+    await wait_until(lambda: calls["wedged"] >= 2, timeout=10, what="redialed and pinged again")

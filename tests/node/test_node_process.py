@@ -108,6 +108,8 @@ def test_node_runs_accepts_transactions_and_stops_cleanly(
         assert families[name].type == "gauge" and families[name].documentation, name
     assert families["vaxchain_height"].samples[0].value >= 1
     assert families["rpc_requests"].type == "counter"  # the parser names a counter family without _total
+    p2p = {s.labels["event"]: s.value for s in families["vaxchain_p2p_events"].samples}
+    assert families["vaxchain_p2p_events"].type == "counter" and p2p["pings_wedged"] == 0, p2p
     assert node.stop() == 0
     stopped = json.loads(run_cli("status", "--datadir", str(datadir), "--json").stdout)
     assert (

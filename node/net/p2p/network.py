@@ -71,6 +71,7 @@ class Network:
             "requests_served": 0,
             "requests_handler_errors": 0,
             "pings_failed": 0,
+            "pings_wedged": 0,
             "peers_rejected": 0,
             "peers_evicted": 0,
             "gossip_received": 0,

@@ -111,6 +111,14 @@ class PeerHealth:
     connected_at: float | None = None  # trio clock when the current connection opened
 
 
+@dataclass(slots=True)
+class _Ping:
+    """A ping in flight: when it was sent, and how many rounds counted it as missed while it hung."""
+
+    started_at: float
+    missed: int = 0
+
+
 class Peers:
     """Connections: allowlist enforcement, static peers redialed, liveness pings, peer info."""
 
@@ -141,6 +149,8 @@ class Peers:
         self._request = request
         self._on_disconnect = on_disconnect
         self._health: dict[str, PeerHealth] = {}
+        self._pings: dict[str, _Ping] = {}  # in flight, by peer id
+        self._closing: set[str] = set()  # peer ids whose close is in flight
         self._conn_changed = trio.Event()
         self._allow_changed = trio.Event()
         host.get_network().register_notifee(_Notifee(self))
@@ -151,7 +161,7 @@ class Peers:
             # Never trim a static peer's connection in favour of another one.
             self._host.get_network().protect(info.peer_id, "vaxchain-static")
             nursery.start_soon(self._keep_connected, pid, info)
-        nursery.start_soon(self._liveness_loop)
+        nursery.start_soon(self._liveness_loop, nursery)
 
     def is_connected(self, peer: Any) -> bool:
         return is_connected(self._host, peer)
@@ -193,6 +203,21 @@ class Peers:
         (the redial loop of a static peer waits for a change)."""
         if await close_connections(self._host, peer, _CLOSE_GRACE_S):
             self._wake_connection_waiters()
+
+    def _close_soon(self, nursery: trio.Nursery, peer: Any) -> None:
+        """Close ``peer``'s connections in the background, once at a time."""
+        pid = peer.to_base58()
+        if pid in self._closing:
+            return
+        self._closing.add(pid)
+
+        async def close() -> None:
+            try:
+                await self._close(peer)
+            finally:
+                self._closing.discard(pid)
+
+        nursery.start_soon(close)
 
     def enforce_allowlist(self) -> int:
         """The allowlist changed: close every connection it no longer permits (in the background), let peers it
@@ -251,46 +276,72 @@ class Peers:
             await trio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, self._cfg.reconnect_max_s)
 
-    async def _liveness_loop(self) -> None:
+    async def _liveness_loop(self, nursery: trio.Nursery) -> None:
         """Ping every connected peer; close connections that stop answering (SIGSTOP'd, wedged).
 
         Pings carry our connections both ways (relay pruning), so a change of connections pings at once:
         a peer that still believed us connected to a lost origin would not relay its messages to us.
+
+        The loop never waits for a ping: over a silent link (packets dropped) py-libp2p may not return from a
+        request until the connection is closed (``workarounds/stuck_close.py``), and one such ping must not stop
+        the pings and closes of every other peer. A ping still in flight past its timeout counts as missed, once
+        per round, until its peer is closed.
         """
         while True:
             with trio.move_on_after(self._cfg.ping_interval_s):
                 await self._conn_changed.wait()
                 await trio.sleep(_NEIGHBOR_SETTLE_S)  # one round for a burst of connection changes
-            async with trio.open_nursery() as nursery:
-                for peer in self._host.get_network().get_connections_map():
-                    nursery.start_soon(self._ping_peer, peer)
-                for peer in gossip_stuck(self._pubsub.router, _GOSSIP_STUCK_S):
-                    if self.is_connected(peer):
-                        self.counters["gossip_stuck_resets"] += 1
-                        log.warning(
-                            "gossip to %s is stuck: closing its connection to start afresh", peer.to_base58()
-                        )
-                        nursery.start_soon(self._close, peer)
+            now = trio.current_time()
+            for peer in self._host.get_network().get_connections_map():
+                pid = peer.to_base58()
+                ping = self._pings.get(pid)
+                if ping is None:
+                    self._pings[pid] = _Ping(now)
+                    nursery.start_soon(self._ping_peer, nursery, peer)
+                elif now - ping.started_at >= self._cfg.ping_timeout_s * (ping.missed + 1):
+                    ping.missed += 1
+                    self.counters["pings_wedged"] += 1
+                    self._ping_missed(nursery, peer, "no answer, and the request has not returned")
+            for peer in gossip_stuck(self._pubsub.router, _GOSSIP_STUCK_S):
+                if self.is_connected(peer) and peer.to_base58() not in self._closing:
+                    self.counters["gossip_stuck_resets"] += 1
+                    log.warning(
+                        "gossip to %s is stuck: closing its connection to start afresh", peer.to_base58()
+                    )
+                    self._close_soon(nursery, peer)
 
-    async def _ping_peer(self, peer: Any) -> None:
+    async def _ping_peer(self, nursery: trio.Nursery, peer: Any) -> None:
         pid = peer.to_base58()
-        health = self._health.setdefault(pid, PeerHealth())
         start = trio.current_time()
         try:
             answer = await self._request(pid, PING_PROTOCOL, self._own_neighbors(), self._cfg.ping_timeout_s)
         except (RequestFailed, NotRunning) as exc:
-            self.counters["pings_failed"] += 1
-            health.ping_failures += 1
-            log.debug("ping %s failed (%d): %s", pid, health.ping_failures, exc)
-            if health.ping_failures >= self._cfg.ping_max_failures:
-                log.warning("peer %s missed %d pings: closing its connection", pid, health.ping_failures)
-                health.ping_failures = 0
-                await self._close(peer)
+            ping = self._pings.get(pid)
+            if ping is None or ping.missed == 0:  # else the loop counted this ping while it hung
+                self._ping_missed(nursery, peer, str(exc))
             return
+        finally:
+            self._pings.pop(pid, None)
+        if not self.is_connected(peer):
+            return  # a late answer must not outlive the connection it describes
+        health = self._health.setdefault(pid, PeerHealth())
         health.ping_failures = 0
         health.rtt_ms = (trio.current_time() - start) * 1000.0
-        if self.is_connected(peer):  # a late answer must not outlive the connection it describes
-            self._neighbors.record(peer.to_bytes(), decode_neighbors(answer))
+        self._neighbors.record(peer.to_bytes(), decode_neighbors(answer))
+
+    def _ping_missed(self, nursery: trio.Nursery, peer: Any, why: str) -> None:
+        """Count a missed ping; close the connection of a peer that missed too many in a row."""
+        pid = peer.to_base58()
+        self.counters["pings_failed"] += 1
+        if not self.is_connected(peer):
+            return  # the connection is gone: a stranger's entry must not come back (on_connection_change)
+        health = self._health.setdefault(pid, PeerHealth())
+        health.ping_failures += 1
+        log.debug("ping %s failed (%d): %s", pid, health.ping_failures, why)
+        if health.ping_failures >= self._cfg.ping_max_failures:
+            log.warning("peer %s missed %d pings: closing its connection", pid, health.ping_failures)
+            health.ping_failures = 0
+            self._close_soon(nursery, peer)
 
     async def serve_ping(self, peer_id: str, data: bytes) -> bytes:
         """The ping handler: record the caller's neighbor list, answer with ours."""

@@ -11,6 +11,11 @@ node then believes the peer connected and never redials it: found by the network
 longer than the ping window, ~15 s, stayed disconnected from all its static peers after heal). No upstream issue
 reports it (searched the py-libp2p tracker for the close path and zombie connections).
 
+The same blocked write holds up requests over that link: ``BasicHost.new_stream`` (``libp2p/host/basic_host.py``)
+resets a stream whose negotiation failed inside a shielded scope with no deadline, so a request cancelled at its
+timeout returns only when the connection is closed. ``peers.py`` therefore never waits for a ping (it counts one
+still in flight past its timeout as missed) and closes the connection, which frees the request.
+
 Here, when the graceful close does not finish within its grace, the connection's socket is closed under it (the
 blocked write fails, releasing the lock), the library's own clean-up runs (swarm record, stream resets,
 disconnection notified), and as a last resort the swarm forgets the connection, so a redial can start.
