@@ -556,3 +556,38 @@ async def test_a_ping_that_never_returns_still_closes_its_peer_and_others_are_st
     assert calls["healthy"] >= pinged + 2  # the healthy peer was pinged on, every round
     # the static peer is redialed, and pinged again once the hung ping returned
     await wait_until(lambda: calls["wedged"] >= 2, timeout=10, what="redialed and pinged again")
+
+
+async def test_a_request_answers_within_its_timeout_when_the_library_does_not_return(
+    nursery: trio.Nursery,
+) -> None:
+    """py-libp2p's clean-up of a failed stream can wait, shielded, on a write blocked for good (a silent link):
+    the request still fails at its timeout, and other requests go on."""
+    server = Network(config(), seed(84))
+
+    async def echo(peer_id: str, data: bytes) -> bytes:
+        return data
+
+    server.set_request_handler("/vaxchain/echo/1", echo)
+    rs = await launch(nursery, server)
+    client = Network(config(peers=(rs.addr,)), seed(83))
+    await launch(nursery, client)
+    await wait_until(lambda: server.peer_id in client.connected_peers(), what="connected")
+    real_new_stream = client._host.new_stream
+    release = trio.Event()
+
+    async def new_stream(peer: object, protocols: list[str]) -> object:
+        if protocols == ["/vaxchain/hang/1"]:
+            with trio.CancelScope(shield=True):  # deaf to the request's own timeout
+                await release.wait()
+            raise ConnectionResetError("stream reset")
+        return await real_new_stream(peer, protocols)
+
+    client._host.new_stream = new_stream
+    start = trio.current_time()
+    with pytest.raises(RequestFailed, match="did not return"):
+        await client.request(server.peer_id, "/vaxchain/hang/1", b"", timeout_s=0.3)
+    assert trio.current_time() - start < 2.0 and client.counters["requests_hung"] == 1
+    assert await client.request(server.peer_id, "/vaxchain/echo/1", b"still") == b"still"
+    release.set()  # the connection closes: the hung exchange ends and leaves nothing in flight
+    await wait_until(lambda: client._requests._in_flight == 0, what="hung exchange ended")

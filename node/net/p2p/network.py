@@ -72,6 +72,7 @@ class Network:
             "requests_handler_errors": 0,
             "pings_failed": 0,
             "pings_wedged": 0,
+            "requests_hung": 0,
             "peers_rejected": 0,
             "peers_evicted": 0,
             "gossip_received": 0,

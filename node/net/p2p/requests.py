@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes], Awaitable[bytes]]
 
 _CLOSE_GRACE_S = 1.0
+#: Outgoing requests at once (pings, status, sync); one hung on a silent link stays in flight until it closes.
+MAX_REQUESTS_IN_FLIGHT = 1024
 
 
 class Requests:
@@ -44,6 +46,7 @@ class Requests:
         self.counters = counters
         self._handlers: dict[str, Handler] = {}
         self._limiter = trio.CapacityLimiter(config.request_concurrency)
+        self._in_flight = 0
 
     def set_handler(self, protocol: str, handler: Handler) -> None:
         """See ``Network.set_request_handler``."""
@@ -99,13 +102,46 @@ class Requests:
         self.counters["requests_served"] += 1
 
     async def request(self, peer_id: str, protocol: str, data: bytes, timeout_s: float = 10.0) -> bytes:
-        """See ``Network.request``."""
+        """See ``Network.request``.
+
+        The exchange runs in a task of its own, and the answer comes within ``timeout_s`` (and the grace for a
+        close) even when the library does not return: over a silent link its clean-up of a failed stream waits,
+        shielded, on a write blocked for good (``workarounds/stuck_close.py``). Such a task ends when the liveness
+        pings close the connection; how many may be in flight at once is bounded.
+        """
         if len(data) > self._cfg.max_request_bytes:
             raise MessageTooLarge(len(data), self._cfg.max_request_bytes)
-        self._life.require_running("request")
+        nursery = self._life.require_running("request")
         peer = parse_peer_id(peer_id)
         if not is_connected(self._host, peer):
             raise RequestFailed(peer_id, "not connected")
+        if self._in_flight >= MAX_REQUESTS_IN_FLIGHT:
+            raise RequestFailed(peer_id, f"{self._in_flight} requests in flight (links not answering)")
+        outcome: list[bytes | RequestFailed] = []
+        finished = trio.Event()
+
+        async def exchange() -> None:
+            self._in_flight += 1
+            try:
+                outcome.append(await self._exchange(peer, peer_id, protocol, data, timeout_s))
+            except RequestFailed as exc:
+                outcome.append(exc)
+            finally:
+                self._in_flight -= 1
+                finished.set()
+
+        nursery.start_soon(exchange)
+        with trio.move_on_after(timeout_s + _CLOSE_GRACE_S):
+            await finished.wait()
+        if not outcome:
+            self.counters["requests_hung"] += 1
+            raise RequestFailed(peer_id, f"timeout after {timeout_s}s (the library did not return)")
+        if isinstance(outcome[0], RequestFailed):
+            raise outcome[0]
+        return outcome[0]
+
+    async def _exchange(self, peer: Any, peer_id: str, protocol: str, data: bytes, timeout_s: float) -> bytes:
+        """Open a stream, send the request, read the response, close the stream."""
         stream: Any = None
         ok = False
         try:
