@@ -7,6 +7,7 @@ import time
 
 import pytest
 import trio
+from multiaddr import Multiaddr
 from net_helpers import config, free_port, launch, seed, wait_until
 
 from node.net import (
@@ -591,3 +592,25 @@ async def test_a_request_answers_within_its_timeout_when_the_library_does_not_re
     assert await client.request(server.peer_id, "/vaxchain/echo/1", b"still") == b"still"
     release.set()  # the connection closes: the hung exchange ends and leaves nothing in flight
     await wait_until(lambda: client._requests._in_flight == 0, what="hung exchange ended")
+
+
+async def test_a_static_peer_is_redialed_at_its_configured_address_not_an_announced_one(
+    nursery: trio.Nursery,
+) -> None:
+    """Once connected, a peer's announced addresses (identify, its signed peer record) join the configured one
+    in the peerstore, and the swarm dials only one TCP address per peer: the redial must use the configured
+    address, or a peer that announces an address unreachable from here (private, NAT-ed) is lost for good."""
+    b = Network(config(), seed(86))
+    rb = await launch(nursery, b)
+    a = Network(config(peers=(rb.addr,), reconnect_min_s=0.2, reconnect_max_s=0.5), seed(85))
+    await launch(nursery, a)
+    await wait_until(lambda: b.peer_id in a.connected_peers(), what="connected")
+    peer = next(p for p in a._host.get_network().get_connections_map() if p.to_base58() == b.peer_id)
+    unreachable = Multiaddr(f"/ip4/127.0.0.1/tcp/{free_port()}")  # nothing listens there
+    store = a._host.get_peerstore()
+    known = store.addrs(peer)
+    store.clear_addrs(peer)
+    store.add_addrs(peer, [unreachable, *known], 3600)  # announced first, as identify leaves it
+    await a._peers._close(peer)
+    await wait_until(lambda: b.peer_id not in a.connected_peers(), what="closed")
+    await wait_until(lambda: b.peer_id in a.connected_peers(), timeout=10, what="redialed")

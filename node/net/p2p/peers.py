@@ -259,6 +259,10 @@ class Peers:
                 try:
                     # ../shared/NOTES.md: a failed dial puts the peer in a 60 s negative cache; we pace dials.
                     self._host.get_network().unblock_peer(info.peer_id)
+                    # Dial the configured address, not one the peer announced since (identify, its peer record):
+                    # the swarm dials one TCP address per peer, and an announced one may not be reachable from
+                    # here (a private or NAT-ed listen address; the lab's direct address behind its relay).
+                    self._host.get_peerstore().clear_addrs(info.peer_id)
                     with trio.fail_after(self._cfg.dial_timeout_s):
                         await self._host.connect(info)
                     log.info("connected to static peer %s", pid)
