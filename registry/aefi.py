@@ -138,6 +138,18 @@ class AefiNotOnChain(RegistryError):
         self.report_id = report_id
 
 
+class AefiTxNotFound(RegistryError):
+    """The transaction a site names does not carry this version of the report on the registry's node (unknown
+    there, not yet included, refused, or another record): a report shows "on chain" only for one the chain holds."""
+
+    code = "AefiTxNotFound"
+    status = 409
+
+    def __init__(self, tx_hash: str, record_hash: str, why: str) -> None:
+        super().__init__(f"transaction {tx_hash} does not carry AEFI record {record_hash} on chain: {why}")
+        self.tx_hash, self.record_hash, self.why = tx_hash, record_hash, why
+
+
 @dataclass(frozen=True, slots=True)
 class AefiInput:
     """What a reporter says: which dose, when it began, what it is, how serious, a short note."""
@@ -444,26 +456,60 @@ class AefiDesk:
             self.r.log_access(db, self.r.actor(caller), "classify_aefi", reason, row.person_id)
         return _sign(self.r.keys.signing_key, chain_id, caller.org_id, record, row)
 
-    def confirm_tx(self, address: Address, rid: bytes, record_hash: bytes, tx_hash: bytes) -> None:
-        """The site (or the CDC) reports the transaction that carries one version of a report (its record hash):
-        kept in the sealed record, shown with the report; the first report's lets the CDC classify it. A repeat
-        is harmless; a version the registry never co-signed is refused."""
+    def confirm_tx(self, address: Address, rid: bytes, record_hash: bytes | None, tx_hash: bytes) -> bytes:
+        """The site (or the CDC) reports the transaction that carries one version of a report (its record hash;
+        without it, the version the transaction carries): kept in the sealed record, shown with the report; the
+        first report's lets the CDC classify it. A repeat is harmless; a version the registry never co-signed, or a
+        transaction the chain does not hold with it (AefiTxNotFound), is refused. Returns the version's hash."""
         caller = self.r.authorize(address, "confirm_aefi_tx")  # before the database is locked
+        with self.r.store.tx() as db:  # refusals first, without asking the chain
+            versions = self._versions(db, caller, rid)
+        if record_hash is not None and record_hash not in versions:
+            raise BadRequest("record_hash", "not a version of this report the registry co-signed")
+        record_hash = self._carried_version(
+            tx_hash, sorted(versions) if record_hash is None else [record_hash]
+        )
         with self.r.store.tx() as db:
             row, key, record = self._update(db, rid)
-            self._check_site(caller, "confirm_aefi_tx", record)
-            if row.first_hash is None:
-                raise AefiWrongStatus("0x" + rid.hex(), record["status"], "confirm a transaction")
-            versions = record.setdefault("chain_tx", {})
-            known = {row.first_hash, row.record_hash} | {bytes.fromhex(h[2:]) for h in versions}
-            if record_hash not in known:
+            if record_hash not in self._versions(db, caller, rid):
                 raise BadRequest("record_hash", "not a version of this report the registry co-signed")
-            versions["0x" + record_hash.hex()] = "0x" + tx_hash.hex()
+            record.setdefault("chain_tx", {})["0x" + record_hash.hex()] = "0x" + tx_hash.hex()
             row = self._seal(key, row, rid, row.person_id, record, chain=False)
             self.r.store.put_aefi(db, row)
             self.r.log_access(
                 db, self.r.actor(caller), "confirm_aefi_tx", "AEFI transaction sent", row.person_id
             )
+        return record_hash
+
+    def _versions(self, db: sqlite3.Connection, caller: Caller, rid: bytes) -> set[bytes]:
+        """The record hashes of a report ``caller`` may confirm a transaction of, that the registry co-signed."""
+        row, _, record = self._update(db, rid)
+        self._check_site(caller, "confirm_aefi_tx", record)
+        if row.first_hash is None:
+            raise AefiWrongStatus("0x" + rid.hex(), record["status"], "confirm a transaction")
+        return {row.first_hash, row.record_hash} | {bytes.fromhex(h[2:]) for h in record.get("chain_tx", {})}
+
+    def _carried_version(self, tx_hash: bytes, versions: Sequence[bytes]) -> bytes:
+        """The one of ``versions`` that ``tx_hash`` carries as a successful `report_aefi` on chain, else
+        AefiTxNotFound."""
+        tx_text = "0x" + tx_hash.hex()
+        record_text = "0x" + versions[0].hex() if len(versions) == 1 else "of this report"
+        tx = self.r.chain.transaction(tx_text)  # ChainUnavailable (503): the caller tries again
+        if tx is None:
+            raise AefiTxNotFound(tx_text, record_text, "the registry's node does not know it")
+        if tx.get("kind_name") != "report_aefi":
+            raise AefiTxNotFound(tx_text, record_text, f"it is a {tx.get('kind_name')} transaction")
+        # Public answers leave the record hash out of the decoded payload (contracts.privacy); the raw payload
+        # keeps it, 32 bytes on a byte boundary.
+        raw = str(tx.get("payload_hex", "")).lower().removeprefix("0x")
+        carried = [v for v in versions if any(i % 2 == 0 for i in _find_all(raw, v.hex()))]
+        if not carried:
+            raise AefiTxNotFound(tx_text, record_text, "it carries another record")
+        if tx.get("status") != "included":
+            raise AefiTxNotFound(tx_text, record_text, "not included in a block yet")
+        if (tx.get("receipt") or {}).get("status") != "success":
+            raise AefiTxNotFound(tx_text, record_text, "the chain refused it")
+        return carried[0]
 
     def list_reports(
         self, address: Address, status: str | None = None, limit: int = 100, reason: str = "AEFI follow-up"
@@ -540,6 +586,15 @@ def record_digest(record: Mapping[str, Any]) -> bytes:
     """The record hash the chain carries: sha256 of the canonical record without "chain_tx" (the transactions are
     learnt after the hash is on chain)."""
     return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "chain_tx"})).digest()
+
+
+def _find_all(text: str, part: str) -> list[int]:
+    """Every index where ``part`` starts in ``text``."""
+    found, start = [], text.find(part)
+    while start != -1:
+        found.append(start)
+        start = text.find(part, start + 1)
+    return found
 
 
 def _chain_tx(record: Mapping[str, Any], record_hash: bytes | None) -> str | None:
@@ -628,13 +683,14 @@ def _api_classify(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
 
 
 def _api_confirm_tx(r: Registry, caller: Address, p: dict[str, Any]) -> Any:
-    AefiDesk(r).confirm_tx(
+    given = p.get("record_hash")
+    record_hash = AefiDesk(r).confirm_tx(
         caller,
         parse_hash("report_id", p.get("report_id")),
-        parse_hash("record_hash", p.get("record_hash")),
+        None if given is None else parse_hash("record_hash", given),
         parse_hash("tx_hash", p.get("tx_hash")),
     )
-    return {"confirmed": True}
+    return {"confirmed": True, "record_hash": "0x" + record_hash.hex()}
 
 
 def _api_list(r: Registry, caller: Address, p: dict[str, Any]) -> Any:

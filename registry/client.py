@@ -270,13 +270,15 @@ class RegistryClient:
             )
         )
 
-    def confirm_aefi_tx(self, report_id: str, record_hash: str, tx_hash: str) -> None:
+    def confirm_aefi_tx(self, report_id: str, record_hash: str | None, tx_hash: str) -> str:
         """Tell the registry which transaction carries one version of an AEFI report (the co-signature's
-        record hash): the first report's lets the CDC classify it."""
-        self.post(
+        record hash; None: the version the transaction carries): the first report's lets the CDC classify it.
+        The registry checks the transaction on chain (AefiTxNotFound). Returns the version's record hash."""
+        answer = self.post(
             "/api/v1/aefi/confirm_tx",
             {"report_id": report_id, "record_hash": record_hash, "tx_hash": tx_hash},
         )
+        return str(answer["record_hash"])
 
     def list_aefi(
         self, status: str | None = None, limit: int = 100, reason: str = "AEFI follow-up"

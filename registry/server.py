@@ -22,7 +22,8 @@ API (POST, JSON body, signed as in `registry.auth`; answers JSON, errors as {"er
   /api/v1/appointments/due   {"site"?, "from", "to", "overdue"?, "limit"?, "offset"?} -> a site's reminder list
   /api/v1/appointments/coverage {"from", "to"}                      (CDC) -> counts per site, no names
   /api/v1/aefi, /aefi/confirm, /aefi/classify, /aefi/list          AEFI reports and their follow-up (registry.aefi)
-  /api/v1/aefi/confirm_tx    {"report_id", "record_hash", "tx_hash"} the transaction of one version of a report
+  /api/v1/aefi/confirm_tx    {"report_id", "record_hash"?, "tx_hash"} the transaction of one version of a report,
+                             checked on chain -> {"record_hash"} (AefiTxNotFound: the chain does not hold it)
 Public: GET /api/v1/info, GET /revocations (the signed revocation list), the guardian pages (/, POST /family,
 GET /f/CODE, POST /family/credential, POST /family/withdraw, POST /family/aefi).
 """

@@ -8,6 +8,7 @@ the `report_aefi` transaction with that co-signature, like `vaxchain dose record
   the registry's values are given (`--lot`, `--record-hash`, `--registry-signature`).
 - `aefi classify 0xID --class C [--outcome O] [--close] --registry URL`: the CDC's investigation and classification,
   a transaction naming the first report so the lot's counters move from pending without counting it twice.
+- `aefi confirm-tx 0xID --tx 0xHASH --registry URL`: tell the registry a report's transaction later (below).
 - `aefi list --registry URL`: the latest reports and their follow-up (the CDC all, a site those on its doses).
 
 As for a dose, the registry is waited for while it is down or slow (`node.cli.person.waiting_for_registry`: every
@@ -18,6 +19,7 @@ first report's transaction is known (AefiNotOnChain from the registry else, befo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,6 +56,9 @@ aefi_app = typer.Typer(
     add_completion=False,
 )
 
+#: How long `aefi report|classify` waits for the registry's node to include the transaction it names.
+SEEN_WAIT_S = 30.0
+
 RegistryUrlOpt = Annotated[
     str | None,
     typer.Option("--registry", metavar="URL", envvar="VAXCHAIN_REGISTRY", help="The district registry."),
@@ -83,23 +88,40 @@ def _payload(out: dict[str, Any]) -> ReportAefi:
     )
 
 
+def tell_registry_tx(
+    client: RegistryClient, report_id: str, record_hash: str | None, tx_hash: str, *, seen_wait_s: float
+) -> str:
+    """Tell the registry which transaction carries the report (it checks the transaction on chain): waits while
+    the registry is down, and up to ``seen_wait_s`` while its node has not included the transaction yet
+    (AefiTxNotFound: another node, a block behind). Returns the version's record hash."""
+    deadline = time.monotonic() + seen_wait_s
+    while True:
+        try:
+            return waiting_for_registry(
+                lambda: client.confirm_aefi_tx(report_id, record_hash, tx_hash), "the transaction hash"
+            )
+        except RegistryClientError as exc:
+            if exc.code != "AefiTxNotFound" or time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+
+
 def _plan(client: RegistryClient, out: dict[str, Any]) -> Plan:
     """The transaction, and once it went out, the registry told which transaction carries this version."""
 
     def tell_registry(results: list[dict[str, Any]]) -> None:
-        tx_hash = str(results[0]["tx_hash"])
+        tx_hash, report_id = str(results[0]["tx_hash"]), str(out["report_id"])
         try:
-            waiting_for_registry(
-                lambda: client.confirm_aefi_tx(str(out["report_id"]), str(out["record_hash"]), tx_hash),
-                "the transaction hash",
-            )
+            tell_registry_tx(client, report_id, str(out["record_hash"]), tx_hash, seen_wait_s=SEEN_WAIT_S)
         except (RegistryUnavailable, RegistryClientError) as exc:
             # the report is on chain either way; without this the CDC cannot classify it yet (AefiNotOnChain)
             typer.echo(
-                f"warning: the registry was not told the report's transaction {tx_hash}: {exc}", err=True
+                f"warning: the registry was not told the report's transaction {tx_hash}: {exc}\n"
+                f"  once it is included: vaxchain aefi confirm-tx {report_id} --tx {tx_hash} --registry URL",
+                err=True,
             )
             return
-        typer.echo(f"registry told: report {out['report_id']} is in transaction {tx_hash}", err=True)
+        typer.echo(f"registry told: report {report_id} is in transaction {tx_hash}", err=True)
 
     return Plan(
         [_payload(out)],
@@ -227,6 +249,29 @@ def aefi_classify(
             "the classification",
         )
         return _plan(client, cosigned)
+
+
+@aefi_app.command("confirm-tx")
+def aefi_confirm_tx(
+    report: Annotated[str, typer.Argument(metavar="0xID", help="The report id (from `aefi list`).")],
+    tx: Annotated[
+        str, typer.Option("--tx", metavar="0xHASH", help="The transaction that carries the report.")
+    ],
+    registry: RegistryOpt,
+    keystore: KeystoreOpt = DEFAULT_KEYSTORE,
+    sender: FromOpt = None,
+    password_file: PasswordFileOpt = None,
+    ca_file: CaFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Tell the registry which transaction carries a report, when `aefi report` or `aefi classify` could not
+    (the registry was down past the wait, or --no-wait): it checks the transaction on chain, then shows the
+    report as on chain and lets the CDC classify it."""
+    with registry_errors():
+        parse_hash(tx, "--tx")
+        client = registry_client(registry, keystore, sender, password_file, ca_file)
+        record_hash = tell_registry_tx(client, report, None, tx, seen_wait_s=0.0)
+    print_answer({"report_id": report, "tx_hash": tx, "record_hash": record_hash}, json_out)
 
 
 @aefi_app.command("list")

@@ -7,7 +7,6 @@ the vial."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import socket
 import threading
 import time
@@ -100,7 +99,7 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
     url = f"http://127.0.0.1:{port}"
     site = dev_key(LABELS["site"]).address
     try:
-        refs, families = [], []
+        refs, families, dose_txs = [], [], []
         for n, code in enumerate(CODES[5:7]):
             person = parse_person(
                 {
@@ -112,12 +111,13 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
                 }
             )
             person_id, family = registry.register_person(site, person, "first visit")
-            _included(
+            dosed = _included(
                 cli(
                     "dose", "record", code, "--codes", str(codes), "--unit", "site-01-fridge-1",
                     "--dose-number", "1", "--person", person_id, "--registry", url, "--json", who="site",
                 )
             )  # fmt: skip
+            dose_txs.append(str(dosed["tx_hash"]))
             (child,) = registry.guardian_view(family)
             refs.append(child.doses[0].dose_ref)
             families.append(family)
@@ -179,6 +179,23 @@ def test_sites_report_the_cdc_classifies_and_the_chain_counts(
             "aefi", "classify", first_id, "--class", "reaction", "--registry", url, who="site", ok=False
         )
         assert refused.code == 1 and "Forbidden" in refused.stderr
+        # a transaction told later (`aefi confirm-tx`, printed when the registry could not be told): the registry
+        # finds which version it carries, and refuses one the chain does not hold with a version of the report
+        second_id, second_tx = str(reports[1]["report_id"]), str(reports[1]["tx_hash"])
+        told = registry_command(
+            cli, "aefi", "confirm-tx", second_id, "--tx", second_tx, "--registry", url, "--json", who="site"
+        )
+        assert told.code == 0 and told.json()["record_hash"] == listed[second_id]["record_hash"], told.stderr
+        wrong = registry_command(
+            cli, "aefi", "confirm-tx", second_id, "--tx", dose_txs[0], "--registry", url, who="site"
+        )
+        assert (
+            wrong.code == 1 and "AefiTxNotFound" in wrong.stderr and "record_dose transaction" in wrong.stderr
+        )
+        wrong = registry_command(
+            cli, "aefi", "confirm-tx", second_id, "--tx", classified["tx_hash"], "--registry", url, who="site"
+        )
+        assert wrong.code == 1 and "carries another record" in wrong.stderr
         with RpcClient(node.rpc_url) as rpc:
             counts = rpc.call("vax_lotAefi", lot_id=LOT_ID)
             assert (counts["reported"], counts["serious"], counts["serious_pending"]) == (2, 2, 1)
@@ -221,16 +238,22 @@ def registry_reports(registry: Registry, family: str) -> list[dict[str, object]]
     return reports
 
 
-def registry_list(cli: Cli, url: str) -> list[dict[str, object]]:
-    """`vaxchain aefi list` as the CDC (a registry read: no node options)."""
-    who = to_checksum_address(dev_key(LABELS["cdc"]).address)
+def registry_command(cli: Cli, *args: str, who: str = "cdc") -> Out:
+    """A `vaxchain aefi` registry command (no node options) as ``who``."""
+    address = to_checksum_address(dev_key(LABELS[who]).address)
     result = CliRunner().invoke(
         app,
         [
-            "aefi", "list", "--registry", url, "--json", "--keystore", str(cli.keystore),
-            "--password-file", str(cli.password_file), "--from", who,
+            *args, "--keystore", str(cli.keystore), "--password-file", str(cli.password_file),
+            "--from", address,
         ],
     )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    reports: list[dict[str, object]] = json.loads(result.stdout)["reports"]
+    return Out(result.exit_code, result.stdout, result.stderr)
+
+
+def registry_list(cli: Cli, url: str) -> list[dict[str, object]]:
+    """`vaxchain aefi list` as the CDC."""
+    listed = registry_command(cli, "aefi", "list", "--registry", url, "--json")
+    assert listed.code == 0, listed.stderr
+    reports: list[dict[str, object]] = listed.json()["reports"]
     return reports

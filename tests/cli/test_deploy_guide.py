@@ -68,7 +68,9 @@ def test_every_command_and_option_in_the_guide_exists() -> None:
 def test_alert_rules_name_only_metrics_a_node_serves() -> None:
     rules = (ROOT / "deploy" / "vaxchain-alerts.yml").read_text()
     named = set(re.findall(r"\b(vaxchain_[a-z0-9_]+)", " ".join(re.findall(r"expr: (.*)", rules))))
-    served = set(re.findall(r'Gauge\(\s*"(vaxchain_[a-z0-9_]+)"', (ROOT / "node/service/node.py").read_text()))
+    served = set(
+        re.findall(r'Gauge\(\s*"(vaxchain_[a-z0-9_]+)"', (ROOT / "node/service/node.py").read_text())
+    )
     assert named and named <= served, named - served
 
 

@@ -17,6 +17,7 @@ from registry.aefi import (
     AefiInput,
     AefiNotFound,
     AefiNotOnChain,
+    AefiTxNotFound,
     AefiWrongStatus,
     aefi_digest,
     parse_aefi,
@@ -48,6 +49,22 @@ def fever(dose_ref: bytes, serious: bool = False) -> AefiInput:
     return AefiInput(
         dose_ref, T0 - HOUR, "fever", serious, ("hospitalisation",) if serious else (), "39.2 °C at night"
     )
+
+
+def on_chain(
+    registry: Registry, tx: bytes, record_hash: bytes, status: str = "included", kind: str = "report_aefi"
+) -> None:
+    """The registry's node holds ``tx``, a successful transaction carrying ``record_hash`` in its raw payload
+    (the decoded payload of a public answer leaves it out)."""
+    chain = registry.chain
+    assert isinstance(chain, FakeChain)
+    chain.txs["0x" + tx.hex()] = {
+        "kind_name": kind,
+        "payload": {"lot_id": LOT},
+        "payload_hex": "0xf86a01a0" + record_hash.hex() + "80",
+        "status": status,
+        "receipt": {"status": "success"} if status == "included" else None,
+    }
 
 
 def actions(registry: Registry) -> list[str]:
@@ -94,6 +111,7 @@ def test_the_cdc_classifies_as_an_update_of_the_first_report(registry: Registry)
     _, ref, _ = vaccinated(registry)
     desk = AefiDesk(registry)
     first = desk.report(SITE_A.address, fever(ref, serious=True))
+    on_chain(registry, TX_1, first.record_hash)
     desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)
     investigating = desk.classify(CDC.address, first.report_id, "pending")
     assert investigating.first_report == first.record_hash and investigating.classification == 1
@@ -132,6 +150,9 @@ def test_the_cdc_may_classify_only_a_report_whose_transaction_the_site_reported(
         desk.confirm_tx(SITE_A.address, first.report_id, b"\x05" * 32, TX_1)
     with pytest.raises(AefiNotFound):
         desk.confirm_tx(SITE_A.address, b"\x01" * 32, first.record_hash, TX_1)
+    with pytest.raises(AefiTxNotFound, match="does not know it"):
+        desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)
+    on_chain(registry, TX_1, first.record_hash)
     desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)
     desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)  # a repeat is harmless
     assert desk.report(SITE_A.address, fever(ref, serious=True)) == first  # the chain's hash did not change
@@ -143,6 +164,7 @@ def test_the_cdc_may_classify_only_a_report_whose_transaction_the_site_reported(
 
     classified = desk.classify(CDC.address, first.report_id, "reaction")
     assert classified.first_report == first.record_hash
+    on_chain(registry, TX_2, classified.record_hash)
     desk.confirm_tx(CDC.address, first.report_id, classified.record_hash, TX_2)
     (listed,) = desk.list_reports(CDC.address)
     assert (listed["tx_hash"], listed["first_report_tx"]) == ("0x" + TX_2.hex(), "0x" + TX_1.hex())
@@ -220,6 +242,7 @@ def test_the_record_hash_is_the_hash_of_the_sealed_record(registry: Registry) ->
         body = registry.vault.open(key, row.sealed, b"aefi" + row.report_id)
     assert hashlib.sha256(body).digest() == cosig.record_hash
     # the reported transaction is kept in the sealed record, outside the hashed part
+    on_chain(registry, TX_1, cosig.record_hash)
     AefiDesk(registry).confirm_tx(SITE_A.address, cosig.report_id, cosig.record_hash, TX_1)
     with registry.store.tx() as db:
         row = registry.store.aefi(db, cosig.report_id)
@@ -261,6 +284,7 @@ def test_over_http_sites_report_guardians_report_and_the_cdc_classifies(registry
         with pytest.raises(RegistryClientError) as info:
             site.confirm_aefi_tx(out["report_id"], out["record_hash"], "0x12")
         assert (info.value.code, info.value.fields.get("field")) == ("BadRequest", "tx_hash")
+        on_chain(registry, TX_1, bytes.fromhex(out["record_hash"][2:]))
         site.confirm_aefi_tx(out["report_id"], out["record_hash"], "0x" + TX_1.hex())
         classified = RegistryClient(base, CDC).classify_aefi(
             out["report_id"], "reaction", outcome="recovering"
@@ -296,3 +320,32 @@ def test_the_guardian_page_words_the_lots_aefi_flag(registry: Registry, chain: F
     chain.verdicts[HEPB_CODE.format(1)] = {"verdict": "ask_site", "flags": [flag]}
     zh = pages.family_page(registry.guardian_view(code), code, "zh-CN")
     assert "该批次有严重疑似异常反应正在调查" in zh and "aefi_under_investigation" not in zh
+
+
+def test_a_transaction_the_chain_does_not_hold_with_the_record_is_refused(registry: Registry) -> None:
+    """ "On chain: tx 0x…" on the guardian's page, and the CDC's classification, rest on a transaction the
+    registry's node holds: included, successful, a report_aefi carrying this version's record hash."""
+    _, ref, _ = vaccinated(registry)
+    desk = AefiDesk(registry)
+    first = desk.report(SITE_A.address, fever(ref, serious=True))
+    other = b"\x0b" * 32
+    cases = [
+        (lambda: on_chain(registry, TX_1, first.record_hash, kind="record_dose"), "record_dose transaction"),
+        (lambda: on_chain(registry, TX_1, other), "another record"),
+        (lambda: on_chain(registry, TX_1, first.record_hash, status="pending"), "not included"),
+    ]
+    for put, why in cases:
+        put()
+        with pytest.raises(AefiTxNotFound, match=why) as info:
+            desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)
+        assert (info.value.code, info.value.status) == ("AefiTxNotFound", 409)
+    chain = registry.chain
+    assert isinstance(chain, FakeChain)
+    chain.txs["0x" + TX_1.hex()]["status"] = "included"
+    chain.txs["0x" + TX_1.hex()]["receipt"] = {"status": "failure"}
+    with pytest.raises(AefiTxNotFound, match="refused it"):
+        desk.confirm_tx(SITE_A.address, first.report_id, first.record_hash, TX_1)
+    (listed,) = desk.list_reports(CDC.address)
+    assert listed["tx_hash"] is None and "confirm_aefi_tx" not in actions(registry)  # nothing kept or logged
+    with pytest.raises(AefiNotOnChain):
+        desk.classify(CDC.address, first.report_id, "reaction")
