@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.netlab.lab import PROFILES, Lab, LabError
+from harness.netlab.lab import PROFILES, Lab, LabError, sweep_dead_labs
 from harness.netlab.observe import heads
 from harness.netlab.soak import describe, run_soak
 
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name).add_argument("node")
     for name in ("heal", "down", "status"):
         sub.add_parser(name)
+    sub.add_parser("sweep", help="delete the namespaces of every lab with no process left (killed runs)")
     for p in (part, skew, *[sub.choices[n] for n in ("kill", "start", "heal", "down", "status")]):
         p.add_argument("--out", type=Path, default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             for item in lab.down():
                 print(f"removed {item}")
+        elif args.command == "sweep":
+            for ns in sweep_dead_labs():
+                print(f"removed netns {ns}")
     except LabError as exc:
         print(f"netlab: {exc}", file=sys.stderr)
         return 1

@@ -189,6 +189,39 @@ def _lab_namespaces(lab_id: str) -> list[str]:
     return [line.split()[0] for line in listing.splitlines() if line.startswith(prefix)]
 
 
+#: A lab's namespaces younger than this are never swept: its builder may not have started a process yet.
+DEAD_LAB_MIN_AGE_S = 120.0
+
+
+def sweep_dead_labs(min_age_s: float = DEAD_LAB_MIN_AGE_S) -> list[str]:
+    """Delete the namespaces of labs with no process left in any of them (a run killed before its teardown, which
+    `down` would have removed), so they do not pile up. A lab with a live process, or a namespace made within
+    ``min_age_s`` (being built), is left alone. Returns the namespaces deleted."""
+    listing = _run(["ip", "netns", "list"], check=False).stdout
+    by_lab: dict[str, list[str]] = {}
+    for line in listing.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        match = re.fullmatch(r"vxl-([0-9a-f]{8})-.+", name)
+        if match:
+            by_lab.setdefault(match.group(1), []).append(name)
+    swept: list[str] = []
+    now = time.time()
+    for namespaces in by_lab.values():
+        if any(_run(["ip", "netns", "pids", ns], check=False).stdout.split() for ns in namespaces):
+            continue
+        ages = [
+            now - os.stat(f"/run/netns/{ns}").st_mtime
+            for ns in namespaces
+            if os.path.exists(f"/run/netns/{ns}")
+        ]
+        if not ages or min(ages) < min_age_s:
+            continue
+        for ns in namespaces:
+            _run(["ip", "netns", "del", ns], check=False)
+            swept.append(ns)
+    return swept
+
+
 def node_command(node: NodeState) -> list[str]:
     """``vaxchain run`` for the node, unless its directory holds ``netlab.cmd`` (a JSON list: a stand-in
     process for the lab's own tests)."""
@@ -268,6 +301,8 @@ class Lab:
         reason = netns_usable()
         if reason is not None:
             raise LabError(reason)
+        for ns in sweep_dead_labs():
+            print(f"netlab: removed {ns}, left by a lab whose processes are all gone", file=sys.stderr)
         if self.state_path.exists() or _lab_namespaces(self.lab_id):
             raise LabError(f"a lab is already up in {self.out} (run `scripts/netlab down --out {self.out}`)")
         self.out.mkdir(parents=True, exist_ok=True)

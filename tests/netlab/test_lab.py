@@ -8,6 +8,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.netlab.cli import parse_groups
-from harness.netlab.lab import Lab, LabError, lab_id_for, netns_usable, subnet_for
+from harness.netlab.lab import Lab, LabError, lab_id_for, netns_usable, subnet_for, sweep_dead_labs
 from harness.netlab.relay import Delay, delivery_time
 
 FAKE_NODE = Path(__file__).with_name("fake_node.py")
@@ -212,6 +213,37 @@ def test_down_removes_everything_is_idempotent_and_leaves_the_root_namespace_alo
     assert not the_lab.state_path.exists()
     assert the_lab.down() == []  # again: nothing left, no error
     assert _root_view() == before
+
+
+def test_sweep_removes_only_labs_whose_processes_are_all_gone() -> None:
+    """A run killed before its teardown leaves namespaces with no process in them: the next lab removes them.
+    A lab with a live process, or one just made (its builder has not started a process yet), stays."""
+    reason = netns_usable()
+    if reason is not None:
+        pytest.skip(reason)
+    dead = ["vxl-dead0001-hub", "vxl-dead0001-n0"]
+    live = "vxl-c0ffee02-hub"
+    for ns in [*dead, live]:
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    sleeper = subprocess.Popen(["ip", "netns", "exec", live, "sleep", "60"])
+    try:
+        deadline = time.monotonic() + 10
+        while not subprocess.run(
+            ["ip", "netns", "pids", live], capture_output=True, text=True
+        ).stdout.strip():
+            assert time.monotonic() < deadline, "the process never entered its namespace"
+            time.sleep(0.05)
+        # just made (a namespace's time is when it was made, and cannot be set back): maybe still being built
+        assert not {*dead, live} & set(sweep_dead_labs(min_age_s=3600))
+        swept = sweep_dead_labs(min_age_s=0)
+        assert set(dead) <= set(swept) and live not in swept
+        listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert not any(ns in listing for ns in dead) and live in listing
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for ns in [*dead, live]:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def test_without_root_the_lab_says_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
