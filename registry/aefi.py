@@ -463,7 +463,8 @@ class AefiDesk:
         transaction the chain does not hold with it (AefiTxNotFound), is refused. Returns the version's hash."""
         caller = self.r.authorize(address, "confirm_aefi_tx")  # before the database is locked
         with self.r.store.tx() as db:  # refusals first, without asking the chain
-            versions = self._versions(db, caller, rid)
+            row, _, record = self._update(db, rid)
+            versions = self._versions(caller, rid, row, record)
         if record_hash is not None and record_hash not in versions:
             raise BadRequest("record_hash", "not a version of this report the registry co-signed")
         record_hash = self._carried_version(
@@ -471,7 +472,7 @@ class AefiDesk:
         )
         with self.r.store.tx() as db:
             row, key, record = self._update(db, rid)
-            if record_hash not in self._versions(db, caller, rid):
+            if record_hash not in self._versions(caller, rid, row, record):
                 raise BadRequest("record_hash", "not a version of this report the registry co-signed")
             record.setdefault("chain_tx", {})["0x" + record_hash.hex()] = "0x" + tx_hash.hex()
             row = self._seal(key, row, rid, row.person_id, record, chain=False)
@@ -481,9 +482,8 @@ class AefiDesk:
             )
         return record_hash
 
-    def _versions(self, db: sqlite3.Connection, caller: Caller, rid: bytes) -> set[bytes]:
+    def _versions(self, caller: Caller, rid: bytes, row: AefiRow, record: dict[str, Any]) -> set[bytes]:
         """The record hashes of a report ``caller`` may confirm a transaction of, that the registry co-signed."""
-        row, _, record = self._update(db, rid)
         self._check_site(caller, "confirm_aefi_tx", record)
         if row.first_hash is None:
             raise AefiWrongStatus("0x" + rid.hex(), record["status"], "confirm a transaction")

@@ -12,7 +12,7 @@ import trio
 from libp2p.custom_types import TProtocol
 
 from node.net.config import NetConfig
-from node.net.errors import ConfigError, FramingError, MessageTooLarge, RequestFailed
+from node.net.errors import ConfigError, FramingError, MessageTooLarge, NotRunning, RequestFailed
 from node.net.framing import encode_error, encode_request, encode_response, read_frame, read_response
 from node.net.p2p.host import is_connected, parse_peer_id
 from node.net.p2p.lifecycle import Lifecycle
@@ -121,7 +121,6 @@ class Requests:
         finished = trio.Event()
 
         async def exchange() -> None:
-            self._in_flight += 1
             try:
                 outcome.append(await self._exchange(peer, peer_id, protocol, data, timeout_s))
             except RequestFailed as exc:
@@ -130,7 +129,14 @@ class Requests:
                 self._in_flight -= 1
                 finished.set()
 
-        nursery.start_soon(exchange)
+        self._in_flight += (
+            1  # counted from now: a burst of requests must not pass the bound before they start
+        )
+        try:
+            nursery.start_soon(exchange)
+        except RuntimeError:  # the nursery closed (the network is stopping)
+            self._in_flight -= 1
+            raise NotRunning("request") from None
         with trio.move_on_after(timeout_s + _CLOSE_GRACE_S):
             await finished.wait()
         if not outcome:
