@@ -14,7 +14,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.district import HEPB_GTIN
 from harness.make_genesis import dev_key
 from node.cli.main import app
 from registry.service import Registry, parse_person
@@ -25,72 +24,22 @@ from tests.cli.test_tx_e2e import (
     LABELS,
     LOT_ID,
     Cli,
-    Logger,
     Out,
     _included,
     dev_registry,
     serve_registry,
+    start_node_with_keys,
+    supply_site,
 )
-from tests.conftest import NodeProcess, run_cli
+from tests.conftest import NodeProcess
 from vaxcrypto.keys import to_checksum_address
-
-
-def _supply_site(cli: Cli, tmp_path: Path) -> Path:
-    """Product, lot and the legal path MAH -> CDC -> site-01 (monitored legs): the unit code list file."""
-    decision, cert, codes = tmp_path / "approval.pdf", tmp_path / "release.pdf", tmp_path / "codes.txt"
-    decision.write_bytes(b"approval decision")
-    cert.write_bytes(b"lot release certificate")
-    codes.write_text("\n".join(CODES) + "\n")
-    _included(
-        cli(
-            "product", "register", HEPB_GTIN, "--name", "Hepatitis B vaccine 10ug", "--series", "HepB",
-            "--intervals", "0,28,150", "--freeze-sensitive", "--programme", "--json", who="mah",
-        )
-    )  # fmt: skip
-    _included(cli("product", "approve", HEPB_GTIN, "--decision", str(decision), "--json", who="regulator"))
-    _included(
-        cli(
-            "lot", "register", LOT_ID, "--codes", str(codes), "--expiry", "2028-11-30",
-            "--storage-unit", "mah-coldroom", "--release-cert", str(cert), "--json", who="mah",
-        )
-    )  # fmt: skip
-    loggers = {n: Logger(tmp_path, n) for n in ("truck", "van", "mah-room", "cdc-room")}
-    legs = [
-        ("mah", "mah-coldroom", "cdc", "cdc", "cdc-coldroom", "truck", 12, "mah-room"),
-        ("cdc", "cdc-coldroom", "site-01", "site", "site-01-fridge-1", "van", 5, "cdc-room"),
-    ]
-    for sender, from_unit, to_org, receiver, to_unit, vehicle_logger, quantity, room in legs:
-        for name in (room, vehicle_logger):
-            cli("reading", "send", "--csv", str(loggers[name].csv()), "--json", who=name)
-        vehicle = "dist-truck-1" if vehicle_logger == "truck" else "cdc-van-1"
-        shipped = _included(
-            cli(
-                "ship", LOT_ID, "--quantity", str(quantity), "--from-unit", from_unit, "--to", to_org,
-                "--vehicle", vehicle, "--json", who=sender,
-            )
-        )  # fmt: skip
-        cli("reading", "send", "--csv", str(loggers[vehicle_logger].csv()), "--json", who=vehicle_logger)
-        _included(cli("receive", shipped["shipment_id"], "--to-unit", to_unit, "--json", who=receiver))
-    return codes
 
 
 def test_sites_report_the_cdc_classifies_and_the_chain_counts(
     tmp_path: Path, node_procs: list[NodeProcess]
 ) -> None:
-    run_cli("testnet", "--validators", "1", "--out", str(tmp_path / "net"), "--block-interval-ms", "200")
-    node = NodeProcess(tmp_path / "net" / "node0").start()
-    node_procs.append(node)
-    password_file = tmp_path / "net" / "password.txt"
-    keystore = tmp_path / "keystore"
-    cli = Cli(keystore, password_file, node.rpc_url)
-    for i, label in enumerate(LABELS.values()):
-        key_file = tmp_path / f"key-{i}.hex"
-        key_file.write_text(dev_key(label).secret.hex())
-        cli(
-            "keys", "import", "--keystore", str(keystore), "--password-file", str(password_file),
-            "--key-file", str(key_file), "--light",
-        )  # fmt: skip
-    codes = _supply_site(cli, tmp_path)
+    cli, node = start_node_with_keys(tmp_path, node_procs)
+    codes = supply_site(cli, tmp_path).codes
 
     store = Store(tmp_path / "registry.sqlite")
     registry = dev_registry(store, node.rpc_url)

@@ -14,6 +14,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,25 +136,38 @@ def _included(out: Out) -> dict[str, Any]:
     return result
 
 
-def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[NodeProcess]) -> None:
+def start_node_with_keys(tmp_path: Path, node_procs: list[NodeProcess]) -> tuple[Cli, NodeProcess]:
+    """A one-validator testnet node process, and a keystore holding every dev account the steps sign with."""
     run_cli("testnet", "--validators", "1", "--out", str(tmp_path / "net"), "--block-interval-ms", "200")
-    datadir = tmp_path / "net" / "node0"
-    node = NodeProcess(datadir).start()
+    node = NodeProcess(tmp_path / "net" / "node0").start()
     node_procs.append(node)
     password_file = tmp_path / "net" / "password.txt"
-    keystore = tmp_path / "keystore"
-    cli = Cli(keystore, password_file, node.rpc_url)
+    cli = Cli(tmp_path / "keystore", password_file, node.rpc_url)
     for i, label in enumerate(LABELS.values()):
         key_file = tmp_path / f"key-{i}.hex"
         key_file.write_text(dev_key(label).secret.hex())
         imported = cli(
-            "keys", "import", "--keystore", str(keystore), "--password-file", str(password_file),
+            "keys", "import", "--keystore", str(cli.keystore), "--password-file", str(password_file),
             "--key-file", str(key_file), "--light", sub=i == 0,
         )  # fmt: skip
         assert imported.stdout.strip().endswith(to_checksum_address(dev_key(label).address))
     assert password_file.read_text().strip() == DEV_PASSWORD
+    return cli, node
 
-    # product and lot (MAH, regulator)
+
+@dataclass
+class Supplied:
+    """What `supply_site` leaves: the lot's unit code list, its release certificate, and the loggers' readings."""
+
+    codes: Path
+    cert: Path
+    monitor: Callable[..., None]
+
+
+def supply_site(cli: Cli, tmp_path: Path) -> Supplied:
+    """Product and lot (MAH, regulator), then custody on the legal path MAH -> CDC on the distributor's truck (its
+    contracted carrier), CDC -> site-01, each leg monitored from the sender's unit before departure through the
+    vehicle's readings (art. 39); every step asserted."""
     decision, cert, codes = tmp_path / "approval.pdf", tmp_path / "release.pdf", tmp_path / "codes.txt"
     decision.write_bytes(b"approval decision")
     cert.write_bytes(b"lot release certificate")
@@ -176,11 +190,6 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
         and lot["payload"]["release_cert_hash"]
         == "0x" + hashlib.sha256(b"lot release certificate").hexdigest()
     )
-    attested = cli("attest", str(cert), who="mah")
-    assert "attest 0x" in attested.stdout and "success" in attested.stdout
-
-    # custody on the legal path: MAH -> CDC on the distributor's truck (its contracted carrier), CDC -> site-01;
-    # each leg monitored from the sender's unit before departure through the vehicle's readings (art. 39)
     loggers = {
         name: Logger(tmp_path, name) for name in ("truck", "van", "mah-room", "cdc-room", "site-fridge")
     }
@@ -216,6 +225,16 @@ def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[
         assert received["payload"]["counted"] == quantity
         (event,) = [e for e in received["receipt"]["events"] if e["name"] == "Received"]
         assert event["data"]["leg"]["fit"] is True, event
+    return Supplied(codes, cert, monitor)
+
+
+def test_lot_from_factory_to_arm_then_recalled(tmp_path: Path, node_procs: list[NodeProcess]) -> None:
+    cli, node = start_node_with_keys(tmp_path, node_procs)
+    datadir = tmp_path / "net" / "node0"
+    supplied = supply_site(cli, tmp_path)
+    codes, monitor = supplied.codes, supplied.monitor
+    attested = cli("attest", str(supplied.cert), who="mah")
+    assert "attest 0x" in attested.stdout and "success" in attested.stdout
 
     # a dose at site-01: the registry's per-dose reference, record hash and co-signature (the dev registry key)
     chain_id = int(RpcClient(node.rpc_url).call("chain_status")["chain_id"])
