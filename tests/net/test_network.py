@@ -527,7 +527,8 @@ async def test_a_ping_that_never_returns_still_closes_its_peer_and_others_are_st
     wedged = Network(config(), seed(81))
     healthy = Network(config(), seed(82))
     rw, rh = await launch(nursery, wedged), await launch(nursery, healthy)
-    a = Network(config(peers=(rw.addr, rh.addr), ping_interval_s=0.3, ping_timeout_s=0.3), seed(80))
+    # A timeout well above a loopback round trip: the healthy peer must never miss 3 pings on a busy machine.
+    a = Network(config(peers=(rw.addr, rh.addr), ping_interval_s=0.3, ping_timeout_s=1.0), seed(80))
     await launch(nursery, a)
     await wait_until(
         lambda: {wedged.peer_id, healthy.peer_id} <= set(a.connected_peers()), what="both connected"
@@ -549,12 +550,12 @@ async def test_a_ping_that_never_returns_still_closes_its_peer_and_others_are_st
         raise RequestFailed(peer_id, "connection closed")
 
     a._peers._request = request
-    await wait_until(lambda: wedged.peer_id not in a.connected_peers(), timeout=10, what="wedged peer closed")
+    await wait_until(lambda: wedged.peer_id not in a.connected_peers(), timeout=15, what="wedged peer closed")
     assert a.counters["pings_wedged"] >= 3 and calls["most_hung"] == 1  # no second ping piled up
     assert healthy.peer_id in a.connected_peers()
     pinged = calls["healthy"]
-    await trio.sleep(1.0)
-    assert calls["healthy"] >= pinged + 2  # the healthy peer was pinged on, every round
+    await trio.sleep(1.5)
+    assert calls["healthy"] >= pinged + 2  # the healthy peer is pinged on
     # the static peer is redialed, and pinged again once the hung ping returned
     await wait_until(lambda: calls["wedged"] >= 2, timeout=10, what="redialed and pinged again")
 
