@@ -464,16 +464,13 @@ class AefiDesk:
         caller = self.r.authorize(address, "confirm_aefi_tx")  # before the database is locked
         with self.r.store.tx() as db:  # refusals first, without asking the chain
             row, _, record = self._update(db, rid)
-            versions = self._versions(caller, rid, row, record)
-        if record_hash is not None and record_hash not in versions:
-            raise BadRequest("record_hash", "not a version of this report the registry co-signed")
+            versions = self._versions(caller, rid, row, record, record_hash)
         record_hash = self._carried_version(
             tx_hash, sorted(versions) if record_hash is None else [record_hash]
         )
-        with self.r.store.tx() as db:
+        with self.r.store.tx() as db:  # again: the report may have changed while the chain was asked
             row, key, record = self._update(db, rid)
-            if record_hash not in self._versions(caller, rid, row, record):
-                raise BadRequest("record_hash", "not a version of this report the registry co-signed")
+            self._versions(caller, rid, row, record, record_hash)
             record.setdefault("chain_tx", {})["0x" + record_hash.hex()] = "0x" + tx_hash.hex()
             row = self._seal(key, row, rid, row.person_id, record, chain=False)
             self.r.store.put_aefi(db, row)
@@ -482,12 +479,20 @@ class AefiDesk:
             )
         return record_hash
 
-    def _versions(self, caller: Caller, rid: bytes, row: AefiRow, record: dict[str, Any]) -> set[bytes]:
-        """The record hashes of a report ``caller`` may confirm a transaction of, that the registry co-signed."""
+    def _versions(
+        self, caller: Caller, rid: bytes, row: AefiRow, record: dict[str, Any], record_hash: bytes | None
+    ) -> set[bytes]:
+        """The record hashes of a report ``caller`` may confirm a transaction of, that the registry co-signed;
+        BadRequest when ``record_hash`` is given and not one of them."""
         self._check_site(caller, "confirm_aefi_tx", record)
         if row.first_hash is None:
             raise AefiWrongStatus("0x" + rid.hex(), record["status"], "confirm a transaction")
-        return {row.first_hash, row.record_hash} | {bytes.fromhex(h[2:]) for h in record.get("chain_tx", {})}
+        versions = {row.first_hash, row.record_hash} | {
+            bytes.fromhex(h[2:]) for h in record.get("chain_tx", {})
+        }
+        if record_hash is not None and record_hash not in versions:
+            raise BadRequest("record_hash", "not a version of this report the registry co-signed")
+        return versions
 
     def _carried_version(self, tx_hash: bytes, versions: Sequence[bytes]) -> bytes:
         """The one of ``versions`` that ``tx_hash`` carries as a successful `report_aefi` on chain, else
@@ -500,9 +505,12 @@ class AefiDesk:
         if tx.get("kind_name") != "report_aefi":
             raise AefiTxNotFound(tx_text, record_text, f"it is a {tx.get('kind_name')} transaction")
         # Public answers leave the record hash out of the decoded payload (contracts.privacy); the raw payload
-        # keeps it, 32 bytes on a byte boundary.
-        raw = str(tx.get("payload_hex", "")).lower().removeprefix("0x")
-        carried = [v for v in versions if any(i % 2 == 0 for i in _find_all(raw, v.hex()))]
+        # keeps its 32 bytes.
+        try:
+            raw = bytes.fromhex(str(tx.get("payload_hex", "")).removeprefix("0x"))
+        except ValueError:
+            raw = b""
+        carried = [v for v in versions if v in raw]
         if not carried:
             raise AefiTxNotFound(tx_text, record_text, "it carries another record")
         if tx.get("status") != "included":
@@ -586,15 +594,6 @@ def record_digest(record: Mapping[str, Any]) -> bytes:
     """The record hash the chain carries: sha256 of the canonical record without "chain_tx" (the transactions are
     learnt after the hash is on chain)."""
     return hashlib.sha256(canonical_json({k: v for k, v in record.items() if k != "chain_tx"})).digest()
-
-
-def _find_all(text: str, part: str) -> list[int]:
-    """Every index where ``part`` starts in ``text``."""
-    found, start = [], text.find(part)
-    while start != -1:
-        found.append(start)
-        start = text.find(part, start + 1)
-    return found
 
 
 def _chain_tx(record: Mapping[str, Any], record_hash: bytes | None) -> str | None:
