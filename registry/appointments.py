@@ -258,6 +258,15 @@ def load(registry: Registry, db: sqlite3.Connection, pid: bytes, key: bytes) -> 
     return None if sealed is None else _parse(registry.vault.open(key, sealed, _aad(pid)))
 
 
+def _unseal(
+    registry: Registry, db: sqlite3.Connection, pid: bytes
+) -> tuple[bytes, dict[str, Any], list[dict[str, Any]], Appointment | None]:
+    """A person's key, record, doses and appointment, unsealed (PersonNotFound or PersonErased)."""
+    _, key, record = registry.load_person(db, pid)
+    doses = [d for _, d in registry.person_doses(db, pid, key)]
+    return key, record, doses, load(registry, db, pid, key)
+
+
 def _save(registry: Registry, db: sqlite3.Connection, pid: bytes, key: bytes, appt: Appointment) -> None:
     body = orjson.dumps(appt.to_json(), option=orjson.OPT_SORT_KEYS)
     registry.store.put_appointment(db, pid, registry.vault.seal(key, body, _aad(pid)), registry.clock())
@@ -353,9 +362,8 @@ def backfill_index(registry: Registry) -> int:
         with registry.store.tx() as db:
             pids = registry.store.live_person_ids(db, after, SCAN_BATCH)
             for pid in pids:
-                _, key, record = registry.load_person(db, pid)
-                doses = [d for _, d in registry.person_doses(db, pid, key)]
-                index_person(registry, db, pid, record, doses, load(registry, db, pid, key))
+                _, record, doses, appt = _unseal(registry, db, pid)
+                index_person(registry, db, pid, record, doses, appt)
             written += len(pids)
         if len(pids) < SCAN_BATCH:
             return written
@@ -420,9 +428,7 @@ def book(
         if org is None or not org.active or org.org_type != "site":
             raise BadRequest("site", "not an active vaccination site on chain")
     with registry.store.tx() as db:
-        _, key, record = registry.load_person(db, pid)
-        doses = [d for _, d in registry.person_doses(db, pid, key)]
-        current = load(registry, db, pid, key)
+        key, record, doses, current = _unseal(registry, db, pid)
         _may_touch(registry, caller, "book_appointment", record, doses, current)
         if site is None:
             if current is None:
@@ -443,9 +449,7 @@ def cancel(registry: Registry, address: Address, pid: bytes, reason: str) -> Non
     """Cancel a person's appointment (AppointmentNotFound when none is booked)."""
     caller = registry.authorize(address, "cancel_appointment")
     with registry.store.tx() as db:
-        _, key, record = registry.load_person(db, pid)
-        doses = [d for _, d in registry.person_doses(db, pid, key)]
-        current = load(registry, db, pid, key)
+        _, record, doses, current = _unseal(registry, db, pid)
         _may_touch(registry, caller, "cancel_appointment", record, doses, current)
         if current is None:
             raise AppointmentNotFound("0x" + pid.hex())
@@ -458,9 +462,7 @@ def show(registry: Registry, address: Address, pid: bytes, reason: str) -> dict[
     """A person's appointment, where it stands against the schedule, and the registry's proposal."""
     caller = registry.authorize(address, "show_appointment")
     with registry.store.tx() as db:
-        _, key, record = registry.load_person(db, pid)
-        doses = [d for _, d in registry.person_doses(db, pid, key)]
-        current = load(registry, db, pid, key)
+        _, record, doses, current = _unseal(registry, db, pid)
         _may_touch(registry, caller, "show_appointment", record, doses, current)
         registry.log_access(db, registry.actor(caller), "show_appointment", reason, pid)
     return _answer(registry, current, _assessment(registry, record, doses))
@@ -497,9 +499,7 @@ class _Child:
 
 def _child(registry: Registry, db: sqlite3.Connection, pid: bytes) -> tuple[_Child, list[dict[str, Any]]]:
     """One live person unsealed: their assessment, appointment and home site (and their doses)."""
-    _, key, record = registry.load_person(db, pid)
-    doses = [d for _, d in registry.person_doses(db, pid, key)]
-    appt = load(registry, db, pid, key)
+    _, record, doses, appt = _unseal(registry, db, pid)
     site = home_site(str(record.get("registered_by")), doses, appt)
     return _Child(pid, record, _assessment(registry, record, doses), appt, site), doses
 
