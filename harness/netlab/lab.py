@@ -183,10 +183,14 @@ def _kill_and_wait(pids: Iterable[int], timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
-def _lab_namespaces(lab_id: str) -> list[str]:
-    prefix = netns_prefix(lab_id)
+def _namespaces() -> list[str]:
+    """Every network namespace's name (`ip netns list`)."""
     listing = _run(["ip", "netns", "list"], check=False).stdout
-    return [line.split()[0] for line in listing.splitlines() if line.startswith(prefix)]
+    return [line.split()[0] for line in listing.splitlines() if line.strip()]
+
+
+def _lab_namespaces(lab_id: str) -> list[str]:
+    return [ns for ns in _namespaces() if ns.startswith(netns_prefix(lab_id))]
 
 
 #: A lab's namespaces younger than this are never swept: its builder may not have started a process yet.
@@ -197,10 +201,8 @@ def sweep_dead_labs(min_age_s: float = DEAD_LAB_MIN_AGE_S) -> list[str]:
     """Delete the namespaces of labs with no process left in any of them (a run killed before its teardown, which
     `down` would have removed), so they do not pile up. A lab with a live process, or a namespace made within
     ``min_age_s`` (being built), is left alone. Returns the namespaces deleted."""
-    listing = _run(["ip", "netns", "list"], check=False).stdout
     by_lab: dict[str, list[str]] = {}
-    for line in listing.splitlines():
-        name = line.split()[0] if line.strip() else ""
+    for name in _namespaces():
         match = re.fullmatch(r"vxl-([0-9a-f]{8})-.+", name)
         if match:
             by_lab.setdefault(match.group(1), []).append(name)
